@@ -1,0 +1,5 @@
+export * from "./delegation.js";
+export * from "./errors.js";
+export * from "./ids.js";
+export * from "./oauth.js";
+export * from "./scopes.js";

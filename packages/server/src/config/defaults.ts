@@ -1,0 +1,126 @@
+/**
+ * Every setting of `deputy serve`: its default, its environment variable and what it does. This
+ * file is the one source for behaviour and for docs (`docs/configuration.md` is generated from it
+ * by `npm run docs:config`).
+ *
+ * @example
+ * const config = resolveConfig({ port: 4747 }, process.env);
+ */
+
+export interface Setting<T> {
+  /** What it does, shown in docs and `deputy serve --help`. */
+  doc: string;
+  default: T;
+  env: string;
+}
+
+export const SETTINGS = {
+  port: { doc: "TCP port to listen on.", default: 4747, env: "DEPUTY_PORT" },
+  host: {
+    doc: "Interface to bind. The default keeps Deputy on loopback; set 0.0.0.0 only behind TLS.",
+    default: "127.0.0.1",
+    env: "DEPUTY_HOST",
+  },
+  dataDir: {
+    doc: "Directory for the embedded database, master key and admin token.",
+    default: "./.deputy",
+    env: "DEPUTY_DATA_DIR",
+  },
+  databaseUrl: {
+    doc: "`postgres://…` selects PostgreSQL; empty keeps the embedded SQLite database in the data dir.",
+    default: "",
+    env: "DEPUTY_DATABASE_URL",
+  },
+  databaseSchema: {
+    doc: "PostgreSQL schema to use (created if missing); empty uses the connection's default.",
+    default: "",
+    env: "DEPUTY_DATABASE_SCHEMA",
+  },
+  issuer: {
+    doc: "Public base URL of this server (the `iss` of every token); default http://127.0.0.1:<port>.",
+    default: "",
+    env: "DEPUTY_ISSUER",
+  },
+  adminToken: {
+    doc: "Use this admin token instead of generating one on first start (at least 32 characters).",
+    default: "",
+    env: "DEPUTY_ADMIN_TOKEN",
+  },
+  masterKey: {
+    doc: "Base64 32-byte master key; default: read or create <data dir>/master.key (mode 0600).",
+    default: "",
+    env: "DEPUTY_MASTER_KEY",
+  },
+  accessTokenTtl: {
+    doc: "Default access-token lifetime in seconds (DESIGN §4: 5 minutes).",
+    default: 300,
+    env: "DEPUTY_ACCESS_TOKEN_TTL",
+  },
+  maxAccessTokenTtl: {
+    doc: "Longest access-token lifetime in seconds a grant may yield (at most 3600).",
+    default: 3600,
+    env: "DEPUTY_MAX_ACCESS_TOKEN_TTL",
+  },
+  dpopMaxAge: {
+    doc: "How old (seconds) a DPoP proof's `iat` may be (RFC 9449 §11.1).",
+    default: 60,
+    env: "DEPUTY_DPOP_MAX_AGE",
+  },
+  dpopNonce: {
+    doc: "Require server-issued DPoP nonces on the token endpoint (RFC 9449 §8).",
+    default: false,
+    env: "DEPUTY_DPOP_NONCE",
+  },
+  clockSkew: {
+    doc: "Leeway in seconds for `iat`/`nbf`/`exp` checks on client assertions.",
+    default: 30,
+    env: "DEPUTY_CLOCK_SKEW",
+  },
+  bodyLimit: {
+    doc: "Largest request body accepted, in bytes; larger bodies get 413 ERR_BODY_TOO_LARGE.",
+    default: 65536,
+    env: "DEPUTY_BODY_LIMIT",
+  },
+  logLevel: { doc: "pino log level (fatal, error, warn, info, debug).", default: "info", env: "DEPUTY_LOG_LEVEL" },
+  durability: {
+    doc: "SQLite `synchronous`: `normal` survives kill -9 (WAL); `full` also survives power loss.",
+    default: "normal",
+    env: "DEPUTY_DURABILITY",
+  },
+} as const satisfies Record<string, Setting<unknown>>;
+
+type Widen<T> = T extends number ? number : T extends boolean ? boolean : T extends string ? string : T;
+export type Config = { -readonly [K in keyof typeof SETTINGS]: Widen<(typeof SETTINGS)[K]["default"]> };
+
+/** Merges explicit options over environment variables over defaults, coercing types. */
+export function resolveConfig(
+  options: Partial<Config>,
+  env: Record<string, string | undefined> = process.env,
+): Config {
+  const out: Record<string, unknown> = {};
+  for (const [key, setting] of Object.entries(SETTINGS) as [keyof Config, Setting<unknown>][]) {
+    const explicit = options[key];
+    const raw = env[setting.env];
+    if (explicit !== undefined) out[key] = explicit;
+    else if (raw !== undefined && raw !== "") out[key] = coerce(key, raw, setting.default);
+    else out[key] = setting.default;
+  }
+  const config = out as Config;
+  if (!config.issuer) config.issuer = `http://127.0.0.1:${config.port}`;
+  config.issuer = config.issuer.replace(/\/+$/, "");
+  if (config.maxAccessTokenTtl > 3600) throw new Error("maxAccessTokenTtl may be at most 3600 s (DESIGN §4)");
+  if (config.accessTokenTtl > config.maxAccessTokenTtl) {
+    throw new Error("accessTokenTtl exceeds maxAccessTokenTtl");
+  }
+  return config;
+}
+
+function coerce(key: string, raw: string, def: unknown): unknown {
+  if (typeof def === "number") {
+    const n = Number(raw);
+    if (!Number.isFinite(n)) throw new Error(`${key}: expected a number, got ${JSON.stringify(raw)}`);
+    return n;
+  }
+  if (typeof def === "boolean") return raw === "1" || raw.toLowerCase() === "true";
+  return raw;
+}

@@ -1,0 +1,55 @@
+/**
+ * Everything a request handler needs, built once by `startDeputy` and passed down explicitly.
+ *
+ * @example
+ * const token = await issueToken(deputy, request);
+ */
+import type { Logger } from "pino";
+import type { Audit } from "./audit/record.js";
+import type { Clock } from "./clock.js";
+import type { Config } from "./config/defaults.js";
+import type { IssuerKeyring } from "./keys/issuer-keys.js";
+import type { Store } from "./store/index.js";
+import type { RevocationIndex } from "./tokens/revocation-index.js";
+
+export interface Deputy {
+  config: Config;
+  store: Store;
+  clock: Clock;
+  keys: IssuerKeyring;
+  audit: Audit;
+  log: Logger;
+  /** In-memory view of revocations for in-process verification; the store stays authoritative. */
+  revocations: RevocationIndex;
+  /** SHA-256 hex of the admin token. */
+  adminTokenHash: string;
+  /** HMAC key for stateless DPoP nonces (RFC 9449 §8), derived from the master key. */
+  dpopNonceKey: Buffer;
+  urls: DeputyUrls;
+}
+
+export interface DeputyUrls {
+  issuer: string;
+  tokenEndpoint: string;
+  introspectionEndpoint: string;
+  revocationEndpoint: string;
+  jwksUri: string;
+  api: string;
+  statusLists: string;
+  revocationEvents: string;
+  auditCheckpoint: string;
+}
+
+export function deputyUrls(issuer: string): DeputyUrls {
+  return {
+    issuer,
+    tokenEndpoint: `${issuer}/oauth/token`,
+    introspectionEndpoint: `${issuer}/oauth/introspect`,
+    revocationEndpoint: `${issuer}/oauth/revoke`,
+    jwksUri: `${issuer}/.well-known/jwks.json`,
+    api: `${issuer}/v1`,
+    statusLists: `${issuer}/v1/status/lists`,
+    revocationEvents: `${issuer}/v1/revocations/events`,
+    auditCheckpoint: `${issuer}/v1/audit/checkpoint`,
+  };
+}

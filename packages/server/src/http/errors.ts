@@ -1,0 +1,84 @@
+/**
+ * The error edge: every failure leaves as RFC 9457 `application/problem+json` with a stable
+ * `code` on the management API, or as an RFC 6749 §5.2 body on OAuth endpoints. Internals stay in
+ * the log; a 500 says nothing but that it happened and its request id.
+ *
+ * @example
+ * app.setErrorHandler(errorHandler(deputy));
+ */
+import { DeputyError, type ErrorCode } from "@deputy/protocol";
+import type { FastifyError, FastifyReply, FastifyRequest } from "fastify";
+import type { Deputy } from "../context.js";
+
+/** Fastify's own errors → our codes. */
+const FASTIFY_CODES: Record<string, ErrorCode> = {
+  FST_ERR_CTP_BODY_TOO_LARGE: "ERR_BODY_TOO_LARGE",
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: "ERR_UNSUPPORTED_MEDIA_TYPE",
+  FST_ERR_CTP_EMPTY_JSON_BODY: "ERR_MALFORMED_JSON",
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: "ERR_INVALID_REQUEST",
+  FST_ERR_CTP_EMPTY_TYPE: "ERR_UNSUPPORTED_MEDIA_TYPE",
+  FST_ERR_CTP_INVALID_TYPE: "ERR_UNSUPPORTED_MEDIA_TYPE",
+  FST_ERR_BAD_URL: "ERR_INVALID_REQUEST",
+  FST_ERR_ASYNC_CONSTRAINT: "ERR_INVALID_REQUEST",
+};
+
+export function toDeputyError(err: unknown): DeputyError | null {
+  if (err instanceof DeputyError) return err;
+  const fe = err as FastifyError;
+  if (fe && typeof fe.code === "string" && fe.code in FASTIFY_CODES) {
+    return new DeputyError(FASTIFY_CODES[fe.code]!, fe.message);
+  }
+  if (fe && fe.statusCode === 400 && (err as SyntaxError) instanceof SyntaxError) {
+    return new DeputyError("ERR_MALFORMED_JSON", "request body is not valid JSON");
+  }
+  return null;
+}
+
+/** Slug for the problem `type` (RFC 9457 §3.1.1 allows a relative URI reference). */
+export function problemType(code: ErrorCode): string {
+  return code.replace(/^ERR_/, "").toLowerCase().replace(/_/g, "-");
+}
+
+export function sendProblem(reply: FastifyReply, e: DeputyError, instance?: string): FastifyReply {
+  if (e.status === 401) reply.header("www-authenticate", 'Bearer realm="deputy", DPoP algs="EdDSA ES256"');
+  return reply
+    .code(e.status)
+    .type("application/problem+json")
+    .send({
+      type: problemType(e.code),
+      title: e.title,
+      status: e.status,
+      detail: e.message,
+      code: e.code,
+      ...(instance ? { instance } : {}),
+      ...(e.extra && !("oauth_error" in e.extra) && !("dpop_nonce" in e.extra) ? e.extra : {}),
+    });
+}
+
+export function sendOAuthError(reply: FastifyReply, e: DeputyError): FastifyReply {
+  const error = (e.extra?.oauth_error as string | undefined) ?? e.oauthError;
+  let status = e.status;
+  if (e.code === "ERR_INVALID_CLIENT") status = 401; // RFC 6749 §5.2
+  if (e.code === "ERR_UNAUTHENTICATED") status = 401;
+  if (e.code === "ERR_USE_DPOP_NONCE" && typeof e.extra?.dpop_nonce === "string") {
+    reply.header("dpop-nonce", e.extra.dpop_nonce); // RFC 9449 §8
+  }
+  if (status === 401) reply.header("www-authenticate", 'Bearer realm="deputy"');
+  return reply
+    .code(status)
+    .header("cache-control", "no-store")
+    .type("application/json")
+    .send({ error, error_description: e.message });
+}
+
+export function errorHandler(d: Deputy) {
+  return (err: unknown, request: FastifyRequest, reply: FastifyReply) => {
+    const e = toDeputyError(err);
+    const oauth = (request.routeOptions.config as { oauth?: boolean } | undefined)?.oauth === true;
+    if (e) return oauth ? sendOAuthError(reply, e) : sendProblem(reply, e);
+    request.log.error({ err }, "unhandled error");
+    const internal = new DeputyError("ERR_INTERNAL", `internal error (request ${request.id}); the server log has details`);
+    void d;
+    return oauth ? sendOAuthError(reply, internal) : sendProblem(reply, internal);
+  };
+}

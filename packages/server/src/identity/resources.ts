@@ -1,0 +1,90 @@
+/**
+ * Resources: registered audiences (APIs, MCP servers) that accept Deputy tokens. Each has an
+ * introspection secret, shown once. Deputy's own API is the built-in resource whose audience is
+ * the issuer URL.
+ *
+ * @example
+ * const { record, clientSecret } = await createResource(deputy, admin, { audience: "https://api.example", name: "API" });
+ */
+import { DeputyError, newId } from "@deputy/protocol";
+import type { Deputy } from "../context.js";
+import { hashSecret, newSecret } from "../crypto/secrets.js";
+import { type ResourceRecord, StoreConflictError, type Store } from "../store/index.js";
+import { type Caller, actorOf, notFound, requireAdmin } from "./caller.js";
+
+export const RESOURCE_SECRET_PREFIX = "drs";
+
+/** RFC 8707 §2: a resource indicator is an absolute URI without a fragment. */
+export function validateAudience(audience: string): void {
+  let url: URL;
+  try {
+    url = new URL(audience);
+  } catch {
+    throw new DeputyError("ERR_INVALID_REQUEST", "audience must be an absolute URI (e.g. https://api.example.com)");
+  }
+  if (url.hash !== "" || audience.includes("#")) {
+    throw new DeputyError("ERR_INVALID_REQUEST", "audience must not contain a fragment (RFC 8707 §2)");
+  }
+}
+
+export async function createResource(
+  d: Deputy,
+  caller: Caller,
+  input: { audience: string; name: string; allowBearer?: boolean | undefined },
+): Promise<{ record: ResourceRecord; clientSecret: string }> {
+  requireAdmin(caller, "registering a resource");
+  validateAudience(input.audience);
+  const clientSecret = newSecret(RESOURCE_SECRET_PREFIX);
+  const record: ResourceRecord = {
+    id: newId("res"),
+    audience: input.audience,
+    name: input.name,
+    secretHash: hashSecret(clientSecret),
+    allowBearer: input.allowBearer ?? false,
+    builtin: false,
+    createdAt: d.clock.now(),
+  };
+  try {
+    await d.store.transaction(async (tx) => {
+      await tx.resources.create(record);
+      await d.audit.record(
+        { action: "resource.created", decision: "allowed", actor: actorOf(caller), target: record.id, resource: record.audience },
+        tx,
+      );
+    });
+  } catch (e) {
+    if (e instanceof StoreConflictError) {
+      throw new DeputyError("ERR_CONFLICT", `a resource with audience ${input.audience} is already registered`);
+    }
+    throw e;
+  }
+  return { record, clientSecret };
+}
+
+export async function getResource(d: Deputy, _caller: Caller, id: string): Promise<ResourceRecord> {
+  const r = await d.store.resources.get(id);
+  if (!r) throw notFound("resource", id);
+  return r;
+}
+
+/** Registers Deputy's own API (audience = issuer) on first start; idempotent. */
+export async function ensureBuiltinResource(store: Store, issuer: string, now: number): Promise<ResourceRecord> {
+  const existing = await store.resources.getByAudience(issuer);
+  if (existing) return existing;
+  const record: ResourceRecord = {
+    id: newId("res"),
+    audience: issuer,
+    name: "Deputy API",
+    secretHash: null,
+    allowBearer: false,
+    builtin: true,
+    createdAt: now,
+  };
+  try {
+    await store.resources.create(record);
+    return record;
+  } catch (e) {
+    if (e instanceof StoreConflictError) return (await store.resources.getByAudience(issuer))!;
+    throw e;
+  }
+}

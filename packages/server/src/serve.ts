@@ -1,0 +1,150 @@
+/**
+ * Assembling and starting Deputy: data dir, master key, store (migrated), issuer keys, built-in
+ * resource, admin token, HTTP server. `deputy serve` and the tests both come through here.
+ *
+ * @example
+ * const running = await startDeputy({ port: 0 });
+ * console.log(running.url, running.adminToken);
+ * await running.close();
+ */
+import { createHash, hkdfSync } from "node:crypto";
+import { join } from "node:path";
+import type { FastifyInstance } from "fastify";
+import pino, { type Logger } from "pino";
+import { Audit } from "./audit/record.js";
+import { type Clock, systemClock } from "./clock.js";
+import { type Config, resolveConfig } from "./config/defaults.js";
+import { ensureDataDir, loadOrCreateMasterKey, readSecretFile, writeSecretFile } from "./config/data-dir.js";
+import { type Deputy, deputyUrls } from "./context.js";
+import { hashSecret, newSecret } from "./crypto/secrets.js";
+import { buildApp } from "./http/app.js";
+import { ensureBuiltinResource } from "./identity/resources.js";
+import { IssuerKeyring } from "./keys/issuer-keys.js";
+import type { Store } from "./store/index.js";
+import { openStore } from "./store/open.js";
+import { RevocationIndex } from "./tokens/revocation-index.js";
+
+export const ADMIN_TOKEN_PREFIX = "dpa";
+
+export interface DeputyOptions extends Partial<Config> {
+  clock?: Clock;
+  logger?: Logger;
+  /** Use this store instead of opening one from the config (tests). */
+  store?: Store;
+  env?: Record<string, string | undefined>;
+}
+
+export interface CreatedDeputy {
+  deputy: Deputy;
+  app: FastifyInstance;
+  /** Set only when this start created the admin token (print it once). */
+  newAdminToken: string | null;
+  /** The admin token in effect (from env, file or just created). */
+  adminToken: string;
+}
+
+export function createLogger(level: string): Logger {
+  return pino({
+    level,
+    redact: {
+      paths: [
+        "req.headers.authorization",
+        "req.headers.dpop",
+        "*.access_token",
+        "*.client_assertion",
+        "*.client_secret",
+        "*.token",
+        "*.secret",
+      ],
+      censor: "[redacted]",
+    },
+  });
+}
+
+/** Builds the context and app without listening (tests use `app.inject`). */
+export async function createDeputy(options: DeputyOptions = {}): Promise<CreatedDeputy> {
+  const { clock = systemClock, logger, store: givenStore, env = process.env, ...overrides } = options;
+  const config = resolveConfig(overrides, env);
+  const log = logger ?? createLogger(config.logLevel);
+  await ensureDataDir(config.dataDir);
+  const masterKey = await loadOrCreateMasterKey(config.dataDir, config.masterKey);
+  const store =
+    givenStore ??
+    (await openStore({
+      ...(config.databaseUrl ? { url: config.databaseUrl } : {}),
+      dataDir: config.dataDir,
+      ...(config.databaseSchema ? { schema: config.databaseSchema } : {}),
+      durability: config.durability === "full" ? "full" : "normal",
+    }));
+  const keys = await IssuerKeyring.open(store, masterKey, clock);
+  await ensureBuiltinResource(store, config.issuer, clock.now());
+
+  const { adminToken, created } = await resolveAdminToken(config);
+  const deputy: Deputy = {
+    config,
+    store,
+    clock,
+    keys,
+    audit: new Audit(store, clock),
+    log,
+    revocations: new RevocationIndex(),
+    adminTokenHash: hashSecret(adminToken),
+    dpopNonceKey: Buffer.from(hkdfSync("sha256", masterKey, Buffer.alloc(0), "deputy:dpop-nonce:v1", 32)),
+    urls: deputyUrls(config.issuer),
+  };
+  const app = await buildApp(deputy);
+  app.addHook("onClose", async () => {
+    if (!givenStore) await store.close();
+  });
+  return { deputy, app, newAdminToken: created ? adminToken : null, adminToken };
+}
+
+export interface RunningDeputy extends CreatedDeputy {
+  url: string;
+  close(): Promise<void>;
+}
+
+/** Starts listening. With `port: 0` the OS picks a port and the issuer follows it. */
+export async function startDeputy(options: DeputyOptions = {}): Promise<RunningDeputy> {
+  const config = resolveConfig(options, options.env ?? process.env);
+  let issuer = options.issuer ?? (config.issuer === `http://127.0.0.1:${config.port}` ? "" : config.issuer);
+  let port = config.port;
+  if (port === 0 && !issuer) {
+    // Reserve a port first so the issuer URL (in every token) names the port we listen on.
+    port = await freePort(config.host);
+  }
+  if (!issuer) issuer = `http://${config.host.includes(":") ? `[${config.host}]` : config.host}:${port}`;
+  const created = await createDeputy({ ...options, port, issuer });
+  await created.app.listen({ port, host: config.host });
+  return { ...created, url: issuer, close: () => created.app.close() };
+}
+
+async function freePort(host: string): Promise<number> {
+  const { createServer } = await import("node:net");
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once("error", reject);
+    srv.listen(0, host, () => {
+      const address = srv.address();
+      srv.close(() => resolve(typeof address === "object" && address ? address.port : 0));
+    });
+  });
+}
+
+async function resolveAdminToken(config: Config): Promise<{ adminToken: string; created: boolean }> {
+  if (config.adminToken) {
+    if (config.adminToken.length < 32) throw new Error("DEPUTY_ADMIN_TOKEN must be at least 32 characters");
+    return { adminToken: config.adminToken, created: false };
+  }
+  const path = join(config.dataDir, "admin.token");
+  const existing = (await readSecretFile(path))?.trim();
+  if (existing) return { adminToken: existing, created: false };
+  const adminToken = newSecret(ADMIN_TOKEN_PREFIX);
+  await writeSecretFile(path, `${adminToken}\n`);
+  return { adminToken, created: true };
+}
+
+/** A short fingerprint of a secret, safe to print (for "which admin token is this"). */
+export function fingerprint(secret: string): string {
+  return createHash("sha256").update(secret).digest("hex").slice(0, 12);
+}

@@ -1,0 +1,149 @@
+/**
+ * Conformance tests for {@link AuditStore}.
+ *
+ * @example
+ * describe("audit", () => auditTests(() => store));
+ */
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import type { AuditRecord, Store } from "../index.js";
+import { auditFields, entryFor, T0 } from "./fixtures.js";
+
+export function auditTests(s: () => Store): void {
+  describe("audit", () => {
+    it("appends at dense indexes from 0 and round-trips every column", async () => {
+      expect(await s().audit.size()).toBe(0);
+      expect(await s().audit.get(0)).toBeNull();
+      const f0 = auditFields();
+      const f1 = auditFields({
+        decision: "denied",
+        actorAgent: null,
+        actorChain: [],
+        actorPrincipal: null,
+        target: null,
+        resource: null,
+        tokenId: null,
+        grantId: null,
+      });
+      const seen: number[] = [];
+      expect(await s().audit.append(f0, (i) => (seen.push(i), entryFor(f0)(i)))).toBe(0);
+      expect(await s().audit.append(f1, entryFor(f1))).toBe(1);
+      expect(seen).toEqual([0]);
+      expect(await s().audit.size()).toBe(2);
+      expect(await s().audit.get(0)).toEqual({ ...f0, index: 0, entry: entryFor(f0)(0) });
+      expect(await s().audit.get(1)).toEqual({ ...f1, index: 1, entry: entryFor(f1)(1) });
+      expect(await s().audit.get(2)).toBeNull();
+    });
+
+    it("keeps indexes dense under 50 concurrent appends, each in its own transaction", async () => {
+      const results = await Promise.all(
+        Array.from({ length: 50 }, (_, n) =>
+          s().transaction(async (tx) => {
+            const f = auditFields({ action: `a${n}` });
+            return tx.audit.append(f, entryFor(f));
+          }),
+        ),
+      );
+      expect([...results].sort((a, b) => a - b)).toEqual(Array.from({ length: 50 }, (_, i) => i));
+      expect(await s().audit.size()).toBe(50);
+      const page = await s().audit.query({}, { limit: 100 });
+      expect(page.hasMore).toBe(false);
+      for (const [i, r] of page.items.entries()) {
+        expect(r.index).toBe(i);
+        expect(JSON.parse(r.entry).index).toBe(i);
+      }
+    });
+
+    it("keeps indexes dense when appends run outside transactions", async () => {
+      const f = auditFields();
+      const results = await Promise.all(Array.from({ length: 20 }, () => s().audit.append(f, entryFor(f))));
+      expect([...results].sort((a, b) => a - b)).toEqual(Array.from({ length: 20 }, (_, i) => i));
+    });
+
+    it("leaves no gap when build throws inside a surviving transaction", async () => {
+      const f = auditFields();
+      await s().transaction(async (tx) => {
+        await tx.audit.append(f, entryFor(f));
+        await expect(
+          tx.audit.append(f, () => {
+            throw new Error("boom");
+          }),
+        ).rejects.toThrow("boom");
+        expect(await tx.audit.append(f, entryFor(f))).toBe(1);
+      });
+      expect(await s().audit.size()).toBe(2);
+    });
+
+    it("rolls the head back with the transaction", async () => {
+      const f = auditFields();
+      await s().audit.append(f, entryFor(f));
+      await expect(
+        s().transaction(async (tx) => {
+          await tx.audit.append(f, entryFor(f));
+          throw new Error("abort");
+        }),
+      ).rejects.toThrow("abort");
+      expect(await s().audit.size()).toBe(1);
+      expect(await s().audit.append(f, entryFor(f))).toBe(1);
+    });
+
+    it("filters by agent, principal, action, token and time, in index order", async () => {
+      const rows: Array<Omit<AuditRecord, "index" | "entry">> = [
+        auditFields({ at: T0, actorAgent: "agt_a", actorPrincipal: "prn_x", action: "token.issue", tokenId: "tok_1" }),
+        auditFields({ at: T0 + 1, actorAgent: "agt_b", actorPrincipal: "prn_x", action: "agent.revoke", tokenId: null }),
+        auditFields({ at: T0 + 2, actorAgent: "agt_a", actorPrincipal: "prn_y", action: "token.issue", tokenId: "tok_2" }),
+        auditFields({ at: T0 + 3, actorAgent: null, actorPrincipal: "prn_x", action: "grant.create", tokenId: null }),
+        auditFields({ at: T0 + 4, actorAgent: "agt_a", actorPrincipal: "prn_x", action: "token.issue", tokenId: "tok_1" }),
+      ];
+      for (const r of rows) await s().audit.append(r, entryFor(r));
+      const idx = async (filter: Parameters<Store["audit"]["query"]>[0], afterIndex?: number) =>
+        (await s().audit.query(filter, { limit: 100, afterIndex })).items.map((r) => r.index);
+      expect(await idx({ agent: "agt_a" })).toEqual([0, 2, 4]);
+      expect(await idx({ principal: "prn_x" })).toEqual([0, 1, 3, 4]);
+      expect(await idx({ action: "token.issue" })).toEqual([0, 2, 4]);
+      expect(await idx({ tokenId: "tok_1" })).toEqual([0, 4]);
+      expect(await idx({ since: T0 + 1, until: T0 + 3 })).toEqual([1, 2, 3]);
+      expect(await idx({ agent: "agt_a", principal: "prn_x" })).toEqual([0, 4]);
+      expect(await idx({ agent: "agt_a" }, 0)).toEqual([2, 4]);
+      expect(await idx({}, 4)).toEqual([]);
+      expect(await idx({ agent: "agt_missing" })).toEqual([]);
+      const first = await s().audit.query({ principal: "prn_x" }, { limit: 2 });
+      expect(first.items.map((r) => r.index)).toEqual([0, 1]);
+      expect(first.hasMore).toBe(true);
+      const second = await s().audit.query({ principal: "prn_x" }, { limit: 2, afterIndex: 1 });
+      expect(second.items.map((r) => r.index)).toEqual([3, 4]);
+      expect(second.hasMore).toBe(false);
+    });
+
+    it("pages through a filtered log exactly once, in order (property)", async () => {
+      const agents = ["agt_p", "agt_q", "agt_r"];
+      await fc.assert(
+        fc.asyncProperty(
+          fc.array(fc.constantFrom(...agents), { maxLength: 12 }),
+          fc.constantFrom(...agents),
+          fc.integer({ min: 1, max: 4 }),
+          async (actors, wanted, limit) => {
+            const expected: number[] = [];
+            for (const actor of actors) {
+              const f = auditFields({ actorAgent: actor });
+              const i = await s().audit.append(f, entryFor(f));
+              if (actor === wanted) expected.push(i);
+            }
+            const start = (await s().audit.size()) - actors.length - 1;
+            const got: number[] = [];
+            let after: number | undefined = start < 0 ? undefined : start;
+            for (;;) {
+              const page = await s().audit.query({ agent: wanted }, { limit, afterIndex: after });
+              got.push(...page.items.map((r) => r.index));
+              const last = page.items.at(-1);
+              if (!page.hasMore || !last) break;
+              after = last.index;
+            }
+            expect(got).toEqual(expected);
+          },
+        ),
+        { numRuns: 10 },
+      );
+    });
+  });
+}

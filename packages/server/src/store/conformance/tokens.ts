@@ -1,0 +1,120 @@
+/**
+ * Conformance tests for {@link TokenStore}.
+ *
+ * @example
+ * describe("tokens", () => tokenTests(() => store));
+ */
+import { describe, expect, it } from "vitest";
+import { type Store, StoreConflictError, type TokenRecord } from "../index.js";
+import { grant, seedAgent, T0, token } from "./fixtures.js";
+
+export function tokenTests(s: () => Store): void {
+  describe("tokens", () => {
+    it("round-trips a token; null when absent; duplicate jti conflicts", async () => {
+      const { grant: g } = await seedAgent(s());
+      const t = token(g, { statusIdx: 42 });
+      const bearer = token(g, { jkt: null, parentTokenId: t.id, statusIdx: 43 });
+      await s().tokens.create(t);
+      await s().tokens.create(bearer);
+      expect(await s().tokens.get(t.id)).toEqual(t);
+      expect(await s().tokens.get(bearer.id)).toEqual(bearer);
+      expect(await s().tokens.get("tok_missing")).toBeNull();
+      await expect(s().tokens.create(t)).rejects.toBeInstanceOf(StoreConflictError);
+    });
+
+    it("allocates status indexes that are unique and increasing, even concurrently", async () => {
+      const a = await s().tokens.nextStatusIndex();
+      const b = await s().tokens.nextStatusIndex();
+      expect(Number.isSafeInteger(a) && a >= 0).toBe(true);
+      expect(b).toBeGreaterThan(a);
+      const many = await Promise.all(Array.from({ length: 50 }, () => s().tokens.nextStatusIndex()));
+      expect(new Set([a, b, ...many]).size).toBe(52);
+      expect(Math.min(...many)).toBeGreaterThan(b);
+      const inTx = await s().transaction(async (tx) => [await tx.tokens.nextStatusIndex(), await tx.tokens.nextStatusIndex()]);
+      expect(inTx[1]).toBe((inTx[0] ?? 0) + 1);
+      expect(inTx[0]).toBeGreaterThan(Math.max(...many));
+    });
+
+    it("revokes monotonically", async () => {
+      const { grant: g } = await seedAgent(s());
+      const t = token(g);
+      await s().tokens.create(t);
+      expect(await s().tokens.revoke(t.id, T0 + 1)).toBe(true);
+      expect(await s().tokens.revoke(t.id, T0 + 2)).toBe(false);
+      expect(await s().tokens.revoke("tok_missing", T0)).toBe(false);
+      expect((await s().tokens.get(t.id))?.revokedAt).toBe(T0 + 1);
+    });
+
+    it("revokes every unrevoked token of the given grants", async () => {
+      const { agent: a, grant: g1 } = await seedAgent(s());
+      const g2 = grant(a);
+      const g3 = grant(a);
+      for (const g of [g2, g3]) await s().grants.create(g);
+      const ts = [token(g1), token(g1), token(g2), token(g3, { revokedAt: T0 }), token(g3)];
+      for (const t of ts) await s().tokens.create(t);
+      await s().tokens.revoke(ts[0]?.id ?? "", T0 + 1);
+      expect(await s().tokens.revokeByGrants([g1.id, g2.id], T0 + 5)).toBe(2);
+      expect(await s().tokens.revokeByGrants([g1.id, g2.id], T0 + 6)).toBe(0);
+      expect(await s().tokens.revokeByGrants([], T0 + 6)).toBe(0);
+      expect((await s().tokens.get(ts[0]?.id ?? ""))?.revokedAt).toBe(T0 + 1);
+      expect((await s().tokens.get(ts[2]?.id ?? ""))?.revokedAt).toBe(T0 + 5);
+      expect((await s().tokens.get(ts[4]?.id ?? ""))?.revokedAt).toBeNull();
+      expect(await s().tokens.revokeByGrants([g3.id], T0 + 7)).toBe(1);
+      expect((await s().tokens.get(ts[3]?.id ?? ""))?.revokedAt).toBe(T0);
+    });
+
+    it("revokes delegated descendants over three levels, through revoked links", async () => {
+      const { grant: g } = await seedAgent(s());
+      const root = token(g);
+      const child = token(g, { parentTokenId: root.id, revokedAt: T0 });
+      const sibling = token(g, { parentTokenId: root.id });
+      const grandchild = token(g, { parentTokenId: child.id });
+      const great = token(g, { parentTokenId: grandchild.id });
+      const unrelated = token(g);
+      for (const t of [root, child, sibling, grandchild, great, unrelated]) await s().tokens.create(t);
+      expect(await s().tokens.revokeDescendants(root.id, T0 + 9)).toBe(3);
+      expect(await s().tokens.revokeDescendants(root.id, T0 + 10)).toBe(0);
+      const after = async (t: TokenRecord) => (await s().tokens.get(t.id))?.revokedAt;
+      expect(await after(root)).toBeNull();
+      expect(await after(child)).toBe(T0);
+      expect(await after(sibling)).toBe(T0 + 9);
+      expect(await after(grandchild)).toBe(T0 + 9);
+      expect(await after(great)).toBe(T0 + 9);
+      expect(await after(unrelated)).toBeNull();
+      expect(await s().tokens.revokeDescendants("tok_missing", T0)).toBe(0);
+    });
+
+    it("lists the grants of tokens delegated from a token, over three levels", async () => {
+      const { agent: a, grant: g0 } = await seedAgent(s());
+      const [g1, g2, g3, other] = [grant(a), grant(a), grant(a), grant(a)];
+      for (const g of [g1, g2, g3, other]) await s().grants.create(g);
+      const root = token(g0);
+      const child = token(g1, { parentTokenId: root.id, revokedAt: T0 });
+      const child2 = token(g1, { parentTokenId: root.id });
+      const grandchild = token(g2, { parentTokenId: child.id });
+      const great = token(g3, { parentTokenId: grandchild.id });
+      const backToRootGrant = token(g0, { parentTokenId: great.id });
+      const unrelated = token(other);
+      for (const t of [root, child, child2, grandchild, great, backToRootGrant, unrelated]) await s().tokens.create(t);
+      expect((await s().tokens.delegatedGrantIds(root.id)).sort()).toEqual([g1.id, g2.id, g3.id].sort());
+      expect((await s().tokens.delegatedGrantIds(child.id)).sort()).toEqual([g0.id, g2.id, g3.id].sort());
+      expect(await s().tokens.delegatedGrantIds(backToRootGrant.id)).toEqual([]);
+      expect(await s().tokens.delegatedGrantIds("tok_missing")).toEqual([]);
+    });
+
+    it("reports the latest expiry per signing key", async () => {
+      const { grant: g } = await seedAgent(s());
+      expect(await s().tokens.latestExpiryForKid("k1")).toBeNull();
+      for (const [kid, exp] of [
+        ["k1", T0 + 10],
+        ["k1", T0 + 30],
+        ["k1", T0 + 20],
+        ["k2", T0 + 99],
+      ] as const) {
+        await s().tokens.create(token(g, { kid, expiresAt: exp }));
+      }
+      expect(await s().tokens.latestExpiryForKid("k1")).toBe(T0 + 30);
+      expect(await s().tokens.latestExpiryForKid("k2")).toBe(T0 + 99);
+    });
+  });
+}

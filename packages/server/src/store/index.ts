@@ -1,0 +1,221 @@
+/**
+ * Deputy's storage contract: small per-domain interfaces composed into one {@link Store}.
+ * Every method states its not-found, conflict and concurrency behaviour. Implementations:
+ * SQLite (`sqlite.ts`, embedded default) and PostgreSQL (`postgres.ts`), both over Kysely
+ * (`sql-store.ts`), verified by one conformance suite (`conformance.ts`).
+ *
+ * Conventions: `get*` returns `null` when absent (never throws for not-found); `create*` throws
+ * {@link StoreConflictError} on a unique-key clash; every multi-row change happens inside
+ * {@link Store.transaction} so it commits whole or not at all.
+ *
+ * @example
+ * const store = await openStore({ url: "sqlite:./.deputy/deputy.db" });
+ * await store.transaction(async (tx) => {
+ *   await tx.principals.create(principal);
+ *   await tx.audit.append(entry);
+ * });
+ */
+import type {
+  AgentKeyRecord,
+  AgentRecord,
+  AgentStatus,
+  AuditRecord,
+  GrantRecord,
+  IssuerKeyRecord,
+  PrincipalRecord,
+  PrincipalTokenRecord,
+  ResourceRecord,
+  TokenRecord,
+} from "./types.js";
+
+export type * from "./types.js";
+
+/** Keyset pagination: items ordered by (createdAt, id) ascending; `after` is the last item seen. */
+export interface PageRequest {
+  limit: number;
+  after?: { createdAt: number; id: string } | undefined;
+}
+
+export interface Page<T> {
+  items: T[];
+  /** True when more items follow the last one returned. */
+  hasMore: boolean;
+}
+
+/** Thrown when a unique key (id, audience, token hash, …) already exists. */
+export class StoreConflictError extends Error {
+  override readonly name = "StoreConflictError";
+  constructor(
+    readonly entity: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`${entity} already exists`, options);
+  }
+}
+
+export interface PrincipalStore {
+  /** Throws StoreConflictError if the id exists. */
+  create(p: PrincipalRecord): Promise<void>;
+  get(id: string): Promise<PrincipalRecord | null>;
+  list(filter: { status?: string | undefined }, page: PageRequest): Promise<Page<PrincipalRecord>>;
+  /** Monotonic: an already-disabled principal keeps its first `disabledAt`. Returns true if it changed. */
+  disable(id: string, at: number): Promise<boolean>;
+  createToken(t: PrincipalTokenRecord): Promise<void>;
+  /** Looks up an unrevoked token by its hash; null if unknown or revoked. */
+  findTokenByHash(hash: string): Promise<PrincipalTokenRecord | null>;
+  /** Monotonic: a revoked token keeps its first `revokedAt`. Returns true if it changed. */
+  revokeToken(id: string, at: number): Promise<boolean>;
+}
+
+export interface AgentStore {
+  /** Throws StoreConflictError if the id exists. Keys are inserted in the same call. */
+  create(a: AgentRecord, keys: AgentKeyRecord[]): Promise<void>;
+  get(id: string): Promise<AgentRecord | null>;
+  list(
+    filter: {
+      principalId?: string | undefined;
+      status?: AgentStatus | undefined;
+      parentId?: string | undefined;
+    },
+    page: PageRequest,
+  ): Promise<Page<AgentRecord>>;
+  /** Ids of every descendant (sub-agents, recursively), not including `id` itself. */
+  descendants(id: string): Promise<string[]>;
+  /** Ids of every agent of a principal (any depth). */
+  idsByPrincipal(principalId: string): Promise<string[]>;
+  /**
+   * Marks the given agents revoked. Monotonic and idempotent: agents already revoked keep
+   * their first `revokedAt`/reason. Returns the ids that changed state.
+   */
+  revoke(ids: string[], at: number, reason: string | null): Promise<string[]>;
+  /** Active (not removed) keys of an agent. */
+  keys(agentId: string): Promise<AgentKeyRecord[]>;
+  /** Returns the active key with this kid, or null. */
+  key(agentId: string, kid: string): Promise<AgentKeyRecord | null>;
+  /** Throws StoreConflictError if the agent already has a key with this kid (removed or not). */
+  addKey(k: AgentKeyRecord): Promise<void>;
+  /** Marks a key removed; returns false if there was no active key with that kid. */
+  removeKey(agentId: string, kid: string, at: number): Promise<boolean>;
+}
+
+export interface GrantStore {
+  create(g: GrantRecord): Promise<void>;
+  get(id: string): Promise<GrantRecord | null>;
+  list(
+    filter: { agentId?: string | undefined; principalId?: string | undefined; status?: string | undefined },
+    page: PageRequest,
+  ): Promise<Page<GrantRecord>>;
+  /** Active, unexpired (at `now`) grants of an agent. */
+  activeForAgent(agentId: string, now: number): Promise<GrantRecord[]>;
+  /** Ids of every grant delegated from `id`, recursively, not including `id`. */
+  descendants(id: string): Promise<string[]>;
+  /** Ids of every grant held by any of these agents. */
+  idsByAgents(agentIds: string[]): Promise<string[]>;
+  /** Monotonic and idempotent, like AgentStore.revoke. Returns the ids that changed. */
+  revoke(ids: string[], at: number): Promise<string[]>;
+  /**
+   * Atomically counts one more minted token against `constraints.max_tokens`.
+   * Returns false (and changes nothing) when the budget is used up. Exactly `max_tokens`
+   * concurrent callers can succeed.
+   */
+  consumeTokenBudget(id: string, maxTokens: number | null): Promise<boolean>;
+}
+
+export interface ResourceStore {
+  /** Throws StoreConflictError if the id or the audience exists. */
+  create(r: ResourceRecord): Promise<void>;
+  get(id: string): Promise<ResourceRecord | null>;
+  getByAudience(audience: string): Promise<ResourceRecord | null>;
+  list(page: PageRequest): Promise<Page<ResourceRecord>>;
+}
+
+export interface TokenStore {
+  /** Records a minted token. Throws StoreConflictError on a duplicate jti. */
+  create(t: TokenRecord): Promise<void>;
+  get(id: string): Promise<TokenRecord | null>;
+  /** Allocates the next status-list index (a monotonically increasing integer, never reused). */
+  nextStatusIndex(): Promise<number>;
+  /** Idempotent and monotonic: a revoked token never becomes active again. Returns true if it changed. */
+  revoke(id: string, at: number): Promise<boolean>;
+  /** Revokes every unrevoked token minted from these grants; returns how many changed. */
+  revokeByGrants(grantIds: string[], at: number): Promise<number>;
+  /** Revokes every unrevoked token whose parent token is `id`, recursively (delegated tokens). Returns count. */
+  revokeDescendants(id: string, at: number): Promise<number>;
+  /**
+   * Distinct grant ids of the tokens delegated (recursively, by `parentTokenId`) from token `id`,
+   * not including `id`'s own grant: the child grants that token exchanges of it created.
+   */
+  delegatedGrantIds(id: string): Promise<string[]>;
+  /** Latest `expiresAt` among tokens signed by `kid` (null if none). */
+  latestExpiryForKid(kid: string): Promise<number | null>;
+}
+
+export interface NonceStore {
+  /**
+   * Records `key` as used until `expiresAt`. Exactly one concurrent caller with the same key
+   * gets `true`; every other (and every later call before expiry) gets `false`. A key whose
+   * stored `expiresAt` is before `now` (default `Date.now()`) is consumable again, atomically,
+   * whether or not {@link NonceStore.purgeExpired} removed it yet.
+   * Used for client-assertion `jti`s (RFC 7523 §3) and DPoP proof `jti`s (RFC 9449 §11.1).
+   */
+  consumeOnce(key: string, expiresAt: number, now?: number): Promise<boolean>;
+  /** Deletes keys that expired before `now`; returns how many. */
+  purgeExpired(now: number): Promise<number>;
+}
+
+export interface IssuerKeyStore {
+  create(k: IssuerKeyRecord): Promise<void>;
+  /** The one active signing key, or null before the first start. */
+  active(): Promise<IssuerKeyRecord | null>;
+  /** Active key plus retired keys whose `publishUntil` is after `now`. */
+  published(now: number): Promise<IssuerKeyRecord[]>;
+  /** Retires the active key (sets `retiredAt`, `publishUntil`, status "retired"). */
+  retire(kid: string, at: number, publishUntil: number): Promise<void>;
+}
+
+export interface AuditStore {
+  /**
+   * Appends one entry and returns its 0-based index. `build` receives the index the entry will
+   * have, and returns the canonical entry bytes; indexes are dense and strictly increasing, even
+   * under concurrent appends (the append serialises on the log head).
+   */
+  append(
+    fields: Omit<AuditRecord, "index" | "entry">,
+    build: (index: number) => string,
+  ): Promise<number>;
+  get(index: number): Promise<AuditRecord | null>;
+  /** Number of entries. */
+  size(): Promise<number>;
+  /** Entries in index order, filtered; `since`/`until` are inclusive bounds on `at`; `afterIndex` is exclusive. */
+  query(
+    filter: {
+      agent?: string | undefined;
+      principal?: string | undefined;
+      action?: string | undefined;
+      tokenId?: string | undefined;
+      since?: number | undefined;
+      until?: number | undefined;
+    },
+    page: { limit: number; afterIndex?: number | undefined },
+  ): Promise<Page<AuditRecord>>;
+}
+
+export interface Store {
+  readonly dialect: "sqlite" | "postgres";
+  principals: PrincipalStore;
+  agents: AgentStore;
+  grants: GrantStore;
+  resources: ResourceStore;
+  tokens: TokenStore;
+  nonces: NonceStore;
+  issuerKeys: IssuerKeyStore;
+  audit: AuditStore;
+  /**
+   * Runs `fn` in one database transaction: all of its writes commit together or none do.
+   * Nested calls on the `tx` store run inside the same transaction. On PostgreSQL the
+   * isolation is READ COMMITTED with row locks where a method says so; on SQLite writes are
+   * serialised (BEGIN IMMEDIATE).
+   */
+  transaction<T>(fn: (tx: Store) => Promise<T>): Promise<T>;
+  close(): Promise<void>;
+}

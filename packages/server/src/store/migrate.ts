@@ -1,0 +1,63 @@
+/**
+ * Schema migrations: numbered per dialect, recorded in `schema_migrations(version, applied_at)`,
+ * each applied in its own transaction. Safe when several processes start at once: PostgreSQL
+ * serialises on a transaction-scoped advisory lock (per schema), SQLite on `BEGIN IMMEDIATE`.
+ *
+ * @example
+ * await migrate(db, "postgres"); // no-op when up to date
+ */
+import { type Kysely, sql } from "kysely";
+import { migration as postgres001 } from "./migrations/postgres/001_init.js";
+import { migration as sqlite001 } from "./migrations/sqlite/001_init.js";
+import type { Database } from "./schema.js";
+
+/** One schema step: statements run in order, in one transaction. */
+export interface Migration {
+  version: number;
+  name: string;
+  statements: readonly string[];
+}
+
+const MIGRATIONS: Record<"sqlite" | "postgres", readonly Migration[]> = {
+  sqlite: [sqlite001],
+  postgres: [postgres001],
+};
+
+/**
+ * Applies every pending migration of `dialect`, in version order; returns the versions applied.
+ * Throws if the database was migrated by a newer Deputy (an unknown version is recorded).
+ */
+export async function migrate(
+  db: Kysely<Database>,
+  dialect: "sqlite" | "postgres",
+  migrations: readonly Migration[] = MIGRATIONS[dialect],
+): Promise<number[]> {
+  const ordered = [...migrations].sort((a, b) => a.version - b.version);
+  const known = new Set(ordered.map((m) => m.version));
+  const applied: number[] = [];
+  for (;;) {
+    const version = await db.transaction().execute(async (tx) => {
+      if (dialect === "postgres") {
+        await sql`SELECT pg_advisory_xact_lock(hashtext('deputy.migrate.' || coalesce(current_schema(), '')))`.execute(
+          tx,
+        );
+      }
+      await sql`CREATE TABLE IF NOT EXISTS schema_migrations (
+        version INTEGER PRIMARY KEY,
+        applied_at BIGINT NOT NULL
+      )`.execute(tx);
+      const done = new Set((await tx.selectFrom("schema_migrations").select("version").execute()).map((r) => r.version));
+      const unknown = [...done].filter((v) => !known.has(v));
+      if (unknown.length > 0) {
+        throw new Error(`database has schema version(s) ${unknown.join(", ")} unknown to this Deputy; upgrade Deputy`);
+      }
+      const next = ordered.find((m) => !done.has(m.version));
+      if (!next) return null;
+      for (const statement of next.statements) await sql.raw(statement).execute(tx);
+      await tx.insertInto("schema_migrations").values({ version: next.version, applied_at: Date.now() }).execute();
+      return next.version;
+    });
+    if (version === null) return applied;
+    applied.push(version);
+  }
+}

@@ -1,0 +1,81 @@
+/**
+ * PostgreSQL store over a `pg.Pool`. BIGINT (int8) columns are parsed as JS numbers by a
+ * pool-local type parser (epoch ms and counters stay far below 2^53); the global `pg.types`
+ * registry is left untouched.
+ *
+ * @example
+ * const store = await openPostgresStore({ url: "postgres://deputy@db/deputy", schema: "deputy" });
+ */
+import { Kysely, PostgresDialect } from "kysely";
+import pg from "pg";
+import type { Store } from "./index.js";
+import { migrate } from "./migrate.js";
+import type { Database } from "./schema.js";
+import { SqlStore } from "./sql-store.js";
+
+export interface PostgresStoreOptions {
+  /** `postgres://` or `postgresql://` connection URL. */
+  url: string;
+  /** Schema for all tables (created if missing); must match /^[a-z_][a-z0-9_]{0,62}$/. */
+  schema?: string | undefined;
+  /** Pool size (default 10). */
+  max?: number | undefined;
+  /** Apply pending migrations before returning (default true). */
+  migrate?: boolean | undefined;
+}
+
+const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
+const INT8_OID = 20;
+
+const typeParsers: pg.CustomTypesConfig = {
+  getTypeParser: ((oid: number, format?: "text" | "binary") =>
+    oid === INT8_OID && format !== "binary"
+      ? (value: string) => Number(value)
+      : pg.types.getTypeParser(oid, format)) as pg.CustomTypesConfig["getTypeParser"],
+};
+
+/** Throws unless `schema` is a plain lower-case identifier (so it needs no quoting anywhere). */
+export function assertSchemaName(schema: string): void {
+  if (!SCHEMA_NAME.test(schema)) throw new Error(`invalid PostgreSQL schema name: ${JSON.stringify(schema)}`);
+}
+
+/** Creates a pg pool configured for Deputy (int8 as number, optional search_path). */
+export function createPool(url: string, schema?: string, max = 10): pg.Pool {
+  if (schema !== undefined) assertSchemaName(schema);
+  return new pg.Pool({
+    connectionString: url,
+    max,
+    types: typeParsers,
+    ...(schema === undefined ? {} : { options: `-c search_path=${schema}` }),
+  });
+}
+
+/** Opens (and by default migrates) a PostgreSQL database. */
+export async function openPostgresStore(options: PostgresStoreOptions): Promise<Store> {
+  const pool = createPool(options.url, options.schema, options.max);
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  try {
+    if (options.schema !== undefined) await ensureSchema(pool, options.schema);
+    if (options.migrate !== false) await migrate(db, "postgres");
+  } catch (err) {
+    await db.destroy();
+    throw err;
+  }
+  return new SqlStore(db, "postgres");
+}
+
+async function ensureSchema(pool: pg.Pool, schema: string): Promise<void> {
+  const client = await pool.connect();
+  try {
+    // Concurrent CREATE SCHEMA IF NOT EXISTS can still fail on the catalog's unique index; serialise it.
+    await client.query("BEGIN");
+    await client.query("SELECT pg_advisory_xact_lock(hashtext('deputy.schema.' || $1))", [schema]);
+    await client.query(`CREATE SCHEMA IF NOT EXISTS "${schema}"`);
+    await client.query("COMMIT");
+  } catch (err) {
+    await client.query("ROLLBACK").catch(() => undefined);
+    throw err;
+  } finally {
+    client.release();
+  }
+}

@@ -1,0 +1,184 @@
+/**
+ * SQL implementation of {@link AgentStore}.
+ *
+ * @example
+ * const agents = new SqlAgentStore({ db, dialect: "sqlite" });
+ * await agents.create(agent, [key]);
+ */
+import { type Selectable, sql } from "kysely";
+import type { AgentStore, Page, PageRequest } from "../index.js";
+import type { AgentKeysTable, AgentsTable } from "../schema.js";
+import type { AgentKeyRecord, AgentRecord, AgentStatus } from "../types.js";
+import {
+  affected,
+  atomic,
+  chunks,
+  fetchPage,
+  fromJson,
+  fromJsonOrNull,
+  guardConflict,
+  type SqlContext,
+  toJson,
+} from "./context.js";
+
+export class SqlAgentStore implements AgentStore {
+  constructor(private readonly ctx: SqlContext) {}
+
+  async create(a: AgentRecord, keys: AgentKeyRecord[]): Promise<void> {
+    const row = {
+      id: a.id,
+      principal_id: a.principalId,
+      parent_id: a.parentId,
+      chain: toJson(a.chain),
+      name: a.name,
+      description: a.description,
+      status: a.status,
+      provenance: a.provenance === null ? null : toJson(a.provenance),
+      created_at: a.createdAt,
+      revoked_at: a.revokedAt,
+      revoke_reason: a.revokeReason,
+    };
+    if (keys.length === 0) {
+      await guardConflict("agent", this.ctx.db.insertInto("agents").values(row).execute());
+      return;
+    }
+    await atomic(this.ctx.db, async (db) => {
+      await guardConflict("agent", db.insertInto("agents").values(row).execute());
+      await guardConflict("agent key", db.insertInto("agent_keys").values(keys.map(toKeyRow)).execute());
+    });
+  }
+
+  async get(id: string): Promise<AgentRecord | null> {
+    const row = await this.ctx.db.selectFrom("agents").selectAll().where("id", "=", id).executeTakeFirst();
+    return row ? toAgent(row) : null;
+  }
+
+  list(
+    filter: {
+      principalId?: string | undefined;
+      status?: AgentStatus | undefined;
+      parentId?: string | undefined;
+    },
+    page: PageRequest,
+  ): Promise<Page<AgentRecord>> {
+    let q = this.ctx.db.selectFrom("agents").selectAll();
+    if (filter.principalId !== undefined) q = q.where("principal_id", "=", filter.principalId);
+    if (filter.parentId !== undefined) q = q.where("parent_id", "=", filter.parentId);
+    if (filter.status !== undefined) q = q.where("status", "=", filter.status);
+    return fetchPage(q, page, toAgent);
+  }
+
+  async descendants(id: string): Promise<string[]> {
+    // UNION (not UNION ALL) also stops on a corrupt cycle.
+    const r = await sql<{ id: string }>`
+      WITH RECURSIVE d(id) AS (
+        SELECT id FROM agents WHERE parent_id = ${id}
+        UNION
+        SELECT a.id FROM agents a JOIN d ON a.parent_id = d.id
+      )
+      SELECT id FROM d`.execute(this.ctx.db);
+    return r.rows.map((x) => x.id);
+  }
+
+  async idsByPrincipal(principalId: string): Promise<string[]> {
+    const rows = await this.ctx.db
+      .selectFrom("agents")
+      .select("id")
+      .where("principal_id", "=", principalId)
+      .orderBy("created_at")
+      .orderBy("id")
+      .execute();
+    return rows.map((x) => x.id);
+  }
+
+  async revoke(ids: string[], at: number, reason: string | null): Promise<string[]> {
+    const changed: string[] = [];
+    for (const part of chunks(ids)) {
+      const rows = await this.ctx.db
+        .updateTable("agents")
+        .set({ status: "revoked", revoked_at: at, revoke_reason: reason })
+        .where("id", "in", part)
+        .where("revoked_at", "is", null)
+        .returning("id")
+        .execute();
+      for (const r of rows) changed.push(r.id);
+    }
+    return changed;
+  }
+
+  async keys(agentId: string): Promise<AgentKeyRecord[]> {
+    const rows = await this.ctx.db
+      .selectFrom("agent_keys")
+      .selectAll()
+      .where("agent_id", "=", agentId)
+      .where("removed_at", "is", null)
+      .orderBy("created_at")
+      .orderBy("kid")
+      .execute();
+    return rows.map(toKey);
+  }
+
+  async key(agentId: string, kid: string): Promise<AgentKeyRecord | null> {
+    const row = await this.ctx.db
+      .selectFrom("agent_keys")
+      .selectAll()
+      .where("agent_id", "=", agentId)
+      .where("kid", "=", kid)
+      .where("removed_at", "is", null)
+      .executeTakeFirst();
+    return row ? toKey(row) : null;
+  }
+
+  async addKey(k: AgentKeyRecord): Promise<void> {
+    await guardConflict("agent key", this.ctx.db.insertInto("agent_keys").values(toKeyRow(k)).execute());
+  }
+
+  async removeKey(agentId: string, kid: string, at: number): Promise<boolean> {
+    const r = await this.ctx.db
+      .updateTable("agent_keys")
+      .set({ removed_at: at })
+      .where("agent_id", "=", agentId)
+      .where("kid", "=", kid)
+      .where("removed_at", "is", null)
+      .executeTakeFirst();
+    return affected(r.numUpdatedRows) > 0;
+  }
+}
+
+function toAgent(r: Selectable<AgentsTable>): AgentRecord {
+  return {
+    id: r.id,
+    principalId: r.principal_id,
+    parentId: r.parent_id,
+    chain: fromJson<string[]>(r.chain),
+    name: r.name,
+    description: r.description,
+    status: r.status as AgentStatus,
+    provenance: fromJsonOrNull<Record<string, unknown>>(r.provenance),
+    createdAt: r.created_at,
+    revokedAt: r.revoked_at,
+    revokeReason: r.revoke_reason,
+  };
+}
+
+function toKeyRow(k: AgentKeyRecord): Selectable<AgentKeysTable> {
+  return {
+    agent_id: k.agentId,
+    kid: k.kid,
+    jwk: toJson(k.jwk),
+    alg: k.alg,
+    created_at: k.createdAt,
+    removed_at: k.removedAt,
+  };
+}
+
+function toKey(r: Selectable<AgentKeysTable>): AgentKeyRecord {
+  return {
+    agentId: r.agent_id,
+    kid: r.kid,
+    jwk: fromJson<Record<string, unknown>>(r.jwk),
+    alg: r.alg as AgentKeyRecord["alg"],
+    createdAt: r.created_at,
+    removedAt: r.removed_at,
+  };
+}

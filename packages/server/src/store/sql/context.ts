@@ -1,0 +1,86 @@
+/**
+ * Shared plumbing for the SQL store: the Kysely handle, conflict mapping, JSON columns,
+ * IN-list chunking and keyset pagination.
+ *
+ * @example
+ * await guardConflict("agent", ctx.db.insertInto("agents").values(row).execute());
+ */
+import { type Kysely, type SelectQueryBuilder, type SqlBool, sql } from "kysely";
+import { type Page, type PageRequest, StoreConflictError } from "../index.js";
+import type { Database } from "../schema.js";
+
+export interface SqlContext {
+  readonly db: Kysely<Database>;
+  readonly dialect: "sqlite" | "postgres";
+}
+
+/** Runs `fn` in a transaction, or inline when `db` already is one. */
+export function atomic<T>(db: Kysely<Database>, fn: (db: Kysely<Database>) => Promise<T>): Promise<T> {
+  return db.isTransaction ? fn(db) : db.transaction().execute(fn);
+}
+
+/** True for a unique / primary-key violation on SQLite or PostgreSQL. */
+export function isUniqueViolation(err: unknown): boolean {
+  if (typeof err !== "object" || err === null) return false;
+  const code = (err as { code?: unknown }).code;
+  return code === "SQLITE_CONSTRAINT_PRIMARYKEY" || code === "SQLITE_CONSTRAINT_UNIQUE" || code === "23505";
+}
+
+/** Awaits `op`, turning a unique violation into {@link StoreConflictError}. */
+export async function guardConflict<T>(entity: string, op: Promise<T>): Promise<T> {
+  try {
+    return await op;
+  } catch (err) {
+    if (isUniqueViolation(err)) throw new StoreConflictError(entity, { cause: err });
+    throw err;
+  }
+}
+
+/** Keeps IN-lists far below SQLite's bound-variable limit. */
+const CHUNK = 500;
+
+export function chunks<T>(items: readonly T[]): T[][] {
+  const unique = [...new Set(items)];
+  const out: T[][] = [];
+  for (let i = 0; i < unique.length; i += CHUNK) out.push(unique.slice(i, i + CHUNK));
+  return out;
+}
+
+export function toJson(value: unknown): string {
+  return JSON.stringify(value);
+}
+
+export function fromJson<T>(text: string): T {
+  return JSON.parse(text) as T;
+}
+
+export function fromJsonOrNull<T>(text: string | null): T | null {
+  return text === null ? null : (JSON.parse(text) as T);
+}
+
+export function affected(n: bigint | undefined): number {
+  return Number(n ?? 0n);
+}
+
+type PagedTable = "principals" | "agents" | "grants" | "resources";
+
+/**
+ * Applies keyset pagination on (created_at, id) and fetches one extra row for `hasMore`.
+ * The row-value comparison is supported by both dialects and uses the (…, created_at, id) indexes.
+ */
+export async function fetchPage<T extends PagedTable, Row, Item>(
+  query: SelectQueryBuilder<Database, T, Row>,
+  page: PageRequest,
+  map: (row: Row) => Item,
+): Promise<Page<Item>> {
+  const limit = Math.max(0, Math.floor(page.limit));
+  let q = query;
+  if (page.after) q = q.where(sql<SqlBool>`(created_at, id) > (${page.after.createdAt}, ${page.after.id})`);
+  const rows = await q
+    .orderBy(sql`created_at`)
+    .orderBy(sql`id`)
+    .limit(limit + 1)
+    .execute();
+  const hasMore = rows.length > limit;
+  return { items: (hasMore ? rows.slice(0, limit) : rows).map(map), hasMore };
+}

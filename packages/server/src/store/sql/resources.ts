@@ -1,0 +1,63 @@
+/**
+ * SQL implementation of {@link ResourceStore}.
+ *
+ * @example
+ * const resource = await new SqlResourceStore(ctx).getByAudience("https://api.example.com");
+ */
+import type { Selectable } from "kysely";
+import type { Page, PageRequest, ResourceStore } from "../index.js";
+import type { ResourcesTable } from "../schema.js";
+import type { ResourceRecord } from "../types.js";
+import { fetchPage, guardConflict, type SqlContext } from "./context.js";
+
+export class SqlResourceStore implements ResourceStore {
+  constructor(private readonly ctx: SqlContext) {}
+
+  async create(r: ResourceRecord): Promise<void> {
+    await guardConflict(
+      "resource",
+      this.ctx.db
+        .insertInto("resources")
+        .values({
+          id: r.id,
+          audience: r.audience,
+          name: r.name,
+          secret_hash: r.secretHash,
+          allow_bearer: r.allowBearer,
+          builtin: r.builtin,
+          created_at: r.createdAt,
+        })
+        .execute(),
+    );
+  }
+
+  async get(id: string): Promise<ResourceRecord | null> {
+    const row = await this.ctx.db.selectFrom("resources").selectAll().where("id", "=", id).executeTakeFirst();
+    return row ? toResource(row) : null;
+  }
+
+  async getByAudience(audience: string): Promise<ResourceRecord | null> {
+    const row = await this.ctx.db
+      .selectFrom("resources")
+      .selectAll()
+      .where("audience", "=", audience)
+      .executeTakeFirst();
+    return row ? toResource(row) : null;
+  }
+
+  list(page: PageRequest): Promise<Page<ResourceRecord>> {
+    return fetchPage(this.ctx.db.selectFrom("resources").selectAll(), page, toResource);
+  }
+}
+
+function toResource(r: Selectable<ResourcesTable>): ResourceRecord {
+  return {
+    id: r.id,
+    audience: r.audience,
+    name: r.name,
+    secretHash: r.secret_hash,
+    allowBearer: Boolean(r.allow_bearer),
+    builtin: Boolean(r.builtin),
+    createdAt: r.created_at,
+  };
+}

@@ -1,0 +1,56 @@
+/**
+ * Embedded SQLite store (the default).
+ *
+ * Durability: WAL with `synchronous = NORMAL` ("normal", the default) never loses a committed
+ * transaction when the process crashes or is killed (kill -9): the WAL is in the OS page cache.
+ * Only an OS crash or power loss can drop the last transactions; `durability: "full"`
+ * (`synchronous = FULL`) fsyncs the WAL on every commit to cover that too, at a throughput cost.
+ *
+ * @example
+ * const store = await openSqliteStore({ path: ".deputy/deputy.db" });
+ */
+import { mkdirSync } from "node:fs";
+import { dirname } from "node:path";
+import BetterSqlite3 from "better-sqlite3";
+import { Kysely } from "kysely";
+import type { Store } from "./index.js";
+import { migrate } from "./migrate.js";
+import type { Database } from "./schema.js";
+import { DeputySqliteDialect } from "./sqlite-dialect.js";
+import { SqlStore } from "./sql-store.js";
+
+/** "normal": durable against process crash (default); "full": also against OS crash / power loss. */
+export type Durability = "normal" | "full";
+
+export interface SqliteStoreOptions {
+  /** Database file (its directory is created), or ":memory:". */
+  path: string;
+  durability?: Durability | undefined;
+  /** Apply pending migrations before returning (default true). */
+  migrate?: boolean | undefined;
+}
+
+/** Opens (and by default migrates) a SQLite database; see the module docs for durability. */
+export async function openSqliteStore(options: SqliteStoreOptions): Promise<Store> {
+  const { path } = options;
+  if (path !== ":memory:" && path !== "") mkdirSync(dirname(path), { recursive: true });
+  const raw = new BetterSqlite3(path);
+  try {
+    // busy_timeout first: switching to WAL itself needs a lock another process may hold.
+    raw.pragma("busy_timeout = 5000");
+    raw.pragma("journal_mode = WAL");
+    raw.pragma(`synchronous = ${options.durability === "full" ? "FULL" : "NORMAL"}`);
+    raw.pragma("foreign_keys = ON");
+  } catch (err) {
+    raw.close();
+    throw err;
+  }
+  const db = new Kysely<Database>({ dialect: new DeputySqliteDialect(raw) });
+  try {
+    if (options.migrate !== false) await migrate(db, "sqlite");
+  } catch (err) {
+    await db.destroy();
+    throw err;
+  }
+  return new SqlStore(db, "sqlite");
+}

@@ -1,0 +1,168 @@
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import BetterSqlite3 from "better-sqlite3";
+import pg from "pg";
+import { afterAll, describe, expect, it } from "vitest";
+import {
+  createPostgresTestStore,
+  createSqliteTestStore,
+  dropSchema,
+  uniqueSchemaName,
+} from "../test-support/store.js";
+import { runStoreConformance } from "./conformance.js";
+import { principal } from "./conformance/fixtures.js";
+import { openStore } from "./open.js";
+
+const PG_URL = process.env.DEPUTY_TEST_DATABASE_URL ?? "postgres://root@127.0.0.1:5432/test";
+/** In CI, or when a database is configured explicitly, PostgreSQL must be tested. */
+const PG_REQUIRED = Boolean(process.env.CI || process.env.DEPUTY_TEST_DATABASE_URL);
+const PG_REACHABLE = await reachable(PG_URL);
+
+async function reachable(url: string): Promise<boolean> {
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 3_000 });
+  try {
+    await client.connect();
+    await client.query("SELECT 1");
+    return true;
+  } catch {
+    return false;
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+async function pgScalar(schema: string, query: string): Promise<unknown> {
+  const client = new pg.Client({ connectionString: PG_URL, options: `-c search_path=${schema}` });
+  await client.connect();
+  try {
+    return (await client.query(query)).rows[0]?.v;
+  } finally {
+    await client.end();
+  }
+}
+
+runStoreConformance({ name: "sqlite", create: createSqliteTestStore });
+
+describe("SQLite store opening and migrations", () => {
+  const dirs: string[] = [];
+  afterAll(async () => {
+    for (const d of dirs) await rm(d, { recursive: true, force: true });
+  });
+  async function tempDir(): Promise<string> {
+    const d = await mkdtemp(join(tmpdir(), "deputy-open-"));
+    dirs.push(d);
+    return d;
+  }
+
+  it("is idempotent: reopening keeps data and applies nothing twice", async () => {
+    const dir = await tempDir();
+    const url = `sqlite:${join(dir, "nested", "deputy.db")}`;
+    const p = principal();
+    const first = await openStore({ url });
+    await first.principals.create(p);
+    await first.close();
+    const second = await openStore({ url, durability: "full" });
+    expect(await second.principals.get(p.id)).toEqual(p);
+    await second.close();
+    const raw = new BetterSqlite3(join(dir, "nested", "deputy.db"), { readonly: true });
+    try {
+      expect(raw.prepare("SELECT count(*) AS n FROM schema_migrations").get()).toEqual({ n: 1 });
+      expect(raw.pragma("journal_mode", { simple: true })).toBe("wal");
+    } finally {
+      raw.close();
+    }
+  });
+
+  it("opens <dataDir>/deputy.db when no url is given, and plain paths", async () => {
+    const dir = await tempDir();
+    const a = await openStore({ dataDir: join(dir, "data") });
+    expect(a.dialect).toBe("sqlite");
+    await a.close();
+    const b = await openStore({ url: join(dir, "data", "deputy.db") });
+    expect(await b.audit.size()).toBe(0);
+    await b.close();
+  });
+
+  it("refuses a database migrated by a newer version", async () => {
+    const dir = await tempDir();
+    const path = join(dir, "deputy.db");
+    (await openStore({ url: path })).close();
+    const raw = new BetterSqlite3(path);
+    raw.prepare("INSERT INTO schema_migrations (version, applied_at) VALUES (999, 0)").run();
+    raw.close();
+    await expect(openStore({ url: path })).rejects.toThrow(/999/);
+  });
+
+  it("works in memory", async () => {
+    const store = await openStore({ url: "sqlite::memory:" });
+    expect(await store.tokens.nextStatusIndex()).toBe(0);
+    await store.close();
+  });
+});
+
+if (PG_REACHABLE || PG_REQUIRED) {
+  describe("PostgreSQL availability", () => {
+    it(`reaches ${PG_URL}`, () => {
+      expect(PG_REACHABLE, `PostgreSQL at ${PG_URL} is required (CI or DEPUTY_TEST_DATABASE_URL set)`).toBe(true);
+    });
+  });
+
+  runStoreConformance({ name: "postgres", create: () => createPostgresTestStore(PG_URL) });
+
+  describe("PostgreSQL store opening and migrations", () => {
+    it("is idempotent: reopening the same schema keeps data", async () => {
+      const schema = uniqueSchemaName();
+      try {
+        const p = principal();
+        const first = await openStore({ url: PG_URL, schema });
+        await first.principals.create(p);
+        await first.close();
+        const second = await openStore({ url: PG_URL, schema });
+        expect(await second.principals.get(p.id)).toEqual(p);
+        await second.close();
+        expect(await pgScalar(schema, "SELECT count(*)::int AS v FROM schema_migrations")).toBe(1);
+      } finally {
+        await dropSchema(PG_URL, schema);
+      }
+    });
+
+    it("lets two processes open the same fresh schema at once", async () => {
+      const schema = uniqueSchemaName();
+      try {
+        const stores = await Promise.all([
+          openStore({ url: PG_URL, schema }),
+          openStore({ url: PG_URL, schema }),
+          openStore({ url: PG_URL, schema }),
+        ]);
+        const p = principal();
+        await stores[0]?.principals.create(p);
+        expect(await stores[1]?.principals.get(p.id)).toEqual(p);
+        expect(await stores[2]?.audit.size()).toBe(0);
+        for (const s of stores) await s.close();
+        expect(await pgScalar(schema, "SELECT count(*)::int AS v FROM schema_migrations")).toBe(1);
+      } finally {
+        await dropSchema(PG_URL, schema);
+      }
+    });
+
+    it("rejects an unsafe schema name", async () => {
+      await expect(openStore({ url: PG_URL, schema: 'x"; DROP TABLE y; --' })).rejects.toThrow(/schema name/);
+      await expect(openStore({ url: PG_URL, schema: "Upper" })).rejects.toThrow(/schema name/);
+    });
+
+    it("parses BIGINT as number on its own pool only", async () => {
+      const { store, cleanup } = await createPostgresTestStore(PG_URL);
+      try {
+        expect(typeof (await store.tokens.nextStatusIndex())).toBe("number");
+        expect(pg.types.getTypeParser(20, "text")("9007199254740993")).toBe("9007199254740993");
+      } finally {
+        await cleanup();
+      }
+    });
+  });
+} else {
+  describe.skip(`PostgreSQL store (skipped: ${PG_URL} unreachable; set CI or DEPUTY_TEST_DATABASE_URL to require it)`, () => {
+    it("conformance", () => undefined);
+  });
+}

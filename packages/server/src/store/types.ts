@@ -1,0 +1,160 @@
+/**
+ * Row shapes returned by the {@link Store}. Times are epoch milliseconds (numbers) in
+ * both dialects; JSON-valued columns are parsed by the store and never leak as text.
+ *
+ * @example
+ * const agent: AgentRecord = await store.agents.get("agt_…");
+ */
+
+export type PrincipalType = "human" | "service";
+export type PrincipalStatus = "active" | "disabled";
+export type AgentStatus = "active" | "revoked";
+export type GrantStatus = "active" | "revoked";
+
+export interface PrincipalRecord {
+  id: string;
+  type: PrincipalType;
+  name: string;
+  email: string | null;
+  status: PrincipalStatus;
+  createdAt: number;
+  disabledAt: number | null;
+}
+
+export interface PrincipalTokenRecord {
+  id: string;
+  principalId: string;
+  /** SHA-256 (hex) of the token; the token itself is never stored. */
+  tokenHash: string;
+  createdAt: number;
+  revokedAt: number | null;
+}
+
+export interface AgentRecord {
+  id: string;
+  principalId: string;
+  /** The parent agent for a sub-agent, else null. */
+  parentId: string | null;
+  /** Parent agents, nearest first (`[parent, grandparent, …]`); empty for a root agent. */
+  chain: string[];
+  name: string;
+  description: string | null;
+  status: AgentStatus;
+  /** Self-asserted provenance as given at registration (free-form JSON object) or null. */
+  provenance: Record<string, unknown> | null;
+  createdAt: number;
+  revokedAt: number | null;
+  revokeReason: string | null;
+}
+
+export interface AgentKeyRecord {
+  agentId: string;
+  /** RFC 7638 JWK thumbprint (SHA-256, base64url); also the key's `kid`. */
+  kid: string;
+  /** The public JWK exactly as registered (private members are refused before storage). */
+  jwk: Record<string, unknown>;
+  /** "EdDSA" for Ed25519, "ES256" for P-256. */
+  alg: "EdDSA" | "ES256";
+  createdAt: number;
+  removedAt: number | null;
+}
+
+export interface GrantConstraints {
+  /** Maximum number of access tokens that may ever be minted from this grant. */
+  max_tokens?: number;
+  /** Epoch ms before which no token may be minted from this grant. */
+  not_before?: number;
+}
+
+export interface GrantRecord {
+  id: string;
+  agentId: string;
+  principalId: string;
+  /** The grant this one was delegated from (agent → sub-agent), else null. */
+  parentGrantId: string | null;
+  scopes: string[];
+  /** Resource audiences (RFC 8707 resource indicators). */
+  resources: string[];
+  expiresAt: number;
+  /** How many further delegation hops are allowed below this grant (0..4). */
+  maxDelegationDepth: number;
+  constraints: GrantConstraints;
+  /** Number of tokens minted so far (for `constraints.max_tokens`). */
+  tokensIssued: number;
+  status: GrantStatus;
+  createdAt: number;
+  revokedAt: number | null;
+}
+
+export interface ResourceRecord {
+  id: string;
+  audience: string;
+  name: string;
+  /** SHA-256 (hex) of the introspection client secret; null for built-in resources. */
+  secretHash: string | null;
+  /** Whether Bearer (non-DPoP) tokens may be issued for this audience. */
+  allowBearer: boolean;
+  builtin: boolean;
+  createdAt: number;
+}
+
+export interface TokenRecord {
+  /** The `jti` (`tok_…`). */
+  id: string;
+  agentId: string;
+  principalId: string;
+  grantId: string;
+  audience: string;
+  scope: string;
+  /** RFC 7638 thumbprint of the DPoP key (`cnf.jkt`), null for Bearer. */
+  jkt: string | null;
+  /** Index in the token status list (draft-ietf-oauth-status-list). */
+  statusIdx: number;
+  /** The parent's token for an exchanged (delegated) token, else null. */
+  parentTokenId: string | null;
+  issuedAt: number;
+  expiresAt: number;
+  /** Key id of the issuer key that signed it (for rotation bookkeeping). */
+  kid: string;
+  revokedAt: number | null;
+}
+
+export interface IssuerKeyRecord {
+  kid: string;
+  alg: "EdDSA";
+  publicJwk: Record<string, unknown>;
+  /** The PKCS#8 private key, encrypted with the master key (AES-256-GCM, see crypto/). */
+  privateKeyEnc: string;
+  status: "active" | "retired";
+  createdAt: number;
+  retiredAt: number | null;
+  /** When retired: the time after which no token it signed can still be valid. */
+  publishUntil: number | null;
+}
+
+export interface AuditRecord {
+  /** 0-based position in the log. */
+  index: number;
+  at: number;
+  action: string;
+  decision: "allowed" | "denied" | "info";
+  actorAgent: string | null;
+  /** Parent agents of the actor, nearest first. */
+  actorChain: string[];
+  actorPrincipal: string | null;
+  target: string | null;
+  resource: string | null;
+  tokenId: string | null;
+  grantId: string | null;
+  /** The canonical JSON (RFC 8785) bytes of the entry, as a string. */
+  entry: string;
+}
+
+/** What a cascade touched; returned by revocations and recorded in the audit entry. */
+export interface CascadeResult {
+  principals: string[];
+  agents: string[];
+  grants: string[];
+  /** Number of tokens newly marked revoked. */
+  tokens: number;
+}

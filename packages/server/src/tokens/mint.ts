@@ -1,0 +1,58 @@
+/**
+ * Minting access tokens: the RFC 9068 profile of DESIGN §4, signed by the issuer's active key.
+ *
+ * @example
+ * const claims = accessTokenClaims({ issuer, principal, audience, agent, chain, scopes, iat, exp, jti, grantId, jkt, statusIdx });
+ * const jwt = signAccessToken(keys, claims);
+ */
+import { type AccessTokenClaims, actorClaim, formatScope } from "@deputy/protocol";
+import type { IssuerKeyring } from "../keys/issuer-keys.js";
+
+/** Entries per status list (draft-ietf-oauth-status-list): 2^16 one-bit statuses, 8 KiB raw. */
+export const STATUS_LIST_SIZE = 65_536;
+
+export interface MintInput {
+  issuer: string;
+  statusListBase: string;
+  principal: string;
+  audience: string;
+  agent: string;
+  /** Parent agents, nearest first. */
+  chain: readonly string[];
+  scopes: readonly string[];
+  /** Epoch seconds. */
+  iat: number;
+  exp: number;
+  jti: string;
+  grantId: string;
+  jkt: string | null;
+  statusIdx: number;
+}
+
+export function accessTokenClaims(m: MintInput): AccessTokenClaims {
+  const claims: AccessTokenClaims = {
+    iss: m.issuer,
+    sub: m.principal,
+    aud: m.audience,
+    client_id: m.agent,
+    act: actorClaim(m.agent, m.chain),
+    scope: formatScope(m.scopes),
+    iat: m.iat,
+    exp: m.exp,
+    jti: m.jti,
+    grant_id: m.grantId,
+    status: {
+      status_list: {
+        idx: m.statusIdx % STATUS_LIST_SIZE,
+        uri: `${m.statusListBase}/${Math.floor(m.statusIdx / STATUS_LIST_SIZE)}`,
+      },
+    },
+  };
+  if (m.jkt !== null) claims.cnf = { jkt: m.jkt };
+  return claims;
+}
+
+/** RFC 9068 §2.1: `typ: at+jwt`; RFC 8725 §3.11 explicit typing keeps it apart from other JWTs. */
+export function signAccessToken(keys: IssuerKeyring, claims: AccessTokenClaims): string {
+  return keys.sign({ typ: "at+jwt" }, claims as unknown as Record<string, unknown>);
+}

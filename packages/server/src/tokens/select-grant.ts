@@ -1,0 +1,69 @@
+/**
+ * Which grant a `client_credentials` request draws on. RFC 8707 §2: the `resource` names the
+ * audience (one per token here, so `aud` is a single value); RFC 6749 §3.3: an omitted `scope`
+ * means the grant's full scope. The effective authority is grant ∩ request.
+ *
+ * @example
+ * const { grant, scopes, resource } = await selectGrant(deputy, agent, form);
+ */
+import { DeputyError, parseScope } from "@deputy/protocol";
+import type { Deputy } from "../context.js";
+import type { AgentRecord, GrantRecord, ResourceRecord } from "../store/index.js";
+import type { TokenForm } from "./form.js";
+
+export interface Selection {
+  grant: GrantRecord;
+  scopes: string[];
+  resource: ResourceRecord;
+}
+
+export function requestedScopes(form: TokenForm): string[] | null {
+  const raw = form.get("scope");
+  if (raw === undefined) return null;
+  const scopes = parseScope(raw);
+  if (scopes === null || scopes.length === 0) {
+    throw new DeputyError("ERR_INVALID_SCOPE", "scope must be space-separated tokens of printable ASCII (RFC 6749 §3.3)");
+  }
+  return scopes;
+}
+
+/** The single requested resource (RFC 8707), or null when omitted. */
+export function requestedResource(form: TokenForm): string | null {
+  const resources = form.getAll("resource");
+  if (resources.length > 1) {
+    throw new DeputyError("ERR_INVALID_TARGET", "request one resource per token (the token's aud is a single value)");
+  }
+  return resources[0] ?? null;
+}
+
+export async function selectGrant(d: Deputy, agent: AgentRecord, form: TokenForm): Promise<Selection> {
+  const scopes = requestedScopes(form);
+  let audience = requestedResource(form);
+  const now = d.clock.now();
+  const grants = await d.store.grants.activeForAgent(agent.id, now);
+  if (audience === null) {
+    const audiences = new Set(grants.flatMap((g) => g.resources));
+    if (audiences.size !== 1) {
+      throw new DeputyError(
+        "ERR_INVALID_TARGET",
+        audiences.size === 0 ? "the agent holds no active grant" : "name the resource: the agent holds grants for several",
+      );
+    }
+    audience = [...audiences][0]!;
+  }
+  const resource = await d.store.resources.getByAudience(audience);
+  if (!resource) throw new DeputyError("ERR_INVALID_TARGET", `resource ${audience} is not registered`);
+
+  const forResource = grants.filter((g) => g.resources.includes(audience));
+  if (forResource.length === 0) {
+    throw new DeputyError("ERR_INVALID_TARGET", `the agent holds no active grant for resource ${audience}`);
+  }
+  const covering = scopes === null ? forResource : forResource.filter((g) => scopes.every((s) => g.scopes.includes(s)));
+  if (covering.length === 0) {
+    throw new DeputyError("ERR_INVALID_SCOPE", `scope not granted for ${audience}: ${scopes!.join(" ")}`);
+  }
+  const valid = covering.filter((g) => (g.constraints.not_before ?? 0) <= now);
+  const grant = valid[0];
+  if (!grant) throw new DeputyError("ERR_GRANT_NOT_YET_VALID", "the grant's not_before is in the future");
+  return { grant, scopes: scopes ?? grant.scopes, resource };
+}
