@@ -9,6 +9,7 @@
 import { DeputyError, type ErrorCode } from "@deputy/protocol";
 import type { FastifyError, FastifyReply, FastifyRequest } from "fastify";
 import type { Deputy } from "../context.js";
+import { StoreConflictError } from "../store/index.js";
 
 /** Fastify's own errors → our codes. */
 const FASTIFY_CODES: Record<string, ErrorCode> = {
@@ -24,6 +25,7 @@ const FASTIFY_CODES: Record<string, ErrorCode> = {
 
 export function toDeputyError(err: unknown): DeputyError | null {
   if (err instanceof DeputyError) return err;
+  if (err instanceof StoreConflictError) return new DeputyError("ERR_CONFLICT", `${err.entity} already exists`);
   const fe = err as FastifyError;
   if (fe && typeof fe.code === "string" && fe.code in FASTIFY_CODES) {
     return new DeputyError(FASTIFY_CODES[fe.code]!, fe.message);
