@@ -93,7 +93,15 @@ export async function createDeputy(options: DeputyOptions = {}): Promise<Created
     urls: deputyUrls(config.issuer),
   };
   const app = await buildApp(deputy);
+  // Replay caches only need a jti until the proof or assertion it guards has expired anyway.
+  const sweeper = setInterval(() => {
+    const now = clock.now();
+    deputy.revocations.sweep(now);
+    store.nonces.purgeExpired(now).catch((err: unknown) => log.warn({ err }, "purging expired nonces failed"));
+  }, 60_000);
+  sweeper.unref();
   app.addHook("onClose", async () => {
+    clearInterval(sweeper);
     if (!givenStore) await store.close();
   });
   return { deputy, app, newAdminToken: created ? adminToken : null, adminToken };
