@@ -43,6 +43,7 @@ describe("attenuate", () => {
           } catch (e) {
             expect(e).toBeInstanceOf(DeputyError);
             expect([
+              "ERR_INVALID_REQUEST",
               "ERR_DELEGATION_DEPTH_EXCEEDED",
               "ERR_DELEGATION_WIDENS_SCOPE",
               "ERR_DELEGATION_WIDENS_RESOURCE",
@@ -60,10 +61,13 @@ describe("attenuate", () => {
       fc.property(authority, request, (parent, r) => {
         const widens =
           parent.depthRemaining < 1 ||
+          r.scopes?.length === 0 ||
+          r.resources?.length === 0 ||
           (r.scopes ?? []).some((s) => !parent.scopes.includes(s)) ||
           (r.resources ?? []).some((x) => !parent.resources.includes(x)) ||
           (r.expiresAt ?? 0) > parent.expiresAt ||
-          (r.depthRemaining !== undefined && (r.depthRemaining > parent.depthRemaining - 1 || r.depthRemaining < 0));
+          (r.depthRemaining !== undefined &&
+            (r.depthRemaining > parent.depthRemaining - 1 || r.depthRemaining < 0));
         let refused = false;
         try {
           attenuate(parent, r);
@@ -77,7 +81,12 @@ describe("attenuate", () => {
   });
 
   it("names the axis: widened scope, resource, lifetime, depth", () => {
-    const parent: Authority = { scopes: ["read"], resources: ["https://a.test"], expiresAt: 100, depthRemaining: 1 };
+    const parent: Authority = {
+      scopes: ["read"],
+      resources: ["https://a.test"],
+      expiresAt: 100,
+      depthRemaining: 1,
+    };
     const code = (r: Parameters<typeof attenuate>[1], p = parent) => {
       try {
         attenuate(p, r);
@@ -92,5 +101,10 @@ describe("attenuate", () => {
     expect(code({ depthRemaining: 1 })).toBe("ERR_DELEGATION_DEPTH_EXCEEDED");
     expect(code({}, { ...parent, depthRemaining: 0 })).toBe("ERR_DELEGATION_DEPTH_EXCEEDED");
     expect(code({})).toBe("ok");
+    expect(code({ depthRemaining: Number.NaN })).toBe("ERR_DELEGATION_DEPTH_EXCEEDED");
+    expect(code({ depthRemaining: 0.5 })).toBe("ERR_DELEGATION_DEPTH_EXCEEDED");
+    expect(code({}, { ...parent, depthRemaining: Number.NaN })).toBe("ERR_INVALID_REQUEST");
+    expect(code({ expiresAt: Number.NaN })).toBe("ERR_INVALID_REQUEST");
+    expect(code({ scopes: [] })).toBe("ERR_INVALID_REQUEST");
   });
 });

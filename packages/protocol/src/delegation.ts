@@ -38,6 +38,8 @@ export interface AttenuationRequest {
  * or `ERR_DELEGATION_OUTLIVES_PARENT` when the request asks for anything the parent lacks.
  */
 export function attenuate(parent: Authority, request: AttenuationRequest): Authority {
+  checkAuthority(parent, "parent");
+  checkRequest(request);
   if (parent.depthRemaining < 1) {
     throw new DeputyError("ERR_DELEGATION_DEPTH_EXCEEDED", "the parent grant allows no further delegation");
   }
@@ -69,7 +71,44 @@ export function attenuate(parent: Authority, request: AttenuationRequest): Autho
       `max_delegation_depth may be at most ${ceiling} below this parent`,
     );
   }
-  return { scopes: [...scopes], resources: [...resources], expiresAt, depthRemaining };
+  return { scopes: [...new Set(scopes)], resources: [...new Set(resources)], expiresAt, depthRemaining };
+}
+
+/** Refuses malformed numbers (NaN, fractions, negatives) that would slip past `<` comparisons. */
+function checkAuthority(a: Authority, what: string): void {
+  if (
+    !Number.isSafeInteger(a.depthRemaining) ||
+    a.depthRemaining < 0 ||
+    a.depthRemaining > MAX_DELEGATION_DEPTH
+  ) {
+    throw new DeputyError(
+      "ERR_INVALID_REQUEST",
+      `${what} depth must be an integer 0..${MAX_DELEGATION_DEPTH}`,
+    );
+  }
+  if (!Number.isFinite(a.expiresAt))
+    throw new DeputyError("ERR_INVALID_REQUEST", `${what} expiry must be a finite time`);
+  if (a.scopes.length === 0 || a.resources.length === 0) {
+    throw new DeputyError("ERR_INVALID_REQUEST", `${what} must name at least one scope and one resource`);
+  }
+}
+
+function checkRequest(r: AttenuationRequest): void {
+  if (r.depthRemaining !== undefined && !Number.isSafeInteger(r.depthRemaining)) {
+    throw new DeputyError("ERR_DELEGATION_DEPTH_EXCEEDED", "max_delegation_depth must be an integer");
+  }
+  if (r.expiresAt !== undefined && !Number.isFinite(r.expiresAt)) {
+    throw new DeputyError("ERR_INVALID_REQUEST", "expiry must be a finite time");
+  }
+  if (
+    (r.scopes !== undefined && r.scopes.length === 0) ||
+    (r.resources !== undefined && r.resources.length === 0)
+  ) {
+    throw new DeputyError(
+      "ERR_INVALID_REQUEST",
+      "a delegation must keep at least one scope and one resource",
+    );
+  }
 }
 
 /** True when `child` is within `parent` on every axis (used by tests and auditors). */

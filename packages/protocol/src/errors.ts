@@ -65,7 +65,11 @@ export class DeputyError extends Error {
   /** Extra members for the problem body (never secrets). */
   readonly extra: Record<string, unknown> | undefined;
 
-  constructor(code: ErrorCode, message?: string, options?: { cause?: unknown; extra?: Record<string, unknown> }) {
+  constructor(
+    code: ErrorCode,
+    message?: string,
+    options?: { cause?: unknown; extra?: Record<string, unknown> },
+  ) {
     const def = ERROR_CODES[code];
     super(message ?? def[2], options?.cause === undefined ? undefined : { cause: options.cause });
     this.code = code;

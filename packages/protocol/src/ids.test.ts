@@ -24,8 +24,14 @@ describe("ids", () => {
   });
 
   it("base32 length is ceil(8n/5)", () => {
-    fc.assert(fc.property(fc.uint8Array({ maxLength: 64 }), (b) => base32(b).length === Math.ceil((b.length * 8) / 5)), {
-      seed: 1,
-    });
+    fc.assert(
+      fc.property(
+        fc.uint8Array({ maxLength: 64 }),
+        (b) => base32(b).length === Math.ceil((b.length * 8) / 5),
+      ),
+      {
+        seed: 1,
+      },
+    );
   });
 });

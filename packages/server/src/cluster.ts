@@ -13,10 +13,17 @@
  * await serveCluster({ port: 4747 }, 2, (event) => console.log(event));
  */
 import cluster from "node:cluster";
+import { join } from "node:path";
 import { type DeputyOptions, createDeputy, startDeputy } from "./serve.js";
 
 export type ClusterEvent =
-  | { type: "ready"; url: string; workers: number; newAdminToken: string | null; adminTokenPath: string | null }
+  | {
+      type: "ready";
+      url: string;
+      workers: number;
+      newAdminToken: string | null;
+      adminTokenPath: string | null;
+    }
   | { type: "worker-exit"; pid: number; code: number | null; restarting: boolean };
 
 const ENV_OPTIONS = "DEPUTY_CLUSTER_OPTIONS";
@@ -64,7 +71,9 @@ export async function serveCluster(
     url: issuer,
     workers,
     newAdminToken: prepared.newAdminToken,
-    adminTokenPath: options.adminToken ? null : `${options.dataDir ?? "./.deputy"}/admin.token`,
+    adminTokenPath: prepared.deputy.config.adminToken
+      ? null
+      : join(prepared.deputy.config.dataDir, "admin.token"),
   });
   return {
     close: async () => {

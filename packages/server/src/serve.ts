@@ -97,7 +97,9 @@ export async function createDeputy(options: DeputyOptions = {}): Promise<Created
   const sweeper = setInterval(() => {
     const now = clock.now();
     deputy.revocations.sweep(now);
-    store.nonces.purgeExpired(now).catch((err: unknown) => log.warn({ err }, "purging expired nonces failed"));
+    store.nonces
+      .purgeExpired(now)
+      .catch((err: unknown) => log.warn({ err }, "purging expired nonces failed"));
   }, 60_000);
   sweeper.unref();
   app.addHook("onClose", async () => {

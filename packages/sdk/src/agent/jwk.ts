@@ -5,7 +5,14 @@
  * @example
  * const { privateJwk, publicJwk, kid } = await generateAgentKey();
  */
-import { type CryptoKey, calculateJwkThumbprint, exportJWK, generateKeyPair, importJWK, type JWK } from "jose";
+import {
+  type CryptoKey,
+  calculateJwkThumbprint,
+  exportJWK,
+  generateKeyPair,
+  importJWK,
+  type JWK,
+} from "jose";
 
 /** Signature algorithms Deputy accepts for agent keys (DESIGN §4). */
 export type AgentKeyAlg = "EdDSA" | "ES256";
@@ -42,14 +49,16 @@ export async function generateAgentKey(alg: AgentKeyAlg = "EdDSA"): Promise<Agen
  * const publicJwk = publicJwkOf(privateJwk); // { kty: "OKP", crv: "Ed25519", x: "…", alg: "EdDSA", … }
  */
 export function publicJwkOf(jwk: JWK): JWK {
-  const out: JWK = { kty: jwk.kty };
-  if (jwk.crv !== undefined) out.crv = jwk.crv;
-  if (jwk.x !== undefined) out.x = jwk.x;
-  if (jwk.y !== undefined) out.y = jwk.y;
-  if (jwk.kid !== undefined) out.kid = jwk.kid;
-  if (jwk.alg !== undefined) out.alg = jwk.alg;
-  if (jwk.use !== undefined) out.use = jwk.use;
-  return out;
+  return pick(jwk, ["kty", "crv", "x", "y", "kid", "alg", "use"]);
+}
+
+function pick(jwk: JWK, members: readonly string[]): JWK {
+  const out: Record<string, unknown> = {};
+  for (const name of members) {
+    const value = (jwk as Record<string, unknown>)[name];
+    if (value !== undefined) out[name] = value;
+  }
+  return out as JWK;
 }
 
 /**
@@ -95,13 +104,13 @@ export function signingKey(privateJwk: JWK): Promise<SigningKey> {
   let cached = imported.get(privateJwk);
   if (!cached) {
     cached = (async () => {
-      if (typeof privateJwk.d !== "string") throw new TypeError("a private JWK (with its d member) is required");
+      if (typeof privateJwk.d !== "string")
+        throw new TypeError("a private JWK (with its d member) is required");
       const alg = jwkAlg(privateJwk);
       const key = (await importJWK({ ...privateJwk, alg }, alg)) as CryptoKey;
       const kid = await jwkThumbprint(privateJwk);
       // Only the members that define the public key: RFC 9449 §4.2 forbids private members.
-      const { kty, crv, x, y } = privateJwk;
-      const publicJwk: JWK = y === undefined ? { kty, crv, x } : { kty, crv, x, y };
+      const publicJwk = pick(privateJwk, ["kty", "crv", "x", "y"]);
       return { key, alg, kid, publicJwk } satisfies SigningKey;
     })();
     imported.set(privateJwk, cached);

@@ -81,7 +81,11 @@ export const SETTINGS = {
     default: 65536,
     env: "DEPUTY_BODY_LIMIT",
   },
-  logLevel: { doc: "pino log level (fatal, error, warn, info, debug).", default: "info", env: "DEPUTY_LOG_LEVEL" },
+  logLevel: {
+    doc: "pino log level (fatal, error, warn, info, debug).",
+    default: "info",
+    env: "DEPUTY_LOG_LEVEL",
+  },
   durability: {
     doc: "SQLite `synchronous`: `normal` survives kill -9 (WAL); `full` also survives power loss.",
     default: "normal",

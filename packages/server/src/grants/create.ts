@@ -25,7 +25,12 @@ export interface CreateGrantInput {
 }
 
 export function authorityOf(g: GrantRecord): Authority {
-  return { scopes: g.scopes, resources: g.resources, expiresAt: g.expiresAt, depthRemaining: g.maxDelegationDepth };
+  return {
+    scopes: g.scopes,
+    resources: g.resources,
+    expiresAt: g.expiresAt,
+    depthRemaining: g.maxDelegationDepth,
+  };
 }
 
 export async function createGrant(d: Deputy, caller: Caller, input: CreateGrantInput): Promise<GrantRecord> {
@@ -36,14 +41,18 @@ export async function createGrant(d: Deputy, caller: Caller, input: CreateGrantI
   }
   if (agent.status !== "active") throw new DeputyError("ERR_AGENT_REVOKED", `agent ${agent.id} is revoked`);
   const principal = await d.store.principals.get(agent.principalId);
-  if (!principal || principal.status !== "active") {
+  if (principal?.status !== "active") {
     throw new DeputyError("ERR_PRINCIPAL_DISABLED", `principal ${agent.principalId} is disabled`);
   }
   const now = d.clock.now();
-  if (input.expiresAt <= now) throw new DeputyError("ERR_INVALID_REQUEST", "expires_at must be in the future");
+  if (input.expiresAt <= now)
+    throw new DeputyError("ERR_INVALID_REQUEST", "expires_at must be in the future");
   const depth = input.maxDelegationDepth ?? 0;
   if (!Number.isInteger(depth) || depth < 0 || depth > MAX_DELEGATION_DEPTH) {
-    throw new DeputyError("ERR_INVALID_REQUEST", `max_delegation_depth must be an integer 0..${MAX_DELEGATION_DEPTH}`);
+    throw new DeputyError(
+      "ERR_INVALID_REQUEST",
+      `max_delegation_depth must be an integer 0..${MAX_DELEGATION_DEPTH}`,
+    );
   }
   await requireRegistered(d.store, input.resources);
 
@@ -53,7 +62,8 @@ export async function createGrant(d: Deputy, caller: Caller, input: CreateGrantI
     expiresAt: input.expiresAt,
     depthRemaining: depth,
   };
-  const parentGrantId = agent.parentId === null ? null : await pickParentGrant(d.store, agent.parentId, requested, now);
+  const parentGrantId =
+    agent.parentId === null ? null : await pickParentGrant(d.store, agent.parentId, requested, now);
 
   const record: GrantRecord = {
     id: newId("grt"),
@@ -97,7 +107,10 @@ export async function createGrant(d: Deputy, caller: Caller, input: CreateGrantI
 export async function requireRegistered(store: Store, audiences: readonly string[]): Promise<void> {
   for (const aud of audiences) {
     if (!(await store.resources.getByAudience(aud))) {
-      throw new DeputyError("ERR_UNKNOWN_RESOURCE", `resource ${aud} is not registered; register it with POST /v1/resources`);
+      throw new DeputyError(
+        "ERR_UNKNOWN_RESOURCE",
+        `resource ${aud} is not registered; register it with POST /v1/resources`,
+      );
     }
   }
 }
@@ -106,7 +119,12 @@ export async function requireRegistered(store: Store, audiences: readonly string
  * Finds an active grant of the parent agent from which `requested` can be attenuated. When none
  * fits, rethrows the refusal of the first candidate so the caller learns which axis widened.
  */
-async function pickParentGrant(store: Store, parentAgentId: string, requested: Authority, now: number): Promise<string> {
+async function pickParentGrant(
+  store: Store,
+  parentAgentId: string,
+  requested: Authority,
+  now: number,
+): Promise<string> {
   const candidates = await store.grants.activeForAgent(parentAgentId, now);
   if (candidates.length === 0) {
     throw new DeputyError("ERR_NO_GRANT", "the parent agent holds no active grant to delegate from");
@@ -137,9 +155,13 @@ export async function listGrants(
   filter: { agent?: string | undefined; status?: string | undefined },
   page: PageRequest,
 ): Promise<Page<GrantRecord>> {
-  if (caller.kind === "admin") return d.store.grants.list({ agentId: filter.agent, status: filter.status }, page);
+  if (caller.kind === "admin")
+    return d.store.grants.list({ agentId: filter.agent, status: filter.status }, page);
   if (caller.kind === "principal") {
-    return d.store.grants.list({ agentId: filter.agent, principalId: caller.principalId, status: filter.status }, page);
+    return d.store.grants.list(
+      { agentId: filter.agent, principalId: caller.principalId, status: filter.status },
+      page,
+    );
   }
   const agentId = filter.agent ?? caller.agentId;
   const agent = await d.store.agents.get(agentId);

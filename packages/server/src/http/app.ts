@@ -7,7 +7,7 @@
  * await app.listen({ port: 4747, host: "127.0.0.1" });
  */
 import { DeputyError } from "@deputy/protocol";
-import Fastify, { type FastifyInstance } from "fastify";
+import Fastify, { type FastifyInstance, LogController } from "fastify";
 import type { Deputy } from "../context.js";
 import { errorHandler, sendOAuthError, sendProblem } from "./errors.js";
 import { registerDiscovery } from "./routes/discovery.js";
@@ -19,7 +19,7 @@ export async function buildApp(d: Deputy): Promise<FastifyInstance> {
     loggerInstance: d.log,
     bodyLimit: d.config.bodyLimit,
     // Request logs would carry Authorization and DPoP headers; pino redaction guards the rest.
-    disableRequestLogging: true,
+    logController: new LogController({ disableRequestLogging: true }),
     trustProxy: false,
     return503OnClosing: true,
     routerOptions: { ignoreTrailingSlash: false, maxParamLength: 200 },
@@ -41,7 +41,10 @@ export async function buildApp(d: Deputy): Promise<FastifyInstance> {
 
   app.setErrorHandler(errorHandler(d));
   app.setNotFoundHandler((request, reply) => {
-    const e = new DeputyError("ERR_ROUTE_NOT_FOUND", `no route ${request.method} ${request.url.split("?")[0]}; see docs/api.md`);
+    const e = new DeputyError(
+      "ERR_ROUTE_NOT_FOUND",
+      `no route ${request.method} ${request.url.split("?")[0]}; see docs/api.md`,
+    );
     return request.url.startsWith("/oauth/") ? sendOAuthError(reply, e) : sendProblem(reply, e);
   });
   app.addHook("onSend", async (_request, reply) => {

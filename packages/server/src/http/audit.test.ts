@@ -3,12 +3,24 @@
  * JSON entry naming the acting agent, its chain, the principal, the token and grant ids, the action
  * and the decision — and never a secret.
  */
-import { CLIENT_ASSERTION_TYPE_JWT_BEARER, GRANT_TYPE_TOKEN_EXCHANGE, TOKEN_TYPE_ACCESS_TOKEN, TOKEN_TYPE_JWT } from "@deputy/protocol";
+import {
+  CLIENT_ASSERTION_TYPE_JWT_BEARER,
+  GRANT_TYPE_TOKEN_EXCHANGE,
+  TOKEN_TYPE_ACCESS_TOKEN,
+  TOKEN_TYPE_JWT,
+} from "@deputy/protocol";
 import canonicalizeModule from "canonicalize";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { AuditRecord } from "../store/index.js";
 import { clientAssertion, signJwt, testKey } from "../test-support/keys.js";
-import { clientCredentials, decodeJwt, getToken, introspectAs, nowS, tokenRequest } from "../test-support/oauth.js";
+import {
+  clientCredentials,
+  decodeJwt,
+  getToken,
+  introspectAs,
+  nowS,
+  tokenRequest,
+} from "../test-support/oauth.js";
 import {
   TEST_ADMIN_TOKEN,
   TEST_ISSUER,
@@ -37,7 +49,12 @@ describe("audit attribution", () => {
   it("records the whole story, each entry attributed, canonical and dense", async () => {
     const subKey = testKey(10);
     const sub = await expectOk(
-      t.api("POST", "/v1/agents", { principal: s.principal, parent: s.agent, name: "sub", jwks: { keys: [subKey.publicJwk] } }),
+      t.api("POST", "/v1/agents", {
+        principal: s.principal,
+        parent: s.agent,
+        name: "sub",
+        jwks: { keys: [subKey.publicJwk] },
+      }),
     );
     const parentToken = await getToken(t, s.agent, s.agentKey);
     const now = nowS(t);
@@ -47,7 +64,11 @@ describe("audit attribution", () => {
       client_assertion: clientAssertion(s.agentKey, s.agent, now),
       subject_token: parentToken,
       subject_token_type: TOKEN_TYPE_ACCESS_TOKEN,
-      actor_token: signJwt(subKey, { typ: "JWT", kid: subKey.kid }, { iss: sub.id, sub: sub.id, aud: TEST_ISSUER, jti: "a1", exp: now + 60 }),
+      actor_token: signJwt(
+        subKey,
+        { typ: "JWT", kid: subKey.kid },
+        { iss: sub.id, sub: sub.id, aud: TEST_ISSUER, jti: "a1", exp: now + 60 },
+      ),
       actor_token_type: TOKEN_TYPE_JWT,
       scope: "read",
     });

@@ -39,7 +39,9 @@ export function isAdminToken(d: Deputy, token: string): boolean {
 export async function authenticateCaller(d: Deputy, request: FastifyRequest): Promise<Caller> {
   const auth = splitAuthorization(request.headers.authorization);
   if (!auth) {
-    throw unauthenticated("send Authorization: Bearer <admin or principal token>, or DPoP <access token> with a DPoP proof");
+    throw unauthenticated(
+      "send Authorization: Bearer <admin or principal token>, or DPoP <access token> with a DPoP proof",
+    );
   }
   if (auth.scheme === "bearer") {
     if (isAdminToken(d, auth.value)) return { kind: "admin" };
@@ -47,12 +49,16 @@ export async function authenticateCaller(d: Deputy, request: FastifyRequest): Pr
       const record = await d.store.principals.findTokenByHash(hashSecret(auth.value));
       if (!record) throw unauthenticated("unknown or revoked principal token");
       const principal = await d.store.principals.get(record.principalId);
-      if (!principal || principal.status !== "active") throw unauthenticated("the token's principal is disabled");
+      if (principal?.status !== "active")
+        throw unauthenticated("the token's principal is disabled");
       return { kind: "principal", principalId: principal.id };
     }
     if (auth.value.split(".").length === 3) {
       // RFC 9449 §7.1: a DPoP-bound access token presented as a bearer token is refused.
-      throw new DeputyError("ERR_INVALID_TOKEN", "agents call /v1 with Authorization: DPoP <token> and a DPoP proof");
+      throw new DeputyError(
+        "ERR_INVALID_TOKEN",
+        "agents call /v1 with Authorization: DPoP <token> and a DPoP proof",
+      );
     }
     throw unauthenticated("unknown bearer token");
   }
@@ -84,7 +90,8 @@ async function authenticateAgentCaller(d: Deputy, request: FastifyRequest, token
   });
   if (!dpop) throw new DeputyError("ERR_DPOP_REQUIRED", "send a DPoP proof for this request (RFC 9449 §7.1)");
   const record = await d.store.tokens.get(claims.jti);
-  if (!record || record.revokedAt !== null) throw new DeputyError("ERR_INVALID_TOKEN", "the access token is revoked");
+  if (!record || record.revokedAt !== null)
+    throw new DeputyError("ERR_INVALID_TOKEN", "the access token is revoked");
   if (!(await d.store.nonces.consumeOnce(dpop.replayKey, dpop.replayUntil, d.clock.now()))) {
     throw new DeputyError("ERR_INVALID_DPOP_PROOF", "DPoP proof jti was already used (replay)");
   }
@@ -103,9 +110,12 @@ async function authenticateAgentCaller(d: Deputy, request: FastifyRequest, token
 }
 
 /** RFC 6749 §2.3.1 client_secret_basic for resources (id and secret are form-urlencoded). */
-export async function authenticateResource(d: Deputy, header: string | undefined): Promise<ResourceRecord | null> {
+export async function authenticateResource(
+  d: Deputy,
+  header: string | undefined,
+): Promise<ResourceRecord | null> {
   const auth = splitAuthorization(header);
-  if (!auth || auth.scheme !== "basic") return null;
+  if (auth?.scheme !== "basic") return null;
   let id: string;
   let secret: string;
   try {

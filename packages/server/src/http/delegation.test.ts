@@ -9,7 +9,14 @@ import {
 } from "@deputy/protocol";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { type TestKey, clientAssertion, signJwt, testKey } from "../test-support/keys.js";
-import { clientCredentials, decodeJwt, getToken, introspectAs, nowS, tokenRequest } from "../test-support/oauth.js";
+import {
+  clientCredentials,
+  decodeJwt,
+  getToken,
+  introspectAs,
+  nowS,
+  tokenRequest,
+} from "../test-support/oauth.js";
 import {
   TEST_ISSUER,
   TEST_RESOURCE,
@@ -29,7 +36,12 @@ beforeEach(async () => {
   s = await setupStory(t, { depth: 2 });
   const key = testKey(10);
   const res = await expectOk(
-    t.api("POST", "/v1/agents", { principal: s.principal, parent: s.agent, name: "sub", jwks: { keys: [key.publicJwk] } }),
+    t.api("POST", "/v1/agents", {
+      principal: s.principal,
+      parent: s.agent,
+      name: "sub",
+      jwks: { keys: [key.publicJwk] },
+    }),
   );
   sub = { id: res.id, key };
 });
@@ -40,7 +52,15 @@ function actorToken(key: TestKey, agentId: string, overrides: Record<string, unk
   return signJwt(
     key,
     { typ: "JWT", kid: key.kid },
-    { iss: agentId, sub: agentId, aud: TEST_ISSUER, jti: crypto.randomUUID(), iat: now, exp: now + 60, ...overrides },
+    {
+      iss: agentId,
+      sub: agentId,
+      aud: TEST_ISSUER,
+      jti: crypto.randomUUID(),
+      iat: now,
+      exp: now + 60,
+      ...overrides,
+    },
   );
 }
 
@@ -88,7 +108,12 @@ describe("token exchange (sub-agent delegation)", () => {
     expect(payload.exp).toBeLessThanOrEqual(decodeJwt(parentToken).payload.exp);
     // A child grant records the delegation, one hop below the parent's.
     const child = await expectOk(t.api("GET", `/v1/grants/${payload.grant_id}`));
-    expect(child).toMatchObject({ agent: sub.id, parent_grant: s.grant, scopes: ["read"], max_delegation_depth: 1 });
+    expect(child).toMatchObject({
+      agent: sub.id,
+      parent_grant: s.grant,
+      scopes: ["read"],
+      max_delegation_depth: 1,
+    });
   });
 
   it("never outlives the parent token", async () => {
@@ -116,7 +141,12 @@ describe("token exchange (sub-agent delegation)", () => {
     s = await setupStory(t, { depth: 0 });
     const key = testKey(11);
     const a = await expectOk(
-      t.api("POST", "/v1/agents", { principal: s.principal, parent: s.agent, name: "sub", jwks: { keys: [key.publicJwk] } }),
+      t.api("POST", "/v1/agents", {
+        principal: s.principal,
+        parent: s.agent,
+        name: "sub",
+        jwks: { keys: [key.publicJwk] },
+      }),
     );
     const parentToken = await getToken(t, s.agent, s.agentKey);
     const res = await exchange(parent(), parentToken, actorToken(key, a.id));
@@ -130,10 +160,20 @@ describe("token exchange (sub-agent delegation)", () => {
     const k1 = testKey(12);
     const k2 = testKey(13);
     const a1 = await expectOk(
-      t.api("POST", "/v1/agents", { principal: s.principal, parent: s.agent, name: "sub", jwks: { keys: [k1.publicJwk] } }),
+      t.api("POST", "/v1/agents", {
+        principal: s.principal,
+        parent: s.agent,
+        name: "sub",
+        jwks: { keys: [k1.publicJwk] },
+      }),
     );
     const a2 = await expectOk(
-      t.api("POST", "/v1/agents", { principal: s.principal, parent: a1.id, name: "subsub", jwks: { keys: [k2.publicJwk] } }),
+      t.api("POST", "/v1/agents", {
+        principal: s.principal,
+        parent: a1.id,
+        name: "subsub",
+        jwks: { keys: [k2.publicJwk] },
+      }),
     );
     const t0 = await getToken(t, s.agent, s.agentKey);
     const r1 = await exchange(parent(), t0, actorToken(k1, a1.id));
@@ -174,7 +214,11 @@ describe("token exchange (sub-agent delegation)", () => {
     expect([r1.statusCode, r1.json().error]).toEqual([400, "invalid_grant"]);
     const k = testKey(15);
     const stranger = await expectOk(
-      t.api("POST", "/v1/agents", { principal: s.principal, name: "stranger", jwks: { keys: [k.publicJwk] } }),
+      t.api("POST", "/v1/agents", {
+        principal: s.principal,
+        name: "stranger",
+        jwks: { keys: [k.publicJwk] },
+      }),
     );
     const r2 = await exchange(parent(), parentToken, actorToken(k, stranger.id));
     expect([r2.statusCode, r2.json().error]).toEqual([400, "invalid_grant"]);

@@ -25,7 +25,8 @@ const FASTIFY_CODES: Record<string, ErrorCode> = {
 
 export function toDeputyError(err: unknown): DeputyError | null {
   if (err instanceof DeputyError) return err;
-  if (err instanceof StoreConflictError) return new DeputyError("ERR_CONFLICT", `${err.entity} already exists`);
+  if (err instanceof StoreConflictError)
+    return new DeputyError("ERR_CONFLICT", `${err.entity} already exists`);
   const fe = err as FastifyError;
   if (fe && typeof fe.code === "string" && fe.code in FASTIFY_CODES) {
     return new DeputyError(FASTIFY_CODES[fe.code]!, fe.message);
@@ -41,15 +42,31 @@ export function problemType(code: ErrorCode): string {
   return code.replace(/^ERR_/, "").toLowerCase().replace(/_/g, "-");
 }
 
+/** Token and proof failures at a protected resource (RFC 6750 §3.1, RFC 9449 §7.1 and §9). */
+const RESOURCE_CHALLENGES = new Set<ErrorCode>([
+  "ERR_INVALID_TOKEN",
+  "ERR_INVALID_DPOP_PROOF",
+  "ERR_USE_DPOP_NONCE",
+  "ERR_DPOP_REQUIRED",
+]);
+
 export function sendProblem(reply: FastifyReply, e: DeputyError, instance?: string): FastifyReply {
-  if (e.status === 401) reply.header("www-authenticate", 'Bearer realm="deputy", DPoP algs="EdDSA ES256"');
+  let status = e.status;
+  if (RESOURCE_CHALLENGES.has(e.code)) {
+    status = 401;
+    const nonce = e.extra?.dpop_nonce;
+    if (typeof nonce === "string") reply.header("dpop-nonce", nonce);
+    reply.header("www-authenticate", `DPoP error="${e.oauthError}", algs="EdDSA ES256"`);
+  } else if (status === 401) {
+    reply.header("www-authenticate", 'Bearer realm="deputy", DPoP algs="EdDSA ES256"');
+  }
   return reply
-    .code(e.status)
+    .code(status)
     .type("application/problem+json")
     .send({
       type: problemType(e.code),
       title: e.title,
-      status: e.status,
+      status,
       detail: e.message,
       code: e.code,
       ...(instance ? { instance } : {}),
@@ -79,7 +96,10 @@ export function errorHandler(d: Deputy) {
     const oauth = (request.routeOptions.config as { oauth?: boolean } | undefined)?.oauth === true;
     if (e) return oauth ? sendOAuthError(reply, e) : sendProblem(reply, e);
     request.log.error({ err }, "unhandled error");
-    const internal = new DeputyError("ERR_INTERNAL", `internal error (request ${request.id}); the server log has details`);
+    const internal = new DeputyError(
+      "ERR_INTERNAL",
+      `internal error (request ${request.id}); the server log has details`,
+    );
     void d;
     return oauth ? sendOAuthError(reply, internal) : sendProblem(reply, internal);
   };

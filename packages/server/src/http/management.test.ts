@@ -25,17 +25,29 @@ beforeEach(async () => {
 });
 afterEach(async () => t.close());
 
-function problem(res: { statusCode: number; json(): any; headers: Record<string, unknown> }, status: number, code: string) {
+function problem(
+  res: { statusCode: number; json(): any; headers: Record<string, unknown> },
+  status: number,
+  code: string,
+) {
   expect(res.headers["content-type"]).toMatch(/^application\/problem\+json/);
   const body = res.json();
-  expect({ status: res.statusCode, code: body.code, bodyStatus: body.status }).toEqual({ status, code, bodyStatus: status });
+  expect({ status: res.statusCode, code: body.code, bodyStatus: body.status }).toEqual({
+    status,
+    code,
+    bodyStatus: status,
+  });
   expect(typeof body.detail).toBe("string");
   expect(body.type).toBe(code.replace(/^ERR_/, "").toLowerCase().replace(/_/g, "-"));
 }
 
 describe("principals", () => {
   it("creates a principal with the exact wire shape", async () => {
-    const res = await t.api("POST", "/v1/principals", { type: "service", name: "ci", email: "ci@example.com" });
+    const res = await t.api("POST", "/v1/principals", {
+      type: "service",
+      name: "ci",
+      email: "ci@example.com",
+    });
     expect(res.statusCode).toBe(201);
     expect(res.json()).toEqual({
       id: expect.stringMatching(/^prn_[a-z2-7]{26}$/),
@@ -70,7 +82,12 @@ describe("principals", () => {
     problem(await t.api("POST", "/v1/revocations", { target: s.grant }, token), 404, "ERR_NOT_FOUND");
     problem(await t.api("GET", `/v1/principals/${s.principal}`, undefined, token), 404, "ERR_NOT_FOUND");
     problem(
-      await t.api("POST", "/v1/agents", { principal: s.principal, name: "x", jwks: { keys: [testKey(3).publicJwk] } }, token),
+      await t.api(
+        "POST",
+        "/v1/agents",
+        { principal: s.principal, name: "x", jwks: { keys: [testKey(3).publicJwk] } },
+        token,
+      ),
       404,
       "ERR_NOT_FOUND",
     );
@@ -83,7 +100,11 @@ describe("principals", () => {
   it("principal tokens cannot create principals or resources", async () => {
     const { token } = await expectOk(t.api("POST", `/v1/principals/${s.principal}/tokens`));
     problem(await t.api("POST", "/v1/principals", { type: "human", name: "x" }, token), 403, "ERR_FORBIDDEN");
-    problem(await t.api("POST", "/v1/resources", { audience: "https://x.test", name: "x" }, token), 403, "ERR_FORBIDDEN");
+    problem(
+      await t.api("POST", "/v1/resources", { audience: "https://x.test", name: "x" }, token),
+      403,
+      "ERR_FORBIDDEN",
+    );
   });
 
   it("a disabled principal's tokens stop working", async () => {
@@ -128,7 +149,15 @@ describe("agents", () => {
     });
     const shown = await expectOk(t.api("GET", `/v1/agents/${res.json().id}`));
     expect(shown.jwks.keys).toEqual([
-      { kty: "EC", crv: "P-256", x: key.publicJwk.x, y: key.publicJwk.y, kid: key.kid, alg: "ES256", created_at: new Date(T0).toISOString() },
+      {
+        kty: "EC",
+        crv: "P-256",
+        x: key.publicJwk.x,
+        y: key.publicJwk.y,
+        kid: key.kid,
+        alg: "ES256",
+        created_at: new Date(T0).toISOString(),
+      },
     ]);
   });
 
@@ -155,18 +184,33 @@ describe("agents", () => {
 
   it("sub-agents carry their chain; a revoked parent takes no children", async () => {
     const child = await expectOk(
-      t.api("POST", "/v1/agents", { principal: s.principal, parent: s.agent, name: "c", jwks: { keys: [testKey(5).publicJwk] } }),
+      t.api("POST", "/v1/agents", {
+        principal: s.principal,
+        parent: s.agent,
+        name: "c",
+        jwks: { keys: [testKey(5).publicJwk] },
+      }),
     );
     expect(child.chain).toEqual([s.agent]);
     const grandchild = await expectOk(
-      t.api("POST", "/v1/agents", { principal: s.principal, parent: child.id, name: "g", jwks: { keys: [testKey(6).publicJwk] } }),
+      t.api("POST", "/v1/agents", {
+        principal: s.principal,
+        parent: child.id,
+        name: "g",
+        jwks: { keys: [testKey(6).publicJwk] },
+      }),
     );
     expect(grandchild.chain).toEqual([child.id, s.agent]);
     const page = await expectOk(t.api("GET", `/v1/agents?parent=${s.agent}`));
     expect(page.items.map((a: { id: string }) => a.id)).toEqual([child.id]);
     await t.api("POST", `/v1/agents/${s.agent}/revoke`, {});
     problem(
-      await t.api("POST", "/v1/agents", { principal: s.principal, parent: s.agent, name: "late", jwks: { keys: [testKey(7).publicJwk] } }),
+      await t.api("POST", "/v1/agents", {
+        principal: s.principal,
+        parent: s.agent,
+        name: "late",
+        jwks: { keys: [testKey(7).publicJwk] },
+      }),
       409,
       "ERR_AGENT_REVOKED",
     );
@@ -189,7 +233,13 @@ describe("agents", () => {
   it("paginates with opaque cursors and refuses forged ones", async () => {
     for (let i = 0; i < 5; i++) {
       t.clock.advance(1000);
-      await expectOk(t.api("POST", "/v1/agents", { principal: s.principal, name: `a${i}`, jwks: { keys: [testKey(20 + i).publicJwk] } }));
+      await expectOk(
+        t.api("POST", "/v1/agents", {
+          principal: s.principal,
+          name: `a${i}`,
+          jwks: { keys: [testKey(20 + i).publicJwk] },
+        }),
+      );
     }
     const seen: string[] = [];
     let cursor: string | null = null;
@@ -223,12 +273,29 @@ describe("grants and resources", () => {
 
   it("a sub-agent's grant can never exceed or outlive its parent's", async () => {
     const child = await expectOk(
-      t.api("POST", "/v1/agents", { principal: s.principal, parent: s.agent, name: "c", jwks: { keys: [testKey(5).publicJwk] } }),
+      t.api("POST", "/v1/agents", {
+        principal: s.principal,
+        parent: s.agent,
+        name: "c",
+        jwks: { keys: [testKey(5).publicJwk] },
+      }),
     );
-    const base = { agent: child.id, resources: [TEST_RESOURCE], expires_at: new Date(T0 + 3_600_000).toISOString() };
-    problem(await t.api("POST", "/v1/grants", { ...base, scopes: ["admin"] }), 400, "ERR_DELEGATION_WIDENS_SCOPE");
+    const base = {
+      agent: child.id,
+      resources: [TEST_RESOURCE],
+      expires_at: new Date(T0 + 3_600_000).toISOString(),
+    };
     problem(
-      await t.api("POST", "/v1/grants", { ...base, scopes: ["read"], expires_at: new Date(T0 + 2 * 86_400_000).toISOString() }),
+      await t.api("POST", "/v1/grants", { ...base, scopes: ["admin"] }),
+      400,
+      "ERR_DELEGATION_WIDENS_SCOPE",
+    );
+    problem(
+      await t.api("POST", "/v1/grants", {
+        ...base,
+        scopes: ["read"],
+        expires_at: new Date(T0 + 2 * 86_400_000).toISOString(),
+      }),
       400,
       "ERR_DELEGATION_OUTLIVES_PARENT",
     );
@@ -256,8 +323,16 @@ describe("grants and resources", () => {
     });
     const shown = await expectOk(t.api("GET", `/v1/resources/${res.json().id}`));
     expect(shown.client_secret).toBeUndefined();
-    problem(await t.api("POST", "/v1/resources", { audience: "https://mcp.example.test/", name: "again" }), 409, "ERR_CONFLICT");
-    problem(await t.api("POST", "/v1/resources", { audience: "not a uri", name: "bad" }), 400, "ERR_INVALID_REQUEST");
+    problem(
+      await t.api("POST", "/v1/resources", { audience: "https://mcp.example.test/", name: "again" }),
+      409,
+      "ERR_CONFLICT",
+    );
+    problem(
+      await t.api("POST", "/v1/resources", { audience: "not a uri", name: "bad" }),
+      400,
+      "ERR_INVALID_REQUEST",
+    );
   });
 });
 
@@ -266,25 +341,47 @@ describe("bad input never yields a 500", () => {
     t.app.inject({
       method: "POST",
       url,
-      headers: { authorization: "Bearer dpa_test-admin-token-0123456789abcdefghijklmnop", "content-type": type },
+      headers: {
+        authorization: "Bearer dpa_test-admin-token-0123456789abcdefghijklmnop",
+        "content-type": type,
+      },
       payload,
     });
 
   it("malformed JSON", async () => problem(await post("/v1/principals", "{nope"), 400, "ERR_MALFORMED_JSON"));
   it("unknown fields", async () =>
-    problem(await post("/v1/principals", JSON.stringify({ type: "human", name: "x", admin: true })), 400, "ERR_INVALID_REQUEST"));
+    problem(
+      await post("/v1/principals", JSON.stringify({ type: "human", name: "x", admin: true })),
+      400,
+      "ERR_INVALID_REQUEST",
+    ));
   it("wrong types", async () =>
-    problem(await post("/v1/principals", JSON.stringify({ type: "robot", name: 7 })), 400, "ERR_INVALID_REQUEST"));
+    problem(
+      await post("/v1/principals", JSON.stringify({ type: "robot", name: 7 })),
+      400,
+      "ERR_INVALID_REQUEST",
+    ));
   it("body over the limit", async () =>
-    problem(await post("/v1/principals", JSON.stringify({ type: "human", name: "x".repeat(70_000) })), 413, "ERR_BODY_TOO_LARGE"));
-  it("wrong content type", async () => problem(await post("/v1/principals", "type=human", "text/plain"), 415, "ERR_UNSUPPORTED_MEDIA_TYPE"));
-  it("a JSON array body", async () => problem(await post("/v1/principals", "[]"), 400, "ERR_INVALID_REQUEST"));
+    problem(
+      await post("/v1/principals", JSON.stringify({ type: "human", name: "x".repeat(70_000) })),
+      413,
+      "ERR_BODY_TOO_LARGE",
+    ));
+  it("wrong content type", async () =>
+    problem(await post("/v1/principals", "type=human", "text/plain"), 415, "ERR_UNSUPPORTED_MEDIA_TYPE"));
+  it("a JSON array body", async () =>
+    problem(await post("/v1/principals", "[]"), 400, "ERR_INVALID_REQUEST"));
   it("unknown route", async () => problem(await t.api("GET", "/v1/nothing"), 404, "ERR_ROUTE_NOT_FOUND"));
   it("malformed ids", async () => {
     problem(await t.api("GET", "/v1/agents/agt_nope"), 404, "ERR_NOT_FOUND");
     problem(await t.api("POST", "/v1/revocations", { target: "usr_123" }), 400, "ERR_INVALID_REQUEST");
     problem(
-      await t.api("POST", "/v1/grants", { agent: "nope", scopes: ["a"], resources: [TEST_RESOURCE], expires_at: "tomorrow" }),
+      await t.api("POST", "/v1/grants", {
+        agent: "nope",
+        scopes: ["a"],
+        resources: [TEST_RESOURCE],
+        expires_at: "tomorrow",
+      }),
       400,
       "ERR_INVALID_REQUEST",
     );
@@ -304,12 +401,26 @@ describe("agents calling /v1 with DPoP-bound tokens", () => {
     );
     return getToken(t, s.agent, s.agentKey, { resource: TEST_ISSUER, scope: scopes.join(" ") });
   }
-  function asAgent(method: string, url: string, token: string, body?: unknown, proofOverrides: Record<string, unknown> = {}) {
-    const proof = dpopProof(s.agentKey, { htm: method, htu: `${TEST_ISSUER}${url.split("?")[0]}`, iat: nowS(t), accessToken: token }, proofOverrides);
+  function asAgent(
+    method: string,
+    url: string,
+    token: string,
+    body?: unknown,
+    proofOverrides: Record<string, unknown> = {},
+  ) {
+    const proof = dpopProof(
+      s.agentKey,
+      { htm: method, htu: `${TEST_ISSUER}${url.split("?")[0]}`, iat: nowS(t), accessToken: token },
+      proofOverrides,
+    );
     return t.app.inject({
       method: method as "POST",
       url,
-      headers: { authorization: `DPoP ${token}`, dpop: proof, ...(body ? { "content-type": "application/json" } : {}) },
+      headers: {
+        authorization: `DPoP ${token}`,
+        dpop: proof,
+        ...(body ? { "content-type": "application/json" } : {}),
+      },
       ...(body ? { payload: JSON.stringify(body) } : {}),
     });
   }
@@ -347,23 +458,109 @@ describe("agents calling /v1 with DPoP-bound tokens", () => {
 
   it("DPoP is checked at /v1: missing, wrong htu, replayed, other key, ath mismatch", async () => {
     const token = await agentToken(["agents:delegate"]);
-    const noProof = await t.app.inject({ method: "GET", url: "/v1/agents", headers: { authorization: `DPoP ${token}` } });
-    expect(noProof.statusCode).toBe(400);
-    problem(await asAgent("GET", "/v1/agents", token, undefined, { htu: `${TEST_ISSUER}/v1/grants` }), 400, "ERR_INVALID_DPOP_PROOF");
-    problem(await asAgent("GET", "/v1/agents", token, undefined, { ath: "x" }), 400, "ERR_INVALID_DPOP_PROOF");
-    const proof = dpopProof(s.agentKey, { htm: "GET", htu: `${TEST_ISSUER}/v1/agents`, iat: nowS(t), accessToken: token });
-    const send = () => t.app.inject({ method: "GET", url: "/v1/agents", headers: { authorization: `DPoP ${token}`, dpop: proof } });
-    expect((await send()).statusCode).toBe(200);
-    problem(await send(), 400, "ERR_INVALID_DPOP_PROOF");
-    const thief = testKey(50);
-    const stolen = dpopProof(thief, { htm: "GET", htu: `${TEST_ISSUER}/v1/agents`, iat: nowS(t), accessToken: token });
+    const noProof = await t.app.inject({
+      method: "GET",
+      url: "/v1/agents",
+      headers: { authorization: `DPoP ${token}` },
+    });
+    problem(noProof, 401, "ERR_DPOP_REQUIRED");
+    expect(noProof.headers["www-authenticate"]).toBe('DPoP error="invalid_dpop_proof", algs="EdDSA ES256"');
     problem(
-      await t.app.inject({ method: "GET", url: "/v1/agents", headers: { authorization: `DPoP ${token}`, dpop: stolen } }),
-      400,
+      await asAgent("GET", "/v1/agents", token, undefined, { htu: `${TEST_ISSUER}/v1/grants` }),
+      401,
+      "ERR_INVALID_DPOP_PROOF",
+    );
+    problem(
+      await asAgent("GET", "/v1/agents", token, undefined, { ath: "x" }),
+      401,
+      "ERR_INVALID_DPOP_PROOF",
+    );
+    const proof = dpopProof(s.agentKey, {
+      htm: "GET",
+      htu: `${TEST_ISSUER}/v1/agents`,
+      iat: nowS(t),
+      accessToken: token,
+    });
+    const send = () =>
+      t.app.inject({
+        method: "GET",
+        url: "/v1/agents",
+        headers: { authorization: `DPoP ${token}`, dpop: proof },
+      });
+    expect((await send()).statusCode).toBe(200);
+    problem(await send(), 401, "ERR_INVALID_DPOP_PROOF");
+    const thief = testKey(50);
+    const stolen = dpopProof(thief, {
+      htm: "GET",
+      htu: `${TEST_ISSUER}/v1/agents`,
+      iat: nowS(t),
+      accessToken: token,
+    });
+    problem(
+      await t.app.inject({
+        method: "GET",
+        url: "/v1/agents",
+        headers: { authorization: `DPoP ${token}`, dpop: stolen },
+      }),
+      401,
       "ERR_INVALID_DPOP_PROOF",
     );
     // A DPoP-bound token presented as a bearer token is refused (RFC 9449 §7.1).
     problem(await t.api("GET", "/v1/agents", undefined, token), 401, "ERR_INVALID_TOKEN");
+  });
+});
+
+describe("DPoP nonces at /v1 (RFC 9449 §9)", () => {
+  it("a proof without the server nonce gets 401 use_dpop_nonce with a fresh DPoP-Nonce", async () => {
+    await t.close();
+    t = await createTestDeputy({ dpopNonce: true });
+    s = await setupStory(t);
+    await expectOk(
+      t.api("POST", "/v1/grants", {
+        agent: s.agent,
+        scopes: ["agents:delegate"],
+        resources: [TEST_ISSUER],
+        expires_at: new Date(T0 + 3_600_000).toISOString(),
+      }),
+    );
+    const first = await clientCredentials(t, s.agent, s.agentKey, { resource: TEST_ISSUER });
+    const nonce = first.headers["dpop-nonce"] as string;
+    const proof = dpopProof(s.agentKey, {
+      htm: "POST",
+      htu: `${TEST_ISSUER}/oauth/token`,
+      iat: nowS(t),
+      nonce,
+    });
+    const issued = await clientCredentials(t, s.agent, s.agentKey, { resource: TEST_ISSUER, proof });
+    const token = issued.json().access_token;
+    const stale = dpopProof(s.agentKey, {
+      htm: "GET",
+      htu: `${TEST_ISSUER}/v1/agents`,
+      iat: nowS(t),
+      accessToken: token,
+    });
+    const res = await t.app.inject({
+      method: "GET",
+      url: "/v1/agents",
+      headers: { authorization: `DPoP ${token}`, dpop: stale },
+    });
+    problem(res, 401, "ERR_USE_DPOP_NONCE");
+    expect(res.headers["www-authenticate"]).toBe('DPoP error="use_dpop_nonce", algs="EdDSA ES256"');
+    const fresh = res.headers["dpop-nonce"] as string;
+    expect(fresh).toMatch(/^[A-Za-z0-9_-]{32}$/);
+    const retry = dpopProof(s.agentKey, {
+      htm: "GET",
+      htu: `${TEST_ISSUER}/v1/agents`,
+      iat: nowS(t),
+      accessToken: token,
+      nonce: fresh,
+    });
+    const ok = await t.app.inject({
+      method: "GET",
+      url: "/v1/agents",
+      headers: { authorization: `DPoP ${token}`, dpop: retry },
+    });
+    expect(ok.statusCode).toBe(200);
   });
 });
 
@@ -375,7 +572,9 @@ describe("issuer key rotation", () => {
     expect(rotated.retired_kid).toBe(oldKid);
     expect(rotated.retired_published_until).toBe(new Date(T0 + 300_000 + 60_000).toISOString());
     const kids = async () =>
-      (await t.app.inject({ method: "GET", url: "/.well-known/jwks.json" })).json().keys.map((k: { kid: string }) => k.kid);
+      (await t.app.inject({ method: "GET", url: "/.well-known/jwks.json" }))
+        .json()
+        .keys.map((k: { kid: string }) => k.kid);
     expect(await kids()).toEqual(expect.arrayContaining([oldKid, rotated.active_kid]));
     // Old tokens still verify; new ones are signed by the new key.
     expect((await introspectAs(t, s.resource, token)).json().active).toBe(true);
@@ -406,6 +605,15 @@ describe("discovery", () => {
       deputy_api: `${TEST_ISSUER}/v1`,
     });
     const jwks = (await t.app.inject({ method: "GET", url: "/.well-known/jwks.json" })).json();
-    expect(jwks.keys).toEqual([{ kty: "OKP", crv: "Ed25519", x: expect.any(String), kid: t.deputy.keys.activeKid, alg: "EdDSA", use: "sig" }]);
+    expect(jwks.keys).toEqual([
+      {
+        kty: "OKP",
+        crv: "Ed25519",
+        x: expect.any(String),
+        kid: t.deputy.keys.activeKid,
+        alg: "EdDSA",
+        use: "sig",
+      },
+    ]);
   });
 });

@@ -48,7 +48,12 @@ describe("client_credentials", () => {
     expect(res.statusCode).toBe(200);
     expect(res.headers["cache-control"]).toBe("no-store");
     const body = res.json();
-    expect(body).toEqual({ access_token: expect.any(String), token_type: "DPoP", expires_in: 300, scope: "read" });
+    expect(body).toEqual({
+      access_token: expect.any(String),
+      token_type: "DPoP",
+      expires_in: 300,
+      scope: "read",
+    });
     const { header, payload } = decodeJwt(body.access_token);
     expect(header).toEqual({ typ: "at+jwt", alg: "EdDSA", kid: t.deputy.keys.activeKid });
     expect(payload).toEqual({
@@ -92,7 +97,11 @@ describe("client_credentials", () => {
 
   it("accepts P-256 agent keys (ES256)", async () => {
     const key = testP256Key();
-    const a = await t.api("POST", "/v1/agents", { principal: s.principal, name: "p256", jwks: { keys: [key.publicJwk] } });
+    const a = await t.api("POST", "/v1/agents", {
+      principal: s.principal,
+      name: "p256",
+      jwks: { keys: [key.publicJwk] },
+    });
     expect(a.statusCode).toBe(201);
     await t.api("POST", "/v1/grants", {
       agent: a.json().id,
@@ -112,11 +121,19 @@ describe("client_credentials", () => {
   });
 
   it("wider scope than granted → invalid_scope", async () => {
-    oauthError(await clientCredentials(t, s.agent, s.agentKey, { scope: "read admin" }), 400, "invalid_scope");
+    oauthError(
+      await clientCredentials(t, s.agent, s.agentKey, { scope: "read admin" }),
+      400,
+      "invalid_scope",
+    );
   });
 
   it("unregistered resource → invalid_target", async () => {
-    oauthError(await clientCredentials(t, s.agent, s.agentKey, { resource: "https://unknown.test" }), 400, "invalid_target");
+    oauthError(
+      await clientCredentials(t, s.agent, s.agentKey, { resource: "https://unknown.test" }),
+      400,
+      "invalid_target",
+    );
   });
 
   it("two resources in one request → invalid_target", async () => {
@@ -128,7 +145,11 @@ describe("client_credentials", () => {
   });
 
   it("registered resource without a grant → invalid_target", async () => {
-    oauthError(await clientCredentials(t, s.agent, s.agentKey, { resource: TEST_ISSUER }), 400, "invalid_target");
+    oauthError(
+      await clientCredentials(t, s.agent, s.agentKey, { resource: TEST_ISSUER }),
+      400,
+      "invalid_target",
+    );
   });
 
   it("unsupported grant_type → unsupported_grant_type", async () => {
@@ -201,36 +222,62 @@ describe("private_key_jwt attacks", () => {
 
   it("expired-assertion", async () => {
     const now = nowS(t);
-    oauthError(await cc(clientAssertion(s.agentKey, s.agent, now - 600, { exp: now - 60 })), 401, "invalid_client");
+    oauthError(
+      await cc(clientAssertion(s.agentKey, s.agent, now - 600, { exp: now - 60 })),
+      401,
+      "invalid_client",
+    );
   });
 
   it("assertion-too-long-lived (exp more than 5 minutes away)", async () => {
     const now = nowS(t);
-    oauthError(await cc(clientAssertion(s.agentKey, s.agent, now, { exp: now + 3600 })), 401, "invalid_client");
+    oauthError(
+      await cc(clientAssertion(s.agentKey, s.agent, now, { exp: now + 3600 })),
+      401,
+      "invalid_client",
+    );
   });
 
   it("wrong-audience assertion", async () => {
-    oauthError(await cc(clientAssertion(s.agentKey, s.agent, nowS(t), { aud: "https://evil.test" })), 401, "invalid_client");
+    oauthError(
+      await cc(clientAssertion(s.agentKey, s.agent, nowS(t), { aud: "https://evil.test" })),
+      401,
+      "invalid_client",
+    );
   });
 
   it("unregistered-key: signed by a key the agent never registered", async () => {
     const stranger = testKey(42);
     oauthError(await cc(clientAssertion(stranger, s.agent, nowS(t))), 401, "invalid_client");
-    oauthError(await cc(clientAssertion(stranger, s.agent, nowS(t), {}, { kid: s.agentKey.kid })), 401, "invalid_client");
+    oauthError(
+      await cc(clientAssertion(stranger, s.agent, nowS(t), {}, { kid: s.agentKey.kid })),
+      401,
+      "invalid_client",
+    );
   });
 
   it("iss ≠ sub", async () => {
-    oauthError(await cc(clientAssertion(s.agentKey, s.agent, nowS(t), { sub: "agt_aaaaaaaaaaaaaaaaaaaaaaaaaa" })), 401, "invalid_client");
+    oauthError(
+      await cc(clientAssertion(s.agentKey, s.agent, nowS(t), { sub: "agt_aaaaaaaaaaaaaaaaaaaaaaaaaa" })),
+      401,
+      "invalid_client",
+    );
   });
 
   it("alg-none assertion", async () => {
     const h = Buffer.from(JSON.stringify({ alg: "none", typ: "JWT" })).toString("base64url");
-    const p = Buffer.from(JSON.stringify({ iss: s.agent, sub: s.agent, aud: TEST_ISSUER, jti: "x", exp: nowS(t) + 60 })).toString("base64url");
+    const p = Buffer.from(
+      JSON.stringify({ iss: s.agent, sub: s.agent, aud: TEST_ISSUER, jti: "x", exp: nowS(t) + 60 }),
+    ).toString("base64url");
     oauthError(await cc(`${h}.${p}.`), 401, "invalid_client");
   });
 
   it("no client authentication → invalid_client", async () => {
-    oauthError(await tokenRequest(t, { grant_type: "client_credentials", resource: TEST_RESOURCE }), 401, "invalid_client");
+    oauthError(
+      await tokenRequest(t, { grant_type: "client_credentials", resource: TEST_RESOURCE }),
+      401,
+      "invalid_client",
+    );
   });
 
   it("client_secret-style auth is refused (only private_key_jwt)", async () => {
@@ -253,24 +300,36 @@ describe("DPoP attacks at the token endpoint", () => {
   });
 
   it("wrong-htm", async () => {
-    oauthError(await withProof(dpopProof(s.agentKey, { htm: "GET", htu: TOKEN_URL, iat: nowS(t) })), 400, "invalid_dpop_proof");
+    oauthError(
+      await withProof(dpopProof(s.agentKey, { htm: "GET", htu: TOKEN_URL, iat: nowS(t) })),
+      400,
+      "invalid_dpop_proof",
+    );
   });
 
   it("wrong-htu", async () => {
     oauthError(
-      await withProof(dpopProof(s.agentKey, { htm: "POST", htu: "https://evil.test/oauth/token", iat: nowS(t) })),
+      await withProof(
+        dpopProof(s.agentKey, { htm: "POST", htu: "https://evil.test/oauth/token", iat: nowS(t) }),
+      ),
       400,
       "invalid_dpop_proof",
     );
   });
 
   it("stale-iat", async () => {
-    oauthError(await withProof(dpopProof(s.agentKey, { htm: "POST", htu: TOKEN_URL, iat: nowS(t) - 3600 })), 400, "invalid_dpop_proof");
+    oauthError(
+      await withProof(dpopProof(s.agentKey, { htm: "POST", htu: TOKEN_URL, iat: nowS(t) - 3600 })),
+      400,
+      "invalid_dpop_proof",
+    );
   });
 
   it("typ JWT instead of dpop+jwt", async () => {
     oauthError(
-      await withProof(dpopProof(s.agentKey, { htm: "POST", htu: TOKEN_URL, iat: nowS(t) }, {}, { typ: "JWT" })),
+      await withProof(
+        dpopProof(s.agentKey, { htm: "POST", htu: TOKEN_URL, iat: nowS(t) }, {}, { typ: "JWT" }),
+      ),
       400,
       "invalid_dpop_proof",
     );
@@ -279,7 +338,9 @@ describe("DPoP attacks at the token endpoint", () => {
   it("proof signed by a key other than the one in its jwk header", async () => {
     const other = testKey(77);
     oauthError(
-      await withProof(dpopProof(other, { htm: "POST", htu: TOKEN_URL, iat: nowS(t) }, {}, { jwk: s.agentKey.publicJwk })),
+      await withProof(
+        dpopProof(other, { htm: "POST", htu: TOKEN_URL, iat: nowS(t) }, {}, { jwk: s.agentKey.publicJwk }),
+      ),
       400,
       "invalid_dpop_proof",
     );
@@ -322,7 +383,11 @@ describe("introspection (RFC 7662)", () => {
 
   it("expired, malformed and foreign tokens → {active:false}", async () => {
     const token = await getToken(t, s.agent, s.agentKey);
-    const foreign = signJwt(testKey(5), { typ: "at+jwt", kid: t.deputy.keys.activeKid }, decodeJwt(token).payload);
+    const foreign = signJwt(
+      testKey(5),
+      { typ: "at+jwt", kid: t.deputy.keys.activeKid },
+      decodeJwt(token).payload,
+    );
     expect((await introspectAs(t, s.resource, "not-a-jwt")).json()).toEqual({ active: false });
     expect((await introspectAs(t, s.resource, foreign)).json()).toEqual({ active: false });
     t.clock.advance(301_000);
@@ -332,7 +397,9 @@ describe("introspection (RFC 7662)", () => {
   it("a token for another audience is inactive to this resource", async () => {
     const other = await t.api("POST", "/v1/resources", { audience: "https://other.test", name: "Other" });
     const token = await getToken(t, s.agent, s.agentKey);
-    expect((await introspectAs(t, { id: other.json().id, secret: other.json().client_secret }, token)).json()).toEqual({
+    expect(
+      (await introspectAs(t, { id: other.json().id, secret: other.json().client_secret }, token)).json(),
+    ).toEqual({
       active: false,
     });
   });
@@ -346,7 +413,9 @@ describe("introspection (RFC 7662)", () => {
 
   it("the admin may introspect", async () => {
     const token = await getToken(t, s.agent, s.agentKey);
-    const res = await postForm(t, "/oauth/introspect", form({ token }), { authorization: `Bearer ${TEST_ADMIN_TOKEN}` });
+    const res = await postForm(t, "/oauth/introspect", form({ token }), {
+      authorization: `Bearer ${TEST_ADMIN_TOKEN}`,
+    });
     expect(res.json().active).toBe(true);
   });
 });
@@ -361,7 +430,9 @@ describe("access-token profile attacks at introspection (RFC 8725)", () => {
   }
 
   it("alg-none", async () => {
-    expect((await forged({ alg: "none", typ: "at+jwt", kid: t.deputy.keys.activeKid }, () => "")).json()).toEqual({ active: false });
+    expect(
+      (await forged({ alg: "none", typ: "at+jwt", kid: t.deputy.keys.activeKid }, () => "")).json(),
+    ).toEqual({ active: false });
   });
 
   it("hs256-with-public-key: HMAC keyed with the issuer's public key", async () => {
@@ -387,7 +458,10 @@ describe("access-token profile attacks at introspection (RFC 8725)", () => {
   it("not-yet-valid token (iat in the future)", async () => {
     const token = await getToken(t, s.agent, s.agentKey);
     const { payload } = decodeJwt(token);
-    const future = t.deputy.keys.sign({ typ: "at+jwt" }, { ...payload, iat: payload.iat + 3600, exp: payload.exp + 3600 });
+    const future = t.deputy.keys.sign(
+      { typ: "at+jwt" },
+      { ...payload, iat: payload.iat + 3600, exp: payload.exp + 3600 },
+    );
     expect((await introspectAs(t, s.resource, future)).json()).toEqual({ active: false });
   });
 });
@@ -411,7 +485,11 @@ describe("revocation endpoint (RFC 7009)", () => {
   it("another agent cannot revoke it", async () => {
     const token = await getToken(t, s.agent, s.agentKey);
     const k2 = testKey(2);
-    const a2 = await t.api("POST", "/v1/agents", { principal: s.principal, name: "other", jwks: { keys: [k2.publicJwk] } });
+    const a2 = await t.api("POST", "/v1/agents", {
+      principal: s.principal,
+      name: "other",
+      jwks: { keys: [k2.publicJwk] },
+    });
     const res = await postForm(
       t,
       "/oauth/revoke",
@@ -426,7 +504,9 @@ describe("revocation endpoint (RFC 7009)", () => {
   });
 
   it("unknown or garbage tokens answer 200 (§2.2)", async () => {
-    const res = await postForm(t, "/oauth/revoke", form({ token: "garbage" }), { authorization: `Bearer ${TEST_ADMIN_TOKEN}` });
+    const res = await postForm(t, "/oauth/revoke", form({ token: "garbage" }), {
+      authorization: `Bearer ${TEST_ADMIN_TOKEN}`,
+    });
     expect(res.statusCode).toBe(200);
   });
 });

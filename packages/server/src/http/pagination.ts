@@ -33,7 +33,13 @@ export function decodeCursor(cursor: string): { createdAt: number; id: string } 
   try {
     if (cursor.length > 200 || !/^[A-Za-z0-9_-]+$/.test(cursor)) throw new Error("charset");
     const v = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8")) as unknown;
-    if (Array.isArray(v) && v.length === 2 && Number.isSafeInteger(v[0]) && typeof v[1] === "string" && v[1].length <= 64) {
+    if (
+      Array.isArray(v) &&
+      v.length === 2 &&
+      Number.isSafeInteger(v[0]) &&
+      typeof v[1] === "string" &&
+      v[1].length <= 64
+    ) {
       return { createdAt: v[0] as number, id: v[1] as string };
     }
   } catch {

@@ -9,13 +9,19 @@ import { DeputyError, isScopeToken } from "@deputy/protocol";
 import { z } from "zod";
 
 const name = z.string().trim().min(1).max(200);
-const id = (prefix: string) => z.string().regex(new RegExp(`^${prefix}_[a-z2-7]{26}$`), `must be a ${prefix}_ id`);
+const id = (prefix: string) =>
+  z.string().regex(new RegExp(`^${prefix}_[a-z2-7]{26}$`), `must be a ${prefix}_ id`);
 const scope = z.string().refine(isScopeToken, "must be an RFC 6749 §3.3 scope token");
 const audience = z.string().min(1).max(2048);
 /** RFC 3339 date-time or epoch seconds. */
 const instant = z.union([
   z.iso.datetime({ offset: true }).transform((s) => Date.parse(s)),
-  z.number().int().positive().max(1e11).transform((s) => s * 1000),
+  z
+    .number()
+    .int()
+    .positive()
+    .max(1e11)
+    .transform((s) => s * 1000),
 ]);
 
 export const CreatePrincipalBody = z.strictObject({
@@ -86,8 +92,12 @@ export function parse<T extends z.ZodType>(schema: T, value: unknown): z.output<
   const issue = result.error.issues[0]!;
   const path = issue.path.length > 0 ? issue.path.join(".") : "body";
   const message =
-    issue.code === "unrecognized_keys" ? `unknown field(s): ${issue.keys.join(", ")}` : `${path}: ${issue.message}`;
+    issue.code === "unrecognized_keys"
+      ? `unknown field(s): ${issue.keys.join(", ")}`
+      : `${path}: ${issue.message}`;
   throw new DeputyError("ERR_INVALID_REQUEST", message, {
-    extra: { errors: result.error.issues.slice(0, 10).map((i) => ({ path: i.path.join("."), message: i.message })) },
+    extra: {
+      errors: result.error.issues.slice(0, 10).map((i) => ({ path: i.path.join("."), message: i.message })),
+    },
   });
 }

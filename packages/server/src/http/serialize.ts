@@ -5,12 +5,26 @@
  * @example
  * reply.send(agentJson(agent));
  */
-import type { AgentKeyRecord, AgentRecord, GrantRecord, PrincipalRecord, ResourceRecord } from "../store/index.js";
+import type {
+  AgentKeyRecord,
+  AgentRecord,
+  GrantRecord,
+  PrincipalRecord,
+  ResourceRecord,
+} from "../store/index.js";
 
 const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
 
 export function principalJson(p: PrincipalRecord) {
-  return { id: p.id, type: p.type, name: p.name, email: p.email, status: p.status, created_at: iso(p.createdAt), disabled_at: iso(p.disabledAt) };
+  return {
+    id: p.id,
+    type: p.type,
+    name: p.name,
+    email: p.email,
+    status: p.status,
+    created_at: iso(p.createdAt),
+    disabled_at: iso(p.disabledAt),
+  };
 }
 
 export function agentJson(a: AgentRecord) {
@@ -55,5 +69,12 @@ export function grantJson(g: GrantRecord) {
 }
 
 export function resourceJson(r: ResourceRecord) {
-  return { id: r.id, audience: r.audience, name: r.name, allow_bearer: r.allowBearer, builtin: r.builtin, created_at: iso(r.createdAt) };
+  return {
+    id: r.id,
+    audience: r.audience,
+    name: r.name,
+    allow_bearer: r.allowBearer,
+    builtin: r.builtin,
+    created_at: iso(r.createdAt),
+  };
 }

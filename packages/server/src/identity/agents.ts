@@ -24,7 +24,8 @@ export interface CreateAgentInput {
 
 /** Validates each JWK and returns key records; refuses private members, duplicates and >10 keys. */
 export function importAgentKeys(agentId: string, keys: unknown[], now: number): AgentKeyRecord[] {
-  if (keys.length === 0) throw new DeputyError("ERR_INVALID_REQUEST", "jwks.keys must hold at least one public key");
+  if (keys.length === 0)
+    throw new DeputyError("ERR_INVALID_REQUEST", "jwks.keys must hold at least one public key");
   if (keys.length > MAX_KEYS_PER_AGENT) {
     throw new DeputyError("ERR_INVALID_REQUEST", `an agent may hold at most ${MAX_KEYS_PER_AGENT} keys`);
   }
@@ -33,16 +34,27 @@ export function importAgentKeys(agentId: string, keys: unknown[], now: number): 
     const k = importAgentPublicJwk(raw);
     if (seen.has(k.kid)) throw new DeputyError("ERR_INVALID_REQUEST", `duplicate key ${k.kid} in jwks`);
     seen.add(k.kid);
-    return { agentId, kid: k.kid, jwk: k.jwk as unknown as Record<string, unknown>, alg: k.alg, createdAt: now, removedAt: null };
+    return {
+      agentId,
+      kid: k.kid,
+      jwk: k.jwk as unknown as Record<string, unknown>,
+      alg: k.alg,
+      createdAt: now,
+      removedAt: null,
+    };
   });
 }
 
 export async function createAgent(d: Deputy, caller: Caller, input: CreateAgentInput): Promise<AgentRecord> {
   // Visibility first: a principal token naming another principal gets 404, never 403.
-  if (caller.kind === "principal" && caller.principalId !== input.principal) throw notFound("principal", input.principal);
+  if (caller.kind === "principal" && caller.principalId !== input.principal)
+    throw notFound("principal", input.principal);
   if (caller.kind === "agent") {
     if (!caller.scopes.includes(SCOPE_AGENTS_DELEGATE)) {
-      throw new DeputyError("ERR_INSUFFICIENT_SCOPE", `creating a sub-agent needs scope ${SCOPE_AGENTS_DELEGATE}`);
+      throw new DeputyError(
+        "ERR_INSUFFICIENT_SCOPE",
+        `creating a sub-agent needs scope ${SCOPE_AGENTS_DELEGATE}`,
+      );
     }
     if (input.principal !== caller.principalId) throw notFound("principal", input.principal);
     if (input.parent === undefined) {
@@ -51,7 +63,8 @@ export async function createAgent(d: Deputy, caller: Caller, input: CreateAgentI
   }
   const principal = await d.store.principals.get(input.principal);
   if (!principal) throw notFound("principal", input.principal);
-  if (principal.status !== "active") throw new DeputyError("ERR_PRINCIPAL_DISABLED", `principal ${principal.id} is disabled`);
+  if (principal.status !== "active")
+    throw new DeputyError("ERR_PRINCIPAL_DISABLED", `principal ${principal.id} is disabled`);
 
   let chain: string[] = [];
   if (input.parent !== undefined) {
@@ -59,7 +72,8 @@ export async function createAgent(d: Deputy, caller: Caller, input: CreateAgentI
     if (!parent || !canSeeAgent(caller, parent) || parent.principalId !== principal.id) {
       throw notFound("parent agent", input.parent);
     }
-    if (parent.status !== "active") throw new DeputyError("ERR_AGENT_REVOKED", `parent agent ${parent.id} is revoked`);
+    if (parent.status !== "active")
+      throw new DeputyError("ERR_AGENT_REVOKED", `parent agent ${parent.id} is revoked`);
     chain = [parent.id, ...parent.chain];
     if (chain.length > MAX_DELEGATION_DEPTH) {
       throw new DeputyError(
@@ -132,7 +146,12 @@ export async function listAgentKeys(d: Deputy, caller: Caller, id: string): Prom
   return d.store.agents.keys(id);
 }
 
-export async function addAgentKey(d: Deputy, caller: Caller, id: string, jwk: unknown): Promise<AgentKeyRecord> {
+export async function addAgentKey(
+  d: Deputy,
+  caller: Caller,
+  id: string,
+  jwk: unknown,
+): Promise<AgentKeyRecord> {
   const agent = await getAgent(d, caller, id);
   if (agent.status !== "active") throw new DeputyError("ERR_AGENT_REVOKED", `agent ${id} is revoked`);
   const [key] = importAgentKeys(id, [jwk], d.clock.now());
@@ -143,7 +162,13 @@ export async function addAgentKey(d: Deputy, caller: Caller, id: string, jwk: un
     }
     await tx.agents.addKey(key!);
     await d.audit.record(
-      { action: "agent.key_added", decision: "allowed", actor: actorOf(caller), target: id, details: { kid: key!.kid } },
+      {
+        action: "agent.key_added",
+        decision: "allowed",
+        actor: actorOf(caller),
+        target: id,
+        details: { kid: key!.kid },
+      },
       tx,
     );
   });
@@ -156,11 +181,20 @@ export async function removeAgentKey(d: Deputy, caller: Caller, id: string, kid:
     const active = await tx.agents.keys(id);
     if (!active.some((k) => k.kid === kid)) throw notFound("key", kid);
     if (active.length === 1) {
-      throw new DeputyError("ERR_LAST_KEY", "add another key before removing the last one, or revoke the agent");
+      throw new DeputyError(
+        "ERR_LAST_KEY",
+        "add another key before removing the last one, or revoke the agent",
+      );
     }
     await tx.agents.removeKey(id, kid, d.clock.now());
     await d.audit.record(
-      { action: "agent.key_removed", decision: "allowed", actor: actorOf(caller), target: id, details: { kid } },
+      {
+        action: "agent.key_removed",
+        decision: "allowed",
+        actor: actorOf(caller),
+        target: id,
+        details: { kid },
+      },
       tx,
     );
   });

@@ -32,7 +32,10 @@ export async function revokeTarget(
 ): Promise<RevocationResult> {
   const kind = idPrefix(target);
   if (kind !== "prn" && kind !== "agt" && kind !== "grt" && kind !== "tok") {
-    throw new DeputyError("ERR_INVALID_REQUEST", "target must be a principal, agent, grant or token id (prn_, agt_, grt_, tok_)");
+    throw new DeputyError(
+      "ERR_INVALID_REQUEST",
+      "target must be a principal, agent, grant or token id (prn_, agt_, grt_, tok_)",
+    );
   }
   await authorize(d, caller, kind, target);
   const now = d.clock.now();
@@ -104,14 +107,21 @@ export async function revokeTarget(
 }
 
 /** Visibility: invisible targets answer 404 so existence never leaks. */
-async function authorize(d: Deputy, caller: Caller, kind: "prn" | "agt" | "grt" | "tok", target: string): Promise<void> {
+async function authorize(
+  d: Deputy,
+  caller: Caller,
+  kind: "prn" | "agt" | "grt" | "tok",
+  target: string,
+): Promise<void> {
   if (caller.kind === "admin") {
     if (!(await exists(d.store, kind, target))) throw notFound(noun(kind), target);
     return;
   }
   if (kind === "prn") {
-    if (!canSeePrincipal(caller, target) || !(await d.store.principals.get(target))) throw notFound("principal", target);
-    if (caller.kind === "agent") throw new DeputyError("ERR_FORBIDDEN", "an agent cannot disable its principal");
+    if (!canSeePrincipal(caller, target) || !(await d.store.principals.get(target)))
+      throw notFound("principal", target);
+    if (caller.kind === "agent")
+      throw new DeputyError("ERR_FORBIDDEN", "an agent cannot disable its principal");
     return;
   }
   const agentId =

@@ -32,7 +32,13 @@ export async function createPrincipal(
   await d.store.transaction(async (tx) => {
     await tx.principals.create(record);
     await d.audit.record(
-      { action: "principal.created", decision: "allowed", actor: actorOf(caller), target: record.id, details: { type: record.type } },
+      {
+        action: "principal.created",
+        decision: "allowed",
+        actor: actorOf(caller),
+        target: record.id,
+        details: { type: record.type },
+      },
       tx,
     );
   });
@@ -58,9 +64,21 @@ export async function issuePrincipalToken(
   const id = newId("ptk");
   const now = d.clock.now();
   await d.store.transaction(async (tx) => {
-    await tx.principals.createToken({ id, principalId: p.id, tokenHash: hashSecret(token), createdAt: now, revokedAt: null });
+    await tx.principals.createToken({
+      id,
+      principalId: p.id,
+      tokenHash: hashSecret(token),
+      createdAt: now,
+      revokedAt: null,
+    });
     await d.audit.record(
-      { action: "principal_token.created", decision: "allowed", actor: actorOf(caller), target: p.id, details: { token_id: id } },
+      {
+        action: "principal_token.created",
+        decision: "allowed",
+        actor: actorOf(caller),
+        target: p.id,
+        details: { token_id: id },
+      },
       tx,
     );
   });

@@ -20,7 +20,10 @@ export function validateAudience(audience: string): void {
   try {
     url = new URL(audience);
   } catch {
-    throw new DeputyError("ERR_INVALID_REQUEST", "audience must be an absolute URI (e.g. https://api.example.com)");
+    throw new DeputyError(
+      "ERR_INVALID_REQUEST",
+      "audience must be an absolute URI (e.g. https://api.example.com)",
+    );
   }
   if (url.hash !== "" || audience.includes("#")) {
     throw new DeputyError("ERR_INVALID_REQUEST", "audience must not contain a fragment (RFC 8707 §2)");
@@ -48,13 +51,22 @@ export async function createResource(
     await d.store.transaction(async (tx) => {
       await tx.resources.create(record);
       await d.audit.record(
-        { action: "resource.created", decision: "allowed", actor: actorOf(caller), target: record.id, resource: record.audience },
+        {
+          action: "resource.created",
+          decision: "allowed",
+          actor: actorOf(caller),
+          target: record.id,
+          resource: record.audience,
+        },
         tx,
       );
     });
   } catch (e) {
     if (e instanceof StoreConflictError) {
-      throw new DeputyError("ERR_CONFLICT", `a resource with audience ${input.audience} is already registered`);
+      throw new DeputyError(
+        "ERR_CONFLICT",
+        `a resource with audience ${input.audience} is already registered`,
+      );
     }
     throw e;
   }
@@ -68,7 +80,11 @@ export async function getResource(d: Deputy, _caller: Caller, id: string): Promi
 }
 
 /** Registers Deputy's own API (audience = issuer) on first start; idempotent. */
-export async function ensureBuiltinResource(store: Store, issuer: string, now: number): Promise<ResourceRecord> {
+export async function ensureBuiltinResource(
+  store: Store,
+  issuer: string,
+  now: number,
+): Promise<ResourceRecord> {
   const existing = await store.resources.getByAudience(issuer);
   if (existing) return existing;
   const record: ResourceRecord = {

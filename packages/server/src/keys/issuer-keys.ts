@@ -61,7 +61,12 @@ export class IssuerKeyring {
   sign(header: Record<string, unknown>, payload: Record<string, unknown>): string {
     if (this.clock.now() - this.loadedAt > RELOAD_INTERVAL_MS) void this.reload().catch(() => {});
     const key = this.active;
-    return signCompactJws({ ...header, alg: "EdDSA", kid: key.record.kid }, payload, key.privateKey!, "EdDSA");
+    return signCompactJws(
+      { ...header, alg: "EdDSA", kid: key.record.kid },
+      payload,
+      key.privateKey!,
+      "EdDSA",
+    );
   }
 
   /** The public key for `kid` if it is still published; reloads once on a miss (rotation elsewhere). */

@@ -179,14 +179,14 @@ export interface AuditStore {
    * have, and returns the canonical entry bytes; indexes are dense and strictly increasing, even
    * under concurrent appends (the append serialises on the log head).
    */
-  append(
-    fields: Omit<AuditRecord, "index" | "entry">,
-    build: (index: number) => string,
-  ): Promise<number>;
+  append(fields: Omit<AuditRecord, "index" | "entry">, build: (index: number) => string): Promise<number>;
   get(index: number): Promise<AuditRecord | null>;
   /** Number of entries. */
   size(): Promise<number>;
-  /** Entries in index order, filtered; `since`/`until` are inclusive bounds on `at`; `afterIndex` is exclusive. */
+  /**
+   * Entries in index order, filtered; `since`/`until` are inclusive bounds on `at`;
+   * `afterIndex` is exclusive.
+   */
   query(
     filter: {
       agent?: string | undefined;

@@ -46,15 +46,22 @@ export async function migrate(
         version INTEGER PRIMARY KEY,
         applied_at BIGINT NOT NULL
       )`.execute(tx);
-      const done = new Set((await tx.selectFrom("schema_migrations").select("version").execute()).map((r) => r.version));
+      const done = new Set(
+        (await tx.selectFrom("schema_migrations").select("version").execute()).map((r) => r.version),
+      );
       const unknown = [...done].filter((v) => !known.has(v));
       if (unknown.length > 0) {
-        throw new Error(`database has schema version(s) ${unknown.join(", ")} unknown to this Deputy; upgrade Deputy`);
+        throw new Error(
+          `database has schema version(s) ${unknown.join(", ")} unknown to this Deputy; upgrade Deputy`,
+        );
       }
       const next = ordered.find((m) => !done.has(m.version));
       if (!next) return null;
       for (const statement of next.statements) await sql.raw(statement).execute(tx);
-      await tx.insertInto("schema_migrations").values({ version: next.version, applied_at: Date.now() }).execute();
+      await tx
+        .insertInto("schema_migrations")
+        .values({ version: next.version, applied_at: Date.now() })
+        .execute();
       return next.version;
     });
     if (version === null) return applied;

@@ -25,7 +25,10 @@ export interface OpenStoreOptions {
 }
 
 /** Where {@link openStore} will put the data for these options. */
-export function resolveStoreUrl(options: OpenStoreOptions): { kind: "sqlite" | "postgres"; location: string } {
+export function resolveStoreUrl(options: OpenStoreOptions): {
+  kind: "sqlite" | "postgres";
+  location: string;
+} {
   const { url } = options;
   if (url !== undefined && /^postgres(ql)?:\/\//i.test(url)) return { kind: "postgres", location: url };
   if (url === undefined || url === "") {

@@ -22,6 +22,8 @@ export interface PostgresStoreOptions {
   max?: number | undefined;
   /** Apply pending migrations before returning (default true). */
   migrate?: boolean | undefined;
+  /** Called when an idle pooled connection fails (default: ignored; the pool replaces it). */
+  onError?: ((err: Error) => void) | undefined;
 }
 
 const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
@@ -39,20 +41,40 @@ export function assertSchemaName(schema: string): void {
   if (!SCHEMA_NAME.test(schema)) throw new Error(`invalid PostgreSQL schema name: ${JSON.stringify(schema)}`);
 }
 
-/** Creates a pg pool configured for Deputy (int8 as number, optional search_path). */
-export function createPool(url: string, schema?: string, max = 10): pg.Pool {
+/**
+ * Creates a pg pool configured for Deputy: int8 parsed as number, and (with `schema`) every new
+ * connection's `search_path` set to that schema alone. The SET runs in the pool's connect hook
+ * rather than as a startup `options` parameter, which an `?options=` in the URL would override.
+ */
+export function createPool(
+  url: string,
+  schema?: string,
+  max = 10,
+  onError: (err: Error) => void = () => undefined,
+): pg.Pool {
   if (schema !== undefined) assertSchemaName(schema);
-  return new pg.Pool({
+  const pool = new pg.Pool({
     connectionString: url,
     max,
     types: typeParsers,
-    ...(schema === undefined ? {} : { options: `-c search_path=${schema}` }),
+    connectionTimeoutMillis: 10_000,
+    ...(schema === undefined
+      ? {}
+      : {
+          onConnect: async (client: pg.ClientBase) => {
+            await client.query(`SET search_path TO "${schema}"`);
+          },
+        }),
   });
+  // An idle client that loses its connection (server restart, network) is dropped by the pool and
+  // replaced on the next checkout; without a listener the 'error' event would crash the process.
+  pool.on("error", onError);
+  return pool;
 }
 
 /** Opens (and by default migrates) a PostgreSQL database. */
 export async function openPostgresStore(options: PostgresStoreOptions): Promise<Store> {
-  const pool = createPool(options.url, options.schema, options.max);
+  const pool = createPool(options.url, options.schema, options.max, options.onError);
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   try {
     if (options.schema !== undefined) await ensureSchema(pool, options.schema);

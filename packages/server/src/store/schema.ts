@@ -130,7 +130,10 @@ export interface AuditLogTable {
   entry: string;
 }
 
-/** Single row (`id = 1`): number of audit entries; appends lock and bump it. */
+/**
+ * PostgreSQL only. Single row (`id = 1`): number of audit entries; appends lock and bump it.
+ * SQLite needs no head: its writers are already serialised, so the head is MAX(idx) + 1.
+ */
 export interface AuditHeadTable {
   id: number;
   size: number;

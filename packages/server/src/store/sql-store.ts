@@ -1,6 +1,6 @@
 /**
  * The one {@link Store} implementation, over Kysely: SQLite and PostgreSQL differ only in the
- * dialect, a few statements (status-index counter) and the schema migrations.
+ * dialect, a few statements (status-index counter, audit log head) and the schema migrations.
  *
  * @example
  * const store = new SqlStore(new Kysely<Database>({ dialect }), "sqlite");

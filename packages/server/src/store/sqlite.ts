@@ -41,6 +41,12 @@ export async function openSqliteStore(options: SqliteStoreOptions): Promise<Stor
     raw.pragma("journal_mode = WAL");
     raw.pragma(`synchronous = ${options.durability === "full" ? "FULL" : "NORMAL"}`);
     raw.pragma("foreign_keys = ON");
+    raw.pragma("cache_size = -32000");
+    // Checkpoints fsync even with synchronous=NORMAL: checkpointing every ~40 MB of WAL instead of
+    // every 4 MB cuts that cost tenfold and copies hot pages back once instead of many times…
+    raw.pragma("wal_autocheckpoint = 10000");
+    // …and the WAL file is truncated after a checkpoint rather than staying at its peak size.
+    raw.pragma("journal_size_limit = 67108864");
   } catch (err) {
     raw.close();
     throw err;

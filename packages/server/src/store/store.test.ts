@@ -1,3 +1,4 @@
+import { execFile } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -87,12 +88,44 @@ describe("SQLite store opening and migrations", () => {
   it("refuses a database migrated by a newer version", async () => {
     const dir = await tempDir();
     const path = join(dir, "deputy.db");
-    (await openStore({ url: path })).close();
+    await (await openStore({ url: path })).close();
     const raw = new BetterSqlite3(path);
     raw.prepare("INSERT INTO schema_migrations (version, applied_at) VALUES (999, 0)").run();
     raw.close();
     await expect(openStore({ url: path })).rejects.toThrow(/999/);
   });
+
+  it("serialises several processes opening and appending to one fresh file", async () => {
+    const dir = await tempDir();
+    const path = join(dir, "deputy.db");
+    const openUrl = new URL("./open.ts", import.meta.url).href;
+    const code = `
+      const { openStore } = await import(${JSON.stringify(openUrl)});
+      const s = await openStore({ url: ${JSON.stringify(path)} });
+      const f = { at: 1, action: "x", decision: "info", actorAgent: null, actorChain: [], actorPrincipal: null,
+        target: null, resource: null, tokenId: null, grantId: null };
+      for (let i = 0; i < 100; i++) await s.audit.append(f, (n) => String(n));
+      await s.close();`;
+    const run = () =>
+      new Promise<void>((resolve, reject) => {
+        execFile(
+          process.execPath,
+          ["--import", "tsx", "--input-type=module", "-e", code],
+          (err, _out, stderr) => (err ? reject(new Error(`${err.message}\n${stderr}`)) : resolve()),
+        );
+      });
+    await Promise.all([run(), run(), run()]);
+    const raw = new BetterSqlite3(path, { readonly: true });
+    try {
+      expect(raw.prepare("SELECT count(*) AS n, max(idx) AS top FROM audit_log").get()).toEqual({
+        n: 300,
+        top: 299,
+      });
+      expect(raw.prepare("SELECT count(*) AS n FROM schema_migrations").get()).toEqual({ n: 1 });
+    } finally {
+      raw.close();
+    }
+  }, 60_000);
 
   it("works in memory", async () => {
     const store = await openStore({ url: "sqlite::memory:" });
@@ -104,7 +137,9 @@ describe("SQLite store opening and migrations", () => {
 if (PG_REACHABLE || PG_REQUIRED) {
   describe("PostgreSQL availability", () => {
     it(`reaches ${PG_URL}`, () => {
-      expect(PG_REACHABLE, `PostgreSQL at ${PG_URL} is required (CI or DEPUTY_TEST_DATABASE_URL set)`).toBe(true);
+      expect(PG_REACHABLE, `PostgreSQL at ${PG_URL} is required (CI or DEPUTY_TEST_DATABASE_URL set)`).toBe(
+        true,
+      );
     });
   });
 

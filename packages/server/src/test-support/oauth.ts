@@ -62,7 +62,8 @@ export function clientCredentials(
 ): Promise<LightMyRequestResponse> {
   const now = nowS(t);
   const dpopKey = opts.dpopKey === undefined ? key : opts.dpopKey;
-  const proof = opts.proof ?? (dpopKey ? dpopProof(dpopKey, { htm: "POST", htu: TOKEN_URL, iat: now }) : undefined);
+  const proof =
+    opts.proof ?? (dpopKey ? dpopProof(dpopKey, { htm: "POST", htu: TOKEN_URL, iat: now }) : undefined);
   return tokenRequest(
     t,
     {

@@ -56,7 +56,10 @@ export async function createTestDeputy(overrides: Record<string, unknown> = {}):
       app.inject({
         method: method as "GET",
         url: path,
-        headers: { authorization: `Bearer ${token}`, ...(body !== undefined ? { "content-type": "application/json" } : {}) },
+        headers: {
+          authorization: `Bearer ${token}`,
+          ...(body !== undefined ? { "content-type": "application/json" } : {}),
+        },
         ...(body !== undefined ? { payload: JSON.stringify(body) } : {}),
       }),
     async close() {
@@ -78,7 +81,13 @@ export interface Story {
 /** principal → resource → agent (with a seeded key) → grant (scopes read/write, depth 1). */
 export async function setupStory(
   t: TestDeputy,
-  opts: { scopes?: string[]; depth?: number; seed?: number; allowBearer?: boolean; constraints?: Record<string, unknown> } = {},
+  opts: {
+    scopes?: string[];
+    depth?: number;
+    seed?: number;
+    allowBearer?: boolean;
+    constraints?: Record<string, unknown>;
+  } = {},
 ): Promise<Story> {
   const p = await expectOk(t.api("POST", "/v1/principals", { type: "human", name: "Ada" }));
   const r = await t.api("POST", "/v1/resources", {

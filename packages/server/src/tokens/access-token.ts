@@ -128,6 +128,9 @@ function checkRequiredClaims(claims: Record<string, unknown>): AccessTokenClaims
   if (typeof claims.aud !== "string") throw fail("Access token aud must be a single string");
   if (typeof claims.scope !== "string") throw fail("Access token has no scope");
   if (!isActorClaim(claims.act)) throw fail("Access token act must be an object with a string sub");
+  // DESIGN §4: the outermost actor is the acting agent, which is also the client.
+  if ((claims.act as { sub: string }).sub !== claims.client_id)
+    throw fail("Access token act.sub must equal client_id");
   if (claims.cnf !== undefined && !(isObject(claims.cnf) && typeof claims.cnf.jkt === "string")) {
     throw fail("Access token cnf must carry a string jkt");
   }

@@ -81,7 +81,7 @@ export async function loadActiveAgent(
   if (!agent) throw new DeputyError(code, `unknown agent ${agentId}`);
   if (agent.status !== "active") throw new DeputyError(code, `agent ${agentId} is revoked`);
   const principal = await store.principals.get(agent.principalId);
-  if (!principal || principal.status !== "active") {
+  if (principal?.status !== "active") {
     throw new DeputyError(code, `the principal of agent ${agentId} is disabled`);
   }
   return agent;
@@ -93,6 +93,7 @@ export async function agentVerificationKeys(store: Store, agentId: string) {
 }
 
 function asInvalidClient(e: unknown): DeputyError {
-  if (e instanceof DeputyError) return e.code === "ERR_INVALID_CLIENT" ? e : new DeputyError("ERR_INVALID_CLIENT", e.message);
+  if (e instanceof DeputyError)
+    return e.code === "ERR_INVALID_CLIENT" ? e : new DeputyError("ERR_INVALID_CLIENT", e.message);
   return new DeputyError("ERR_INVALID_CLIENT", "client_assertion is not a well-formed JWT", { cause: e });
 }

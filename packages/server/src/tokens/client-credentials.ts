@@ -37,7 +37,12 @@ export async function clientCredentials(
     jkt: dpop?.jkt ?? null,
     replay,
     action: "token.issued",
-    actor: { agent: client.agent.id, chain: client.agent.chain, principal: client.agent.principalId, kind: "agent" },
+    actor: {
+      agent: client.agent.id,
+      chain: client.agent.chain,
+      principal: client.agent.principalId,
+      kind: "agent",
+    },
     details: { grant_type: "client_credentials" },
   });
 }

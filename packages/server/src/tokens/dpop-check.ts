@@ -50,9 +50,13 @@ export function checkDpop(
         proof = verifyDpopProof(header, { ...base, nonce: previous });
       } catch (e2) {
         if (e2 instanceof DeputyError && e2.code === "ERR_USE_DPOP_NONCE") {
-          throw new DeputyError("ERR_USE_DPOP_NONCE", "send the DPoP proof again with the nonce in the DPoP-Nonce header", {
-            extra: { dpop_nonce: current },
-          });
+          throw new DeputyError(
+            "ERR_USE_DPOP_NONCE",
+            "send the DPoP proof again with the nonce in the DPoP-Nonce header",
+            {
+              extra: { dpop_nonce: current },
+            },
+          );
         }
         throw e2;
       }

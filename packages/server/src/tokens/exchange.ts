@@ -23,7 +23,12 @@ import { authorityOf } from "../grants/create.js";
 import type { GrantRecord } from "../store/index.js";
 import { verifyAccessToken } from "./access-token.js";
 import { parseAgentJwt, verifyAgentJwt } from "./agent-jwt.js";
-import { agentVerificationKeys, authenticateAgent, loadActiveAgent, MAX_ASSERTION_LIFETIME_S } from "./client-auth.js";
+import {
+  agentVerificationKeys,
+  authenticateAgent,
+  loadActiveAgent,
+  MAX_ASSERTION_LIFETIME_S,
+} from "./client-auth.js";
 import { checkDpop } from "./dpop-check.js";
 import type { TokenForm } from "./form.js";
 import { type TokenResponse, issueToken } from "./issue.js";
@@ -40,7 +45,10 @@ export async function tokenExchange(
   // RFC 8693 §2.1: subject_token and its type are required.
   const subjectToken = form.get("subject_token");
   if (!subjectToken || form.get("subject_token_type") !== TOKEN_TYPE_ACCESS_TOKEN) {
-    throw new DeputyError("ERR_INVALID_REQUEST", `subject_token with subject_token_type=${TOKEN_TYPE_ACCESS_TOKEN} is required`);
+    throw new DeputyError(
+      "ERR_INVALID_REQUEST",
+      `subject_token with subject_token_type=${TOKEN_TYPE_ACCESS_TOKEN} is required`,
+    );
   }
   const actorToken = form.get("actor_token");
   if (!actorToken || form.get("actor_token_type") !== TOKEN_TYPE_JWT) {
@@ -75,7 +83,7 @@ export async function tokenExchange(
     throw new DeputyError("ERR_INVALID_GRANT", "subject_token is revoked");
   }
   const parentGrant = await d.store.grants.get(subject.grant_id);
-  if (!parentGrant || parentGrant.status !== "active") {
+  if (parentGrant?.status !== "active") {
     throw new DeputyError("ERR_GRANT_REVOKED", "the grant behind subject_token is revoked");
   }
 
@@ -108,7 +116,12 @@ export async function tokenExchange(
   const scopes = requestedScopes(form) ?? heldScopes;
   const audience = requestedResource(form) ?? subject.aud;
   const childAuthority = attenuate(
-    { ...authorityOf(parentGrant), scopes: heldScopes, resources: [subject.aud], expiresAt: Math.min(parentGrant.expiresAt, subject.exp * 1000) },
+    {
+      ...authorityOf(parentGrant),
+      scopes: heldScopes,
+      resources: [subject.aud],
+      expiresAt: Math.min(parentGrant.expiresAt, subject.exp * 1000),
+    },
     { scopes, resources: [audience] },
   );
 
@@ -154,7 +167,12 @@ export async function tokenExchange(
           target: child.id,
           grantId: child.id,
           resource: audience,
-          details: { sub_agent: sub.id, parent_grant: parentGrant.id, scopes: child.scopes, subject_token: subject.jti },
+          details: {
+            sub_agent: sub.id,
+            parent_grant: parentGrant.id,
+            scopes: child.scopes,
+            subject_token: subject.jti,
+          },
         },
         tx,
       );

@@ -13,9 +13,15 @@ import { verifyAccessToken } from "./access-token.js";
 
 export type IntrospectionCaller = { kind: "admin" } | { kind: "resource"; resource: ResourceRecord };
 
-export type IntrospectionResponse = { active: false } | ({ active: true; token_type: "DPoP" | "Bearer" } & Record<string, unknown>);
+export type IntrospectionResponse =
+  | { active: false }
+  | ({ active: true; token_type: "DPoP" | "Bearer" } & Record<string, unknown>);
 
-export async function introspect(d: Deputy, caller: IntrospectionCaller, token: string): Promise<IntrospectionResponse> {
+export async function introspect(
+  d: Deputy,
+  caller: IntrospectionCaller,
+  token: string,
+): Promise<IntrospectionResponse> {
   const answer = await evaluate(d, caller, token);
   await d.audit.record({
     action: "token.introspected",
@@ -35,10 +41,19 @@ export async function introspect(d: Deputy, caller: IntrospectionCaller, token: 
   return answer;
 }
 
-async function evaluate(d: Deputy, caller: IntrospectionCaller, token: string): Promise<IntrospectionResponse> {
+async function evaluate(
+  d: Deputy,
+  caller: IntrospectionCaller,
+  token: string,
+): Promise<IntrospectionResponse> {
   let claims: ReturnType<typeof verifyAccessToken>;
   try {
-    claims = verifyAccessToken(token, { issuer: d.urls.issuer, now: nowSeconds(d.clock), leewaySec: 0, resolveKey: (kid) => d.keys.publicKey(kid) });
+    claims = verifyAccessToken(token, {
+      issuer: d.urls.issuer,
+      now: nowSeconds(d.clock),
+      leewaySec: 0,
+      resolveKey: (kid) => d.keys.publicKey(kid),
+    });
   } catch {
     return { active: false };
   }

@@ -51,14 +51,21 @@ export async function issueToken(d: Deputy, input: IssueInput): Promise<TokenRes
     for (const r of input.replay) {
       if (!(await tx.nonces.consumeOnce(r.key, r.until, nowMs))) {
         throw new DeputyError(
-          r.what === "dpop" ? "ERR_INVALID_DPOP_PROOF" : r.what === "actor" ? "ERR_INVALID_GRANT" : "ERR_INVALID_CLIENT",
+          r.what === "dpop"
+            ? "ERR_INVALID_DPOP_PROOF"
+            : r.what === "actor"
+              ? "ERR_INVALID_GRANT"
+              : "ERR_INVALID_CLIENT",
           `${r.what === "dpop" ? "DPoP proof" : r.what === "actor" ? "actor_token" : "client assertion"} jti was already used (replay)`,
         );
       }
     }
     if (input.before) await input.before(tx);
     if (!(await tx.grants.consumeTokenBudget(input.grant.id, maxTokens))) {
-      throw new DeputyError("ERR_GRANT_BUDGET_EXHAUSTED", `grant ${input.grant.id} has minted its max_tokens`);
+      throw new DeputyError(
+        "ERR_GRANT_BUDGET_EXHAUSTED",
+        `grant ${input.grant.id} has minted its max_tokens`,
+      );
     }
     const statusIdx = await tx.tokens.nextStatusIndex();
     const claims = accessTokenClaims({

@@ -1,6 +1,13 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { decodeJwt, getToken } from "../test-support/oauth.js";
-import { TEST_RESOURCE, type Story, type TestDeputy, createTestDeputy, expectOk, setupStory } from "../test-support/server.js";
+import {
+  TEST_RESOURCE,
+  type Story,
+  type TestDeputy,
+  createTestDeputy,
+  expectOk,
+  setupStory,
+} from "../test-support/server.js";
 import { LocalTokenVerifier } from "./local-verifier.js";
 
 let t: TestDeputy;
@@ -11,7 +18,12 @@ beforeEach(async () => {
   s = await setupStory(t);
   const d = t.deputy;
   v = new LocalTokenVerifier(
-    { issuer: d.urls.issuer, now: () => d.clock.now(), resolveKey: (k) => d.keys.publicKey(k), revocations: d.revocations },
+    {
+      issuer: d.urls.issuer,
+      now: () => d.clock.now(),
+      resolveKey: (k) => d.keys.publicKey(k),
+      revocations: d.revocations,
+    },
     TEST_RESOURCE,
   );
 });
@@ -41,7 +53,12 @@ describe("LocalTokenVerifier", () => {
   it("refuses tokens for another audience", async () => {
     const token = await getToken(t, s.agent, s.agentKey);
     const wrong = new LocalTokenVerifier(
-      { issuer: t.deputy.urls.issuer, now: () => t.clock.now(), resolveKey: (k) => t.deputy.keys.publicKey(k), revocations: t.deputy.revocations },
+      {
+        issuer: t.deputy.urls.issuer,
+        now: () => t.clock.now(),
+        resolveKey: (k) => t.deputy.keys.publicKey(k),
+        revocations: t.deputy.revocations,
+      },
       "https://elsewhere.test",
     );
     expect(() => wrong.verify(token)).toThrow();

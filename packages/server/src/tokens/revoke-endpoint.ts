@@ -27,7 +27,15 @@ export async function revocationEndpoint(d: Deputy, form: TokenForm, admin: bool
       throw new DeputyError("ERR_INVALID_CLIENT", "client assertion jti was already used (replay)");
     }
     const a = client.agent;
-    caller = { kind: "agent", agentId: a.id, principalId: a.principalId, chain: a.chain, scopes: [], tokenId: "", grantId: "" };
+    caller = {
+      kind: "agent",
+      agentId: a.id,
+      principalId: a.principalId,
+      chain: a.chain,
+      scopes: [],
+      tokenId: "",
+      grantId: "",
+    };
   }
   const token = form.get("token");
   if (!token) throw new DeputyError("ERR_INVALID_REQUEST", "token is required (RFC 7009 §2.1)");
@@ -59,9 +67,13 @@ export async function revocationEndpoint(d: Deputy, form: TokenForm, admin: bool
   }
   // §2.1: the token must have been issued to the requesting client (or one it delegated to).
   if (caller.kind === "agent" && !chain.includes(caller.agentId)) {
-    throw new DeputyError("ERR_FORBIDDEN", "the token was not issued to this client or one of its sub-agents", {
-      extra: { oauth_error: "unauthorized_client" },
-    });
+    throw new DeputyError(
+      "ERR_FORBIDDEN",
+      "the token was not issued to this client or one of its sub-agents",
+      {
+        extra: { oauth_error: "unauthorized_client" },
+      },
+    );
   }
   try {
     await revokeTarget(d, caller, jti, "revoked at /oauth/revoke");

@@ -22,7 +22,10 @@ export function requestedScopes(form: TokenForm): string[] | null {
   if (raw === undefined) return null;
   const scopes = parseScope(raw);
   if (scopes === null || scopes.length === 0) {
-    throw new DeputyError("ERR_INVALID_SCOPE", "scope must be space-separated tokens of printable ASCII (RFC 6749 §3.3)");
+    throw new DeputyError(
+      "ERR_INVALID_SCOPE",
+      "scope must be space-separated tokens of printable ASCII (RFC 6749 §3.3)",
+    );
   }
   return scopes;
 }
@@ -31,7 +34,10 @@ export function requestedScopes(form: TokenForm): string[] | null {
 export function requestedResource(form: TokenForm): string | null {
   const resources = form.getAll("resource");
   if (resources.length > 1) {
-    throw new DeputyError("ERR_INVALID_TARGET", "request one resource per token (the token's aud is a single value)");
+    throw new DeputyError(
+      "ERR_INVALID_TARGET",
+      "request one resource per token (the token's aud is a single value)",
+    );
   }
   return resources[0] ?? null;
 }
@@ -46,7 +52,9 @@ export async function selectGrant(d: Deputy, agent: AgentRecord, form: TokenForm
     if (audiences.size !== 1) {
       throw new DeputyError(
         "ERR_INVALID_TARGET",
-        audiences.size === 0 ? "the agent holds no active grant" : "name the resource: the agent holds grants for several",
+        audiences.size === 0
+          ? "the agent holds no active grant"
+          : "name the resource: the agent holds grants for several",
       );
     }
     audience = [...audiences][0]!;
@@ -58,7 +66,8 @@ export async function selectGrant(d: Deputy, agent: AgentRecord, form: TokenForm
   if (forResource.length === 0) {
     throw new DeputyError("ERR_INVALID_TARGET", `the agent holds no active grant for resource ${audience}`);
   }
-  const covering = scopes === null ? forResource : forResource.filter((g) => scopes.every((s) => g.scopes.includes(s)));
+  const covering =
+    scopes === null ? forResource : forResource.filter((g) => scopes.every((s) => g.scopes.includes(s)));
   if (covering.length === 0) {
     throw new DeputyError("ERR_INVALID_SCOPE", `scope not granted for ${audience}: ${scopes!.join(" ")}`);
   }

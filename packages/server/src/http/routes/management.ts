@@ -10,7 +10,14 @@ import { DeputyError } from "@deputy/protocol";
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import type { Deputy } from "../../context.js";
 import { createGrant, getGrant, listGrants } from "../../grants/create.js";
-import { addAgentKey, createAgent, getAgent, listAgentKeys, listAgents, removeAgentKey } from "../../identity/agents.js";
+import {
+  addAgentKey,
+  createAgent,
+  getAgent,
+  listAgentKeys,
+  listAgents,
+  removeAgentKey,
+} from "../../identity/agents.js";
 import { requireAdmin } from "../../identity/caller.js";
 import { revokeTarget } from "../../identity/cascade.js";
 import { createPrincipal, getPrincipal, issuePrincipalToken } from "../../identity/principals.js";
@@ -54,7 +61,9 @@ export function registerManagement(app: FastifyInstance, d: Deputy): void {
     requireAdmin(c, "listing principals");
     return listBody(await d.store.principals.list({}, pageRequest(q)), principalJson);
   });
-  app.get<{ Params: P }>("/v1/principals/:id", async (r) => principalJson(await getPrincipal(d, await caller(r), r.params.id)));
+  app.get<{ Params: P }>("/v1/principals/:id", async (r) =>
+    principalJson(await getPrincipal(d, await caller(r), r.params.id)),
+  );
   app.post<{ Params: P }>("/v1/principals/:id/tokens", async (r, reply) => {
     const c = await caller(r);
     parse(EmptyBody, r.body ?? undefined);
@@ -78,7 +87,12 @@ export function registerManagement(app: FastifyInstance, d: Deputy): void {
   app.get("/v1/agents", async (r) => {
     const c = await caller(r);
     const q = parse(AgentListQuery, r.query);
-    const page = await listAgents(d, c, { principal: q.principal, status: q.status, parent: q.parent }, pageRequest(q));
+    const page = await listAgents(
+      d,
+      c,
+      { principal: q.principal, status: q.status, parent: q.parent },
+      pageRequest(q),
+    );
     return listBody(page, agentJson);
   });
   app.get<{ Params: P }>("/v1/agents/:id", async (r) => {
@@ -131,7 +145,9 @@ export function registerManagement(app: FastifyInstance, d: Deputy): void {
     const q = parse(GrantListQuery, r.query);
     return listBody(await listGrants(d, c, { agent: q.agent, status: q.status }, pageRequest(q)), grantJson);
   });
-  app.get<{ Params: P }>("/v1/grants/:id", async (r) => grantJson(await getGrant(d, await caller(r), r.params.id)));
+  app.get<{ Params: P }>("/v1/grants/:id", async (r) =>
+    grantJson(await getGrant(d, await caller(r), r.params.id)),
+  );
   app.post<{ Params: P }>("/v1/grants/:id/revoke", async (r) => {
     const c = await caller(r);
     const body = parse(RevokeBody, r.body ?? undefined);
@@ -156,7 +172,9 @@ export function registerManagement(app: FastifyInstance, d: Deputy): void {
     const q = parse(ListQuery, r.query);
     return listBody(await d.store.resources.list(pageRequest(q)), resourceJson);
   });
-  app.get<{ Params: P }>("/v1/resources/:id", async (r) => resourceJson(await getResource(d, await caller(r), r.params.id)));
+  app.get<{ Params: P }>("/v1/resources/:id", async (r) =>
+    resourceJson(await getResource(d, await caller(r), r.params.id)),
+  );
 
   // Revocations (any id)
   app.post("/v1/revocations", async (r) => {
@@ -175,7 +193,10 @@ export function registerManagement(app: FastifyInstance, d: Deputy): void {
       decision: "allowed",
       actor: { agent: null, chain: [], principal: null, kind: "admin" },
       target: result.activeKid,
-      details: { retired: result.retiredKid, published_until: new Date(result.retiredPublishedUntil).toISOString() },
+      details: {
+        retired: result.retiredKid,
+        published_until: new Date(result.retiredPublishedUntil).toISOString(),
+      },
     });
     return {
       active_kid: result.activeKid,

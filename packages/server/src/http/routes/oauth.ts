@@ -19,7 +19,10 @@ const oauth = { config: { oauth: true } };
 
 function formBody(body: unknown): string {
   if (typeof body !== "string") {
-    throw new DeputyError("ERR_UNSUPPORTED_MEDIA_TYPE", "send application/x-www-form-urlencoded (RFC 6749 §4.4.2)");
+    throw new DeputyError(
+      "ERR_UNSUPPORTED_MEDIA_TYPE",
+      "send application/x-www-form-urlencoded (RFC 6749 §4.4.2)",
+    );
   }
   return body;
 }
@@ -40,7 +43,10 @@ export function registerOAuth(app: FastifyInstance, d: Deputy): void {
     } else {
       const resource = await authenticateResource(d, request.headers.authorization);
       if (!resource) {
-        throw new DeputyError("ERR_INVALID_CLIENT", "authenticate as a resource with HTTP Basic (res_ id and secret)");
+        throw new DeputyError(
+          "ERR_INVALID_CLIENT",
+          "authenticate as a resource with HTTP Basic (res_ id and secret)",
+        );
       }
       answer = await introspect(d, { kind: "resource", resource }, requiredToken(form.get("token")));
     }

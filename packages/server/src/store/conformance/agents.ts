@@ -114,7 +114,9 @@ export function agentTests(s: () => Store): void {
       const pid = await newPrincipal();
       const [a, b, c] = [agent(pid), agent(pid), agent(pid)] as [AgentRecord, AgentRecord, AgentRecord];
       for (const x of [a, b, c]) await s().agents.create(x, []);
-      expect((await s().agents.revoke([a.id, b.id], T0 + 1, "compromised")).sort()).toEqual([a.id, b.id].sort());
+      expect((await s().agents.revoke([a.id, b.id], T0 + 1, "compromised")).sort()).toEqual(
+        [a.id, b.id].sort(),
+      );
       expect(await s().agents.revoke([a.id, c.id, "agt_missing"], T0 + 2, null)).toEqual([c.id]);
       expect(await s().agents.revoke([a.id, b.id, c.id], T0 + 3, "again")).toEqual([]);
       expect(await s().agents.revoke([], T0, null)).toEqual([]);
@@ -123,7 +125,11 @@ export function agentTests(s: () => Store): void {
         revokedAt: T0 + 1,
         revokeReason: "compromised",
       });
-      expect(await s().agents.get(c.id)).toMatchObject({ status: "revoked", revokedAt: T0 + 2, revokeReason: null });
+      expect(await s().agents.get(c.id)).toMatchObject({
+        status: "revoked",
+        revokedAt: T0 + 2,
+        revokeReason: null,
+      });
     });
 
     it("revokes lists longer than one IN-chunk", async () => {
@@ -155,7 +161,12 @@ export function agentTests(s: () => Store): void {
               const got = await s().agents.get(x.id);
               const at = first.get(x.id);
               if (at === undefined) expect(got).toMatchObject({ status: "active", revokedAt: null });
-              else expect(got).toMatchObject({ status: "revoked", revokedAt: at, revokeReason: `step ${at - T0}` });
+              else
+                expect(got).toMatchObject({
+                  status: "revoked",
+                  revokedAt: at,
+                  revokeReason: `step ${at - T0}`,
+                });
             }
           },
         ),

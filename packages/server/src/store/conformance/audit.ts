@@ -26,7 +26,11 @@ export function auditTests(s: () => Store): void {
         grantId: null,
       });
       const seen: number[] = [];
-      expect(await s().audit.append(f0, (i) => (seen.push(i), entryFor(f0)(i)))).toBe(0);
+      const build = (i: number): string => {
+        seen.push(i);
+        return entryFor(f0)(i);
+      };
+      expect(await s().audit.append(f0, build)).toBe(0);
       expect(await s().audit.append(f1, entryFor(f1))).toBe(1);
       expect(seen).toEqual([0]);
       expect(await s().audit.size()).toBe(2);
@@ -89,11 +93,41 @@ export function auditTests(s: () => Store): void {
 
     it("filters by agent, principal, action, token and time, in index order", async () => {
       const rows: Array<Omit<AuditRecord, "index" | "entry">> = [
-        auditFields({ at: T0, actorAgent: "agt_a", actorPrincipal: "prn_x", action: "token.issue", tokenId: "tok_1" }),
-        auditFields({ at: T0 + 1, actorAgent: "agt_b", actorPrincipal: "prn_x", action: "agent.revoke", tokenId: null }),
-        auditFields({ at: T0 + 2, actorAgent: "agt_a", actorPrincipal: "prn_y", action: "token.issue", tokenId: "tok_2" }),
-        auditFields({ at: T0 + 3, actorAgent: null, actorPrincipal: "prn_x", action: "grant.create", tokenId: null }),
-        auditFields({ at: T0 + 4, actorAgent: "agt_a", actorPrincipal: "prn_x", action: "token.issue", tokenId: "tok_1" }),
+        auditFields({
+          at: T0,
+          actorAgent: "agt_a",
+          actorPrincipal: "prn_x",
+          action: "token.issue",
+          tokenId: "tok_1",
+        }),
+        auditFields({
+          at: T0 + 1,
+          actorAgent: "agt_b",
+          actorPrincipal: "prn_x",
+          action: "agent.revoke",
+          tokenId: null,
+        }),
+        auditFields({
+          at: T0 + 2,
+          actorAgent: "agt_a",
+          actorPrincipal: "prn_y",
+          action: "token.issue",
+          tokenId: "tok_2",
+        }),
+        auditFields({
+          at: T0 + 3,
+          actorAgent: null,
+          actorPrincipal: "prn_x",
+          action: "grant.create",
+          tokenId: null,
+        }),
+        auditFields({
+          at: T0 + 4,
+          actorAgent: "agt_a",
+          actorPrincipal: "prn_x",
+          action: "token.issue",
+          tokenId: "tok_1",
+        }),
       ];
       for (const r of rows) await s().audit.append(r, entryFor(r));
       const idx = async (filter: Parameters<Store["audit"]["query"]>[0], afterIndex?: number) =>

@@ -45,7 +45,10 @@ export function principal(o: Partial<PrincipalRecord> = {}): PrincipalRecord {
   };
 }
 
-export function principalToken(principalId: string, o: Partial<PrincipalTokenRecord> = {}): PrincipalTokenRecord {
+export function principalToken(
+  principalId: string,
+  o: Partial<PrincipalTokenRecord> = {},
+): PrincipalTokenRecord {
   return {
     id: uid("ptk"),
     principalId,
@@ -158,7 +161,9 @@ export function issuerKey(o: Partial<IssuerKeyRecord> = {}): IssuerKeyRecord {
   };
 }
 
-export function auditFields(o: Partial<Omit<AuditRecord, "index" | "entry">> = {}): Omit<AuditRecord, "index" | "entry"> {
+export function auditFields(
+  o: Partial<Omit<AuditRecord, "index" | "entry">> = {},
+): Omit<AuditRecord, "index" | "entry"> {
   return {
     at: T0,
     action: "token.issue",
@@ -200,7 +205,10 @@ export async function seedAgent(
 
 /** Reads every page of a keyset-paginated list. */
 export async function drain<T extends { createdAt: number; id: string }>(
-  list: (page: { limit: number; after?: { createdAt: number; id: string } }) => Promise<{ items: T[]; hasMore: boolean }>,
+  list: (page: {
+    limit: number;
+    after?: { createdAt: number; id: string };
+  }) => Promise<{ items: T[]; hasMore: boolean }>,
   limit: number,
 ): Promise<T[]> {
   const all: T[] = [];
@@ -219,6 +227,9 @@ export async function drain<T extends { createdAt: number; id: string }>(
 }
 
 /** Sort key for keyset order: (createdAt, id) ascending, comparing ids bytewise. */
-export function byCreatedThenId(a: { createdAt: number; id: string }, b: { createdAt: number; id: string }): number {
+export function byCreatedThenId(
+  a: { createdAt: number; id: string },
+  b: { createdAt: number; id: string },
+): number {
   return a.createdAt - b.createdAt || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
 }

@@ -48,7 +48,9 @@ export function grantTests(s: () => Store): void {
       const now = T0 + 100;
       expect((await s().grants.activeForAgent(a.id, now)).map((g) => g.id)).toEqual([live.id, later.id]);
       expect(await s().grants.activeForAgent(a.id, T0 + 3_600_000)).toEqual([]);
-      expect((await s().grants.activeForAgent(other.agent.id, now)).map((g) => g.id)).toEqual([other.grant.id]);
+      expect((await s().grants.activeForAgent(other.agent.id, now)).map((g) => g.id)).toEqual([
+        other.grant.id,
+      ]);
       await s().grants.revoke([live.id], now);
       expect((await s().grants.activeForAgent(a.id, now)).map((g) => g.id)).toEqual([later.id]);
     });
@@ -92,7 +94,9 @@ export function grantTests(s: () => Store): void {
       const { agent: a } = await seedAgent(s());
       const g = grant(a, { constraints: { max_tokens: 5 } });
       await s().grants.create(g);
-      const results = await Promise.all(Array.from({ length: 20 }, () => s().grants.consumeTokenBudget(g.id, 5)));
+      const results = await Promise.all(
+        Array.from({ length: 20 }, () => s().grants.consumeTokenBudget(g.id, 5)),
+      );
       expect(results.filter(Boolean)).toHaveLength(5);
       expect((await s().grants.get(g.id))?.tokensIssued).toBe(5);
       expect(await s().grants.consumeTokenBudget(g.id, 5)).toBe(false);
@@ -102,7 +106,9 @@ export function grantTests(s: () => Store): void {
 
     it("counts tokens without a budget", async () => {
       const { grant: g } = await seedAgent(s());
-      const results = await Promise.all(Array.from({ length: 7 }, () => s().grants.consumeTokenBudget(g.id, null)));
+      const results = await Promise.all(
+        Array.from({ length: 7 }, () => s().grants.consumeTokenBudget(g.id, null)),
+      );
       expect(results.every(Boolean)).toBe(true);
       expect((await s().grants.get(g.id))?.tokensIssued).toBe(7);
       expect(await s().grants.consumeTokenBudget("grt_missing", null)).toBe(false);

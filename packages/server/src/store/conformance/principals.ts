@@ -60,7 +60,9 @@ export function principalTests(s: () => Store): void {
       await s().principals.createToken(t);
       expect(await s().principals.findTokenByHash(t.tokenHash)).toEqual(t);
       expect(await s().principals.findTokenByHash("0".repeat(64))).toBeNull();
-      await expect(s().principals.createToken({ ...t, id: "ptk_other" })).rejects.toBeInstanceOf(StoreConflictError);
+      await expect(s().principals.createToken({ ...t, id: "ptk_other" })).rejects.toBeInstanceOf(
+        StoreConflictError,
+      );
       await expect(s().principals.createToken({ ...t, tokenHash: "f".repeat(64) })).rejects.toBeInstanceOf(
         StoreConflictError,
       );

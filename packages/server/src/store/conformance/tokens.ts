@@ -30,7 +30,10 @@ export function tokenTests(s: () => Store): void {
       const many = await Promise.all(Array.from({ length: 50 }, () => s().tokens.nextStatusIndex()));
       expect(new Set([a, b, ...many]).size).toBe(52);
       expect(Math.min(...many)).toBeGreaterThan(b);
-      const inTx = await s().transaction(async (tx) => [await tx.tokens.nextStatusIndex(), await tx.tokens.nextStatusIndex()]);
+      const inTx = await s().transaction(async (tx) => [
+        await tx.tokens.nextStatusIndex(),
+        await tx.tokens.nextStatusIndex(),
+      ]);
       expect(inTx[1]).toBe((inTx[0] ?? 0) + 1);
       expect(inTx[0]).toBeGreaterThan(Math.max(...many));
     });
@@ -95,7 +98,8 @@ export function tokenTests(s: () => Store): void {
       const great = token(g3, { parentTokenId: grandchild.id });
       const backToRootGrant = token(g0, { parentTokenId: great.id });
       const unrelated = token(other);
-      for (const t of [root, child, child2, grandchild, great, backToRootGrant, unrelated]) await s().tokens.create(t);
+      for (const t of [root, child, child2, grandchild, great, backToRootGrant, unrelated])
+        await s().tokens.create(t);
       expect((await s().tokens.delegatedGrantIds(root.id)).sort()).toEqual([g1.id, g2.id, g3.id].sort());
       expect((await s().tokens.delegatedGrantIds(child.id)).sort()).toEqual([g0.id, g2.id, g3.id].sort());
       expect(await s().tokens.delegatedGrantIds(backToRootGrant.id)).toEqual([]);

@@ -6,7 +6,17 @@
  */
 import { describe, expect, it } from "vitest";
 import { type Store, StoreConflictError } from "../index.js";
-import { agent, auditFields, entryFor, principal, resource } from "./fixtures.js";
+import {
+  agent,
+  auditFields,
+  entryFor,
+  issuerKey,
+  principal,
+  principalToken,
+  resource,
+  seedAgent,
+  token,
+} from "./fixtures.js";
 
 export function transactionTests(s: () => Store): void {
   describe("transactions", () => {
@@ -71,6 +81,42 @@ export function transactionTests(s: () => Store): void {
         }),
       ).rejects.toBeInstanceOf(StoreConflictError);
       expect(await s().principals.get(q.id)).toBeNull();
+    });
+
+    it("stays usable after a caught conflict, on every create", async () => {
+      const { agent: a, key: k, grant: g } = await seedAgent(s());
+      const p = principal();
+      const pt = principalToken(p.id);
+      const r = resource();
+      const t = token(g);
+      const ik = issuerKey();
+      await s().principals.create(p);
+      await s().principals.createToken(pt);
+      await s().resources.create(r);
+      await s().tokens.create(t);
+      await s().issuerKeys.create(ik);
+      const fresh = principal();
+      await s().transaction(async (tx) => {
+        const clashes: Array<() => Promise<void>> = [
+          () => tx.principals.create(p),
+          () => tx.principals.createToken({ ...pt, id: "ptk_other" }),
+          () => tx.agents.create(a, []),
+          () =>
+            tx.agents.create({ ...a, id: "agt_new" }, [
+              { ...k, agentId: "agt_new" },
+              { ...k, agentId: "agt_new" },
+            ]),
+          () => tx.agents.addKey(k),
+          () => tx.grants.create(g),
+          () => tx.resources.create({ ...r, id: "res_other" }),
+          () => tx.tokens.create(t),
+          () => tx.issuerKeys.create(ik),
+        ];
+        for (const clash of clashes) await expect(clash()).rejects.toBeInstanceOf(StoreConflictError);
+        await tx.principals.create(fresh);
+      });
+      expect(await s().principals.get(fresh.id)).toEqual(fresh);
+      expect(await s().agents.get("agt_new")).toBeNull();
     });
 
     it("completes concurrent transactions; a monotonic update wins exactly once", async () => {

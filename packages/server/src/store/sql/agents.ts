@@ -6,7 +6,7 @@
  * await agents.create(agent, [key]);
  */
 import { type Selectable, sql } from "kysely";
-import type { AgentStore, Page, PageRequest } from "../index.js";
+import { type AgentStore, type Page, type PageRequest, StoreConflictError } from "../index.js";
 import type { AgentKeysTable, AgentsTable } from "../schema.js";
 import type { AgentKeyRecord, AgentRecord, AgentStatus } from "../types.js";
 import {
@@ -16,7 +16,7 @@ import {
   fetchPage,
   fromJson,
   fromJsonOrNull,
-  guardConflict,
+  insertUnique,
   type SqlContext,
   toJson,
 } from "./context.js";
@@ -38,19 +38,25 @@ export class SqlAgentStore implements AgentStore {
       revoked_at: a.revokedAt,
       revoke_reason: a.revokeReason,
     };
+    // Checked up front so that, once the agent row is in, the key insert cannot conflict: a caller's
+    // transaction that catches the conflict is then never left holding a half-created agent.
+    if (keys.some((k) => k.agentId !== a.id)) throw new Error("agent key belongs to another agent");
+    if (new Set(keys.map((k) => k.kid)).size !== keys.length) throw new StoreConflictError("agent key");
     if (keys.length === 0) {
-      await guardConflict("agent", this.ctx.db.insertInto("agents").values(row).execute());
+      await insertUnique("agent", this.ctx.db.insertInto("agents").values(row));
       return;
     }
     await atomic(this.ctx.db, async (db) => {
-      await guardConflict("agent", db.insertInto("agents").values(row).execute());
-      await guardConflict("agent key", db.insertInto("agent_keys").values(keys.map(toKeyRow)).execute());
+      await insertUnique("agent", db.insertInto("agents").values(row));
+      await insertUnique("agent key", db.insertInto("agent_keys").values(keys.map(toKeyRow)), keys.length);
     });
   }
 
   async get(id: string): Promise<AgentRecord | null> {
-    const row = await this.ctx.db.selectFrom("agents").selectAll().where("id", "=", id).executeTakeFirst();
-    return row ? toAgent(row) : null;
+    const { rows } = await sql<Selectable<AgentsTable>>`SELECT * FROM agents WHERE id = ${id}`.execute(
+      this.ctx.db,
+    );
+    return rows[0] ? toAgent(rows[0]) : null;
   }
 
   list(
@@ -107,30 +113,22 @@ export class SqlAgentStore implements AgentStore {
   }
 
   async keys(agentId: string): Promise<AgentKeyRecord[]> {
-    const rows = await this.ctx.db
-      .selectFrom("agent_keys")
-      .selectAll()
-      .where("agent_id", "=", agentId)
-      .where("removed_at", "is", null)
-      .orderBy("created_at")
-      .orderBy("kid")
-      .execute();
+    const { rows } = await sql<Selectable<AgentKeysTable>>`
+      SELECT * FROM agent_keys WHERE agent_id = ${agentId} AND removed_at IS NULL
+      ORDER BY created_at, kid`.execute(this.ctx.db);
     return rows.map(toKey);
   }
 
   async key(agentId: string, kid: string): Promise<AgentKeyRecord | null> {
-    const row = await this.ctx.db
-      .selectFrom("agent_keys")
-      .selectAll()
-      .where("agent_id", "=", agentId)
-      .where("kid", "=", kid)
-      .where("removed_at", "is", null)
-      .executeTakeFirst();
-    return row ? toKey(row) : null;
+    const { rows } = await sql<Selectable<AgentKeysTable>>`
+      SELECT * FROM agent_keys WHERE agent_id = ${agentId} AND kid = ${kid} AND removed_at IS NULL`.execute(
+      this.ctx.db,
+    );
+    return rows[0] ? toKey(rows[0]) : null;
   }
 
   async addKey(k: AgentKeyRecord): Promise<void> {
-    await guardConflict("agent key", this.ctx.db.insertInto("agent_keys").values(toKeyRow(k)).execute());
+    await insertUnique("agent key", this.ctx.db.insertInto("agent_keys").values(toKeyRow(k)));
   }
 
   async removeKey(agentId: string, kid: string, at: number): Promise<boolean> {

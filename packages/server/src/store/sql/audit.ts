@@ -1,11 +1,13 @@
 /**
- * SQL implementation of {@link AuditStore}: an append-only log whose dense indexes come from a
- * single-row head that every append locks (row lock on PostgreSQL, the write lock on SQLite).
+ * SQL implementation of {@link AuditStore}: an append-only log with dense indexes. On PostgreSQL
+ * every append locks a single-row head (`UPDATE audit_head … RETURNING`), which serialises
+ * appends until the appending transaction ends. On SQLite writers are already serialised
+ * (`BEGIN IMMEDIATE`), so the next index is simply `MAX(idx) + 1`.
  *
  * @example
  * const index = await new SqlAuditStore(ctx).append(fields, (i) => canonicalize({ ...fields, index: i }));
  */
-import type { Kysely, Selectable } from "kysely";
+import { type Kysely, type Selectable, sql } from "kysely";
 import type { AuditStore, Page } from "../index.js";
 import type { AuditLogTable, Database } from "../schema.js";
 import type { AuditRecord } from "../types.js";
@@ -16,60 +18,38 @@ export class SqlAuditStore implements AuditStore {
 
   append(fields: Omit<AuditRecord, "index" | "entry">, build: (index: number) => string): Promise<number> {
     return atomic(this.ctx.db, async (db) => {
-      const head = await db
-        .updateTable("audit_head")
-        .set((eb) => ({ size: eb("size", "+", 1) }))
-        .where("id", "=", 1)
-        .returning("size")
-        .executeTakeFirstOrThrow();
-      const index = Number(head.size) - 1;
+      const index = this.ctx.dialect === "postgres" ? await bumpHead(db) : await sqliteSize(db);
       let entry: string;
       try {
         entry = build(index);
       } catch (err) {
         // The caller's transaction may survive this throw; don't leave a hole in the index space.
-        await this.#unbump(db);
+        if (this.ctx.dialect === "postgres")
+          await sql`UPDATE audit_head SET size = size - 1 WHERE id = 1`.execute(db);
         throw err;
       }
-      try {
-        await db
-          .insertInto("audit_log")
-          .values({
-            idx: index,
-            at: fields.at,
-            action: fields.action,
-            decision: fields.decision,
-            actor_agent: fields.actorAgent,
-            actor_chain: toJson(fields.actorChain),
-            actor_principal: fields.actorPrincipal,
-            target: fields.target,
-            resource: fields.resource,
-            token_id: fields.tokenId,
-            grant_id: fields.grantId,
-            entry,
-          })
-          .execute();
-      } catch (err) {
-        // A failed statement aborts the whole PostgreSQL transaction, but SQLite only undoes the statement.
-        if (this.ctx.dialect === "sqlite") await this.#unbump(db);
-        throw err;
-      }
+      await sql`INSERT INTO audit_log (idx, at, action, decision, actor_agent, actor_chain, actor_principal,
+          target, resource, token_id, grant_id, entry)
+        VALUES (${index}, ${fields.at}, ${fields.action}, ${fields.decision}, ${fields.actorAgent},
+          ${toJson(fields.actorChain)}, ${fields.actorPrincipal}, ${fields.target}, ${fields.resource},
+          ${fields.tokenId}, ${fields.grantId}, ${entry})`.execute(db);
       return index;
     });
   }
 
   async get(index: number): Promise<AuditRecord | null> {
-    const row = await this.ctx.db.selectFrom("audit_log").selectAll().where("idx", "=", index).executeTakeFirst();
-    return row ? toAudit(row) : null;
+    const { rows } = await sql<
+      Selectable<AuditLogTable>
+    >`SELECT * FROM audit_log WHERE idx = ${index}`.execute(this.ctx.db);
+    return rows[0] ? toAudit(rows[0]) : null;
   }
 
   async size(): Promise<number> {
-    const row = await this.ctx.db
-      .selectFrom("audit_head")
-      .select("size")
-      .where("id", "=", 1)
-      .executeTakeFirstOrThrow();
-    return Number(row.size);
+    if (this.ctx.dialect === "sqlite") return sqliteSize(this.ctx.db);
+    const { rows } = await sql<{ size: number }>`SELECT size FROM audit_head WHERE id = 1`.execute(
+      this.ctx.db,
+    );
+    return Number(rows[0]?.size ?? 0);
   }
 
   async query(
@@ -99,14 +79,20 @@ export class SqlAuditStore implements AuditStore {
     const hasMore = rows.length > limit;
     return { items: (hasMore ? rows.slice(0, limit) : rows).map(toAudit), hasMore };
   }
+}
 
-  async #unbump(db: Kysely<Database>): Promise<void> {
-    await db
-      .updateTable("audit_head")
-      .set((eb) => ({ size: eb("size", "-", 1) }))
-      .where("id", "=", 1)
-      .execute();
-  }
+/** Locks the head row until the transaction ends and returns the index the new entry gets. */
+async function bumpHead(db: Kysely<Database>): Promise<number> {
+  const { rows } = await sql<{ size: number }>`
+    UPDATE audit_head SET size = size + 1 WHERE id = 1 RETURNING size`.execute(db);
+  return Number(rows[0]?.size) - 1;
+}
+
+async function sqliteSize(db: Kysely<Database>): Promise<number> {
+  const { rows } = await sql<{ n: number }>`SELECT COALESCE(MAX(idx), -1) + 1 AS n FROM audit_log`.execute(
+    db,
+  );
+  return Number(rows[0]?.n ?? 0);
 }
 
 function toAudit(r: Selectable<AuditLogTable>): AuditRecord {

@@ -3,12 +3,20 @@
  * IN-list chunking and keyset pagination.
  *
  * @example
- * await guardConflict("agent", ctx.db.insertInto("agents").values(row).execute());
+ * await insertUnique("agent", ctx.db.insertInto("agents").values(row));
  */
-import { type Kysely, type SelectQueryBuilder, type SqlBool, sql } from "kysely";
+import {
+  type InsertQueryBuilder,
+  type InsertResult,
+  type Kysely,
+  type SelectQueryBuilder,
+  type SqlBool,
+  sql,
+} from "kysely";
 import { type Page, type PageRequest, StoreConflictError } from "../index.js";
 import type { Database } from "../schema.js";
 
+/** What every domain store needs: the Kysely handle (root or transaction) and the dialect. */
 export interface SqlContext {
   readonly db: Kysely<Database>;
   readonly dialect: "sqlite" | "postgres";
@@ -36,9 +44,29 @@ export async function guardConflict<T>(entity: string, op: Promise<T>): Promise<
   }
 }
 
+/**
+ * Inserts with `ON CONFLICT DO NOTHING` and throws {@link StoreConflictError} unless `expected`
+ * rows went in. Unlike a unique-violation error, this leaves a surrounding PostgreSQL transaction
+ * usable, so a caller that catches the conflict can carry on, as it can on SQLite.
+ */
+export async function insertUnique<T extends keyof Database>(
+  entity: string,
+  query: InsertQueryBuilder<Database, T, InsertResult>,
+  expected = 1,
+): Promise<void> {
+  const [r] = await guardConflict(entity, query.onConflict((oc) => oc.doNothing()).execute());
+  if (affected(r?.numInsertedOrUpdatedRows) < expected) throw new StoreConflictError(entity);
+}
+
+/** Throws {@link StoreConflictError} unless an `INSERT … ON CONFLICT DO NOTHING` inserted a row. */
+export function assertInserted(entity: string, numAffectedRows: bigint | undefined): void {
+  if (affected(numAffectedRows) < 1) throw new StoreConflictError(entity);
+}
+
 /** Keeps IN-lists far below SQLite's bound-variable limit. */
 const CHUNK = 500;
 
+/** Splits `items` (deduplicated) into IN-list sized chunks. */
 export function chunks<T>(items: readonly T[]): T[][] {
   const unique = [...new Set(items)];
   const out: T[][] = [];
@@ -46,18 +74,22 @@ export function chunks<T>(items: readonly T[]): T[][] {
   return out;
 }
 
+/** Serialises a JSON column. */
 export function toJson(value: unknown): string {
   return JSON.stringify(value);
 }
 
+/** Parses a JSON column (the store wrote it, so its shape is trusted). */
 export function fromJson<T>(text: string): T {
   return JSON.parse(text) as T;
 }
 
+/** Parses a nullable JSON column. */
 export function fromJsonOrNull<T>(text: string | null): T | null {
   return text === null ? null : (JSON.parse(text) as T);
 }
 
+/** A driver's affected-row count as a number (absent means none). */
 export function affected(n: bigint | undefined): number {
   return Number(n ?? 0n);
 }

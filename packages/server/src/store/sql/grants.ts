@@ -9,38 +9,37 @@ import { type Selectable, sql } from "kysely";
 import type { GrantStore, Page, PageRequest } from "../index.js";
 import type { GrantsTable } from "../schema.js";
 import type { GrantConstraints, GrantRecord, GrantStatus } from "../types.js";
-import { affected, chunks, fetchPage, fromJson, guardConflict, type SqlContext, toJson } from "./context.js";
+import { affected, chunks, fetchPage, fromJson, insertUnique, type SqlContext, toJson } from "./context.js";
 
 export class SqlGrantStore implements GrantStore {
   constructor(private readonly ctx: SqlContext) {}
 
   async create(g: GrantRecord): Promise<void> {
-    await guardConflict(
+    await insertUnique(
       "grant",
-      this.ctx.db
-        .insertInto("grants")
-        .values({
-          id: g.id,
-          agent_id: g.agentId,
-          principal_id: g.principalId,
-          parent_grant_id: g.parentGrantId,
-          scopes: toJson(g.scopes),
-          resources: toJson(g.resources),
-          expires_at: g.expiresAt,
-          max_delegation_depth: g.maxDelegationDepth,
-          constraints: toJson(g.constraints),
-          tokens_issued: g.tokensIssued,
-          status: g.status,
-          created_at: g.createdAt,
-          revoked_at: g.revokedAt,
-        })
-        .execute(),
+      this.ctx.db.insertInto("grants").values({
+        id: g.id,
+        agent_id: g.agentId,
+        principal_id: g.principalId,
+        parent_grant_id: g.parentGrantId,
+        scopes: toJson(g.scopes),
+        resources: toJson(g.resources),
+        expires_at: g.expiresAt,
+        max_delegation_depth: g.maxDelegationDepth,
+        constraints: toJson(g.constraints),
+        tokens_issued: g.tokensIssued,
+        status: g.status,
+        created_at: g.createdAt,
+        revoked_at: g.revokedAt,
+      }),
     );
   }
 
   async get(id: string): Promise<GrantRecord | null> {
-    const row = await this.ctx.db.selectFrom("grants").selectAll().where("id", "=", id).executeTakeFirst();
-    return row ? toGrant(row) : null;
+    const { rows } = await sql<Selectable<GrantsTable>>`SELECT * FROM grants WHERE id = ${id}`.execute(
+      this.ctx.db,
+    );
+    return rows[0] ? toGrant(rows[0]) : null;
   }
 
   list(
@@ -55,15 +54,10 @@ export class SqlGrantStore implements GrantStore {
   }
 
   async activeForAgent(agentId: string, now: number): Promise<GrantRecord[]> {
-    const rows = await this.ctx.db
-      .selectFrom("grants")
-      .selectAll()
-      .where("agent_id", "=", agentId)
-      .where("status", "=", "active")
-      .where("expires_at", ">", now)
-      .orderBy("created_at")
-      .orderBy("id")
-      .execute();
+    const { rows } = await sql<Selectable<GrantsTable>>`
+      SELECT * FROM grants
+      WHERE agent_id = ${agentId} AND status = 'active' AND expires_at > ${now}
+      ORDER BY created_at, id`.execute(this.ctx.db);
     return rows.map(toGrant);
   }
 
@@ -81,7 +75,11 @@ export class SqlGrantStore implements GrantStore {
   async idsByAgents(agentIds: string[]): Promise<string[]> {
     const ids: string[] = [];
     for (const part of chunks(agentIds)) {
-      const rows = await this.ctx.db.selectFrom("grants").select("id").where("agent_id", "in", part).execute();
+      const rows = await this.ctx.db
+        .selectFrom("grants")
+        .select("id")
+        .where("agent_id", "in", part)
+        .execute();
       for (const r of rows) ids.push(r.id);
     }
     return ids;
@@ -104,13 +102,12 @@ export class SqlGrantStore implements GrantStore {
 
   async consumeTokenBudget(id: string, maxTokens: number | null): Promise<boolean> {
     // One conditional UPDATE: the row lock (PG) / write lock (SQLite) makes check-and-increment atomic.
-    let q = this.ctx.db
-      .updateTable("grants")
-      .set((eb) => ({ tokens_issued: eb("tokens_issued", "+", 1) }))
-      .where("id", "=", id);
-    if (maxTokens !== null) q = q.where("tokens_issued", "<", maxTokens);
-    const r = await q.executeTakeFirst();
-    return affected(r.numUpdatedRows) > 0;
+    const r =
+      maxTokens === null
+        ? await sql`UPDATE grants SET tokens_issued = tokens_issued + 1 WHERE id = ${id}`.execute(this.ctx.db)
+        : await sql`UPDATE grants SET tokens_issued = tokens_issued + 1
+            WHERE id = ${id} AND tokens_issued < ${maxTokens}`.execute(this.ctx.db);
+    return affected(r.numAffectedRows) > 0;
   }
 }
 

@@ -8,27 +8,24 @@ import type { Selectable } from "kysely";
 import type { IssuerKeyStore } from "../index.js";
 import type { IssuerKeysTable } from "../schema.js";
 import type { IssuerKeyRecord } from "../types.js";
-import { fromJson, guardConflict, type SqlContext, toJson } from "./context.js";
+import { fromJson, insertUnique, type SqlContext, toJson } from "./context.js";
 
 export class SqlIssuerKeyStore implements IssuerKeyStore {
   constructor(private readonly ctx: SqlContext) {}
 
   async create(k: IssuerKeyRecord): Promise<void> {
-    await guardConflict(
+    await insertUnique(
       "issuer key",
-      this.ctx.db
-        .insertInto("issuer_keys")
-        .values({
-          kid: k.kid,
-          alg: k.alg,
-          public_jwk: toJson(k.publicJwk),
-          private_key_enc: k.privateKeyEnc,
-          status: k.status,
-          created_at: k.createdAt,
-          retired_at: k.retiredAt,
-          publish_until: k.publishUntil,
-        })
-        .execute(),
+      this.ctx.db.insertInto("issuer_keys").values({
+        kid: k.kid,
+        alg: k.alg,
+        public_jwk: toJson(k.publicJwk),
+        private_key_enc: k.privateKeyEnc,
+        status: k.status,
+        created_at: k.createdAt,
+        retired_at: k.retiredAt,
+        publish_until: k.publishUntil,
+      }),
     );
   }
 

@@ -5,36 +5,35 @@
  * const principals = new SqlPrincipalStore({ db, dialect: "sqlite" });
  * await principals.create(principal);
  */
-import type { Selectable } from "kysely";
+import { type Selectable, sql } from "kysely";
 import type { Page, PageRequest, PrincipalStore } from "../index.js";
 import type { PrincipalsTable, PrincipalTokensTable } from "../schema.js";
 import type { PrincipalRecord, PrincipalStatus, PrincipalTokenRecord, PrincipalType } from "../types.js";
-import { affected, fetchPage, guardConflict, type SqlContext } from "./context.js";
+import { affected, fetchPage, insertUnique, type SqlContext } from "./context.js";
 
 export class SqlPrincipalStore implements PrincipalStore {
   constructor(private readonly ctx: SqlContext) {}
 
   async create(p: PrincipalRecord): Promise<void> {
-    await guardConflict(
+    await insertUnique(
       "principal",
-      this.ctx.db
-        .insertInto("principals")
-        .values({
-          id: p.id,
-          type: p.type,
-          name: p.name,
-          email: p.email,
-          status: p.status,
-          created_at: p.createdAt,
-          disabled_at: p.disabledAt,
-        })
-        .execute(),
+      this.ctx.db.insertInto("principals").values({
+        id: p.id,
+        type: p.type,
+        name: p.name,
+        email: p.email,
+        status: p.status,
+        created_at: p.createdAt,
+        disabled_at: p.disabledAt,
+      }),
     );
   }
 
   async get(id: string): Promise<PrincipalRecord | null> {
-    const row = await this.ctx.db.selectFrom("principals").selectAll().where("id", "=", id).executeTakeFirst();
-    return row ? toPrincipal(row) : null;
+    const { rows } = await sql<
+      Selectable<PrincipalsTable>
+    >`SELECT * FROM principals WHERE id = ${id}`.execute(this.ctx.db);
+    return rows[0] ? toPrincipal(rows[0]) : null;
   }
 
   list(filter: { status?: string | undefined }, page: PageRequest): Promise<Page<PrincipalRecord>> {
@@ -54,29 +53,22 @@ export class SqlPrincipalStore implements PrincipalStore {
   }
 
   async createToken(t: PrincipalTokenRecord): Promise<void> {
-    await guardConflict(
+    await insertUnique(
       "principal token",
-      this.ctx.db
-        .insertInto("principal_tokens")
-        .values({
-          id: t.id,
-          principal_id: t.principalId,
-          token_hash: t.tokenHash,
-          created_at: t.createdAt,
-          revoked_at: t.revokedAt,
-        })
-        .execute(),
+      this.ctx.db.insertInto("principal_tokens").values({
+        id: t.id,
+        principal_id: t.principalId,
+        token_hash: t.tokenHash,
+        created_at: t.createdAt,
+        revoked_at: t.revokedAt,
+      }),
     );
   }
 
   async findTokenByHash(hash: string): Promise<PrincipalTokenRecord | null> {
-    const row = await this.ctx.db
-      .selectFrom("principal_tokens")
-      .selectAll()
-      .where("token_hash", "=", hash)
-      .where("revoked_at", "is", null)
-      .executeTakeFirst();
-    return row ? toPrincipalToken(row) : null;
+    const { rows } = await sql<Selectable<PrincipalTokensTable>>`
+      SELECT * FROM principal_tokens WHERE token_hash = ${hash} AND revoked_at IS NULL`.execute(this.ctx.db);
+    return rows[0] ? toPrincipalToken(rows[0]) : null;
   }
 
   async revokeToken(id: string, at: number): Promise<boolean> {

@@ -4,45 +4,41 @@
  * @example
  * const resource = await new SqlResourceStore(ctx).getByAudience("https://api.example.com");
  */
-import type { Selectable } from "kysely";
+import { type Selectable, sql } from "kysely";
 import type { Page, PageRequest, ResourceStore } from "../index.js";
 import type { ResourcesTable } from "../schema.js";
 import type { ResourceRecord } from "../types.js";
-import { fetchPage, guardConflict, type SqlContext } from "./context.js";
+import { fetchPage, insertUnique, type SqlContext } from "./context.js";
 
 export class SqlResourceStore implements ResourceStore {
   constructor(private readonly ctx: SqlContext) {}
 
   async create(r: ResourceRecord): Promise<void> {
-    await guardConflict(
+    await insertUnique(
       "resource",
-      this.ctx.db
-        .insertInto("resources")
-        .values({
-          id: r.id,
-          audience: r.audience,
-          name: r.name,
-          secret_hash: r.secretHash,
-          allow_bearer: r.allowBearer,
-          builtin: r.builtin,
-          created_at: r.createdAt,
-        })
-        .execute(),
+      this.ctx.db.insertInto("resources").values({
+        id: r.id,
+        audience: r.audience,
+        name: r.name,
+        secret_hash: r.secretHash,
+        allow_bearer: r.allowBearer,
+        builtin: r.builtin,
+        created_at: r.createdAt,
+      }),
     );
   }
 
   async get(id: string): Promise<ResourceRecord | null> {
-    const row = await this.ctx.db.selectFrom("resources").selectAll().where("id", "=", id).executeTakeFirst();
-    return row ? toResource(row) : null;
+    const { rows } = await sql<Selectable<ResourcesTable>>`SELECT * FROM resources WHERE id = ${id}`.execute(
+      this.ctx.db,
+    );
+    return rows[0] ? toResource(rows[0]) : null;
   }
 
   async getByAudience(audience: string): Promise<ResourceRecord | null> {
-    const row = await this.ctx.db
-      .selectFrom("resources")
-      .selectAll()
-      .where("audience", "=", audience)
-      .executeTakeFirst();
-    return row ? toResource(row) : null;
+    const { rows } = await sql<Selectable<ResourcesTable>>`
+      SELECT * FROM resources WHERE audience = ${audience}`.execute(this.ctx.db);
+    return rows[0] ? toResource(rows[0]) : null;
   }
 
   list(page: PageRequest): Promise<Page<ResourceRecord>> {

@@ -9,38 +9,28 @@ import { type Selectable, sql } from "kysely";
 import type { TokenStore } from "../index.js";
 import type { TokensTable } from "../schema.js";
 import type { TokenRecord } from "../types.js";
-import { affected, chunks, guardConflict, type SqlContext } from "./context.js";
+import { affected, assertInserted, chunks, guardConflict, type SqlContext } from "./context.js";
 
 export class SqlTokenStore implements TokenStore {
   constructor(private readonly ctx: SqlContext) {}
 
   async create(t: TokenRecord): Promise<void> {
-    await guardConflict(
+    const r = await guardConflict(
       "token",
-      this.ctx.db
-        .insertInto("tokens")
-        .values({
-          id: t.id,
-          agent_id: t.agentId,
-          principal_id: t.principalId,
-          grant_id: t.grantId,
-          audience: t.audience,
-          scope: t.scope,
-          jkt: t.jkt,
-          status_idx: t.statusIdx,
-          parent_token_id: t.parentTokenId,
-          issued_at: t.issuedAt,
-          expires_at: t.expiresAt,
-          kid: t.kid,
-          revoked_at: t.revokedAt,
-        })
-        .execute(),
+      sql`INSERT INTO tokens (id, agent_id, principal_id, grant_id, audience, scope, jkt, status_idx,
+          parent_token_id, issued_at, expires_at, kid, revoked_at)
+        VALUES (${t.id}, ${t.agentId}, ${t.principalId}, ${t.grantId}, ${t.audience}, ${t.scope}, ${t.jkt},
+          ${t.statusIdx}, ${t.parentTokenId}, ${t.issuedAt}, ${t.expiresAt}, ${t.kid}, ${t.revokedAt})
+        ON CONFLICT DO NOTHING`.execute(this.ctx.db),
     );
+    assertInserted("token", r.numAffectedRows);
   }
 
   async get(id: string): Promise<TokenRecord | null> {
-    const row = await this.ctx.db.selectFrom("tokens").selectAll().where("id", "=", id).executeTakeFirst();
-    return row ? toToken(row) : null;
+    const { rows } = await sql<Selectable<TokensTable>>`SELECT * FROM tokens WHERE id = ${id}`.execute(
+      this.ctx.db,
+    );
+    return rows[0] ? toToken(rows[0]) : null;
   }
 
   async nextStatusIndex(): Promise<number> {
@@ -50,23 +40,18 @@ export class SqlTokenStore implements TokenStore {
     }
     // SQLite: the UPDATE takes the write lock, so concurrent callers serialise. Inside a transaction
     // that later rolls back the index is handed out again, but then no token ever carried it.
-    const row = await this.ctx.db
-      .updateTable("counters")
-      .set((eb) => ({ value: eb("value", "+", 1) }))
-      .where("name", "=", "status_idx")
-      .returning("value")
-      .executeTakeFirstOrThrow();
-    return row.value - 1;
+    const r = await sql<{ v: number }>`
+      UPDATE counters SET value = value + 1 WHERE name = 'status_idx' RETURNING value - 1 AS v`.execute(
+      this.ctx.db,
+    );
+    return Number(r.rows[0]?.v);
   }
 
   async revoke(id: string, at: number): Promise<boolean> {
-    const r = await this.ctx.db
-      .updateTable("tokens")
-      .set({ revoked_at: at })
-      .where("id", "=", id)
-      .where("revoked_at", "is", null)
-      .executeTakeFirst();
-    return affected(r.numUpdatedRows) > 0;
+    const r = await sql`UPDATE tokens SET revoked_at = ${at} WHERE id = ${id} AND revoked_at IS NULL`.execute(
+      this.ctx.db,
+    );
+    return affected(r.numAffectedRows) > 0;
   }
 
   async revokeByGrants(grantIds: string[], at: number): Promise<number> {
@@ -84,12 +69,13 @@ export class SqlTokenStore implements TokenStore {
   }
 
   async revokeDescendants(id: string, at: number): Promise<number> {
-    // Walks through already-revoked tokens too: their children may still be live.
+    // Walks through already-revoked tokens too: their children may still be live. The IS NOT NULL
+    // lets PostgreSQL prove that the partial index on parent_token_id applies to the join.
     const r = await sql`
       WITH RECURSIVE d(id) AS (
         SELECT id FROM tokens WHERE parent_token_id = ${id}
         UNION
-        SELECT t.id FROM tokens t JOIN d ON t.parent_token_id = d.id
+        SELECT t.id FROM tokens t JOIN d ON t.parent_token_id = d.id AND t.parent_token_id IS NOT NULL
       )
       UPDATE tokens SET revoked_at = ${at}
       WHERE id IN (SELECT id FROM d) AND revoked_at IS NULL`.execute(this.ctx.db);
@@ -101,7 +87,7 @@ export class SqlTokenStore implements TokenStore {
       WITH RECURSIVE d(id, grant_id) AS (
         SELECT id, grant_id FROM tokens WHERE parent_token_id = ${id}
         UNION
-        SELECT t.id, t.grant_id FROM tokens t JOIN d ON t.parent_token_id = d.id
+        SELECT t.id, t.grant_id FROM tokens t JOIN d ON t.parent_token_id = d.id AND t.parent_token_id IS NOT NULL
       )
       SELECT DISTINCT grant_id FROM d
       WHERE grant_id <> COALESCE((SELECT grant_id FROM tokens WHERE id = ${id}), '')

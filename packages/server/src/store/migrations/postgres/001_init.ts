@@ -101,7 +101,8 @@ export const migration: Migration = {
     )`,
     "CREATE INDEX tokens_agent_idx ON tokens (agent_id)",
     "CREATE INDEX tokens_grant_idx ON tokens (grant_id)",
-    "CREATE INDEX tokens_parent_idx ON tokens (parent_token_id)",
+    // Partial: most tokens are not delegated, and their inserts then skip this index entirely.
+    "CREATE INDEX tokens_parent_idx ON tokens (parent_token_id) WHERE parent_token_id IS NOT NULL",
     "CREATE INDEX tokens_kid_idx ON tokens (kid, expires_at)",
     "CREATE TABLE used_nonces (key TEXT PRIMARY KEY, expires_at BIGINT NOT NULL)",
     "CREATE INDEX used_nonces_expiry_idx ON used_nonces (expires_at)",
@@ -132,6 +133,7 @@ export const migration: Migration = {
     "CREATE INDEX audit_agent_idx ON audit_log (actor_agent, idx)",
     "CREATE INDEX audit_principal_idx ON audit_log (actor_principal, idx)",
     "CREATE INDEX audit_token_idx ON audit_log (token_id)",
+    // Appends lock this row (UPDATE … RETURNING), which serialises them and keeps indexes dense.
     "CREATE TABLE audit_head (id INTEGER PRIMARY KEY CHECK (id = 1), size BIGINT NOT NULL)",
     "INSERT INTO audit_head (id, size) VALUES (1, 0)",
     // nextval() is outside transactions, so a status index is never handed out twice.

@@ -101,7 +101,8 @@ export const migration: Migration = {
     )`,
     "CREATE INDEX tokens_agent_idx ON tokens (agent_id)",
     "CREATE INDEX tokens_grant_idx ON tokens (grant_id)",
-    "CREATE INDEX tokens_parent_idx ON tokens (parent_token_id)",
+    // Partial: most tokens are not delegated, and their inserts then skip this index entirely.
+    "CREATE INDEX tokens_parent_idx ON tokens (parent_token_id) WHERE parent_token_id IS NOT NULL",
     "CREATE INDEX tokens_kid_idx ON tokens (kid, expires_at)",
     "CREATE TABLE used_nonces (key TEXT PRIMARY KEY, expires_at INTEGER NOT NULL) WITHOUT ROWID",
     "CREATE INDEX used_nonces_expiry_idx ON used_nonces (expires_at)",
@@ -116,6 +117,7 @@ export const migration: Migration = {
       publish_until INTEGER
     )`,
     `CREATE TABLE audit_log (
+      -- INTEGER PRIMARY KEY is the rowid, so MAX(idx) (the log head) is one b-tree descent.
       idx INTEGER PRIMARY KEY,
       at INTEGER NOT NULL,
       action TEXT NOT NULL,
@@ -132,8 +134,6 @@ export const migration: Migration = {
     "CREATE INDEX audit_agent_idx ON audit_log (actor_agent, idx)",
     "CREATE INDEX audit_principal_idx ON audit_log (actor_principal, idx)",
     "CREATE INDEX audit_token_idx ON audit_log (token_id)",
-    "CREATE TABLE audit_head (id INTEGER PRIMARY KEY CHECK (id = 1), size INTEGER NOT NULL)",
-    "INSERT INTO audit_head (id, size) VALUES (1, 0)",
     // The status-list counter; PostgreSQL uses a SEQUENCE instead.
     "CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL)",
     "INSERT INTO counters (name, value) VALUES ('status_idx', 0)",
