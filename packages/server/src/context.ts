@@ -11,6 +11,8 @@ import type { Config } from "./config/defaults.js";
 import type { IssuerKeyring } from "./keys/issuer-keys.js";
 import type { Store } from "./store/index.js";
 import type { RevocationIndex } from "./tokens/revocation-index.js";
+import type { StatusIndexAllocator } from "./tokens/status-indexes.js";
+import type { ResourceRecord } from "./store/index.js";
 
 export interface Deputy {
   config: Config;
@@ -26,6 +28,12 @@ export interface Deputy {
   /** HMAC key for stateless DPoP nonces (RFC 9449 §8), derived from the master key. */
   dpopNonceKey: Buffer;
   urls: DeputyUrls;
+  statusIndexes: StatusIndexAllocator;
+  /**
+   * Resources by audience. Safe to cache for the life of the process: a resource is never edited
+   * or deleted, so a cached record can never be stale (misses always go to the store).
+   */
+  resourceCache: Map<string, ResourceRecord>;
 }
 
 export interface DeputyUrls {

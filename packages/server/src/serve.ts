@@ -23,6 +23,7 @@ import { IssuerKeyring } from "./keys/issuer-keys.js";
 import type { Store } from "./store/index.js";
 import { openStore } from "./store/open.js";
 import { RevocationIndex } from "./tokens/revocation-index.js";
+import { StatusIndexAllocator } from "./tokens/status-indexes.js";
 
 export const ADMIN_TOKEN_PREFIX = "dpa";
 
@@ -91,6 +92,8 @@ export async function createDeputy(options: DeputyOptions = {}): Promise<Created
     adminTokenHash: hashSecret(adminToken),
     dpopNonceKey: Buffer.from(hkdfSync("sha256", masterKey, Buffer.alloc(0), "deputy:dpop-nonce:v1", 32)),
     urls: deputyUrls(config.issuer),
+    statusIndexes: new StatusIndexAllocator(store),
+    resourceCache: new Map(),
   };
   const app = await buildApp(deputy);
   // Replay caches only need a jti until the proof or assertion it guards has expired anyway.

@@ -49,8 +49,7 @@ export async function authenticateCaller(d: Deputy, request: FastifyRequest): Pr
       const record = await d.store.principals.findTokenByHash(hashSecret(auth.value));
       if (!record) throw unauthenticated("unknown or revoked principal token");
       const principal = await d.store.principals.get(record.principalId);
-      if (principal?.status !== "active")
-        throw unauthenticated("the token's principal is disabled");
+      if (principal?.status !== "active") throw unauthenticated("the token's principal is disabled");
       return { kind: "principal", principalId: principal.id };
     }
     if (auth.value.split(".").length === 3) {

@@ -135,6 +135,12 @@ export interface TokenStore {
   get(id: string): Promise<TokenRecord | null>;
   /** Allocates the next status-list index (a monotonically increasing integer, never reused). */
   nextStatusIndex(): Promise<number>;
+  /**
+   * Reserves `count` status-list indexes that were never handed out before and never will be
+   * again, even if the caller's later work fails. Call it outside a transaction (on SQLite a
+   * rolled-back reservation would be handed out twice). Indexes may be non-contiguous.
+   */
+  reserveStatusIndexes(count: number): Promise<number[]>;
   /** Idempotent and monotonic: a revoked token never becomes active again. Returns true if it changed. */
   revoke(id: string, at: number): Promise<boolean>;
   /** Revokes every unrevoked token minted from these grants; returns how many changed. */

@@ -46,6 +46,7 @@ export async function issueToken(d: Deputy, input: IssueInput): Promise<TokenRes
   if (exp <= iat) throw new DeputyError("ERR_GRANT_EXPIRED", "the grant expires too soon to mint a token");
   const jti = newId("tok");
   const maxTokens = input.grant.constraints.max_tokens ?? null;
+  const statusIdx = await d.statusIndexes.next();
 
   const accessToken = await d.store.transaction(async (tx) => {
     for (const r of input.replay) {
@@ -67,7 +68,6 @@ export async function issueToken(d: Deputy, input: IssueInput): Promise<TokenRes
         `grant ${input.grant.id} has minted its max_tokens`,
       );
     }
-    const statusIdx = await tx.tokens.nextStatusIndex();
     const claims = accessTokenClaims({
       issuer: d.urls.issuer,
       statusListBase: d.urls.statusLists,

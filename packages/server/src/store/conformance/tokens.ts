@@ -38,6 +38,15 @@ export function tokenTests(s: () => Store): void {
       expect(inTx[0]).toBeGreaterThan(Math.max(...many));
     });
 
+    it("reserves status-index blocks that never overlap, even concurrently", async () => {
+      const single = await s().tokens.nextStatusIndex();
+      const blocks = await Promise.all(Array.from({ length: 8 }, () => s().tokens.reserveStatusIndexes(64)));
+      const all = [single, ...blocks.flat(), await s().tokens.nextStatusIndex()];
+      expect(blocks.every((b) => b.length === 64)).toBe(true);
+      expect(new Set(all).size).toBe(all.length);
+      expect(all.every((i) => Number.isSafeInteger(i) && i >= 0)).toBe(true);
+    });
+
     it("revokes monotonically", async () => {
       const { grant: g } = await seedAgent(s());
       const t = token(g);

@@ -47,6 +47,22 @@ export class SqlTokenStore implements TokenStore {
     return Number(r.rows[0]?.v);
   }
 
+  async reserveStatusIndexes(count: number): Promise<number[]> {
+    const n = Math.max(1, Math.min(10_000, Math.floor(count)));
+    if (this.ctx.dialect === "postgres") {
+      const r = await sql<{
+        v: number;
+      }>`SELECT nextval('token_status_idx_seq') AS v FROM generate_series(1, ${n})`.execute(this.ctx.db);
+      return r.rows.map((row) => Number(row.v));
+    }
+    const r = await sql<{ v: number }>`
+      UPDATE counters SET value = value + ${n} WHERE name = 'status_idx' RETURNING value - ${n} AS v`.execute(
+      this.ctx.db,
+    );
+    const first = Number(r.rows[0]?.v);
+    return Array.from({ length: n }, (_, i) => first + i);
+  }
+
   async revoke(id: string, at: number): Promise<boolean> {
     const r = await sql`UPDATE tokens SET revoked_at = ${at} WHERE id = ${id} AND revoked_at IS NULL`.execute(
       this.ctx.db,
