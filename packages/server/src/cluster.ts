@@ -14,7 +14,7 @@
  */
 import cluster from "node:cluster";
 import { join } from "node:path";
-import { type DeputyOptions, createDeputy, startDeputy } from "./serve.js";
+import { createDeputy, type DeputyOptions, startDeputy } from "./serve.js";
 
 export type ClusterEvent =
   | {

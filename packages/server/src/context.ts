@@ -9,10 +9,9 @@ import type { Audit } from "./audit/record.js";
 import type { Clock } from "./clock.js";
 import type { Config } from "./config/defaults.js";
 import type { IssuerKeyring } from "./keys/issuer-keys.js";
-import type { Store } from "./store/index.js";
+import type { ResourceRecord, Store } from "./store/index.js";
 import type { RevocationIndex } from "./tokens/revocation-index.js";
 import type { StatusIndexAllocator } from "./tokens/status-indexes.js";
-import type { ResourceRecord } from "./store/index.js";
 
 export interface Deputy {
   config: Config;

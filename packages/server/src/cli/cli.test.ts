@@ -53,7 +53,6 @@ function deputy(args: string[], env: Record<string, string> = {}): Promise<Run> 
   });
 }
 
-// biome-ignore lint/suspicious/noExplicitAny: the tests read arbitrary JSON answers
 async function json<T = Record<string, any>>(args: string[]): Promise<T> {
   const r = await deputy([...args, "--json"]);
   expect(r.stderr).toBe("");

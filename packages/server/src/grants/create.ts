@@ -9,9 +9,9 @@
  *   expiresAt: Date.now() + 86_400_000, maxDelegationDepth: 1,
  * });
  */
-import { type Authority, DeputyError, MAX_DELEGATION_DEPTH, attenuate, newId } from "@deputy/protocol";
+import { type Authority, attenuate, DeputyError, MAX_DELEGATION_DEPTH, newId } from "@deputy/protocol";
 import type { Deputy } from "../context.js";
-import { type Caller, actorOf, canSeeAgent, notFound } from "../identity/caller.js";
+import { actorOf, type Caller, canSeeAgent, notFound } from "../identity/caller.js";
 import type { GrantConstraints, GrantRecord, Page, PageRequest, Store } from "../store/index.js";
 
 export interface CreateGrantInput {

@@ -22,13 +22,13 @@ import {
   tokenRequest,
 } from "../test-support/oauth.js";
 import {
-  TEST_ADMIN_TOKEN,
-  TEST_ISSUER,
-  type Story,
-  type TestDeputy,
   createTestDeputy,
   expectOk,
+  type Story,
   setupStory,
+  TEST_ADMIN_TOKEN,
+  TEST_ISSUER,
+  type TestDeputy,
 } from "../test-support/server.js";
 
 const canonicalize = canonicalizeModule as unknown as (v: unknown) => string;

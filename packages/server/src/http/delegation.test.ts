@@ -8,7 +8,7 @@ import {
   TOKEN_TYPE_JWT,
 } from "@deputy/protocol";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { type TestKey, clientAssertion, signJwt, testKey } from "../test-support/keys.js";
+import { clientAssertion, signJwt, type TestKey, testKey } from "../test-support/keys.js";
 import {
   clientCredentials,
   decodeJwt,
@@ -18,13 +18,13 @@ import {
   tokenRequest,
 } from "../test-support/oauth.js";
 import {
-  TEST_ISSUER,
-  TEST_RESOURCE,
-  type Story,
-  type TestDeputy,
   createTestDeputy,
   expectOk,
+  type Story,
   setupStory,
+  TEST_ISSUER,
+  TEST_RESOURCE,
+  type TestDeputy,
 } from "../test-support/server.js";
 
 let t: TestDeputy;

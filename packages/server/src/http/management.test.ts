@@ -7,14 +7,14 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { dpopProof, testKey, testP256Key } from "../test-support/keys.js";
 import { clientCredentials, decodeJwt, getToken, introspectAs, nowS } from "../test-support/oauth.js";
 import {
+  createTestDeputy,
+  expectOk,
+  type Story,
+  setupStory,
   T0,
   TEST_ISSUER,
   TEST_RESOURCE,
-  type Story,
   type TestDeputy,
-  createTestDeputy,
-  expectOk,
-  setupStory,
 } from "../test-support/server.js";
 
 let t: TestDeputy;

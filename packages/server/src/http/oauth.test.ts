@@ -7,7 +7,6 @@ import { CLIENT_ASSERTION_TYPE_JWT_BEARER } from "@deputy/protocol";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { clientAssertion, dpopProof, signJwt, testKey, testP256Key } from "../test-support/keys.js";
 import {
-  TOKEN_URL,
   clientCredentials,
   decodeJwt,
   form,
@@ -15,17 +14,18 @@ import {
   introspectAs,
   nowS,
   postForm,
+  TOKEN_URL,
   tokenRequest,
 } from "../test-support/oauth.js";
 import {
+  createTestDeputy,
+  type Story,
+  setupStory,
   T0,
   TEST_ADMIN_TOKEN,
   TEST_ISSUER,
   TEST_RESOURCE,
-  type Story,
   type TestDeputy,
-  createTestDeputy,
-  setupStory,
 } from "../test-support/server.js";
 
 let t: TestDeputy;

@@ -5,11 +5,11 @@
  * @example
  * const agent = await createAgent(deputy, caller, { principal: "prn_…", name: "deployer", jwks });
  */
-import { DeputyError, MAX_DELEGATION_DEPTH, SCOPE_AGENTS_DELEGATE, newId } from "@deputy/protocol";
+import { DeputyError, MAX_DELEGATION_DEPTH, newId, SCOPE_AGENTS_DELEGATE } from "@deputy/protocol";
 import type { Deputy } from "../context.js";
 import { importAgentPublicJwk } from "../crypto/jwk.js";
 import type { AgentKeyRecord, AgentRecord, AgentStatus, Page, PageRequest } from "../store/index.js";
-import { type Caller, actorOf, canSeeAgent, notFound } from "./caller.js";
+import { actorOf, type Caller, canSeeAgent, notFound } from "./caller.js";
 
 export const MAX_KEYS_PER_AGENT = 10;
 

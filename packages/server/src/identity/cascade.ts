@@ -15,7 +15,7 @@
 import { DeputyError, idPrefix } from "@deputy/protocol";
 import type { Deputy } from "../context.js";
 import type { Store } from "../store/index.js";
-import { type Caller, actorOf, canSeeAgent, canSeePrincipal, notFound } from "./caller.js";
+import { actorOf, type Caller, canSeeAgent, canSeePrincipal, notFound } from "./caller.js";
 
 export interface RevocationResult {
   target: string;

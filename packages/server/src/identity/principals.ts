@@ -10,7 +10,7 @@ import { DeputyError, newId } from "@deputy/protocol";
 import type { Deputy } from "../context.js";
 import { hashSecret, newSecret } from "../crypto/secrets.js";
 import type { PrincipalRecord, PrincipalType } from "../store/index.js";
-import { type Caller, actorOf, canSeePrincipal, notFound, requireAdmin } from "./caller.js";
+import { actorOf, type Caller, canSeePrincipal, notFound, requireAdmin } from "./caller.js";
 
 export const PRINCIPAL_TOKEN_PREFIX = "dpp";
 

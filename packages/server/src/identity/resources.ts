@@ -9,8 +9,8 @@
 import { DeputyError, newId } from "@deputy/protocol";
 import type { Deputy } from "../context.js";
 import { hashSecret, newSecret } from "../crypto/secrets.js";
-import { type ResourceRecord, StoreConflictError, type Store } from "../store/index.js";
-import { type Caller, actorOf, notFound, requireAdmin } from "./caller.js";
+import { type ResourceRecord, type Store, StoreConflictError } from "../store/index.js";
+import { actorOf, type Caller, notFound, requireAdmin } from "./caller.js";
 
 export const RESOURCE_SECRET_PREFIX = "drs";
 

@@ -11,7 +11,7 @@
  * const jwt = keys.sign({ typ: "at+jwt" }, claims);
  * await keys.rotate(); // new key signs; the old one stays in the JWKS until its tokens expire
  */
-import { type KeyObject, createPrivateKey, createPublicKey, generateKeyPairSync } from "node:crypto";
+import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from "node:crypto";
 import type { Clock } from "../clock.js";
 import { jwkThumbprint } from "../crypto/jwk.js";
 import { signCompactJws } from "../crypto/jws.js";

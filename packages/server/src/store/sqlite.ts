@@ -16,8 +16,8 @@ import { Kysely } from "kysely";
 import type { Store } from "./index.js";
 import { migrate } from "./migrate.js";
 import type { Database } from "./schema.js";
-import { DeputySqliteDialect } from "./sqlite-dialect.js";
 import { SqlStore } from "./sql-store.js";
+import { DeputySqliteDialect } from "./sqlite-dialect.js";
 
 /** "normal": durable against process crash (default); "full": also against OS crash / power loss. */
 export type Durability = "normal" | "full";

@@ -11,8 +11,8 @@ import {
   dropSchema,
   uniqueSchemaName,
 } from "../test-support/store.js";
-import { runStoreConformance } from "./conformance.js";
 import { principal } from "./conformance/fixtures.js";
+import { runStoreConformance } from "./conformance.js";
 import { openStore } from "./open.js";
 
 const PG_URL = process.env.DEPUTY_TEST_DATABASE_URL ?? "postgres://root@127.0.0.1:5432/test";

@@ -8,11 +8,11 @@
  * const assertion = signJwt(key, { typ: "JWT" }, { iss: agentId, sub: agentId, aud: issuer, … });
  */
 import {
-  type KeyObject,
   createHash,
   createPrivateKey,
   createPublicKey,
   generateKeyPairSync,
+  type KeyObject,
   randomUUID,
   sign,
 } from "node:crypto";

@@ -5,9 +5,10 @@
  * @example
  * const res = await tokenRequest(t, { grant_type: "client_credentials", ... }, proof);
  */
-import type { LightMyRequestResponse } from "fastify";
+
 import { CLIENT_ASSERTION_TYPE_JWT_BEARER } from "@deputy/protocol";
-import { type TestKey, clientAssertion, dpopProof } from "./keys.js";
+import type { LightMyRequestResponse } from "fastify";
+import { clientAssertion, dpopProof, type TestKey } from "./keys.js";
 import { TEST_ISSUER, TEST_RESOURCE, type TestDeputy } from "./server.js";
 
 export const TOKEN_URL = `${TEST_ISSUER}/oauth/token`;

@@ -15,8 +15,8 @@ import pino from "pino";
 import { FakeClock } from "../clock.js";
 import type { Deputy } from "../context.js";
 import { createDeputy } from "../serve.js";
-import { createTestStore } from "./store.js";
 import { type TestKey, testKey } from "./keys.js";
+import { createTestStore } from "./store.js";
 
 export const TEST_ISSUER = "http://deputy.test";
 export const TEST_ADMIN_TOKEN = "dpa_test-admin-token-0123456789abcdefghijklmnop";

@@ -10,7 +10,7 @@ import type { Deputy } from "../context.js";
 import { authenticateAgent } from "./client-auth.js";
 import { checkDpop } from "./dpop-check.js";
 import type { TokenForm } from "./form.js";
-import { type TokenResponse, issueToken } from "./issue.js";
+import { issueToken, type TokenResponse } from "./issue.js";
 import { selectGrant } from "./select-grant.js";
 
 export async function clientCredentials(

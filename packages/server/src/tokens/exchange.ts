@@ -9,13 +9,13 @@
  * const response = await tokenExchange(deputy, form, request.headers.dpop);
  */
 import {
+  attenuate,
   DeputyError,
   GRANT_TYPE_TOKEN_EXCHANGE,
-  TOKEN_TYPE_ACCESS_TOKEN,
-  TOKEN_TYPE_JWT,
-  attenuate,
   newId,
   parseScope,
+  TOKEN_TYPE_ACCESS_TOKEN,
+  TOKEN_TYPE_JWT,
 } from "@deputy/protocol";
 import { nowSeconds } from "../clock.js";
 import type { Deputy } from "../context.js";
@@ -31,7 +31,7 @@ import {
 } from "./client-auth.js";
 import { checkDpop } from "./dpop-check.js";
 import type { TokenForm } from "./form.js";
-import { type TokenResponse, issueToken } from "./issue.js";
+import { issueToken, type TokenResponse } from "./issue.js";
 import { requestedResource, requestedScopes } from "./select-grant.js";
 
 export async function tokenExchange(

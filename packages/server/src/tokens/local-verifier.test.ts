@@ -1,12 +1,12 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { decodeJwt, getToken } from "../test-support/oauth.js";
 import {
-  TEST_RESOURCE,
-  type Story,
-  type TestDeputy,
   createTestDeputy,
   expectOk,
+  type Story,
   setupStory,
+  TEST_RESOURCE,
+  type TestDeputy,
 } from "../test-support/server.js";
 import { LocalTokenVerifier } from "./local-verifier.js";
 

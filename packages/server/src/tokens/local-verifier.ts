@@ -9,8 +9,9 @@
  * const verifier = new LocalTokenVerifier(deputy, "https://api.example.com");
  * const claims = verifier.verify(token); // throws ERR_INVALID_TOKEN when invalid or revoked
  */
-import { type AccessTokenClaims, DeputyError } from "@deputy/protocol";
+
 import type { KeyObject } from "node:crypto";
+import { type AccessTokenClaims, DeputyError } from "@deputy/protocol";
 import { VerifiedTokenCache } from "./access-token.js";
 import type { RevocationIndex } from "./revocation-index.js";
 

@@ -34,9 +34,9 @@ import {
   EmptyBody,
   GrantListQuery,
   ListQuery,
+  parse,
   RevocationBody,
   RevokeBody,
-  parse,
 } from "../schemas.js";
 import { agentJson, agentKeyJson, grantJson, principalJson, resourceJson } from "../serialize.js";
 
