@@ -10,6 +10,7 @@ import type { Clock } from "./clock.js";
 import type { Config } from "./config/defaults.js";
 import type { IssuerKeyring } from "./keys/issuer-keys.js";
 import type { ResourceRecord, Store } from "./store/index.js";
+import type { VerifiedTokenCache } from "./tokens/access-token.js";
 import type { RevocationIndex } from "./tokens/revocation-index.js";
 import type { StatusIndexAllocator } from "./tokens/status-indexes.js";
 
@@ -28,6 +29,12 @@ export interface Deputy {
   dpopNonceKey: Buffer;
   urls: DeputyUrls;
   statusIndexes: StatusIndexAllocator;
+  /**
+   * Claims of access tokens whose signature this process already verified, keyed by the exact
+   * token string; `exp`, `iss` and `aud` are re-checked on every hit, and revocation is always
+   * looked up in the store, so a hit only skips the signature check.
+   */
+  verifiedTokens: VerifiedTokenCache;
   /**
    * Resources by audience. Safe to cache for the life of the process: a resource is never edited
    * or deleted, so a cached record can never be stale (misses always go to the store).

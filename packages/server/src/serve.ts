@@ -22,6 +22,7 @@ import { ensureBuiltinResource } from "./identity/resources.js";
 import { IssuerKeyring } from "./keys/issuer-keys.js";
 import type { Store } from "./store/index.js";
 import { openStore } from "./store/open.js";
+import { VerifiedTokenCache } from "./tokens/access-token.js";
 import { RevocationIndex } from "./tokens/revocation-index.js";
 import { StatusIndexAllocator } from "./tokens/status-indexes.js";
 
@@ -93,6 +94,7 @@ export async function createDeputy(options: DeputyOptions = {}): Promise<Created
     dpopNonceKey: Buffer.from(hkdfSync("sha256", masterKey, Buffer.alloc(0), "deputy:dpop-nonce:v1", 32)),
     urls: deputyUrls(config.issuer),
     statusIndexes: new StatusIndexAllocator(store),
+    verifiedTokens: new VerifiedTokenCache(50_000),
     resourceCache: new Map(),
   };
   const app = await buildApp(deputy);

@@ -61,9 +61,14 @@ export class Audit {
     private readonly clock: Clock,
   ) {}
 
-  /** Appends one entry (inside `tx` when given) and returns its index. */
+  /**
+   * Appends one entry and returns its index: inside `tx` when given (it commits with the change it
+   * attributes), else in its own transaction, which the store group-commits with others. Either
+   * way the entry is durable before this resolves.
+   */
   async record(event: AuditEvent, tx?: Store): Promise<number> {
-    const store = tx ?? this.store;
+    if (tx === undefined) return this.store.transaction((t) => this.record(event, t));
+    const store = tx;
     const at = this.clock.now();
     const actor = {
       agent: event.actor.agent,

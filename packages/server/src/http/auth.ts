@@ -17,7 +17,7 @@ import { hashSecret, safeEqual } from "../crypto/secrets.js";
 import type { Caller } from "../identity/caller.js";
 import { PRINCIPAL_TOKEN_PREFIX } from "../identity/principals.js";
 import type { ResourceRecord } from "../store/index.js";
-import { verifyAccessToken } from "../tokens/access-token.js";
+import type { verifyAccessToken } from "../tokens/access-token.js";
 import { loadActiveAgent } from "../tokens/client-auth.js";
 import { checkDpop } from "../tokens/dpop-check.js";
 
@@ -69,7 +69,7 @@ async function authenticateAgentCaller(d: Deputy, request: FastifyRequest, token
   let claims: ReturnType<typeof verifyAccessToken>;
   try {
     // DESIGN §4: Deputy's own API is the resource whose audience is the issuer URL.
-    claims = verifyAccessToken(token, {
+    claims = d.verifiedTokens.verify(token, {
       issuer: d.urls.issuer,
       audience: d.urls.issuer,
       now: nowSeconds(d.clock),

@@ -9,7 +9,7 @@
 import { nowSeconds } from "../clock.js";
 import type { Deputy } from "../context.js";
 import type { ResourceRecord } from "../store/index.js";
-import { verifyAccessToken } from "./access-token.js";
+import type { verifyAccessToken } from "./access-token.js";
 
 export type IntrospectionCaller = { kind: "admin" } | { kind: "resource"; resource: ResourceRecord };
 
@@ -48,7 +48,7 @@ async function evaluate(
 ): Promise<IntrospectionResponse> {
   let claims: ReturnType<typeof verifyAccessToken>;
   try {
-    claims = verifyAccessToken(token, {
+    claims = d.verifiedTokens.verify(token, {
       issuer: d.urls.issuer,
       now: nowSeconds(d.clock),
       leewaySec: 0,

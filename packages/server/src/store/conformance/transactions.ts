@@ -52,6 +52,32 @@ export function transactionTests(s: () => Store): void {
       expect(await s().audit.size()).toBe(0);
     });
 
+    it("group commit: concurrent transactions keep their own all-or-nothing outcome", async () => {
+      const ps = Array.from({ length: 30 }, () => principal());
+      const results = await Promise.allSettled(
+        ps.map((p, i) =>
+          s().transaction(async (tx) => {
+            await tx.principals.create(p);
+            const fields = auditFields();
+            await tx.audit.append(fields, entryFor(fields));
+            if (i % 3 === 0) throw new Error(`fail ${i}`);
+            return i;
+          }),
+        ),
+      );
+      results.forEach((r, i) => {
+        if (i % 3 === 0) expect(r).toMatchObject({ status: "rejected", reason: { message: `fail ${i}` } });
+        else expect(r).toEqual({ status: "fulfilled", value: i });
+      });
+      for (const [i, p] of ps.entries()) {
+        expect(await s().principals.get(p.id)).toEqual(i % 3 === 0 ? null : p);
+      }
+      // Rolled-back items leave no hole in the audit index space.
+      const size = await s().audit.size();
+      const entries = (await s().audit.query({}, { limit: 1000 })).items.map((e) => e.index);
+      expect(entries).toEqual(Array.from({ length: size }, (_, i) => i));
+    });
+
     it("runs nested transactions inline, in the outer transaction", async () => {
       const p = principal();
       const q = principal();
