@@ -123,6 +123,8 @@ export function verifyJwsSignature(
   signature: Uint8Array,
 ): boolean {
   if (signature.length !== SIGNATURE_LENGTH || !keyMatchesAlg(alg, keyObject)) return false;
+  const prefetched = takePrefetched(keyObject, signingInput, signature);
+  if (prefetched !== undefined) return prefetched;
   try {
     if (alg === "EdDSA") return verify(null, signingInput, keyObject, signature);
     if (alg === "ES256")
@@ -154,4 +156,88 @@ export function signCompactJws(
   else if (alg === "ES256") signature = sign("sha256", data, { key: privateKey, dsaEncoding: "ieee-p1363" });
   else throw new Error("signCompactJws: algorithm is not on the allow-list");
   return `${input}.${signature.toString("base64url")}`;
+}
+
+/**
+ * Results of signature checks already run off the main thread by {@link prefetchJwsSignature},
+ * keyed by the signature bytes; an entry answers only for the identical key, signing input and
+ * signature, and is used once.
+ */
+const prefetched = new Map<string, { key: KeyObject; input: Buffer; ok: boolean }>();
+const MAX_PREFETCHED = 4096;
+
+function takePrefetched(key: KeyObject, input: Uint8Array, signature: Uint8Array): boolean | undefined {
+  if (prefetched.size === 0) return undefined;
+  const id = Buffer.from(signature.buffer, signature.byteOffset, signature.byteLength).toString("base64");
+  const hit = prefetched.get(id);
+  if (hit === undefined || !(hit.key === key || hit.key.equals(key)) || !hit.input.equals(input))
+    return undefined;
+  prefetched.delete(id);
+  return hit.ok;
+}
+
+/**
+ * Runs the same signature check as {@link verifyJwsSignature} on libuv's thread pool (node:crypto's
+ * callback form) and remembers the result, so the synchronous check that follows costs a lookup.
+ * The token endpoint starts these for the client assertion and the DPoP proof at once, so both
+ * Ed25519 verifications run in parallel, on other cores, while the event loop reads the store.
+ * Never throws; a failure to prefetch just means the synchronous path does the work.
+ *
+ * @example
+ * await prefetchJwsSignature("EdDSA", key, jws.signingInput, jws.signature);
+ * verifyJwsSignature("EdDSA", key, jws.signingInput, jws.signature); // answered from the prefetch
+ */
+export function prefetchJwsSignature(
+  alg: AllowedAlg,
+  keyObject: KeyObject,
+  signingInput: Uint8Array,
+  signature: Uint8Array,
+): Promise<void> {
+  if (signature.length !== SIGNATURE_LENGTH || !keyMatchesAlg(alg, keyObject)) return Promise.resolve();
+  return new Promise<void>((resolve) => {
+    const done = (err: Error | null, ok: boolean) => {
+      if (!err) {
+        if (prefetched.size >= MAX_PREFETCHED) prefetched.clear();
+        prefetched.set(
+          Buffer.from(signature.buffer, signature.byteOffset, signature.byteLength).toString("base64"),
+          {
+            key: keyObject,
+            input: Buffer.from(signingInput),
+            ok,
+          },
+        );
+      }
+      resolve();
+    };
+    try {
+      if (alg === "EdDSA") verify(null, signingInput, keyObject, signature, done);
+      else verify("sha256", signingInput, { key: keyObject, dsaEncoding: "ieee-p1363" }, signature, done);
+    } catch {
+      resolve();
+    }
+  });
+}
+
+/**
+ * {@link signCompactJws} with the signature computed on libuv's thread pool.
+ *
+ * @example
+ * const jwt = await signCompactJwsAsync({ typ: "at+jwt", kid }, claims, issuerKey, "EdDSA");
+ */
+export function signCompactJwsAsync(
+  header: Record<string, unknown>,
+  payload: Record<string, unknown>,
+  privateKey: KeyObject,
+  alg: AllowedAlg,
+): Promise<string> {
+  if (header.alg !== undefined && header.alg !== alg) {
+    return Promise.reject(new Error("signCompactJws: header alg differs from alg"));
+  }
+  const input = `${Buffer.from(JSON.stringify({ ...header, alg })).toString("base64url")}.${Buffer.from(JSON.stringify(payload)).toString("base64url")}`;
+  return new Promise((resolve, reject) => {
+    const done = (err: Error | null, sig: Buffer) =>
+      err ? reject(err) : resolve(`${input}.${sig.toString("base64url")}`);
+    if (alg === "EdDSA") sign(null, Buffer.from(input), privateKey, done);
+    else sign("sha256", Buffer.from(input), { key: privateKey, dsaEncoding: "ieee-p1363" }, done);
+  });
 }

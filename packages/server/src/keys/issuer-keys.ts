@@ -14,7 +14,7 @@
 import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from "node:crypto";
 import type { Clock } from "../clock.js";
 import { jwkThumbprint } from "../crypto/jwk.js";
-import { signCompactJws } from "../crypto/jws.js";
+import { signCompactJws, signCompactJwsAsync } from "../crypto/jws.js";
 import { openWithKey, sealWithKey } from "../crypto/secrets.js";
 import type { IssuerKeyRecord, Store } from "../store/index.js";
 
@@ -67,6 +67,22 @@ export class IssuerKeyring {
       key.privateKey!,
       "EdDSA",
     );
+  }
+
+  /** {@link sign} on the thread pool; also returns the kid that signed. */
+  async signAsync(
+    header: Record<string, unknown>,
+    payload: Record<string, unknown>,
+  ): Promise<{ jws: string; kid: string }> {
+    if (this.clock.now() - this.loadedAt > RELOAD_INTERVAL_MS) void this.reload().catch(() => {});
+    const key = this.active;
+    const jws = await signCompactJwsAsync(
+      { ...header, alg: "EdDSA", kid: key.record.kid },
+      payload,
+      key.privateKey!,
+      "EdDSA",
+    );
+    return { jws, kid: key.record.kid };
   }
 
   /** The public key for `kid` if it is still published; reloads once on a miss (rotation elsewhere). */

@@ -67,12 +67,16 @@ export class SqlStore implements Store {
         resolve: resolve as (v: unknown) => void,
         reject,
       });
-      if (!this.flushing) void this.flush();
+      if (!this.flushing) {
+        this.flushing = true;
+        // Start after the current I/O phase: every request parsed in it has then queued its
+        // transaction, so they share one commit. No timer: an idle server commits at once.
+        setImmediate(() => void this.flush());
+      }
     });
   }
 
   private async flush(): Promise<void> {
-    this.flushing = true;
     try {
       while (this.queue.length > 0) {
         const batch = this.queue.splice(0, MAX_BATCH);

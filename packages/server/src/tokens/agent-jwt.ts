@@ -10,7 +10,13 @@
  */
 import type { KeyObject } from "node:crypto";
 import { ALLOWED_ALGS, type AllowedAlg, DeputyError, isId } from "@deputy/protocol";
-import { JwsFormatError, type JwsHeader, parseCompactJws, verifyJwsSignature } from "../crypto/jws.js";
+import {
+  JwsFormatError,
+  type JwsHeader,
+  parseCompactJws,
+  prefetchJwsSignature,
+  verifyJwsSignature,
+} from "../crypto/jws.js";
 
 /** `ERR_INVALID_CLIENT` for client assertions, `ERR_INVALID_GRANT` for actor tokens. */
 export type AgentJwtErrorCode = "ERR_INVALID_CLIENT" | "ERR_INVALID_GRANT";
@@ -196,4 +202,29 @@ export function verifyAgentJwt(parsed: ParsedAgentJwt, opts: AgentJwtCheckOption
   const exp = checkTimes(parsed.claims, opts);
   const jti = checkJti(parsed.claims.jti, code);
   return { agentId: parsed.agentId, jti, exp, kid };
+}
+
+/**
+ * Starts the signature checks {@link verifyAgentJwt} will make, on the thread pool (see
+ * {@link prefetchJwsSignature}); the later synchronous verification then costs a lookup. Safe to
+ * skip or to call with anything: it decides nothing.
+ *
+ * @example
+ * await prefetchAgentJwt(parsed, keys);
+ * const verified = verifyAgentJwt(parsed, { keys, … });
+ */
+export function prefetchAgentJwt(
+  parsed: ParsedAgentJwt,
+  keys: readonly AgentVerificationKey[],
+): Promise<unknown> {
+  const alg = parsed.header.alg;
+  if (!(ALLOWED_ALGS as readonly unknown[]).includes(alg)) return Promise.resolve();
+  const candidates = keys.filter(
+    (k) => (parsed.kid !== undefined ? k.kid === parsed.kid : k.alg === alg) && k.alg === alg,
+  );
+  return Promise.all(
+    candidates.map((k) =>
+      prefetchJwsSignature(alg as AllowedAlg, k.keyObject, parsed.signingInput, parsed.signature),
+    ),
+  );
 }

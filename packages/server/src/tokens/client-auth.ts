@@ -12,7 +12,7 @@ import { nowSeconds } from "../clock.js";
 import type { Deputy } from "../context.js";
 import { publicKeyFromJwk } from "../crypto/jwk.js";
 import type { AgentRecord, Store } from "../store/index.js";
-import { parseAgentJwt, verifyAgentJwt } from "./agent-jwt.js";
+import { parseAgentJwt, prefetchAgentJwt, verifyAgentJwt } from "./agent-jwt.js";
 import type { TokenForm } from "./form.js";
 
 export const MAX_ASSERTION_LIFETIME_S = 300;
@@ -56,6 +56,7 @@ export async function authenticateAgent(d: Deputy, form: TokenForm): Promise<Aut
   }
   const agent = await loadActiveAgent(d.store, parsed.agentId, "ERR_INVALID_CLIENT");
   const keys = await agentVerificationKeys(d.store, agent.id);
+  await prefetchAgentJwt(parsed, keys);
   const verified = verifyAgentJwt(parsed, {
     keys,
     audiences: [d.urls.issuer, d.urls.tokenEndpoint],

@@ -8,6 +8,7 @@
 import { DeputyError } from "@deputy/protocol";
 import type { Deputy } from "../context.js";
 import { authenticateAgent } from "./client-auth.js";
+import { prefetchDpopProof } from "./dpop.js";
 import { checkDpop } from "./dpop-check.js";
 import type { TokenForm } from "./form.js";
 import { issueToken, type TokenResponse } from "./issue.js";
@@ -18,7 +19,10 @@ export async function clientCredentials(
   form: TokenForm,
   dpopHeader: string | string[] | undefined,
 ): Promise<TokenResponse> {
+  // Both Ed25519 checks (assertion and proof) run on the thread pool while the store is read.
+  const dpopSignature = prefetchDpopProof(dpopHeader);
   const client = await authenticateAgent(d, form);
+  await dpopSignature;
   const dpop = checkDpop(d, dpopHeader, { htm: "POST", htu: d.urls.tokenEndpoint });
   const { grant, scopes, resource } = await selectGrant(d, client.agent, form);
   if (dpop === null && !resource.allowBearer) {

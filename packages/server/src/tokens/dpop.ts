@@ -8,7 +8,13 @@
 import { createHash } from "node:crypto";
 import { ALLOWED_ALGS, type AllowedAlg, DeputyError } from "@deputy/protocol";
 import { type ImportedJwk, importAgentPublicJwk, type PublicJwk } from "../crypto/jwk.js";
-import { JwsFormatError, type ParsedJws, parseCompactJws, verifyJwsSignature } from "../crypto/jws.js";
+import {
+  JwsFormatError,
+  type ParsedJws,
+  parseCompactJws,
+  prefetchJwsSignature,
+  verifyJwsSignature,
+} from "../crypto/jws.js";
 
 /** The request a DPoP proof must match, and the optional bindings (RFC 9449 §4.3). */
 export interface DpopCheckOptions {
@@ -165,4 +171,28 @@ export function verifyDpopProof(proof: string, opts: DpopCheckOptions): Verified
   const { jti, iat } = checkClaims(jws.payload, opts);
   checkBindings(jws.payload, key.kid, opts);
   return { jkt: key.kid, jti, iat, jwk: key.jwk };
+}
+
+/**
+ * Starts the proof's signature check on the thread pool (see {@link prefetchJwsSignature}) so
+ * that {@link verifyDpopProof} later answers from it. Decides nothing and never throws: a
+ * malformed proof is left for `verifyDpopProof` to refuse with the right reason.
+ *
+ * @example
+ * const pending = prefetchDpopProof(request.headers.dpop);
+ * // … other work …
+ * await pending;
+ * verifyDpopProof(request.headers.dpop, opts);
+ */
+export function prefetchDpopProof(proof: unknown): Promise<unknown> {
+  try {
+    if (typeof proof !== "string" || /[\s,]/.test(proof)) return Promise.resolve();
+    const jws = parseCompactJws(proof, MAX_PROOF_LENGTH);
+    const alg = jws.header.alg;
+    if (!(ALLOWED_ALGS as readonly unknown[]).includes(alg)) return Promise.resolve();
+    const { keyObject } = importAgentPublicJwk(jws.header.jwk);
+    return prefetchJwsSignature(alg as AllowedAlg, keyObject, jws.signingInput, jws.signature);
+  } catch {
+    return Promise.resolve();
+  }
 }

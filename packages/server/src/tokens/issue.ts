@@ -10,7 +10,7 @@ import { DeputyError, newId } from "@deputy/protocol";
 import type { AuditActor } from "../audit/record.js";
 import type { Deputy } from "../context.js";
 import type { AgentRecord, GrantRecord } from "../store/index.js";
-import { accessTokenClaims, signAccessToken } from "./mint.js";
+import { accessTokenClaims, signAccessTokenAsync } from "./mint.js";
 
 export interface TokenResponse {
   access_token: string;
@@ -48,7 +48,26 @@ export async function issueToken(d: Deputy, input: IssueInput): Promise<TokenRes
   const maxTokens = input.grant.constraints.max_tokens ?? null;
   const statusIdx = await d.statusIndexes.next();
 
-  const accessToken = await d.store.transaction(async (tx) => {
+  const claims = accessTokenClaims({
+    issuer: d.urls.issuer,
+    statusListBase: d.urls.statusLists,
+    principal: input.agent.principalId,
+    audience: input.audience,
+    agent: input.agent.id,
+    chain: input.agent.chain,
+    scopes: input.scopes,
+    iat,
+    exp,
+    jti,
+    grantId: input.grant.id,
+    jkt: input.jkt,
+    statusIdx,
+  });
+  // Signed before the transaction (on the thread pool), so the group commit never waits on it; if
+  // the transaction refuses, the signed token is simply dropped and never leaves the server.
+  const { jws: accessToken, kid } = await signAccessTokenAsync(d.keys, claims);
+
+  await d.store.transaction(async (tx) => {
     for (const r of input.replay) {
       if (!(await tx.nonces.consumeOnce(r.key, r.until, nowMs))) {
         throw new DeputyError(
@@ -68,22 +87,6 @@ export async function issueToken(d: Deputy, input: IssueInput): Promise<TokenRes
         `grant ${input.grant.id} has minted its max_tokens`,
       );
     }
-    const claims = accessTokenClaims({
-      issuer: d.urls.issuer,
-      statusListBase: d.urls.statusLists,
-      principal: input.agent.principalId,
-      audience: input.audience,
-      agent: input.agent.id,
-      chain: input.agent.chain,
-      scopes: input.scopes,
-      iat,
-      exp,
-      jti,
-      grantId: input.grant.id,
-      jkt: input.jkt,
-      statusIdx,
-    });
-    const jwt = signAccessToken(d.keys, claims);
     await tx.tokens.create({
       id: jti,
       agentId: input.agent.id,
@@ -96,7 +99,7 @@ export async function issueToken(d: Deputy, input: IssueInput): Promise<TokenRes
       parentTokenId: input.parentTokenId ?? null,
       issuedAt: iat * 1000,
       expiresAt: exp * 1000,
-      kid: d.keys.activeKid,
+      kid,
       revokedAt: null,
     });
     await d.audit.record(
@@ -112,7 +115,6 @@ export async function issueToken(d: Deputy, input: IssueInput): Promise<TokenRes
       },
       tx,
     );
-    return jwt;
   });
   return {
     access_token: accessToken,

@@ -56,3 +56,11 @@ export function accessTokenClaims(m: MintInput): AccessTokenClaims {
 export function signAccessToken(keys: IssuerKeyring, claims: AccessTokenClaims): string {
   return keys.sign({ typ: "at+jwt" }, claims as unknown as Record<string, unknown>);
 }
+
+/** {@link signAccessToken} on the thread pool; also returns the signing key's kid. */
+export function signAccessTokenAsync(
+  keys: IssuerKeyring,
+  claims: AccessTokenClaims,
+): Promise<{ jws: string; kid: string }> {
+  return keys.signAsync({ typ: "at+jwt" }, claims as unknown as Record<string, unknown>);
+}
