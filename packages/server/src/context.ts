@@ -8,8 +8,9 @@ import type { Logger } from "pino";
 import type { Audit } from "./audit/record.js";
 import type { Clock } from "./clock.js";
 import type { Config } from "./config/defaults.js";
+import type { ResourceCache } from "./identity/resource-cache.js";
 import type { IssuerKeyring } from "./keys/issuer-keys.js";
-import type { ResourceRecord, Store } from "./store/index.js";
+import type { Store } from "./store/index.js";
 import type { VerifiedTokenCache } from "./tokens/access-token.js";
 import type { RevocationIndex } from "./tokens/revocation-index.js";
 import type { StatusIndexAllocator } from "./tokens/status-indexes.js";
@@ -35,11 +36,8 @@ export interface Deputy {
    * looked up in the store, so a hit only skips the signature check.
    */
   verifiedTokens: VerifiedTokenCache;
-  /**
-   * Resources by audience. Safe to cache for the life of the process: a resource is never edited
-   * or deleted, so a cached record can never be stale (misses always go to the store).
-   */
-  resourceCache: Map<string, ResourceRecord>;
+  /** Registered resources by id and audience (immutable, so cached for the process's life). */
+  resources: ResourceCache;
 }
 
 export interface DeputyUrls {

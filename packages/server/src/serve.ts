@@ -18,6 +18,7 @@ import { type Config, resolveConfig } from "./config/defaults.js";
 import { type Deputy, deputyUrls } from "./context.js";
 import { hashSecret, newSecret } from "./crypto/secrets.js";
 import { buildApp } from "./http/app.js";
+import { ResourceCache } from "./identity/resource-cache.js";
 import { ensureBuiltinResource } from "./identity/resources.js";
 import { IssuerKeyring } from "./keys/issuer-keys.js";
 import type { Store } from "./store/index.js";
@@ -95,7 +96,7 @@ export async function createDeputy(options: DeputyOptions = {}): Promise<Created
     urls: deputyUrls(config.issuer),
     statusIndexes: new StatusIndexAllocator(store),
     verifiedTokens: new VerifiedTokenCache(50_000),
-    resourceCache: new Map(),
+    resources: new ResourceCache(store),
   };
   const app = await buildApp(deputy);
   // Replay caches only need a jti until the proof or assertion it guards has expired anyway.

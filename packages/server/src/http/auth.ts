@@ -127,7 +127,7 @@ export async function authenticateResource(
     return null;
   }
   if (!isId("res", id)) return null;
-  const resource = await d.store.resources.get(id);
+  const resource = await d.resources.byId(id);
   if (!resource || resource.secretHash === null) return null;
   return safeEqual(hashSecret(secret), resource.secretHash) ? resource : null;
 }

@@ -59,7 +59,7 @@ export async function selectGrant(d: Deputy, agent: AgentRecord, form: TokenForm
     }
     audience = [...audiences][0]!;
   }
-  const resource = await resourceByAudience(d, audience);
+  const resource = await d.resources.byAudience(audience);
   if (!resource) throw new DeputyError("ERR_INVALID_TARGET", `resource ${audience} is not registered`);
 
   const forResource = grants.filter((g) => g.resources.includes(audience));
@@ -75,13 +75,4 @@ export async function selectGrant(d: Deputy, agent: AgentRecord, form: TokenForm
   const grant = valid[0];
   if (!grant) throw new DeputyError("ERR_GRANT_NOT_YET_VALID", "the grant's not_before is in the future");
   return { grant, scopes: scopes ?? grant.scopes, resource };
-}
-
-/** A registered resource, from the process cache when seen before (resources are immutable). */
-export async function resourceByAudience(d: Deputy, audience: string): Promise<ResourceRecord | null> {
-  const cached = d.resourceCache.get(audience);
-  if (cached) return cached;
-  const found = await d.store.resources.getByAudience(audience);
-  if (found && d.resourceCache.size < 10_000) d.resourceCache.set(audience, found);
-  return found;
 }
