@@ -57,7 +57,7 @@ export const SETTINGS = {
     env: "DEPUTY_ACCESS_TOKEN_TTL",
   },
   maxAccessTokenTtl: {
-    doc: "Longest access-token lifetime in seconds a grant may yield (at most 3600).",
+    doc: "Upper bound in seconds for the access-token lifetime setting (at most 3600, DESIGN §4).",
     default: 3600,
     env: "DEPUTY_MAX_ACCESS_TOKEN_TTL",
   },
@@ -67,7 +67,7 @@ export const SETTINGS = {
     env: "DEPUTY_DPOP_MAX_AGE",
   },
   dpopNonce: {
-    doc: "Require server-issued DPoP nonces on the token endpoint (RFC 9449 §8).",
+    doc: "Require server-issued DPoP nonces (RFC 9449 §8 and §9) at the token endpoint and on /v1.",
     default: false,
     env: "DEPUTY_DPOP_NONCE",
   },
@@ -85,6 +85,11 @@ export const SETTINGS = {
     doc: "pino log level (fatal, error, warn, info, debug).",
     default: "info",
     env: "DEPUTY_LOG_LEVEL",
+  },
+  auditLedger: {
+    doc: "Run the audit ledger's integrator here (Merkle tree and signed checkpoints, ≤ 1 s behind the log). `false` only appends entries; another process on the same database must integrate, or checkpoints stop advancing.",
+    default: true,
+    env: "DEPUTY_AUDIT_LEDGER",
   },
   durability: {
     doc: "SQLite `synchronous`: `normal` survives kill -9 (WAL); `full` also survives power loss.",

@@ -11,7 +11,7 @@
  */
 import { type Authority, attenuate, DeputyError, MAX_DELEGATION_DEPTH, newId } from "@deputy/protocol";
 import type { Deputy } from "../context.js";
-import { actorOf, type Caller, canSeeAgent, notFound } from "../identity/caller.js";
+import { actorOf, type Caller, canSeeAgent, notFound, requireDelegatingAgent } from "../identity/caller.js";
 import type { GrantConstraints, GrantRecord, Page, PageRequest, Store } from "../store/index.js";
 
 export interface CreateGrantInput {
@@ -36,9 +36,7 @@ export function authorityOf(g: GrantRecord): Authority {
 export async function createGrant(d: Deputy, caller: Caller, input: CreateGrantInput): Promise<GrantRecord> {
   const agent = await d.store.agents.get(input.agent);
   if (!agent || !canSeeAgent(caller, agent)) throw notFound("agent", input.agent);
-  if (caller.kind === "agent" && agent.id === caller.agentId) {
-    throw new DeputyError("ERR_FORBIDDEN", "an agent cannot grant authority to itself");
-  }
+  requireDelegatingAgent(caller, agent, "create grants");
   if (agent.status !== "active") throw new DeputyError("ERR_AGENT_REVOKED", `agent ${agent.id} is revoked`);
   const principal = await d.store.principals.get(agent.principalId);
   if (principal?.status !== "active") {

@@ -152,6 +152,35 @@ describe("audit attribution", () => {
     expect(all).not.toMatch(/dp[pa]_[A-Za-z0-9_-]{20,}|drs_[A-Za-z0-9_-]{20,}/);
   });
 
+  it("refusals at /v1 are attributed decisions too (401, 403, and 404 across principals)", async () => {
+    const other = await expectOk(t.api("POST", "/v1/principals", { type: "human", name: "Eve" }));
+    const { token } = await expectOk(t.api("POST", `/v1/principals/${other.id}/tokens`));
+    const before = (await entries()).length;
+    expect((await t.api("GET", `/v1/agents/${s.agent}`, undefined, token)).statusCode).toBe(404);
+    expect((await t.api("POST", "/v1/principals", { type: "human", name: "x" }, token)).statusCode).toBe(403);
+    expect((await t.api("GET", "/v1/agents", undefined, "dpa_wrong")).statusCode).toBe(401);
+    const denied = (await entries()).slice(before).map((e) => JSON.parse(e.entry));
+    expect(denied).toEqual([
+      expect.objectContaining({
+        action: "request.denied",
+        decision: "denied",
+        actor: { agent: null, chain: [], principal: other.id, kind: "principal" },
+        request: { method: "GET", url: `/v1/agents/${s.agent}` },
+        details: { code: "ERR_NOT_FOUND", route: "/v1/agents/:id" },
+      }),
+      expect.objectContaining({
+        action: "request.denied",
+        actor: { agent: null, chain: [], principal: other.id, kind: "principal" },
+        details: { code: "ERR_FORBIDDEN", route: "/v1/principals" },
+      }),
+      expect.objectContaining({
+        action: "request.denied",
+        actor: { agent: null, chain: [], principal: null, kind: "anonymous" },
+        details: { code: "ERR_UNAUTHENTICATED", route: "/v1/agents" },
+      }),
+    ]);
+  });
+
   it("a refused request leaves no partial write: only the refusal is recorded", async () => {
     const before = (await entries()).length;
     const assertion = clientAssertion(s.agentKey, s.agent, nowS(t));

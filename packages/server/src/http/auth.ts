@@ -36,7 +36,20 @@ export function isAdminToken(d: Deputy, token: string): boolean {
   return safeEqual(hashSecret(token), d.adminTokenHash);
 }
 
+const callers = new WeakMap<FastifyRequest, Caller>();
+
+/** The caller this request authenticated as, if it got that far (for attributing refusals). */
+export function callerOf(request: FastifyRequest): Caller | undefined {
+  return callers.get(request);
+}
+
 export async function authenticateCaller(d: Deputy, request: FastifyRequest): Promise<Caller> {
+  const caller = await authenticate(d, request);
+  callers.set(request, caller);
+  return caller;
+}
+
+async function authenticate(d: Deputy, request: FastifyRequest): Promise<Caller> {
   const auth = splitAuthorization(request.headers.authorization);
   if (!auth) {
     throw unauthenticated(

@@ -9,7 +9,9 @@
 import { DeputyError, type ErrorCode } from "@deputy/protocol";
 import type { FastifyError, FastifyReply, FastifyRequest } from "fastify";
 import type { Deputy } from "../context.js";
+import { actorOf } from "../identity/caller.js";
 import { StoreConflictError } from "../store/index.js";
+import { callerOf } from "./auth.js";
 
 /** Fastify's own errors → our codes. */
 const FASTIFY_CODES: Record<string, ErrorCode> = {
@@ -90,10 +92,35 @@ export function sendOAuthError(reply: FastifyReply, e: DeputyError): FastifyRepl
     .send({ error, error_description: e.message });
 }
 
+/** Refusals that are authorization decisions, and so are audited (DESIGN §4). */
+function isAuthorizationDecision(e: DeputyError): boolean {
+  return (
+    e.status === 401 ||
+    e.status === 403 ||
+    e.code === "ERR_NOT_FOUND" ||
+    e.oauthError === "unauthorized_client"
+  );
+}
+
 export function errorHandler(d: Deputy) {
-  return (err: unknown, request: FastifyRequest, reply: FastifyReply) => {
+  return async (err: unknown, request: FastifyRequest, reply: FastifyReply) => {
     const e = toDeputyError(err);
     const oauth = (request.routeOptions.config as { oauth?: boolean } | undefined)?.oauth === true;
+    // The token endpoint audits its own refusals, with the agent the request claimed to be.
+    if (e && isAuthorizationDecision(e) && request.routeOptions.url !== "/oauth/token") {
+      const caller = callerOf(request);
+      await d.audit
+        .record({
+          action: "request.denied",
+          decision: "denied",
+          actor: caller ? actorOf(caller) : { agent: null, chain: [], principal: null, kind: "anonymous" },
+          tokenId: caller?.kind === "agent" ? caller.tokenId : null,
+          grantId: caller?.kind === "agent" ? caller.grantId : null,
+          request: { method: request.method, url: request.url.split("?")[0] ?? "/" },
+          details: { code: e.code, route: request.routeOptions.url ?? null },
+        })
+        .catch((error: unknown) => request.log.error({ err: error }, "audit of a refusal failed"));
+    }
     if (e) return oauth ? sendOAuthError(reply, e) : sendProblem(reply, e);
     request.log.error({ err }, "unhandled error");
     const internal = new DeputyError(

@@ -451,6 +451,51 @@ describe("agents calling /v1 with DPoP-bound tokens", () => {
     problem(res, 403, "ERR_INSUFFICIENT_SCOPE");
   });
 
+  it("stolen-token-persistence: an agent can never add a key to itself, whatever its scope", async () => {
+    const token = await agentToken(["agents:delegate"]);
+    const res = await asAgent("POST", `/v1/agents/${s.agent}/keys`, token, { jwk: testKey(40).publicJwk });
+    problem(res, 403, "ERR_FORBIDDEN");
+    const grant = await asAgent("POST", "/v1/grants", token, {
+      agent: s.agent,
+      scopes: ["read"],
+      resources: [TEST_RESOURCE],
+      expires_at: new Date(T0 + 60_000).toISOString(),
+    });
+    problem(grant, 403, "ERR_FORBIDDEN");
+    const keys = await expectOk(t.api("GET", `/v1/agents/${s.agent}/keys`));
+    expect(keys.items.map((k: { kid: string }) => k.kid)).toEqual([s.agentKey.kid]);
+  });
+
+  it("changing a sub-agent needs agents:delegate; revoking it does not", async () => {
+    const child = await expectOk(
+      t.api("POST", "/v1/agents", {
+        principal: s.principal,
+        parent: s.agent,
+        name: "c",
+        jwks: { keys: [testKey(41).publicJwk] },
+      }),
+    );
+    const token = await agentToken(["read"]);
+    problem(
+      await asAgent("POST", `/v1/agents/${child.id}/keys`, token, { jwk: testKey(42).publicJwk }),
+      403,
+      "ERR_INSUFFICIENT_SCOPE",
+    );
+    problem(
+      await asAgent("POST", "/v1/grants", token, {
+        agent: child.id,
+        scopes: ["read"],
+        resources: [TEST_RESOURCE],
+        expires_at: new Date(T0 + 60_000).toISOString(),
+      }),
+      403,
+      "ERR_INSUFFICIENT_SCOPE",
+    );
+    const revoked = await asAgent("POST", `/v1/agents/${child.id}/revoke`, token, {});
+    expect(revoked.statusCode).toBe(200);
+    expect(revoked.json().revoked.agents).toBe(1);
+  });
+
   it("a token for another audience is refused at /v1", async () => {
     const token = await getToken(t, s.agent, s.agentKey);
     problem(await asAgent("GET", "/v1/agents", token), 401, "ERR_INVALID_TOKEN");

@@ -499,7 +499,7 @@ describe("revocation endpoint (RFC 7009)", () => {
         client_assertion: clientAssertion(k2, a2.json().id, nowS(t)),
       }),
     );
-    oauthError(res, 403, "unauthorized_client");
+    oauthError(res, 400, "unauthorized_client");
     expect((await introspectAs(t, s.resource, token)).json().active).toBe(true);
   });
 

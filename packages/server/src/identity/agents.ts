@@ -9,7 +9,7 @@ import { DeputyError, MAX_DELEGATION_DEPTH, newId, SCOPE_AGENTS_DELEGATE } from 
 import type { Deputy } from "../context.js";
 import { importAgentPublicJwk } from "../crypto/jwk.js";
 import type { AgentKeyRecord, AgentRecord, AgentStatus, Page, PageRequest } from "../store/index.js";
-import { actorOf, type Caller, canSeeAgent, notFound } from "./caller.js";
+import { actorOf, type Caller, canSeeAgent, notFound, requireDelegatingAgent } from "./caller.js";
 
 export const MAX_KEYS_PER_AGENT = 10;
 
@@ -153,6 +153,7 @@ export async function addAgentKey(
   jwk: unknown,
 ): Promise<AgentKeyRecord> {
   const agent = await getAgent(d, caller, id);
+  requireDelegatingAgent(caller, agent, "add keys");
   if (agent.status !== "active") throw new DeputyError("ERR_AGENT_REVOKED", `agent ${id} is revoked`);
   const [key] = importAgentKeys(id, [jwk], d.clock.now());
   await d.store.transaction(async (tx) => {
@@ -176,7 +177,7 @@ export async function addAgentKey(
 }
 
 export async function removeAgentKey(d: Deputy, caller: Caller, id: string, kid: string): Promise<void> {
-  await getAgent(d, caller, id);
+  requireDelegatingAgent(caller, await getAgent(d, caller, id), "remove keys");
   await d.store.transaction(async (tx) => {
     const active = await tx.agents.keys(id);
     if (!active.some((k) => k.kid === kid)) throw notFound("key", kid);

@@ -7,7 +7,7 @@
  * @example
  * if (!canSeeAgent(caller, agent)) throw notFound("agent");
  */
-import { DeputyError } from "@deputy/protocol";
+import { DeputyError, SCOPE_AGENTS_DELEGATE } from "@deputy/protocol";
 import type { AuditActor } from "../audit/record.js";
 import type { AgentRecord } from "../store/index.js";
 
@@ -49,6 +49,28 @@ export function canSeeAgent(caller: Caller, agent: AgentRecord): boolean {
 
 export function notFound(what: string, id?: string): DeputyError {
   return new DeputyError("ERR_NOT_FOUND", id ? `${what} ${id} not found` : `${what} not found`);
+}
+
+/**
+ * What an agent may change through `/v1` is limited to its sub-agents and needs
+ * `agents:delegate` in its token: it can never add keys to itself, or widen anything of its own,
+ * so a stolen short-lived token cannot be turned into a lasting identity. (Reading and revoking
+ * need no scope: they never add authority.)
+ */
+export function requireDelegatingAgent(caller: Caller, target: AgentRecord, what: string): void {
+  if (caller.kind !== "agent") return;
+  if (target.id === caller.agentId) {
+    throw new DeputyError(
+      "ERR_FORBIDDEN",
+      `an agent cannot ${what} for itself; its principal or the admin can`,
+    );
+  }
+  if (!caller.scopes.includes(SCOPE_AGENTS_DELEGATE)) {
+    throw new DeputyError(
+      "ERR_INSUFFICIENT_SCOPE",
+      `${what} for a sub-agent needs scope ${SCOPE_AGENTS_DELEGATE}`,
+    );
+  }
 }
 
 export function requireAdmin(caller: Caller, what: string): void {

@@ -140,6 +140,11 @@ export class IssuerKeyring {
     return result;
   }
 
+  /** Re-reads the keys when the last read is older than {@link RELOAD_INTERVAL_MS}. */
+  async reloadIfStale(): Promise<void> {
+    if (this.clock.now() - this.loadedAt > RELOAD_INTERVAL_MS) await this.reload();
+  }
+
   /** Re-reads the published keys from the store. */
   async reload(): Promise<void> {
     const now = this.clock.now();

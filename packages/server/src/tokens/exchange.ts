@@ -57,6 +57,10 @@ export async function tokenExchange(
       `delegation needs the sub-agent's actor_token with actor_token_type=${TOKEN_TYPE_JWT}`,
     );
   }
+  if (form.get("audience") !== undefined) {
+    // RFC 8693 §2.1 allows logical names; Deputy's audiences are registered resource URIs.
+    throw new DeputyError("ERR_INVALID_TARGET", "name the target with resource (RFC 8707), not audience");
+  }
   const requestedType = form.get("requested_token_type");
   if (requestedType !== undefined && requestedType !== TOKEN_TYPE_ACCESS_TOKEN) {
     throw new DeputyError("ERR_INVALID_REQUEST", `requested_token_type must be ${TOKEN_TYPE_ACCESS_TOKEN}`);

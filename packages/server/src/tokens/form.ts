@@ -9,7 +9,7 @@
  */
 import { DeputyError } from "@deputy/protocol";
 
-const REPEATABLE = new Set(["resource", "audience"]);
+const REPEATABLE = new Set(["resource"]);
 export const MAX_FORM_PARAMS = 32;
 
 export class TokenForm {

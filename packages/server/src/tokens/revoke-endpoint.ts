@@ -39,12 +39,8 @@ export async function revocationEndpoint(d: Deputy, form: TokenForm, admin: bool
   }
   const token = form.get("token");
   if (!token) throw new DeputyError("ERR_INVALID_REQUEST", "token is required (RFC 7009 §2.1)");
-  const hint = form.get("token_type_hint");
-  if (hint !== undefined && hint !== "access_token") {
-    throw new DeputyError("ERR_INVALID_REQUEST", "unsupported_token_type: only access tokens are issued", {
-      extra: { oauth_error: "unsupported_token_type" },
-    });
-  }
+  // RFC 7009 §2.1: token_type_hint is advisory; Deputy only issues access tokens, so it is ignored.
+
   let jti: string;
   let chain: string[];
   try {
@@ -68,7 +64,7 @@ export async function revocationEndpoint(d: Deputy, form: TokenForm, admin: bool
   // §2.1: the token must have been issued to the requesting client (or one it delegated to).
   if (caller.kind === "agent" && !chain.includes(caller.agentId)) {
     throw new DeputyError(
-      "ERR_FORBIDDEN",
+      "ERR_INVALID_REQUEST",
       "the token was not issued to this client or one of its sub-agents",
       {
         extra: { oauth_error: "unauthorized_client" },

@@ -33,6 +33,8 @@ export function registerDiscovery(app: FastifyInstance, d: Deputy): void {
   });
 
   app.get("/.well-known/jwks.json", async (_req, reply) => {
+    // A replica that is not signing still learns of a rotation made elsewhere within 10 s.
+    await d.keys.reloadIfStale();
     // Short cache: a rotation must reach verifiers well before the retired key leaves the set.
     reply.header("cache-control", "public, max-age=60");
     return d.keys.jwks();

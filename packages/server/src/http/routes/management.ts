@@ -186,6 +186,7 @@ export function registerManagement(app: FastifyInstance, d: Deputy): void {
   // Issuer keys
   app.post("/v1/keys/rotate", async (r) => {
     const c = await caller(r);
+    parse(EmptyBody, r.body ?? undefined);
     requireAdmin(c, "rotating the issuer key");
     const result = await d.keys.rotate();
     await d.audit.record({
