@@ -1,3 +1,4 @@
+export * from "./audit/index.js";
 export * from "./delegation.js";
 export * from "./errors.js";
 export * from "./ids.js";

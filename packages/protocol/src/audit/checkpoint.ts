@@ -39,9 +39,9 @@ export interface CheckpointInput {
   extensions?: readonly string[] | undefined;
 }
 
-// Control characters (signed-note allows none but the newline) and Unicode line breaks.
+// C2SP signed-note: no ASCII control characters (below U+0020) other than the newline.
 // biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point
-const FORBIDDEN = /[\u0000-\u001f\u007f]/;
+const FORBIDDEN = /[\u0000-\u001f]/;
 const SIZE = /^(0|[1-9][0-9]*)$/;
 
 function malformed(reason: string): AuditVerificationError {

@@ -24,11 +24,13 @@ import { HASH_SIZE } from "./encoding.js";
 import { AuditVerificationError } from "./errors.js";
 import {
   type AsyncMerkleHasher,
+  checkDigest,
   emptyRoot,
   type Hashing,
   type HashResult,
   type MerkleHasher,
   runHashing,
+  type SyncMerkleHasher,
   webCryptoHasher,
 } from "./hasher.js";
 import { checkCount, rangeNodes, type TreeNode } from "./tree.js";
@@ -58,6 +60,30 @@ export function* appendToEdge(
   return completed;
 }
 
+/**
+ * {@link appendToEdge} without the generator, for a {@link SyncMerkleHasher}: the hot path of a
+ * server's appends and of {@link verifyEntries}. `edge` changes only once every hash succeeded.
+ * Completed nodes go to `completed` when given.
+ */
+export function appendToEdgeSync(
+  edge: Uint8Array[],
+  size: number,
+  leafHash: Uint8Array,
+  hasher: SyncMerkleHasher,
+  completed: CompletedNode[] | null,
+): void {
+  completed?.push({ node: { level: 0, index: size }, hash: leafHash });
+  let hash = leafHash;
+  let level = 0;
+  for (let s = size; s % 2 === 1; s = (s - 1) / 2) {
+    hash = checkDigest(hasher.node(edge[edge.length - 1 - level]!, hash));
+    level++;
+    completed?.push({ node: { level, index: Math.floor(size / 2 ** level) }, hash });
+  }
+  edge.length -= level;
+  edge.push(hash);
+}
+
 /** Folds a right edge into the root: RFC 9162 §2.1.1 MTH of the leaves it covers. */
 export function* edgeRoot(edge: readonly Uint8Array[]): Hashing<Uint8Array> {
   if (edge.length === 0) return emptyRoot();
@@ -66,12 +92,16 @@ export function* edgeRoot(edge: readonly Uint8Array[]): Hashing<Uint8Array> {
   return root;
 }
 
-function popcount(n: number): number {
-  let bits = 0;
-  for (let s = n; s > 0; s = Math.floor(s / 2)) bits += s % 2;
-  return bits;
-}
-
+/**
+ * An append-only Merkle tree kept as its right edge (see the top of this file). Not safe for
+ * concurrent appends: one writer, appends in order.
+ *
+ * @example
+ * const range = new CompactRange(createSyncHasher(sha256));
+ * range.append(leafHashOfEntry0);
+ * range.append(leafHashOfEntry1);
+ * range.root(); // = rootFromLeaves([leafHashOfEntry0, leafHashOfEntry1], hasher)
+ */
 export class CompactRange<H extends MerkleHasher = AsyncMerkleHasher> {
   readonly #hasher: H;
   readonly #edge: Uint8Array[] = [];
@@ -105,7 +135,7 @@ export class CompactRange<H extends MerkleHasher = AsyncMerkleHasher> {
       );
     }
     const range = new CompactRange(hasher);
-    range.#edge.push(...hashes.map((h) => h.slice()));
+    range.#edge.push(...hashes.map((h) => new Uint8Array(h)));
     range.#size = size;
     return range;
   }
@@ -117,7 +147,7 @@ export class CompactRange<H extends MerkleHasher = AsyncMerkleHasher> {
 
   /** Copies of the subtree roots, largest first: what {@link CompactRange.restore} takes. */
   get hashes(): Uint8Array[] {
-    return this.#edge.map((h) => h.slice());
+    return this.#edge.map((h) => new Uint8Array(h));
   }
 
   /**
@@ -128,22 +158,28 @@ export class CompactRange<H extends MerkleHasher = AsyncMerkleHasher> {
   append(leafHash: Uint8Array): HashResult<H, CompletedNode[]> {
     if (leafHash.length !== HASH_SIZE) throw new TypeError("a leaf hash is 32 bytes");
     if (this.#busy) throw new Error("CompactRange.append called while a previous append is pending");
+    const size = this.#size;
+    if (this.#hasher.sync === true) {
+      const completed: CompletedNode[] = [];
+      appendToEdgeSync(this.#edge, size, new Uint8Array(leafHash), this.#hasher, completed);
+      this.#size = size + 1;
+      return completed as HashResult<H, CompletedNode[]>;
+    }
     // Work on a copy so a failed hash leaves the range unchanged.
     const edge = this.#edge.slice();
-    const size = this.#size;
-    const commit = (completed: CompletedNode[]): CompletedNode[] => {
-      this.#edge.splice(0, this.#edge.length, ...edge);
-      this.#size = size + 1;
-      return completed;
-    };
-    const job = appendToEdge(edge, size, leafHash.slice());
-    if (this.#hasher.sync === true) {
-      return commit(runHashing(this.#hasher, job) as CompletedNode[]) as HashResult<H, CompletedNode[]>;
-    }
     this.#busy = true;
-    return (runHashing(this.#hasher, job) as Promise<CompletedNode[]>).then(commit).finally(() => {
-      this.#busy = false;
-    }) as HashResult<H, CompletedNode[]>;
+    const appended = runHashing(this.#hasher, appendToEdge(edge, size, new Uint8Array(leafHash))) as Promise<
+      CompletedNode[]
+    >;
+    return appended
+      .then((completed) => {
+        this.#edge.splice(0, this.#edge.length, ...edge);
+        this.#size = size + 1;
+        return completed;
+      })
+      .finally(() => {
+        this.#busy = false;
+      }) as HashResult<H, CompletedNode[]>;
   }
 
   /** The Merkle tree hash of the leaves appended so far (the empty-tree hash at size 0). */

@@ -64,19 +64,29 @@ export const webCryptoHasher: AsyncMerkleHasher = Object.freeze({
 
 /**
  * Builds a {@link SyncMerkleHasher} from any synchronous SHA-256 function, such as Node's
- * `createHash("sha256")`. The function must return the 32-byte digest of its input.
+ * `crypto.hash` (Node ≥ 20.12) or `createHash`. The function must return the 32-byte digest of
+ * its input and must not keep a reference to the input: node hashes reuse one 65-byte buffer.
  *
  * @example
- * import { createHash } from "node:crypto";
- * const hasher = createSyncHasher((data) => createHash("sha256").update(data).digest());
+ * import { hash } from "node:crypto";
+ * const hasher = createSyncHasher((data) => hash("sha256", data, "buffer"));
  * const range = new CompactRange(hasher);
  * range.append(hasher.leaf(entryBytes)); // no await
  */
 export function createSyncHasher(sha256Sync: (data: Uint8Array) => Uint8Array): SyncMerkleHasher {
+  const nodeInput = new Uint8Array(1 + 2 * HASH_SIZE);
+  nodeInput[0] = NODE_PREFIX[0]!;
   return Object.freeze({
     sync: true as const,
     leaf: (entry: Uint8Array) => sha256Sync(concatBytes(LEAF_PREFIX, entry)),
-    node: (left: Uint8Array, right: Uint8Array) => sha256Sync(concatBytes(NODE_PREFIX, left, right)),
+    node: (left: Uint8Array, right: Uint8Array) => {
+      if (left.length !== HASH_SIZE || right.length !== HASH_SIZE) {
+        return sha256Sync(concatBytes(NODE_PREFIX, left, right));
+      }
+      nodeInput.set(left, 1);
+      nodeInput.set(right, 1 + HASH_SIZE);
+      return sha256Sync(nodeInput);
+    },
   });
 }
 
@@ -114,7 +124,8 @@ export function runHashing<H extends MerkleHasher, T>(hasher: H, job: Hashing<T>
   return run() as HashResult<H, T>;
 }
 
-function checkDigest(digest: unknown): Uint8Array {
+/** Throws unless `digest` is a 32-byte Uint8Array. */
+export function checkDigest(digest: unknown): Uint8Array {
   // A misdeclared hasher (sync: true returning promises) or a non-SHA-256 one would otherwise
   // produce roots that silently never match.
   if (!(digest instanceof Uint8Array) || digest.length !== HASH_SIZE) {

@@ -295,22 +295,30 @@ export function verifyInclusionProof<H extends MerkleHasher = AsyncMerkleHasher>
   rootHash: Uint8Array,
   hasher: H = defaultHasher as H,
 ): HashResult<H, void> {
-  const job = function* (): Hashing<void> {
-    checkIndex(index, size);
-    checkHash(leafHash, "the leaf hash");
-    checkHash(rootHash, "the root hash");
-    checkProof(proof);
-    const r = yield* inclusionRoot(index, size, leafHash, proof);
-    // 5. … If sn is equal to 0 and r and the root_hash are equal, then the log has proven the
-    //    inclusion of hash. Otherwise, fail the proof verification.
-    if (!bytesEqual(r, rootHash)) {
-      throw new AuditVerificationError(
-        "ERR_AUDIT_ROOT_MISMATCH",
-        `entry ${index} and its proof do not hash to the root of the tree of size ${size}`,
-      );
-    }
-  };
-  return runHashing(hasher, job());
+  return runHashing(hasher, verifyInclusionJob(leafHash, index, size, proof, rootHash));
+}
+
+/** {@link verifyInclusionProof} as a {@link Hashing} job, for composing with other jobs. */
+export function* verifyInclusionJob(
+  leafHash: Uint8Array,
+  index: number,
+  size: number,
+  proof: readonly Uint8Array[],
+  rootHash: Uint8Array,
+): Hashing<void> {
+  checkIndex(index, size);
+  checkHash(leafHash, "the leaf hash");
+  checkHash(rootHash, "the root hash");
+  checkProof(proof);
+  const r = yield* inclusionRoot(index, size, leafHash, proof);
+  // 5. … If sn is equal to 0 and r and the root_hash are equal, then the log has proven the
+  //    inclusion of hash. Otherwise, fail the proof verification.
+  if (!bytesEqual(r, rootHash)) {
+    throw new AuditVerificationError(
+      "ERR_AUDIT_ROOT_MISMATCH",
+      `entry ${index} and its proof do not hash to the root of the tree of size ${size}`,
+    );
+  }
 }
 
 function isPowerOfTwo(n: number): boolean {
@@ -403,25 +411,33 @@ export function verifyConsistencyProof<H extends MerkleHasher = AsyncMerkleHashe
   newRoot: Uint8Array,
   hasher: H = defaultHasher as H,
 ): HashResult<H, void> {
-  const job = function* (): Hashing<void> {
-    checkSizes(from, to);
-    checkHash(oldRoot, "the old root");
-    checkHash(newRoot, "the new root");
-    checkProof(proof);
-    if (from === to) {
-      // RFC 9162 §2.1.4.1: SUBPROOF(m, D[m], true) = {}; the trees must be the same tree.
-      if (proof.length !== 0) {
-        throw new AuditVerificationError(
-          "ERR_AUDIT_BAD_PROOF",
-          "the consistency proof between equal sizes is empty",
-        );
-      }
-      if (!bytesEqual(oldRoot, newRoot)) {
-        throw new AuditVerificationError("ERR_AUDIT_INCONSISTENT", `two different roots for tree size ${to}`);
-      }
-      return;
+  return runHashing(hasher, verifyConsistencyJob(from, to, proof, oldRoot, newRoot));
+}
+
+/** {@link verifyConsistencyProof} as a {@link Hashing} job, for composing with other jobs. */
+export function* verifyConsistencyJob(
+  from: number,
+  to: number,
+  proof: readonly Uint8Array[],
+  oldRoot: Uint8Array,
+  newRoot: Uint8Array,
+): Hashing<void> {
+  checkSizes(from, to);
+  checkHash(oldRoot, "the old root");
+  checkHash(newRoot, "the new root");
+  checkProof(proof);
+  if (from === to) {
+    // RFC 9162 §2.1.4.1: SUBPROOF(m, D[m], true) = {}; the trees must be the same tree.
+    if (proof.length !== 0) {
+      throw new AuditVerificationError(
+        "ERR_AUDIT_BAD_PROOF",
+        "the consistency proof between equal sizes is empty",
+      );
     }
-    yield* consistencyCheck(from, to, proof, oldRoot, newRoot);
-  };
-  return runHashing(hasher, job());
+    if (!bytesEqual(oldRoot, newRoot)) {
+      throw new AuditVerificationError("ERR_AUDIT_INCONSISTENT", `two different roots for tree size ${to}`);
+    }
+    return;
+  }
+  yield* consistencyCheck(from, to, proof, oldRoot, newRoot);
 }
