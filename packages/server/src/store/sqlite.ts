@@ -42,6 +42,9 @@ export async function openSqliteStore(options: SqliteStoreOptions): Promise<Stor
     raw.pragma(`synchronous = ${options.durability === "full" ? "FULL" : "NORMAL"}`);
     raw.pragma("foreign_keys = ON");
     raw.pragma("cache_size = -32000");
+    // Reads of a large database (a million agents is ~1 GB) go through the page cache of the OS
+    // instead of copying every page into SQLite's own cache: fewer syscalls on the token path.
+    raw.pragma("mmap_size = 1073741824");
     // Checkpoints fsync even with synchronous=NORMAL: checkpointing every ~40 MB of WAL instead of
     // every 4 MB cuts that cost tenfold and copies hot pages back once instead of many times…
     raw.pragma("wal_autocheckpoint = 10000");
