@@ -8,7 +8,6 @@
  */
 import { join } from "node:path";
 import type { Store } from "./index.js";
-import { openPostgresStore } from "./postgres.js";
 import { type Durability, openSqliteStore } from "./sqlite.js";
 
 export type { Durability } from "./sqlite.js";
@@ -43,8 +42,12 @@ export function resolveStoreUrl(options: OpenStoreOptions): {
 }
 
 /** Opens the configured store and applies pending migrations before returning it. */
-export function openStore(options: OpenStoreOptions = {}): Promise<Store> {
+export async function openStore(options: OpenStoreOptions = {}): Promise<Store> {
   const { kind, location } = resolveStoreUrl(options);
-  if (kind === "postgres") return openPostgresStore({ url: location, schema: options.schema });
+  if (kind === "postgres") {
+    // Loaded only when used: the embedded SQLite default never pays for the pg driver's memory.
+    const { openPostgresStore } = await import("./postgres.js");
+    return openPostgresStore({ url: location, schema: options.schema });
+  }
   return openSqliteStore({ path: location, durability: options.durability });
 }

@@ -1,0 +1,144 @@
+/**
+ * The server under test, in its own process so that the load generator never shares its event
+ * loop. Started by lib/children.js with one JSON argument; prints one line
+ * `BENCH_READY {"url":…,"pids":[…]}` once it listens on 127.0.0.1, and exits on SIGTERM.
+ *
+ * Kinds:
+ * - `bare`: a bare node:http server that reads the request body and answers a small JSON body
+ *   (the baseline for every HTTP figure).
+ * - `deputy`: Deputy itself (`startDeputy`), or `workers` > 1 processes with `serveCluster`.
+ * - `oidc`: the peer, panva's oidc-provider, issuing JWT access tokens for `client_credentials`
+ *   with `client_secret_basic`.
+ *
+ * @example
+ * node bench/server-child.js '{"kind":"bare"}'
+ */
+import cluster from "node:cluster";
+import { generateKeyPairSync } from "node:crypto";
+import http from "node:http";
+import { serverModule } from "./lib/paths.js";
+
+const options = JSON.parse(process.argv[2] ?? "{}");
+
+function ready(info) {
+  process.stdout.write(`BENCH_READY ${JSON.stringify({ pids: [process.pid], ...info })}\n`);
+}
+
+function onTerm(close) {
+  let closing = false;
+  const stop = async () => {
+    if (closing) return;
+    closing = true;
+    try {
+      await close();
+    } finally {
+      process.exit(0);
+    }
+  };
+  process.on("SIGTERM", stop);
+  process.on("SIGINT", stop);
+  // The parent died: do not linger.
+  process.stdin.on("end", stop);
+  process.stdin.resume();
+}
+
+async function bare() {
+  const body = Buffer.from(JSON.stringify({ ok: true, active: true, token_type: "DPoP", expires_in: 300 }));
+  const server = http.createServer((req, res) => {
+    req.on("data", () => {});
+    req.on("end", () => {
+      res.writeHead(200, {
+        "content-type": "application/json; charset=utf-8",
+        "content-length": body.length,
+      });
+      res.end(body);
+    });
+  });
+  server.keepAliveTimeout = 30_000;
+  await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
+  onTerm(() => new Promise((resolve) => server.close(resolve)));
+  ready({ url: `http://127.0.0.1:${server.address().port}` });
+}
+
+async function deputy() {
+  const deputyOptions = {
+    port: options.port ?? 0,
+    dataDir: options.dataDir,
+    adminToken: options.adminToken,
+    logLevel: options.logLevel ?? "error",
+    env: {},
+    ...(options.databaseUrl ? { databaseUrl: options.databaseUrl } : {}),
+    ...(options.databaseSchema ? { databaseSchema: options.databaseSchema } : {}),
+    ...(options.accessTokenTtl ? { accessTokenTtl: options.accessTokenTtl } : {}),
+  };
+  const workers = options.workers ?? 1;
+  if (workers > 1) {
+    const { serveCluster } = await import(serverModule("cluster.js"));
+    const running = await serveCluster(deputyOptions, workers, (event) => {
+      if (event.type === "ready") {
+        const pids = [process.pid, ...Object.values(cluster.workers ?? {}).map((w) => w.process.pid)];
+        ready({ url: event.url, pids });
+      }
+    });
+    if (cluster.isPrimary) onTerm(() => running.close());
+    return;
+  }
+  const { startDeputy } = await import(serverModule("serve.js"));
+  const running = await startDeputy(deputyOptions);
+  onTerm(() => running.close());
+  ready({ url: running.url });
+}
+
+async function oidc() {
+  const { default: Provider } = await import("oidc-provider");
+  const { privateKey } = generateKeyPairSync("ed25519");
+  const server = http.createServer();
+  server.keepAliveTimeout = 30_000;
+  await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const url = `http://127.0.0.1:${server.address().port}`;
+  const provider = new Provider(url, {
+    jwks: { keys: [{ ...privateKey.export({ format: "jwk" }), kid: "bench", alg: "EdDSA", use: "sig" }] },
+    clients: [
+      {
+        client_id: options.clientId,
+        client_secret: options.clientSecret,
+        grant_types: ["client_credentials"],
+        redirect_uris: [],
+        response_types: [],
+        token_endpoint_auth_method: "client_secret_basic",
+        id_token_signed_response_alg: "EdDSA",
+      },
+    ],
+    scopes: ["read", "write"],
+    ttl: { ClientCredentials: 300 },
+    features: {
+      clientCredentials: { enabled: true },
+      devInteractions: { enabled: false },
+      resourceIndicators: {
+        enabled: true,
+        defaultResource: () => options.resource,
+        useGrantedResource: () => true,
+        getResourceServerInfo: () => ({
+          scope: "read write",
+          accessTokenFormat: "jwt",
+          accessTokenTTL: 300,
+          jwt: { sign: { alg: "EdDSA" } },
+        }),
+      },
+    },
+  });
+  server.on("request", provider.callback());
+  onTerm(() => new Promise((resolve) => server.close(resolve)));
+  ready({ url });
+}
+
+const kinds = { bare, deputy, oidc };
+const start = kinds[options.kind];
+if (!start) {
+  console.error(`unknown kind ${options.kind}`);
+  process.exit(2);
+}
+start().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
