@@ -5,6 +5,7 @@
  * const token = await issueToken(deputy, request);
  */
 import type { Logger } from "pino";
+import type { AuditLedger } from "./audit/ledger.js";
 import type { Audit } from "./audit/record.js";
 import type { Clock } from "./clock.js";
 import type { Config } from "./config/defaults.js";
@@ -21,6 +22,8 @@ export interface Deputy {
   clock: Clock;
   keys: IssuerKeyring;
   audit: Audit;
+  /** The audit ledger: Merkle tree, signed checkpoints and proofs over the audit log. */
+  ledger: AuditLedger;
   log: Logger;
   /** In-memory view of revocations for in-process verification; the store stays authoritative. */
   revocations: RevocationIndex;

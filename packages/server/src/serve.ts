@@ -11,6 +11,7 @@ import { createHash, hkdfSync } from "node:crypto";
 import { join } from "node:path";
 import type { FastifyInstance } from "fastify";
 import pino, { type Logger } from "pino";
+import { AuditLedger } from "./audit/ledger.js";
 import { Audit } from "./audit/record.js";
 import { type Clock, systemClock } from "./clock.js";
 import { ensureDataDir, loadOrCreateMasterKey, readSecretFile, writeSecretFile } from "./config/data-dir.js";
@@ -82,6 +83,8 @@ export async function createDeputy(options: DeputyOptions = {}): Promise<Created
   const keys = await IssuerKeyring.open(store, masterKey, clock);
   await ensureBuiltinResource(store, config.issuer, clock.now());
 
+  const ledger = await AuditLedger.open({ store, clock, log, masterKey, issuer: config.issuer });
+
   const { adminToken, created } = await resolveAdminToken(config);
   const deputy: Deputy = {
     config,
@@ -89,6 +92,7 @@ export async function createDeputy(options: DeputyOptions = {}): Promise<Created
     clock,
     keys,
     audit: new Audit(store, clock),
+    ledger,
     log,
     revocations: new RevocationIndex(),
     adminTokenHash: hashSecret(adminToken),
@@ -108,8 +112,13 @@ export async function createDeputy(options: DeputyOptions = {}): Promise<Created
       .catch((err: unknown) => log.warn({ err }, "purging expired nonces failed"));
   }, 60_000);
   sweeper.unref();
+  if (config.auditLedger) {
+    deputy.audit.onAppend = () => ledger.nudge();
+    ledger.start();
+  }
   app.addHook("onClose", async () => {
     clearInterval(sweeper);
+    await ledger.stop();
     if (!givenStore) await store.close();
   });
   return { deputy, app, newAdminToken: created ? adminToken : null, adminToken };

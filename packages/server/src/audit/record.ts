@@ -16,12 +16,8 @@
  *   tokenId: "tok_…", grantId: "grt_…", resource: "https://api.example",
  * }, tx);
  */
-import canonicalizeModule from "canonicalize";
 import type { Clock } from "../clock.js";
-import type { Store } from "../store/index.js";
-
-// The package is CommonJS (`module.exports = serialize`); its typings describe an ES default.
-const canonicalize = canonicalizeModule as unknown as (value: unknown) => string | undefined;
+import type { AuditRecord, Store } from "../store/index.js";
 
 export type Decision = "allowed" | "denied" | "info";
 
@@ -55,7 +51,26 @@ export interface AuditEvent {
 
 export const AUDIT_ENTRY_VERSION = 1;
 
+/** Most standalone entries one batch transaction appends. */
+const MAX_STANDALONE_BATCH = 2000;
+
+interface Pending {
+  event: AuditEvent;
+  resolve: (index: number) => void;
+  reject: (error: unknown) => void;
+}
+
 export class Audit {
+  /**
+   * Called after each append (the audit ledger's nudge, so it integrates soon). Inside a
+   * transaction the entry is not committed yet when this runs; the ledger only reads committed
+   * entries, and its periodic run picks up whatever a nudge came too early for.
+   */
+  onAppend: (() => void) | null = null;
+
+  #queue: Pending[] = [];
+  #flushing = false;
+
   constructor(
     private readonly store: Store,
     private readonly clock: Clock,
@@ -63,48 +78,145 @@ export class Audit {
 
   /**
    * Appends one entry and returns its index: inside `tx` when given (it commits with the change it
-   * attributes), else in its own transaction, which the store group-commits with others. Either
-   * way the entry is durable before this resolves.
+   * attributes), else batched with the other standalone entries waiting at that moment into one
+   * transaction (one multi-row insert), which the store group-commits with others. Either way the
+   * entry is durable before this resolves.
    */
   async record(event: AuditEvent, tx?: Store): Promise<number> {
-    if (tx === undefined) return this.store.transaction((t) => this.record(event, t));
-    const store = tx;
+    if (tx === undefined) {
+      return new Promise<number>((resolve, reject) => {
+        this.#queue.push({ event, resolve, reject });
+        if (!this.#flushing) this.#flush();
+      });
+    }
     const at = this.clock.now();
-    const actor = {
-      agent: event.actor.agent,
-      chain: event.actor.chain,
-      principal: event.actor.principal,
-      ...(event.actor.kind ? { kind: event.actor.kind } : {}),
-      ...(event.actor.resource_id ? { resource_id: event.actor.resource_id } : {}),
-    };
-    return store.audit.append(
-      {
-        at,
-        action: event.action,
-        decision: event.decision,
-        actorAgent: event.actor.agent,
-        actorChain: event.actor.chain,
-        actorPrincipal: event.actor.principal,
-        target: event.target ?? null,
-        resource: event.resource ?? null,
-        tokenId: event.tokenId ?? null,
-        grantId: event.grantId ?? null,
-      },
-      (index) =>
-        canonicalize({
-          v: AUDIT_ENTRY_VERSION,
-          index,
-          at: new Date(at).toISOString(),
-          action: event.action,
-          actor,
-          target: event.target ?? null,
-          resource: event.resource ?? null,
-          decision: event.decision,
-          token_id: event.tokenId ?? null,
-          grant_id: event.grantId ?? null,
-          ...(event.request ? { request: event.request } : {}),
-          details: event.details ?? {},
-        }) as string,
-    );
+    const iso = new Date(at).toISOString();
+    const index = await tx.audit.append(fieldsOf(event, at), (i) => entryBytes(event, iso, i));
+    this.onAppend?.();
+    return index;
+  }
+
+  /** Appends the queued standalone entries, as many as wait when the transaction starts. */
+  #flush(): void {
+    this.#flushing = true;
+    let batch: Pending[] = [];
+    this.store
+      .transaction(async (tx) => {
+        // Taken when the transaction runs, not when it was queued: entries that arrived while
+        // the store was busy join this batch.
+        batch = this.#queue.splice(0, MAX_STANDALONE_BATCH);
+        const at = this.clock.now();
+        const iso = new Date(at).toISOString();
+        const failures = new Map<number, unknown>();
+        const indexes = await tx.audit.appendMany(
+          batch.map((p) => fieldsOf(p.event, at)),
+          (k, index) => {
+            try {
+              return entryBytes(batch[k]!.event, iso, index);
+            } catch (error) {
+              failures.set(k, error);
+              return null;
+            }
+          },
+        );
+        return { indexes, failures };
+      })
+      .then(
+        ({ indexes, failures }) => {
+          batch.forEach((p, k) => {
+            const index = indexes[k];
+            if (index === null || index === undefined) p.reject(failures.get(k));
+            else p.resolve(index);
+          });
+          if (indexes.some((i) => i !== null)) this.onAppend?.();
+        },
+        (error: unknown) => {
+          for (const p of batch) p.reject(error);
+        },
+      )
+      .finally(() => {
+        this.#flushing = false;
+        if (this.#queue.length > 0) this.#flush();
+      });
+  }
+}
+
+function fieldsOf(event: AuditEvent, at: number): Omit<AuditRecord, "index" | "entry"> {
+  return {
+    at,
+    action: event.action,
+    decision: event.decision,
+    actorAgent: event.actor.agent,
+    actorChain: event.actor.chain,
+    actorPrincipal: event.actor.principal,
+    target: event.target ?? null,
+    resource: event.resource ?? null,
+    tokenId: event.tokenId ?? null,
+    grantId: event.grantId ?? null,
+  };
+}
+
+/**
+ * The canonical (RFC 8785) entry: the exact bytes stored and hashed into the Merkle tree. The
+ * fixed members are written in their canonical order directly (the general serializer would sort
+ * a dozen keys per entry on the append path); `chain`, `details` and `request` go through
+ * {@link canonicalJson}; `at` is the RFC 3339 time. record.test.ts checks the result equals the `canonicalize` package's.
+ */
+export function entryBytes(event: AuditEvent, at: string, index: number): string {
+  const a = event.actor;
+  // RFC 8785 §3.2.3: members sorted by UTF-16 code units.
+  let actor = `{"agent":${canonicalJson(a.agent)},"chain":${canonicalJson(a.chain)}`;
+  if (a.kind) actor += `,"kind":${canonicalJson(a.kind)}`;
+  actor += `,"principal":${canonicalJson(a.principal)}`;
+  if (a.resource_id) actor += `,"resource_id":${canonicalJson(a.resource_id)}`;
+  const request = event.request ? `"request":${canonicalJson(event.request)},` : "";
+  return (
+    `{"action":${canonicalJson(event.action)},"actor":${actor}},"at":"${at}",` +
+    `"decision":${canonicalJson(event.decision)},"details":${canonicalJson(event.details ?? {})},` +
+    `"grant_id":${canonicalJson(event.grantId ?? null)},"index":${canonicalJson(index)},${request}` +
+    `"resource":${canonicalJson(event.resource ?? null)},"target":${canonicalJson(event.target ?? null)},` +
+    `"token_id":${canonicalJson(event.tokenId ?? null)},"v":${AUDIT_ENTRY_VERSION}}`
+  );
+}
+
+/**
+ * RFC 8785 JSON Canonicalization of a JSON value: ECMAScript serialization of primitives
+ * (§3.2.2), object members sorted by UTF-16 code units (§3.2.3), no whitespace. Throws for
+ * values JSON cannot carry (NaN, Infinity, BigInt, undefined at the top).
+ *
+ * @example
+ * canonicalJson({ b: 1, a: [true, null] }); // '{"a":[true,null],"b":1}'
+ */
+export function canonicalJson(value: unknown): string {
+  if (value === null) return "null";
+  switch (typeof value) {
+    case "string":
+    case "boolean":
+      return JSON.stringify(value);
+    case "number":
+      if (!Number.isFinite(value)) throw new TypeError("RFC 8785: numbers must be finite");
+      return JSON.stringify(value);
+    case "object": {
+      const toJSON = (value as { toJSON?: unknown }).toJSON;
+      if (typeof toJSON === "function") return canonicalJson(toJSON.call(value));
+      if (Array.isArray(value)) {
+        let out = "[";
+        for (let i = 0; i < value.length; i++) {
+          const item = value[i];
+          out += `${i === 0 ? "" : ","}${item === undefined || typeof item === "function" || typeof item === "symbol" ? "null" : canonicalJson(item)}`;
+        }
+        return `${out}]`;
+      }
+      const record = value as Record<string, unknown>;
+      let out = "";
+      for (const key of Object.keys(record).sort()) {
+        const item = record[key];
+        if (item === undefined || typeof item === "function" || typeof item === "symbol") continue;
+        out += `${out.length === 0 ? "" : ","}${JSON.stringify(key)}:${canonicalJson(item)}`;
+      }
+      return `{${out}}`;
+    }
+    default:
+      throw new TypeError(`RFC 8785: a ${typeof value} is not JSON`);
   }
 }

@@ -7,6 +7,7 @@
  */
 import { Command } from "commander";
 import { registerAgent } from "./commands/agent.js";
+import { registerAudit } from "./commands/audit.js";
 import { registerDemo } from "./commands/demo.js";
 import { registerGrant } from "./commands/grant.js";
 import { registerKeys } from "./commands/keys.js";
@@ -49,5 +50,6 @@ export function buildProgram(): Command {
   registerToken(program);
   registerRevoke(program);
   registerKeys(program);
+  registerAudit(program);
   return program;
 }

@@ -10,6 +10,7 @@ import { DeputyError } from "@deputy/protocol";
 import Fastify, { type FastifyInstance, LogController } from "fastify";
 import type { Deputy } from "../context.js";
 import { errorHandler, sendOAuthError, sendProblem } from "./errors.js";
+import { registerAudit } from "./routes/audit.js";
 import { registerDiscovery } from "./routes/discovery.js";
 import { registerManagement } from "./routes/management.js";
 import { registerOAuth } from "./routes/oauth.js";
@@ -54,6 +55,7 @@ export async function buildApp(d: Deputy): Promise<FastifyInstance> {
   registerDiscovery(app, d);
   registerOAuth(app, d);
   registerManagement(app, d);
+  registerAudit(app, d);
   app.get("/healthz", async () => ({ status: "ok" }));
   return app;
 }

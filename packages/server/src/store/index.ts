@@ -19,7 +19,11 @@ import type {
   AgentKeyRecord,
   AgentRecord,
   AgentStatus,
+  AuditCheckpointRecord,
+  AuditLogKeyRecord,
   AuditRecord,
+  AuditTreeNodeRecord,
+  AuditTreeState,
   GrantRecord,
   IssuerKeyRecord,
   PrincipalRecord,
@@ -186,12 +190,28 @@ export interface AuditStore {
    * under concurrent appends (the append serialises on the log head).
    */
   append(fields: Omit<AuditRecord, "index" | "entry">, build: (index: number) => string): Promise<number>;
+  /**
+   * Appends several entries at consecutive indexes, in order, with one multi-row insert (the
+   * audit ledger's batched path). `build(k, index)` returns the bytes of `items[k]` at `index`,
+   * or null to leave that item out (it then gets no index, and the next item takes it). Answers
+   * each item's index, or null for those left out. Serialises on the log head like `append`.
+   */
+  appendMany(
+    items: ReadonlyArray<Omit<AuditRecord, "index" | "entry">>,
+    build: (k: number, index: number) => string | null,
+  ): Promise<Array<number | null>>;
   get(index: number): Promise<AuditRecord | null>;
   /** Number of entries. */
   size(): Promise<number>;
   /**
-   * Entries in index order, filtered; `since`/`until` are inclusive bounds on `at`;
-   * `afterIndex` is exclusive.
+   * Entries filtered, in index order (ascending unless `page.order` is "desc"). `since`/`until`
+   * are inclusive bounds on `at`; `afterIndex` and `beforeIndex` are exclusive bounds on the index.
+   *
+   * Every filter is served by an index: each column filter by its `(column, idx)` index, and a
+   * time range by first resolving it to an index range with a binary search over the log (entries
+   * are appended in time order). So a page costs O(log n + page) however far the range is from
+   * either end of the log. If a clock stepped backwards while entries were written, entries at
+   * the edges of a time range whose `at` is out of order may be left out.
    */
   query(
     filter: {
@@ -199,11 +219,72 @@ export interface AuditStore {
       principal?: string | undefined;
       action?: string | undefined;
       tokenId?: string | undefined;
+      resource?: string | undefined;
+      decision?: AuditRecord["decision"] | undefined;
       since?: number | undefined;
       until?: number | undefined;
     },
-    page: { limit: number; afterIndex?: number | undefined },
+    page: {
+      limit: number;
+      afterIndex?: number | undefined;
+      beforeIndex?: number | undefined;
+      order?: "asc" | "desc" | undefined;
+    },
   ): Promise<Page<AuditRecord>>;
+  /**
+   * The exact stored bytes of entries [start, end), in index order. Stops early at the first
+   * missing index (past the end of the log, or a hole that only tampering can make).
+   */
+  entries(start: number, end: number): Promise<string[]>;
+  /**
+   * The same entries as JSON Lines bytes (each entry's UTF-8 bytes followed by `\n`), for bulk
+   * reads; with the count of entries. Stops early at the first missing index, like `entries`.
+   */
+  entriesJsonl(start: number, end: number): Promise<{ count: number; bytes: Uint8Array }>;
+}
+
+/**
+ * Storage of the audit ledger: the Merkle tree over the audit log (RFC 9162 §2.1), its signed
+ * checkpoints and the log's note key. Written only by the integrator (`audit/ledger.ts`), which
+ * serialises on {@link AuditTreeStore.lockState}; read by the proof and checkpoint endpoints.
+ */
+export interface AuditTreeStore {
+  /** The integrated tree: size 0 with the empty-tree root before anything was integrated. */
+  state(): Promise<AuditTreeState>;
+  /**
+   * The same, locking the state row until the surrounding transaction ends; or null, at once,
+   * when another transaction holds it (PostgreSQL `SELECT … FOR UPDATE SKIP LOCKED`; SQLite write
+   * transactions are exclusive, so there it always answers). Exactly one transaction at a time
+   * holds it, so integrators in several processes take turns; and since nobody ever waits for
+   * it, it can never be part of a deadlock with the locks that group-committed batches hold
+   * (the audit head, taken by every append). Call it inside {@link Store.transaction}.
+   */
+  lockState(): Promise<AuditTreeState | null>;
+  /** Replaces the state; the caller holds {@link AuditTreeStore.lockState}. */
+  setState(state: AuditTreeState): Promise<void>;
+  /**
+   * Inserts tree nodes in bulk. Idempotent: a node already stored keeps its hash (a node's hash
+   * never changes once its subtree is complete).
+   */
+  putNodes(nodes: readonly AuditTreeNodeRecord[]): Promise<void>;
+  /**
+   * The stored hashes of the given nodes, in one query, keyed `${level}/${index}`; nodes not
+   * stored are absent from the map.
+   */
+  nodes(ids: ReadonlyArray<{ level: number; index: number }>): Promise<Map<string, Uint8Array>>;
+  /** Leaf hashes (level-0 nodes) for [start, end), in order; stops early at the first missing one. */
+  leaves(start: number, end: number): Promise<Uint8Array[]>;
+  /** Stores a signed checkpoint. Idempotent per size: the first checkpoint stored for a size stays. */
+  addCheckpoint(checkpoint: AuditCheckpointRecord): Promise<void>;
+  /** The checkpoint with the largest size, or null before the first one. */
+  latestCheckpoint(): Promise<AuditCheckpointRecord | null>;
+  /** The log's note key, or null before the first start. */
+  logKey(): Promise<AuditLogKeyRecord | null>;
+  /**
+   * Stores `key` unless a log key exists already, and returns the key in effect: when several
+   * processes start at once, exactly one key wins and every caller gets that one.
+   */
+  ensureLogKey(key: AuditLogKeyRecord): Promise<AuditLogKeyRecord>;
 }
 
 export interface Store {
@@ -216,6 +297,7 @@ export interface Store {
   nonces: NonceStore;
   issuerKeys: IssuerKeyStore;
   audit: AuditStore;
+  auditTree: AuditTreeStore;
   /**
    * Runs `fn` in one database transaction: all of its writes commit together or none do.
    * Nested calls on the `tx` store run inside the same transaction. On PostgreSQL the

@@ -8,7 +8,9 @@
  */
 import { type Kysely, sql } from "kysely";
 import { migration as postgres001 } from "./migrations/postgres/001_init.js";
+import { migration as postgres002 } from "./migrations/postgres/002_audit_ledger.js";
 import { migration as sqlite001 } from "./migrations/sqlite/001_init.js";
+import { migration as sqlite002 } from "./migrations/sqlite/002_audit_ledger.js";
 import type { Database } from "./schema.js";
 
 /** One schema step: statements run in order, in one transaction. */
@@ -19,8 +21,8 @@ export interface Migration {
 }
 
 const MIGRATIONS: Record<"sqlite" | "postgres", readonly Migration[]> = {
-  sqlite: [sqlite001],
-  postgres: [postgres001],
+  sqlite: [sqlite001, sqlite002],
+  postgres: [postgres001, postgres002],
 };
 
 /**

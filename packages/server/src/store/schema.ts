@@ -139,6 +139,40 @@ export interface AuditHeadTable {
   size: number;
 }
 
+/** Single row (`id = 1`): the integrated Merkle tree (RFC 9162 §2.1) over `audit_log[0, size)`. */
+export interface AuditTreeStateTable {
+  id: number;
+  size: number;
+  /** 32-byte root hash (BLOB / BYTEA). */
+  root: Uint8Array;
+  updated_at: number;
+}
+
+/** Node (level, idx) = MTH of leaves [idx·2^level, (idx+1)·2^level); level 0 = leaf hashes. */
+export interface AuditTreeNodesTable {
+  level: number;
+  idx: number;
+  hash: Uint8Array;
+}
+
+/** Signed C2SP checkpoints, one per integrated tree size. */
+export interface AuditCheckpointsTable {
+  size: number;
+  root: Uint8Array;
+  note: string;
+  created_at: number;
+}
+
+/** Single row (`id = 1`): the log's Ed25519 note key; the private key is sealed with the master key. */
+export interface AuditLogKeyTable {
+  id: number;
+  name: string;
+  /** Raw 32-byte Ed25519 public key. */
+  public_key: Uint8Array;
+  private_key_enc: string;
+  created_at: number;
+}
+
 /** SQLite only: named counters (PostgreSQL uses a SEQUENCE for the status index). */
 export interface CountersTable {
   name: string;
@@ -162,6 +196,10 @@ export interface Database {
   issuer_keys: IssuerKeysTable;
   audit_log: AuditLogTable;
   audit_head: AuditHeadTable;
+  audit_tree_state: AuditTreeStateTable;
+  audit_tree_nodes: AuditTreeNodesTable;
+  audit_checkpoints: AuditCheckpointsTable;
+  audit_log_key: AuditLogKeyTable;
   counters: CountersTable;
   schema_migrations: SchemaMigrationsTable;
 }

@@ -11,6 +11,7 @@ import type { Store } from "./index.js";
 import type { Database } from "./schema.js";
 import { SqlAgentStore } from "./sql/agents.js";
 import { SqlAuditStore } from "./sql/audit.js";
+import { SqlAuditTreeStore } from "./sql/audit-tree.js";
 import type { SqlContext } from "./sql/context.js";
 import { SqlGrantStore } from "./sql/grants.js";
 import { SqlIssuerKeyStore } from "./sql/issuer-keys.js";
@@ -29,6 +30,7 @@ export class SqlStore implements Store {
   readonly nonces: SqlNonceStore;
   readonly issuerKeys: SqlIssuerKeyStore;
   readonly audit: SqlAuditStore;
+  readonly auditTree: SqlAuditTreeStore;
 
   constructor(
     private readonly db: Kysely<Database>,
@@ -43,6 +45,7 @@ export class SqlStore implements Store {
     this.nonces = new SqlNonceStore(ctx);
     this.issuerKeys = new SqlIssuerKeyStore(ctx);
     this.audit = new SqlAuditStore(ctx);
+    this.auditTree = new SqlAuditTreeStore(ctx);
   }
 
   private readonly queue: Pending[] = [];
@@ -53,7 +56,7 @@ export class SqlStore implements Store {
    * Inside `fn`, use only `tx`: on SQLite the outer store waits for the single connection that
    * the transaction holds, so calling it from `fn` would deadlock.
    *
-   * Group commit: transactions requested while another is committing are queued and then run
+   * Group commit (SQLite): transactions requested while another is committing are queued and then run
    * together in one database transaction, each inside its own SAVEPOINT. Each keeps its own
    * all-or-nothing outcome (a failure rolls back to its savepoint and rejects only its caller),
    * every caller is answered only after the shared COMMIT, and the commit cost (WAL writes on
@@ -61,6 +64,12 @@ export class SqlStore implements Store {
    */
   transaction<T>(fn: (tx: Store) => Promise<T>): Promise<T> {
     if (this.db.isTransaction) return fn(this);
+    // PostgreSQL: no cross-request batches. A batch holds every row lock of its items until the
+    // shared COMMIT, so two replicas batching items that lock rows in different orders (a grant's
+    // budget, the audit head) would deadlock. Each transaction runs alone on its own pooled
+    // connection instead; the server's own WAL group commit still applies.
+    if (this.dialect === "postgres")
+      return this.db.transaction().execute((trx) => fn(new SqlStore(trx, this.dialect)));
     return new Promise<T>((resolve, reject) => {
       this.queue.push({
         fn: fn as (tx: Store) => Promise<unknown>,

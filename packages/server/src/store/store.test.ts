@@ -19,6 +19,8 @@ const PG_URL = process.env.DEPUTY_TEST_DATABASE_URL ?? "postgres://root@127.0.0.
 /** In CI, or when a database is configured explicitly, PostgreSQL must be tested. */
 const PG_REQUIRED = Boolean(process.env.CI || process.env.DEPUTY_TEST_DATABASE_URL);
 const PG_REACHABLE = await reachable(PG_URL);
+/** Schema versions a fresh database ends up with (001 init, 002 audit ledger). */
+const MIGRATIONS = 2;
 
 async function reachable(url: string): Promise<boolean> {
   const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 3_000 });
@@ -68,7 +70,7 @@ describe("SQLite store opening and migrations", () => {
     await second.close();
     const raw = new BetterSqlite3(join(dir, "nested", "deputy.db"), { readonly: true });
     try {
-      expect(raw.prepare("SELECT count(*) AS n FROM schema_migrations").get()).toEqual({ n: 1 });
+      expect(raw.prepare("SELECT count(*) AS n FROM schema_migrations").get()).toEqual({ n: MIGRATIONS });
       expect(raw.pragma("journal_mode", { simple: true })).toBe("wal");
     } finally {
       raw.close();
@@ -121,7 +123,7 @@ describe("SQLite store opening and migrations", () => {
         n: 300,
         top: 299,
       });
-      expect(raw.prepare("SELECT count(*) AS n FROM schema_migrations").get()).toEqual({ n: 1 });
+      expect(raw.prepare("SELECT count(*) AS n FROM schema_migrations").get()).toEqual({ n: MIGRATIONS });
     } finally {
       raw.close();
     }
@@ -156,7 +158,7 @@ if (PG_REACHABLE || PG_REQUIRED) {
         const second = await openStore({ url: PG_URL, schema });
         expect(await second.principals.get(p.id)).toEqual(p);
         await second.close();
-        expect(await pgScalar(schema, "SELECT count(*)::int AS v FROM schema_migrations")).toBe(1);
+        expect(await pgScalar(schema, "SELECT count(*)::int AS v FROM schema_migrations")).toBe(MIGRATIONS);
       } finally {
         await dropSchema(PG_URL, schema);
       }
@@ -175,7 +177,57 @@ if (PG_REACHABLE || PG_REQUIRED) {
         expect(await stores[1]?.principals.get(p.id)).toEqual(p);
         expect(await stores[2]?.audit.size()).toBe(0);
         for (const s of stores) await s.close();
-        expect(await pgScalar(schema, "SELECT count(*)::int AS v FROM schema_migrations")).toBe(1);
+        expect(await pgScalar(schema, "SELECT count(*)::int AS v FROM schema_migrations")).toBe(MIGRATIONS);
+      } finally {
+        await dropSchema(PG_URL, schema);
+      }
+    });
+
+    it("never waits for the audit tree lock, so integrators cannot deadlock with appends", async () => {
+      // Group commit runs unrelated items in one transaction: one process's batch may hold the
+      // audit head (an append) when its integrator asks for the tree state, while another
+      // process's batch holds the state and appends next. Waiting would close the cycle.
+      const schema = uniqueSchemaName();
+      try {
+        const [a, b] = [await openStore({ url: PG_URL, schema }), await openStore({ url: PG_URL, schema })];
+        const f = {
+          at: 1,
+          action: "x",
+          decision: "info" as const,
+          actorAgent: null,
+          actorChain: [],
+          actorPrincipal: null,
+          target: null,
+          resource: null,
+          tokenId: null,
+          grantId: null,
+        };
+        let release!: () => void;
+        const gate = new Promise<void>((r) => {
+          release = r;
+        });
+        let bLocked!: () => void;
+        const bHasState = new Promise<void>((r) => {
+          bLocked = r;
+        });
+        const first = a!.transaction(async (tx) => {
+          await tx.audit.append(f, (i) => String(i)); // holds the head
+          await bHasState;
+          const state = await tx.auditTree.lockState(); // held by b: answers null at once
+          release();
+          return state;
+        });
+        const second = b!.transaction(async (tx) => {
+          expect(await tx.auditTree.lockState()).not.toBeNull();
+          bLocked();
+          await gate;
+          await tx.audit.append(f, (i) => String(i)); // waits for a's head until a commits
+        });
+        expect(await first).toBeNull();
+        await second;
+        expect(await a!.audit.size()).toBe(2);
+        await a!.close();
+        await b!.close();
       } finally {
         await dropSchema(PG_URL, schema);
       }

@@ -158,3 +158,39 @@ export interface CascadeResult {
   /** Number of tokens newly marked revoked. */
   tokens: number;
 }
+
+/** The integrated Merkle tree over the audit log's first `size` entries (RFC 9162 §2.1). */
+export interface AuditTreeState {
+  size: number;
+  /** MTH of entries [0, size): 32 bytes; SHA-256 of the empty string for size 0. */
+  rootHash: Uint8Array;
+  updatedAt: number;
+}
+
+/** A stored tree node: the root of the perfect subtree over leaves [index·2^level, (index+1)·2^level). */
+export interface AuditTreeNodeRecord {
+  level: number;
+  index: number;
+  /** 32 bytes; at level 0 the leaf hash `SHA-256(0x00 || entry)`. */
+  hash: Uint8Array;
+}
+
+/** A signed checkpoint: the C2SP signed note stating (origin, size, root). */
+export interface AuditCheckpointRecord {
+  size: number;
+  rootHash: Uint8Array;
+  /** The complete signed note text (checkpoint body, blank line, signature lines). */
+  note: string;
+  createdAt: number;
+}
+
+/** The audit log's Ed25519 note key: never the token-signing key. */
+export interface AuditLogKeyRecord {
+  /** The C2SP key name, which is also the checkpoint origin (fixed at first start). */
+  name: string;
+  /** Raw 32-byte Ed25519 public key. */
+  publicKey: Uint8Array;
+  /** PKCS#8 private key sealed with the master key (AES-256-GCM, its own AAD context). */
+  privateKeyEnc: string;
+  createdAt: number;
+}

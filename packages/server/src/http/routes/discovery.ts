@@ -26,9 +26,11 @@ export function registerDiscovery(app: FastifyInstance, d: Deputy): void {
       response_types_supported: [],
       scopes_supported: [],
       deputy_api: d.urls.api,
-      // audit_checkpoint_endpoint, audit_log_public_key, status_list_endpoint and
-      // revocation_events_endpoint (DESIGN §4) are published by the ledger and status-list
-      // features when they serve those endpoints; advertising URLs that 404 would mislead clients.
+      // DESIGN §4: the audit ledger's checkpoint and its C2SP signed-note verifier key.
+      audit_checkpoint_endpoint: d.urls.auditCheckpoint,
+      audit_log_public_key: d.ledger.verifierKey,
+      // status_list_endpoint and revocation_events_endpoint (DESIGN §4) are published by the
+      // status-list feature when it serves them; advertising URLs that 404 would mislead clients.
     };
   });
 

@@ -7,7 +7,7 @@
  * @example
  * const index = await new SqlAuditStore(ctx).append(fields, (i) => canonicalize({ ...fields, index: i }));
  */
-import { type Kysely, type Selectable, sql } from "kysely";
+import { CompiledQuery, type Kysely, type Selectable, type SqlBool, sql } from "kysely";
 import type { AuditStore, Page } from "../index.js";
 import type { AuditLogTable, Database } from "../schema.js";
 import type { AuditRecord } from "../types.js";
@@ -37,6 +37,62 @@ export class SqlAuditStore implements AuditStore {
     });
   }
 
+  appendMany(
+    items: ReadonlyArray<Omit<AuditRecord, "index" | "entry">>,
+    build: (k: number, index: number) => string | null,
+  ): Promise<Array<number | null>> {
+    if (items.length === 0) return Promise.resolve([]);
+    return atomic(this.ctx.db, async (db) => {
+      const pg = this.ctx.dialect === "postgres";
+      const start = pg ? await lockHead(db) : await sqliteSize(db);
+      const indexes: Array<number | null> = [];
+      const rows: Array<{ index: number; fields: Omit<AuditRecord, "index" | "entry">; entry: string }> = [];
+      let next = start;
+      items.forEach((fields, k) => {
+        const entry = build(k, next);
+        if (entry === null) {
+          indexes.push(null);
+          return;
+        }
+        rows.push({ index: next, fields, entry });
+        indexes.push(next++);
+      });
+      if (rows.length === 0) return indexes;
+      if (pg) {
+        await sql`UPDATE audit_head SET size = ${next} WHERE id = 1`.execute(db);
+        const col = <T>(f: (r: (typeof rows)[number]) => T) => rows.map(f);
+        await sql`INSERT INTO audit_log (idx, at, action, decision, actor_agent, actor_chain, actor_principal,
+            target, resource, token_id, grant_id, entry)
+          SELECT * FROM unnest(${col((r) => r.index)}::bigint[], ${col((r) => r.fields.at)}::bigint[],
+            ${col((r) => r.fields.action)}::text[], ${col((r) => r.fields.decision)}::text[],
+            ${col((r) => r.fields.actorAgent)}::text[], ${col((r) => toJson(r.fields.actorChain))}::text[],
+            ${col((r) => r.fields.actorPrincipal)}::text[], ${col((r) => r.fields.target)}::text[],
+            ${col((r) => r.fields.resource)}::text[], ${col((r) => r.fields.tokenId)}::text[],
+            ${col((r) => r.fields.grantId)}::text[], ${col((r) => r.entry)}::text[])`.execute(db);
+        return indexes;
+      }
+      // Pre-compiled text with a flat parameter list (no query-builder object per row).
+      for (let i = 0; i < rows.length; i += SQLITE_INSERT_ROWS) {
+        const chunk = rows.slice(i, i + SQLITE_INSERT_ROWS);
+        const params: unknown[] = [];
+        for (const { index, fields: f, entry } of chunk) {
+          params.push(
+            index,
+            f.at,
+            f.action,
+            f.decision,
+            f.actorAgent,
+            toJson(f.actorChain),
+            f.actorPrincipal,
+          );
+          params.push(f.target, f.resource, f.tokenId, f.grantId, entry);
+        }
+        await db.executeQuery(CompiledQuery.raw(insertEntriesSql(chunk.length), params));
+      }
+      return indexes;
+    });
+  }
+
   async get(index: number): Promise<AuditRecord | null> {
     const { rows } = await sql<
       Selectable<AuditLogTable>
@@ -53,32 +109,136 @@ export class SqlAuditStore implements AuditStore {
   }
 
   async query(
-    filter: {
-      agent?: string | undefined;
-      principal?: string | undefined;
-      action?: string | undefined;
-      tokenId?: string | undefined;
-      since?: number | undefined;
-      until?: number | undefined;
-    },
-    page: { limit: number; afterIndex?: number | undefined },
+    filter: Parameters<AuditStore["query"]>[0],
+    page: Parameters<AuditStore["query"]>[1],
   ): Promise<Page<AuditRecord>> {
     const limit = Math.max(0, Math.floor(page.limit));
+    const desc = page.order === "desc";
+    // Index bounds, exclusive: (low, high).
+    let low = page.afterIndex ?? -1;
+    let high = page.beforeIndex ?? Number.POSITIVE_INFINITY;
+    if (filter.since !== undefined || filter.until !== undefined) {
+      const bounds = await this.timeBounds(filter.since, filter.until);
+      low = Math.max(low, bounds.low);
+      high = Math.min(high, bounds.high);
+      if (high - low <= 1) return { items: [], hasMore: false };
+    }
     let q = this.ctx.db.selectFrom("audit_log").selectAll();
     if (filter.agent !== undefined) q = q.where("actor_agent", "=", filter.agent);
     if (filter.principal !== undefined) q = q.where("actor_principal", "=", filter.principal);
     if (filter.action !== undefined) q = q.where("action", "=", filter.action);
     if (filter.tokenId !== undefined) q = q.where("token_id", "=", filter.tokenId);
+    if (filter.resource !== undefined) q = q.where("resource", "=", filter.resource);
+    if (filter.decision !== undefined) {
+      q = q.where("decision", "=", filter.decision);
+      // Matches the partial index's predicate word for word, so both planners can use it.
+      if (filter.decision !== "allowed") q = q.where(sql<SqlBool>`decision <> 'allowed'`);
+    }
+    // The time range stays as an exact filter on `at` within the index range found for it.
     if (filter.since !== undefined) q = q.where("at", ">=", filter.since);
     if (filter.until !== undefined) q = q.where("at", "<=", filter.until);
-    if (page.afterIndex !== undefined) q = q.where("idx", ">", page.afterIndex);
+    if (low >= 0) q = q.where("idx", ">", low);
+    if (Number.isFinite(high)) q = q.where("idx", "<", high);
     const rows = await q
-      .orderBy("idx")
+      .orderBy("idx", desc ? "desc" : "asc")
       .limit(limit + 1)
       .execute();
     const hasMore = rows.length > limit;
     return { items: (hasMore ? rows.slice(0, limit) : rows).map(toAudit), hasMore };
   }
+
+  async entries(start: number, end: number): Promise<string[]> {
+    if (!(end > start)) return [];
+    const { rows } = await sql<{ idx: number; entry: string }>`
+      SELECT idx, entry FROM audit_log WHERE idx >= ${start} AND idx < ${end} ORDER BY idx`.execute(
+      this.ctx.db,
+    );
+    const out: string[] = [];
+    for (const row of rows) {
+      if (Number(row.idx) !== start + out.length) break; // a hole: stop at it
+      out.push(row.entry);
+    }
+    return out;
+  }
+
+  async entriesJsonl(start: number, end: number): Promise<{ count: number; bytes: Uint8Array }> {
+    if (!(end > start)) return { count: 0, bytes: new Uint8Array(0) };
+    if (this.ctx.dialect === "postgres") {
+      const entries = await this.entries(start, end);
+      return { count: entries.length, bytes: Buffer.from(entries.length ? `${entries.join("\n")}\n` : "") };
+    }
+    // SQLite hands a BLOB over as bytes: the entries never become JavaScript strings on the way.
+    const { rows } = await sql<{ idx: number; entry: Uint8Array }>`
+      SELECT idx, CAST(entry AS BLOB) AS entry FROM audit_log WHERE idx >= ${start} AND idx < ${end}
+      ORDER BY idx`.execute(this.ctx.db);
+    const parts: Uint8Array[] = [];
+    let count = 0;
+    for (const row of rows) {
+      if (Number(row.idx) !== start + count) break;
+      parts.push(row.entry, NEWLINE);
+      count++;
+    }
+    return { count, bytes: Buffer.concat(parts) };
+  }
+
+  /**
+   * Resolves an inclusive time range to exclusive index bounds (low, high) by binary search over
+   * the primary key: the log is appended in time order, so `at` is non-decreasing along `idx`.
+   */
+  private async timeBounds(
+    since: number | undefined,
+    until: number | undefined,
+  ): Promise<{ low: number; high: number }> {
+    const size = await this.size();
+    // First index whose `at` is ≥ t (size if none): a lower bound over [0, size).
+    const firstAtOrAfter = async (t: number): Promise<number> => {
+      let lo = 0;
+      let hi = size;
+      while (lo < hi) {
+        const mid = Math.floor((lo + hi) / 2);
+        const at = await this.atOrAfter(mid);
+        if (at === null || at >= t) hi = mid;
+        else lo = mid + 1;
+      }
+      return lo;
+    };
+    const low = since === undefined ? -1 : (await firstAtOrAfter(since)) - 1;
+    const high = until === undefined ? size : await firstAtOrAfter(until + 1);
+    return { low, high };
+  }
+
+  /** `at` of the first entry at index ≥ i (there is a hole only if rows were deleted), or null. */
+  private async atOrAfter(i: number): Promise<number | null> {
+    const { rows } = await sql<{ at: number }>`
+      SELECT at FROM audit_log WHERE idx >= ${i} ORDER BY idx LIMIT 1`.execute(this.ctx.db);
+    return rows[0] ? Number(rows[0].at) : null;
+  }
+}
+
+/** Rows per multi-row INSERT on SQLite (12 parameters each, far below its bound-variable limit). */
+const SQLITE_INSERT_ROWS = 200;
+
+const NEWLINE = Buffer.from("\n");
+
+const insertEntriesTexts = new Map<number, string>();
+
+/** The SQLite multi-row INSERT for `rows` entries, cached by row count. */
+function insertEntriesSql(rows: number): string {
+  let text = insertEntriesTexts.get(rows);
+  if (!text) {
+    text = `INSERT INTO audit_log (idx, at, action, decision, actor_agent, actor_chain, actor_principal,
+      target, resource, token_id, grant_id, entry) VALUES ${Array(rows).fill("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)").join(", ")}`;
+    if (insertEntriesTexts.size < 64) insertEntriesTexts.set(rows, text);
+  }
+  return text;
+}
+
+/** Locks the head row until the transaction ends and returns the current size. */
+async function lockHead(db: Kysely<Database>): Promise<number> {
+  const { rows } = await sql<{ size: number }>`SELECT size FROM audit_head WHERE id = 1 FOR UPDATE`.execute(
+    db,
+  );
+  return Number(rows[0]?.size ?? 0);
 }
 
 /** Locks the head row until the transaction ends and returns the index the new entry gets. */

@@ -1,0 +1,556 @@
+/**
+ * The audit ledger (issue 3 "Performance"), each figure against a baseline from the same run:
+ *
+ * 1. Sustained durable appends/s through the store (SQLite, group commit, each `Audit.record`
+ *    answered only after its COMMIT), with the integrator running in the same process, against
+ *    raw better-sqlite3 inserting the same rows in transactions of the same size. Also: how much
+ *    of that the integrator sequenced into the tree meanwhile (integration keeping up), and the
+ *    checkpoint lag at that load (the time from an entry's append to the first published
+ *    checkpoint covering it, worst case) against the lag of a single append on an idle ledger.
+ * 2. Token issuance over HTTP with the integrator on vs off (DEPUTY_AUDIT_LEDGER=false), in
+ *    interleaved rounds.
+ * 3. A log of 1,000,000 entries (50,000 with --quick), written straight into the tables: an
+ *    inclusion proof over HTTP, p50 of sequential requests, against `GET /healthz` on the same
+ *    server; and `deputy audit verify` (the built CLI, fetching and re-hashing every entry)
+ *    against raw node:crypto recomputing the same root in-process.
+ */
+import { execFile, spawn } from "node:child_process";
+import { hash } from "node:crypto";
+import { mkdtempSync, rmSync } from "node:fs";
+import http from "node:http";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { performance } from "node:perf_hooks";
+import { setTimeout as sleep } from "node:timers/promises";
+import { BENCH_ADMIN_TOKEN, fetchTokens, presign, setupThroughApi } from "../lib/agents.js";
+import { CONNECTIONS, queue } from "../lib/load.js";
+import { protocolModule, REPO_ROOT, requireFromServer, serverModule } from "../lib/paths.js";
+import { figure, median } from "../lib/report.js";
+import { failures, interleave, medianRate, pairedRatio, summarize } from "../lib/rounds.js";
+import { roundsConfig } from "./issuance.js";
+
+export const description =
+  "audit ledger: durable appends/s with integration keeping up and checkpoint lag; issuance with the integrator on vs off; inclusion proof and `deputy audit verify` at 1,000,000 entries";
+
+const LARGE = 1_000_000;
+const DESIGN_ROWS = 128; // the store's group commit carries at most this many transactions
+const DEPUTY_BIN = join(REPO_ROOT, "packages/server/bin/deputy.js");
+
+export async function run({ quick, log }) {
+  const figures = [];
+  const details = {};
+  const appends = await appendsAndLag({ quick, log });
+  figures.push(...appends.figures);
+  details.appends = appends.details;
+  const issuance = await issuanceOnOff({ quick, log });
+  figures.push(...issuance.figures);
+  details.issuance = issuance.details;
+  const large = await largeLog({ quick, log });
+  figures.push(...large.figures);
+  details.large = large.details;
+  return { figures, details };
+}
+
+// ---------------------------------------------------------------------------------------------
+// 1. Appends, integration and lag (in-process: the integrator shares the event loop, as it does
+//    in `deputy serve`).
+
+function auditEvent(i) {
+  return {
+    action: "token.issued",
+    decision: "allowed",
+    actor: {
+      agent: "agt_benchbenchbenchbenchbenchbe",
+      chain: [],
+      principal: "prn_benchbenchbenchbenchbenchbe",
+      kind: "agent",
+    },
+    target: "agt_benchbenchbenchbenchbenchbe",
+    resource: "https://api.bench.test",
+    tokenId: `tok_${String(i).padStart(26, "0")}`,
+    grantId: "grt_benchbenchbenchbenchbenchbe",
+    details: { dpop: true, exp: 1767225900, grant_type: "client_credentials", scope: "read write" },
+  };
+}
+
+async function appendsAndLag({ quick, log }) {
+  const { openStore } = await import(serverModule("store/open.js"));
+  const { Audit } = await import(serverModule("audit/record.js"));
+  const { AuditLedger } = await import(serverModule("audit/ledger.js"));
+  const { createLogger } = await import(serverModule("serve.js"));
+  const seconds = quick ? 1.5 : 6;
+  const dir = mkdtempSync(join(tmpdir(), "deputy-bench-ledger-"));
+  try {
+    const store = await openStore({ url: `sqlite:${join(dir, "deputy.db")}` });
+    const clock = { now: () => Date.now() };
+    const audit = new Audit(store, clock);
+    const ledger = await AuditLedger.open({
+      store,
+      clock,
+      log: createLogger("silent"),
+      masterKey: Buffer.alloc(32, 3),
+      issuer: "http://127.0.0.1:4747",
+    });
+    audit.onAppend = () => ledger.nudge();
+    ledger.start();
+
+    // Idle lag: one entry on a quiet ledger, until a checkpoint covers it.
+    const idleLags = [];
+    for (let k = 0; k < 5; k++) {
+      const t0 = performance.now();
+      const index = await audit.record(auditEvent(k));
+      while ((await store.auditTree.latestCheckpoint()).size <= index) await sleep(2);
+      idleLags.push(performance.now() - t0);
+      await sleep(300);
+    }
+
+    // Full load: many concurrent appenders, each waiting for its COMMIT, yielding to I/O between
+    // appends as request handlers do. A sampler watches the published checkpoint.
+    const appendedAt = new Float64Array(4_000_000);
+    const base = await store.audit.size();
+    const startIntegrated = (await store.auditTree.state()).size;
+    let stop = false;
+    let appended = 0;
+    const t0 = performance.now();
+    const worker = async () => {
+      while (!stop) {
+        const index = await audit.record(auditEvent(base + appended));
+        appendedAt[index] = performance.now();
+        appended++;
+        await new Promise((r) => setImmediate(r));
+      }
+    };
+    let maxLag = 0;
+    const lags = [];
+    let covered = (await store.auditTree.latestCheckpoint()).size;
+    const sampler = (async () => {
+      while (!stop) {
+        await sleep(10);
+        const size = (await store.auditTree.latestCheckpoint()).size;
+        const now = performance.now();
+        for (let i = covered; i < size; i++) {
+          if (appendedAt[i] > 0) {
+            const lag = now - appendedAt[i];
+            if (i % 97 === 0) lags.push(lag);
+            if (lag > maxLag) maxLag = lag;
+          }
+        }
+        covered = Math.max(covered, size);
+      }
+    })();
+    const workers = Array.from({ length: 256 }, worker);
+    await sleep(seconds * 1000);
+    stop = true;
+    await Promise.all(workers);
+    const elapsed = (performance.now() - t0) / 1000;
+    await sampler;
+    const integrated = (await store.auditTree.state()).size - startIntegrated;
+    const appendRate = appended / elapsed;
+    await ledger.stop();
+    await store.close();
+    const raw = rawSqliteAppends(dir, quick);
+    log(
+      `    ${appended} appends in ${elapsed.toFixed(1)} s (${Math.round(appendRate)}/s), ${integrated} integrated meanwhile; raw better-sqlite3 ${Math.round(raw)}/s`,
+    );
+    return {
+      figures: [
+        figure({
+          id: "ledger.appends",
+          label: "durable audit appends/s (Audit.record, SQLite group commit, integrator running)",
+          value: appendRate,
+          unit: "entries/s",
+          baseline: {
+            label: `raw better-sqlite3 INSERTs, ${DESIGN_ROWS} rows per COMMIT`,
+            value: raw,
+            unit: "entries/s",
+          },
+          ratio: appendRate / raw,
+          target: { on: "value", op: ">=", value: 20_000, unit: "entries/s" },
+          note: "anchors (issue 3): Trillian Tessera about 1,500–2,900 durable appends/s on small VMs",
+        }),
+        figure({
+          id: "ledger.integration",
+          label: "entries integrated into the Merkle tree and checkpointed while those appends ran",
+          value: integrated / elapsed,
+          unit: "entries/s",
+          baseline: { label: "appends in the same window", value: appendRate, unit: "entries/s" },
+          ratio: integrated / Math.max(1, appended),
+          note: `backlog when the appends stopped: ${appended - integrated} entries (${((appended - integrated) / appendRate).toFixed(2)} s of appends)`,
+        }),
+        figure({
+          id: "ledger.backlog",
+          label: "integration backlog when the appends stopped, in seconds of appends (keeping up)",
+          value: (appended - integrated) / appendRate,
+          unit: "s",
+          baseline: { label: "the 1 s checkpoint budget", value: 1, unit: "s" },
+          ratio: (appended - integrated) / appendRate,
+          target: { on: "value", op: "<=", value: 1, unit: "s" },
+        }),
+        figure({
+          id: "ledger.lag",
+          label: "checkpoint lag at full append load (worst entry: append → first checkpoint covering it)",
+          value: maxLag,
+          unit: "ms",
+          baseline: {
+            label: "lag of one append on an idle ledger (median)",
+            value: median(idleLags),
+            unit: "ms",
+          },
+          ratio: maxLag / median(idleLags),
+          target: { on: "value", op: "<=", value: 1000, unit: "ms" },
+          note: `p50 ${median(lags).toFixed(0)} ms over sampled entries`,
+        }),
+      ],
+      details: {
+        seconds: elapsed,
+        appended,
+        integrated,
+        idle_lag_ms: idleLags,
+        max_lag_ms: maxLag,
+        raw_rate: raw,
+      },
+    };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** The floor: the same rows with prepared better-sqlite3 INSERTs, DESIGN_ROWS per transaction. */
+function rawSqliteAppends(dir, quick) {
+  const Database = requireFromServer("better-sqlite3");
+  const db = new Database(join(dir, "deputy.db"));
+  db.pragma("journal_mode = WAL");
+  db.pragma("synchronous = NORMAL");
+  const start = db.prepare("SELECT COALESCE(MAX(idx), -1) + 1 AS n FROM audit_log").get().n;
+  const insert = db.prepare(`INSERT INTO audit_log (idx, at, action, decision, actor_agent, actor_chain,
+    actor_principal, target, resource, token_id, grant_id, entry) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
+  const batch = db.transaction((from, n) => {
+    for (let i = from; i < from + n; i++) {
+      const e = auditEvent(i);
+      const entry = JSON.stringify({ i, ...e });
+      insert.run(
+        i,
+        Date.now(),
+        e.action,
+        e.decision,
+        e.actor.agent,
+        "[]",
+        e.actor.principal,
+        e.target,
+        e.resource,
+        e.tokenId,
+        e.grantId,
+        entry,
+      );
+    }
+  });
+  const total = quick ? 50_000 : 200_000;
+  const t0 = performance.now();
+  for (let i = 0; i < total; i += DESIGN_ROWS) batch(start + i, DESIGN_ROWS);
+  const rate = total / ((performance.now() - t0) / 1000);
+  db.close();
+  return rate;
+}
+
+// ---------------------------------------------------------------------------------------------
+// 2. Issuance with the integrator on vs off.
+
+/**
+ * A Deputy server in a child process with `auditLedger` set (bench/server-child.js does not pass
+ * that option through); prints `BENCH_READY` like it, exits on SIGTERM or when stdin closes.
+ */
+async function startDeputyChild(options) {
+  const code = `
+    const options = JSON.parse(process.argv[1]);
+    const { startDeputy } = await import(${JSON.stringify(serverModule("serve.js"))});
+    const running = await startDeputy({ port: 0, logLevel: "error", env: {}, ...options });
+    const stop = async () => { try { await running.close(); } finally { process.exit(0); } };
+    process.on("SIGTERM", stop);
+    process.stdin.on("end", stop);
+    process.stdin.resume();
+    process.stdout.write("BENCH_READY " + JSON.stringify({ url: running.url }) + "\\n");`;
+  const child = spawn(process.execPath, ["--input-type=module", "-e", code, JSON.stringify(options)], {
+    stdio: ["pipe", "pipe", "pipe"],
+  });
+  let stderr = "";
+  child.stderr.on("data", (d) => {
+    stderr = (stderr + d).slice(-4000);
+  });
+  const exited = new Promise((resolve) => child.once("exit", resolve));
+  const url = await new Promise((resolve, reject) => {
+    let buffer = "";
+    const timer = setTimeout(() => reject(new Error(`deputy child did not start:\n${stderr}`)), 120_000);
+    child.stdout.on("data", (d) => {
+      buffer += d;
+      const m = /BENCH_READY (.+)\n/.exec(buffer);
+      if (m) {
+        clearTimeout(timer);
+        resolve(JSON.parse(m[1]).url);
+      }
+    });
+    exited.then(() => reject(new Error(`deputy child exited:\n${stderr}`)));
+  });
+  return {
+    url,
+    async stop() {
+      if (child.exitCode !== null) return;
+      child.kill("SIGTERM");
+      const timer = setTimeout(() => child.kill("SIGKILL"), 10_000);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}
+
+async function issuanceOnOff({ quick, log }) {
+  const agentCount = quick ? 50 : 500;
+  const dirs = [];
+  const children = [];
+  try {
+    const servers = {};
+    for (const [name, auditLedger] of [
+      ["on", true],
+      ["off", false],
+    ]) {
+      const dataDir = mkdtempSync(join(tmpdir(), `deputy-bench-ledger-${name}-`));
+      dirs.push(dataDir);
+      const child = await startDeputyChild({ dataDir, adminToken: BENCH_ADMIN_TOKEN, auditLedger });
+      children.push(child);
+      const { agents } = await setupThroughApi(child.url, { agents: agentCount });
+      await fetchTokens(
+        child.url,
+        presign(child.url, agents.length, (i) => agents[i]),
+      );
+      servers[name] = { child, agents };
+    }
+    log(`    ${agentCount} agents on each server; rounds alternate integrator on / off`);
+    let rng = 7;
+    const cfg = roundsConfig(quick);
+    const runs = await interleave({
+      ...cfg,
+      log,
+      subjects: Object.entries(servers).map(([name, s]) => ({
+        name,
+        url: s.child.url,
+        path: "/oauth/token",
+        prepare: (n) =>
+          queue(
+            presign(s.child.url, n, () => {
+              rng = (rng * 1103515245 + 12345) % 2 ** 31;
+              return s.agents[rng % s.agents.length];
+            }),
+          ),
+      })),
+    });
+    const bad = failures(runs.on);
+    return {
+      figures: [
+        figure({
+          id: "ledger.issuance",
+          label: "token issuance with the ledger integrator on (SQLite)",
+          value: medianRate(runs.on),
+          unit: "req/s",
+          baseline: {
+            label: "same with DEPUTY_AUDIT_LEDGER=false",
+            value: medianRate(runs.off),
+            unit: "req/s",
+          },
+          ratio: pairedRatio(runs.on, runs.off),
+          target: { on: "ratio", op: ">=", value: 0.9 },
+          ...(bad.non2xx || bad.errors
+            ? { note: `${bad.non2xx} refused and ${bad.errors} failed requests (not counted in the rate)` }
+            : {}),
+        }),
+      ],
+      details: {
+        agents: agentCount,
+        connections: CONNECTIONS,
+        ...cfg,
+        rounds_detail: { on: summarize(runs.on), off: summarize(runs.off) },
+      },
+    };
+  } finally {
+    for (const c of children.reverse()) await c.stop();
+    for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// 3. A large log: proofs and verification.
+
+/** Canonical (RFC 8785) entry text, keys in code-point order, as `Audit.record` writes it. */
+function entryText(i, at) {
+  const agent = `agt_${String(i % 1000).padStart(26, "a")}`;
+  return (
+    `{"action":"token.issued","actor":{"agent":"${agent}","chain":[],"kind":"agent","principal":"prn_${String(i % 100).padStart(26, "p")}"},` +
+    `"at":"${new Date(at).toISOString()}","decision":"allowed","details":{"dpop":true,"exp":1767225900,"grant_type":"client_credentials","scope":"read write"},` +
+    `"grant_id":"grt_${String(i % 1000).padStart(26, "g")}","index":${i},"resource":"https://api.bench.test","target":"${agent}","token_id":"tok_${String(i).padStart(26, "0")}","v":1}`
+  );
+}
+
+/** Writes `count` entries and their tree straight into a migrated SQLite database. */
+async function populateLog(dataDir, count, log) {
+  const { openStore } = await import(serverModule("store/open.js"));
+  const { hashEntry, merkleHasher } = await import(serverModule("audit/hasher.js"));
+  const { CompactRange } = await import(protocolModule("index.js"));
+  const canonicalize = requireFromServer("canonicalize");
+  const path = join(dataDir, "deputy.db");
+  await (await openStore({ url: `sqlite:${path}` })).close();
+  const Database = requireFromServer("better-sqlite3");
+  const db = new Database(path);
+  db.pragma("journal_mode = WAL");
+  db.pragma("synchronous = OFF");
+  const t0 = performance.now();
+  const at0 = Date.now() - count;
+  if (canonicalize(JSON.parse(entryText(7, at0))) !== entryText(7, at0))
+    throw new Error("entryText is not canonical");
+  const insertEntry = db.prepare(`INSERT INTO audit_log (idx, at, action, decision, actor_agent, actor_chain,
+    actor_principal, target, resource, token_id, grant_id, entry) VALUES (?, ?, 'token.issued', 'allowed', ?, '[]', ?, ?, 'https://api.bench.test', ?, ?, ?)`);
+  const insertNode = db.prepare("INSERT INTO audit_tree_nodes (level, idx, hash) VALUES (?, ?, ?)");
+  const range = new CompactRange(merkleHasher);
+  const chunk = db.transaction((from, to) => {
+    for (let i = from; i < to; i++) {
+      const at = at0 + i;
+      const text = entryText(i, at);
+      const e = JSON.parse(text);
+      insertEntry.run(i, at, e.actor.agent, e.actor.principal, e.target, e.token_id, e.grant_id, text);
+      for (const { node, hash: h } of range.append(hashEntry(text)))
+        insertNode.run(node.level, node.index, h);
+    }
+  });
+  for (let i = 0; i < count; i += 50_000) chunk(i, Math.min(count, i + 50_000));
+  db.prepare("UPDATE audit_tree_state SET size = ?, root = ?, updated_at = ? WHERE id = 1").run(
+    count,
+    Buffer.from(range.root()),
+    Date.now(),
+  );
+  db.close();
+  log(
+    `    wrote ${count.toLocaleString("en-US")} entries and their tree in ${((performance.now() - t0) / 1000).toFixed(1)} s`,
+  );
+}
+
+/** p50 latency (ms) of `n` sequential GETs over one keep-alive connection. */
+async function sequentialP50(url, paths, n) {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  const times = [];
+  const get = (path) =>
+    new Promise((resolve, reject) => {
+      const t0 = performance.now();
+      http
+        .get(`${url}${path}`, { agent }, (res) => {
+          res.resume();
+          res.on("end", () => {
+            if (res.statusCode !== 200) reject(new Error(`${path}: ${res.statusCode}`));
+            else resolve(performance.now() - t0);
+          });
+        })
+        .on("error", reject);
+    });
+  for (let i = 0; i < 200; i++) await get(paths(i)); // warm-up
+  for (let i = 0; i < n; i++) times.push(await get(paths(i)));
+  agent.destroy();
+  return median(times);
+}
+
+/** The floor for verification: node:crypto recomputing the root of the same entries in-process. */
+async function rawRoot(count) {
+  const at0 = 0;
+  const texts = [];
+  for (let i = 0; i < Math.min(count, 100_000); i++) texts.push(entryText(i, at0 + i));
+  const t0 = performance.now();
+  const stack = [];
+  for (let i = 0; i < count; i++) {
+    let h = hash("sha256", `\0${texts[i % texts.length]}`, "buffer");
+    for (let s = i; s % 2 === 1; s = (s - 1) / 2)
+      h = hash("sha256", Buffer.concat([Buffer.of(1), stack.pop(), h]), "buffer");
+    stack.push(h);
+  }
+  let root = stack.pop();
+  while (stack.length) root = hash("sha256", Buffer.concat([Buffer.of(1), stack.pop(), root]), "buffer");
+  return (performance.now() - t0) / 1000;
+}
+
+async function largeLog({ quick, log }) {
+  const count = quick ? 50_000 : LARGE;
+  const dataDir = mkdtempSync(join(tmpdir(), "deputy-bench-ledger-large-"));
+  const work = mkdtempSync(join(tmpdir(), "deputy-bench-ledger-verify-"));
+  let child;
+  try {
+    await populateLog(dataDir, count, log);
+    child = await startDeputyChild({ dataDir, adminToken: BENCH_ADMIN_TOKEN });
+    const note = await (await fetch(`${child.url}/v1/audit/checkpoint`)).text();
+    if (Number(note.split("\n")[1]) !== count) throw new Error(`checkpoint is not at ${count}:\n${note}`);
+    let rng = 11;
+    const samples = quick ? 1000 : 5000;
+    const proofP50 = await sequentialP50(
+      child.url,
+      () => {
+        rng = (rng * 1103515245 + 12345) % 2 ** 31;
+        return `/v1/audit/proofs/inclusion?index=${rng % count}&size=${count}`;
+      },
+      samples,
+    );
+    const healthP50 = await sequentialP50(child.url, () => "/healthz", samples);
+    log(`    inclusion proof p50 ${proofP50.toFixed(3)} ms, /healthz p50 ${healthP50.toFixed(3)} ms`);
+
+    const t0 = performance.now();
+    const verified = await new Promise((resolve, reject) => {
+      execFile(
+        process.execPath,
+        [DEPUTY_BIN, "audit", "verify", "--json", "-q", "--witness-file", join(work, "witness.json")],
+        {
+          cwd: work,
+          env: { PATH: process.env.PATH ?? "", DEPUTY_URL: child.url, DEPUTY_ADMIN_TOKEN: BENCH_ADMIN_TOKEN },
+          maxBuffer: 1 << 20,
+        },
+        (err, stdout, stderr) =>
+          err ? reject(new Error(`verify failed: ${stderr}`)) : resolve(JSON.parse(stdout)),
+      );
+    });
+    const verifySeconds = (performance.now() - t0) / 1000;
+    if (verified.size !== count) throw new Error(`verify checked ${verified.size} entries, not ${count}`);
+    const rawSeconds = await rawRoot(count);
+    log(
+      `    deputy audit verify: ${verifySeconds.toFixed(1)} s; raw node:crypto root: ${rawSeconds.toFixed(2)} s`,
+    );
+    const n = count.toLocaleString("en-US");
+    return {
+      figures: [
+        figure({
+          id: "ledger.proof",
+          label: `inclusion proof over HTTP at ${n} entries (p50, sequential)`,
+          value: proofP50,
+          unit: "ms",
+          baseline: { label: "GET /healthz on the same server (p50)", value: healthP50, unit: "ms" },
+          ratio: proofP50 / healthP50,
+          target: { on: "value", op: "<=", value: 1, unit: "ms" },
+        }),
+        figure({
+          id: "ledger.verify",
+          label: `deputy audit verify of ${n} entries (fetch all, re-hash, compare leaves and signed root)`,
+          value: verifySeconds,
+          unit: "s",
+          baseline: {
+            label: "raw node:crypto recomputing that root in-process",
+            value: rawSeconds,
+            unit: "s",
+          },
+          ratio: verifySeconds / rawSeconds,
+          ...(quick ? {} : { target: { on: "value", op: "<=", value: 15, unit: "s" } }),
+        }),
+      ],
+      details: {
+        entries: count,
+        proof_p50_ms: proofP50,
+        healthz_p50_ms: healthP50,
+        verify_s: verifySeconds,
+        raw_root_s: rawSeconds,
+      },
+    };
+  } finally {
+    await child?.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+    rmSync(work, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,172 @@
+/**
+ * The ledger against the protocol library: integrated in uneven batches (so the right edge is
+ * reloaded from stored nodes as often as it is kept), every inclusion and consistency proof for
+ * tree sizes 1..64 equals the reference generated from the leaves and verifies; checkpoints are
+ * signed C2SP notes that verify with the published key; several integrators take turns.
+ */
+import {
+  consistencyProof,
+  inclusionProof,
+  rootFromLeaves,
+  verifyCheckpoint,
+  verifyConsistencyProof,
+  verifyInclusionProof,
+} from "@deputy/protocol";
+import pino from "pino";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { FakeClock } from "../clock.js";
+import { createTestStore, type TestStore } from "../test-support/store.js";
+import { hashEntry, merkleHasher } from "./hasher.js";
+import { AuditLedger } from "./ledger.js";
+import { consistencyProofFromStore, inclusionProofFromStore } from "./proofs.js";
+import { Audit } from "./record.js";
+
+const log = pino({ level: "silent" });
+const masterKey = Buffer.alloc(32, 9);
+const issuer = "https://deputy.example";
+const toB64 = (b: Uint8Array) => Buffer.from(b).toString("base64");
+
+let ts: TestStore;
+let clock: FakeClock;
+let audit: Audit;
+beforeEach(async () => {
+  ts = await createTestStore();
+  clock = new FakeClock(Date.UTC(2026, 0, 1));
+  audit = new Audit(ts.store, clock);
+});
+afterEach(async () => ts.cleanup());
+
+async function append(n: number): Promise<void> {
+  for (let i = 0; i < n; i++) {
+    clock.advance(1);
+    await audit.record({
+      action: "token.issued",
+      decision: "allowed",
+      actor: { agent: `agt_${i}`, chain: [], principal: "prn_x" },
+    });
+  }
+}
+
+async function allLeaves(): Promise<Uint8Array[]> {
+  return (await ts.store.audit.entries(0, 1_000_000)).map((e) => hashEntry(e));
+}
+
+describe("audit ledger", () => {
+  it("publishes a signed checkpoint of the empty tree on open, verifiable with its key", async () => {
+    const ledger = await AuditLedger.open({ store: ts.store, clock, log, masterKey, issuer });
+    expect(ledger.origin).toBe("deputy.example/deputy-audit");
+    expect(ledger.verifierKey).toMatch(/^deputy\.example\/deputy-audit\+[0-9a-f]{8}\+[A-Za-z0-9+/]{44}$/);
+    const head = await verifyCheckpoint(
+      (await ledger.latestCheckpoint()).note,
+      ledger.verifierKey,
+      ledger.origin,
+    );
+    expect(head.size).toBe(0);
+    expect(toB64(head.rootHash)).toBe("47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=");
+    // The key survives a restart and stays the same.
+    const again = await AuditLedger.open({
+      store: ts.store,
+      clock,
+      log,
+      masterKey,
+      issuer: "https://moved.example",
+    });
+    expect(again.verifierKey).toBe(ledger.verifierKey);
+  });
+
+  it("answers every proof for sizes 1..64 exactly as the reference, from stored nodes", async () => {
+    const ledger = await AuditLedger.open({ store: ts.store, clock, log, masterKey, issuer, batchSize: 7 });
+    // Uneven batches: a fresh ledger (no kept range) must reload the right edge from the store.
+    for (const n of [1, 2, 5, 8, 3, 13, 1, 31]) {
+      await append(n);
+      const fresh =
+        n % 2 === 0 ? await AuditLedger.open({ store: ts.store, clock, log, masterKey, issuer }) : ledger;
+      await fresh.integrate();
+    }
+    const leaves = await allLeaves();
+    expect(leaves).toHaveLength(64);
+    const state = await ts.store.auditTree.state();
+    expect(state.size).toBe(64);
+    expect(toB64(state.rootHash)).toBe(toB64(rootFromLeaves(leaves, merkleHasher)));
+    const stored = await ts.store.auditTree.leaves(0, 64);
+    expect(stored.map(toB64)).toEqual(leaves.map(toB64));
+    for (let size = 1; size <= 64; size++) {
+      const root = rootFromLeaves(leaves.slice(0, size), merkleHasher);
+      for (let index = 0; index < size; index++) {
+        const proof = await inclusionProofFromStore(ts.store, index, size);
+        expect(proof.map(toB64)).toEqual(inclusionProof(leaves, index, size, merkleHasher).map(toB64));
+        verifyInclusionProof(leaves[index]!, index, size, proof, root, merkleHasher);
+      }
+      for (let from = 1; from <= size; from++) {
+        const proof = await consistencyProofFromStore(ts.store, from, size);
+        expect(proof.map(toB64)).toEqual(consistencyProof(leaves, from, size, merkleHasher).map(toB64));
+        const oldRoot = rootFromLeaves(leaves.slice(0, from), merkleHasher);
+        verifyConsistencyProof(from, size, proof, oldRoot, root, merkleHasher);
+      }
+    }
+    // About two stored nodes per entry (2n - 1 for a power of two).
+    const nodes = await ts.store.auditTree.nodes(
+      Array.from({ length: 7 }, (_, level) =>
+        Array.from({ length: 64 >> level }, (_, index) => ({ level, index })),
+      ).flat(),
+    );
+    expect(nodes.size).toBe(127);
+  });
+
+  it("signs a checkpoint for every integrated size, matching the tree", async () => {
+    const ledger = await AuditLedger.open({ store: ts.store, clock, log, masterKey, issuer });
+    await append(10);
+    expect(await ledger.integrate()).toBe(10);
+    const checkpoint = await ledger.latestCheckpoint();
+    const head = await verifyCheckpoint(checkpoint.note, ledger.verifierKey, ledger.origin);
+    expect(head.size).toBe(10);
+    expect(toB64(head.rootHash)).toBe(toB64(rootFromLeaves(await allLeaves(), merkleHasher)));
+    expect(checkpoint.note).toMatch(
+      /^deputy\.example\/deputy-audit\n10\n[A-Za-z0-9+/]{43}=\n\n\u2014 deputy\.example\/deputy-audit [A-Za-z0-9+/]+=*\n$/,
+    );
+    // Idle: nothing new, no new checkpoint.
+    expect(await ledger.integrate()).toBe(10);
+    expect((await ledger.latestCheckpoint()).size).toBe(10);
+  });
+
+  it("lets several integrators race: the tree moves once per size and stays right", async () => {
+    const ledgers = await Promise.all(
+      [0, 1, 2].map(() => AuditLedger.open({ store: ts.store, clock, log, masterKey, issuer, batchSize: 5 })),
+    );
+    for (let round = 0; round < 4; round++) {
+      await append(9);
+      await Promise.all(ledgers.map((l) => l.integrate()));
+    }
+    const leaves = await allLeaves();
+    const state = await ts.store.auditTree.state();
+    expect(state.size).toBe(36);
+    expect(toB64(state.rootHash)).toBe(toB64(rootFromLeaves(leaves, merkleHasher)));
+    // Every ledger shares the one key created first.
+    expect(new Set(ledgers.map((l) => l.verifierKey)).size).toBe(1);
+  });
+
+  it("publishes a checkpoint within a second of the newest entry when running", async () => {
+    const ledger = await AuditLedger.open({ store: ts.store, clock, log, masterKey, issuer });
+    audit.onAppend = () => ledger.nudge();
+    ledger.start();
+    try {
+      for (const burst of [1, 20, 3]) {
+        await append(burst);
+        const appendedAt = Date.now();
+        const size = await ts.store.audit.size();
+        let published = -1;
+        while (Date.now() - appendedAt < 1000) {
+          if ((await ledger.latestCheckpoint()).size >= size) {
+            published = Date.now() - appendedAt;
+            break;
+          }
+          await new Promise((r) => setTimeout(r, 10));
+        }
+        expect(published).toBeGreaterThanOrEqual(0);
+        expect(published).toBeLessThan(1000);
+      }
+    } finally {
+      await ledger.stop();
+    }
+  });
+});
