@@ -256,8 +256,8 @@ export interface AuditTreeStore {
    * when another transaction holds it (PostgreSQL `SELECT … FOR UPDATE SKIP LOCKED`; SQLite write
    * transactions are exclusive, so there it always answers). Exactly one transaction at a time
    * holds it, so integrators in several processes take turns; and since nobody ever waits for
-   * it, it can never be part of a deadlock with the locks that group-committed batches hold
-   * (the audit head, taken by every append). Call it inside {@link Store.transaction}.
+   * it, it can never be part of a deadlock with other row locks the transaction holds (such as
+   * the audit head, taken by every append). Call it inside {@link Store.transaction}.
    */
   lockState(): Promise<AuditTreeState | null>;
   /** Replaces the state; the caller holds {@link AuditTreeStore.lockState}. */

@@ -38,9 +38,8 @@ export class SqlAuditTreeStore implements AuditTreeStore {
   async lockState(): Promise<AuditTreeState | null> {
     // SQLite: the transaction already holds the database's write lock (BEGIN IMMEDIATE).
     if (this.ctx.dialect === "sqlite") return this.state();
-    // SKIP LOCKED: a busy integrator elsewhere means "not now", never a wait. Group commit makes
-    // this transaction hold whatever its batch's other items locked (the audit head), so
-    // waiting here could close a cycle with another process's batch.
+    // SKIP LOCKED: a busy integrator elsewhere means "not now", never a wait, so this lock can
+    // never close a deadlock cycle with other row locks the transaction holds (the audit head).
     const { rows } = await sql<StateRow>`
       SELECT size, root, updated_at FROM audit_tree_state WHERE id = 1 FOR UPDATE SKIP LOCKED`.execute(
       this.ctx.db,
