@@ -5,7 +5,6 @@
  * must exit non-zero naming the first bad index; a forked or rolled-back checkpoint is refused.
  * Run `npx tsc -b` first: the CLI runs from dist/.
  */
-import { execFile } from "node:child_process";
 import { existsSync } from "node:fs";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -15,9 +14,9 @@ import BetterSqlite3 from "better-sqlite3";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createLogger, type RunningDeputy, startDeputy } from "../serve.js";
+import { type CliRun, runCli } from "../test-support/cli.js";
 import { dropSchema, uniqueSchemaName } from "../test-support/store.js";
 
-const BIN = fileURLToPath(new URL("../../bin/deputy.js", import.meta.url));
 const MAIN = fileURLToPath(new URL("../../dist/cli/main.js", import.meta.url));
 const PG_URL = process.env.DEPUTY_TEST_DATABASE_URL;
 const AUDIENCE = "https://api.example.com";
@@ -27,29 +26,10 @@ let dataDir: string;
 let work: string;
 let schema: string | undefined;
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
+type Run = CliRun;
 
 function deputy(args: string[], env: Record<string, string> = {}): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      [BIN, ...args],
-      {
-        cwd: work,
-        env: {
-          PATH: process.env.PATH ?? "",
-          DEPUTY_URL: server.url,
-          DEPUTY_ADMIN_TOKEN: server.adminToken,
-          ...env,
-        },
-      },
-      (error, stdout, stderr) => resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr }),
-    );
-  });
+  return runCli(args, { cwd: work, url: server.url, adminToken: server.adminToken, env });
 }
 
 async function ok(args: string[]): Promise<string> {

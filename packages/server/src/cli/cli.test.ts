@@ -3,7 +3,6 @@
  * schema when DEPUTY_TEST_DATABASE_URL is set), the CLI as a child process. Run `npx tsc -b`
  * first: the test executes `packages/server/bin/deputy.js` → `dist/cli/main.js`.
  */
-import { execFile } from "node:child_process";
 import { existsSync } from "node:fs";
 import { mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -13,9 +12,9 @@ import { DeputyAgent, generateAgentKey } from "@deputy/sdk";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createLogger, type RunningDeputy, startDeputy } from "../serve.js";
+import { type CliRun, runCli } from "../test-support/cli.js";
 import { dropSchema, uniqueSchemaName } from "../test-support/store.js";
 
-const BIN = fileURLToPath(new URL("../../bin/deputy.js", import.meta.url));
 const MAIN = fileURLToPath(new URL("../../dist/cli/main.js", import.meta.url));
 const PG_URL = process.env.DEPUTY_TEST_DATABASE_URL;
 const AUDIENCE = "https://api.example.com";
@@ -28,29 +27,10 @@ let dataDir: string;
 let work: string;
 let schema: string | undefined;
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
+type Run = CliRun;
 
 function deputy(args: string[], env: Record<string, string> = {}): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      [BIN, ...args],
-      {
-        cwd: work,
-        env: {
-          PATH: process.env.PATH ?? "",
-          DEPUTY_URL: server.url,
-          DEPUTY_ADMIN_TOKEN: server.adminToken,
-          ...env,
-        },
-      },
-      (error, stdout, stderr) => resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr }),
-    );
-  });
+  return runCli(args, { cwd: work, url: server.url, adminToken: server.adminToken, env });
 }
 
 async function json<T = Record<string, any>>(args: string[]): Promise<T> {
