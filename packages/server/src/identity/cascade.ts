@@ -61,8 +61,9 @@ export async function revokeTarget(
       grantIds = await tx.grants.idsByAgents(agentIds);
     }
     if (grantIds.length > 0) {
+      // Read before the grants are revoked: tokens under an already-revoked grant were counted then.
+      changed.tokens += (await tx.tokens.activeByGrants(grantIds)).length;
       changed.grants = await tx.grants.revoke(grantIds, now);
-      changed.tokens += await tx.tokens.revokeByGrants(grantIds, now);
     }
     await d.audit.record(
       {

@@ -57,7 +57,7 @@ export function tokenTests(s: () => Store): void {
       expect((await s().tokens.get(t.id))?.revokedAt).toBe(T0 + 1);
     });
 
-    it("revokes every unrevoked token of the given grants", async () => {
+    it("lists the tokens a grant revocation takes down, and derives their state from the grant", async () => {
       const { agent: a, grant: g1 } = await seedAgent(s());
       const g2 = grant(a);
       const g3 = grant(a);
@@ -65,13 +65,20 @@ export function tokenTests(s: () => Store): void {
       const ts = [token(g1), token(g1), token(g2), token(g3, { revokedAt: T0 }), token(g3)];
       for (const t of ts) await s().tokens.create(t);
       await s().tokens.revoke(ts[0]?.id ?? "", T0 + 1);
-      expect(await s().tokens.revokeByGrants([g1.id, g2.id], T0 + 5)).toBe(2);
-      expect(await s().tokens.revokeByGrants([g1.id, g2.id], T0 + 6)).toBe(0);
-      expect(await s().tokens.revokeByGrants([], T0 + 6)).toBe(0);
+      const ids = async (grantIds: string[]) =>
+        (await s().tokens.activeByGrants(grantIds)).map((t) => `${t.id}@${t.expiresAt}`).sort();
+      const entry = (t: TokenRecord | undefined) => `${t?.id}@${t?.expiresAt}`;
+      expect(await ids([g1.id, g2.id])).toEqual([entry(ts[1]), entry(ts[2])].sort());
+      expect(await ids([])).toEqual([]);
+      expect(await ids(["grt_missing"])).toEqual([]);
+      // Revoking the grants rewrites no token row, yet every token of theirs reads as revoked then.
+      expect((await s().grants.revoke([g1.id, g2.id], T0 + 5)).sort()).toEqual([g1.id, g2.id].sort());
+      expect(await ids([g1.id, g2.id])).toEqual([]);
       expect((await s().tokens.get(ts[0]?.id ?? ""))?.revokedAt).toBe(T0 + 1);
+      expect((await s().tokens.get(ts[1]?.id ?? ""))?.revokedAt).toBe(T0 + 5);
       expect((await s().tokens.get(ts[2]?.id ?? ""))?.revokedAt).toBe(T0 + 5);
       expect((await s().tokens.get(ts[4]?.id ?? ""))?.revokedAt).toBeNull();
-      expect(await s().tokens.revokeByGrants([g3.id], T0 + 7)).toBe(1);
+      expect(await ids([g3.id])).toEqual([entry(ts[4])]);
       expect((await s().tokens.get(ts[3]?.id ?? ""))?.revokedAt).toBe(T0);
     });
 

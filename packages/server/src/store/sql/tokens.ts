@@ -27,9 +27,12 @@ export class SqlTokenStore implements TokenStore {
   }
 
   async get(id: string): Promise<TokenRecord | null> {
-    const { rows } = await sql<Selectable<TokensTable>>`SELECT * FROM tokens WHERE id = ${id}`.execute(
-      this.ctx.db,
-    );
+    // The grant's revocation is the token's too (TokenStore.get): the cascade never rewrites tokens.
+    const { rows } = await sql<Selectable<TokensTable>>`
+      SELECT t.id, t.agent_id, t.principal_id, t.grant_id, t.audience, t.scope, t.jkt, t.status_idx,
+        t.parent_token_id, t.issued_at, t.expires_at, t.kid, COALESCE(t.revoked_at, g.revoked_at) AS revoked_at
+      FROM tokens t JOIN grants g ON g.id = t.grant_id
+      WHERE t.id = ${id}`.execute(this.ctx.db);
     return rows[0] ? toToken(rows[0]) : null;
   }
 
@@ -70,18 +73,20 @@ export class SqlTokenStore implements TokenStore {
     return affected(r.numAffectedRows) > 0;
   }
 
-  async revokeByGrants(grantIds: string[], at: number): Promise<number> {
-    let n = 0;
+  async activeByGrants(grantIds: string[]): Promise<Array<{ id: string; expiresAt: number }>> {
+    const out: Array<{ id: string; expiresAt: number }> = [];
     for (const part of chunks(grantIds)) {
-      const r = await this.ctx.db
-        .updateTable("tokens")
-        .set({ revoked_at: at })
-        .where("grant_id", "in", part)
-        .where("revoked_at", "is", null)
-        .executeTakeFirst();
-      n += affected(r.numUpdatedRows);
+      const rows = await this.ctx.db
+        .selectFrom("tokens as t")
+        .innerJoin("grants as g", "g.id", "t.grant_id")
+        .select(["t.id", "t.expires_at"])
+        .where("t.grant_id", "in", part)
+        .where("t.revoked_at", "is", null)
+        .where("g.revoked_at", "is", null)
+        .execute();
+      for (const r of rows) out.push({ id: r.id, expiresAt: Number(r.expires_at) });
     }
-    return n;
+    return out;
   }
 
   async revokeDescendants(id: string, at: number): Promise<number> {
