@@ -15,7 +15,7 @@
  *    against raw node:crypto recomputing the same root in-process.
  */
 import { execFile, spawn } from "node:child_process";
-import { hash } from "node:crypto";
+import { hash, randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import http from "node:http";
 import { tmpdir } from "node:os";
@@ -39,9 +39,15 @@ const DEPUTY_BIN = join(REPO_ROOT, "packages/server/bin/deputy.js");
 export async function run({ quick, log }) {
   const figures = [];
   const details = {};
-  const appends = await appendsAndLag({ quick, log });
+  const appends = await appendsAndLag({ quick, log, db: { kind: "sqlite" } });
   figures.push(...appends.figures);
   details.appends = appends.details;
+  const pgUrl = process.env.DEPUTY_BENCH_DATABASE_URL;
+  if (pgUrl) {
+    const pg = await appendsAndLag({ quick, log, db: { kind: "postgres", url: pgUrl } });
+    figures.push(...pg.figures);
+    details.appendsPostgres = pg.details;
+  } else log("    PostgreSQL appends skipped: set DEPUTY_BENCH_DATABASE_URL=postgres://… to include them");
   const issuance = await issuanceOnOff({ quick, log });
   figures.push(...issuance.figures);
   details.issuance = issuance.details;
@@ -73,7 +79,9 @@ function auditEvent(i) {
   };
 }
 
-async function appendsAndLag({ quick, log }) {
+async function appendsAndLag({ quick, log, db }) {
+  const pg = db.kind === "postgres";
+  const schema = pg ? `bench_ledger_${randomBytes(6).toString("hex")}` : undefined;
   const { openStore } = await import(serverModule("store/open.js"));
   const { Audit } = await import(serverModule("audit/record.js"));
   const { AuditLedger } = await import(serverModule("audit/ledger.js"));
@@ -81,7 +89,7 @@ async function appendsAndLag({ quick, log }) {
   const seconds = quick ? 1.5 : 6;
   const dir = mkdtempSync(join(tmpdir(), "deputy-bench-ledger-"));
   try {
-    const store = await openStore({ url: `sqlite:${join(dir, "deputy.db")}` });
+    const store = await openStore(pg ? { url: db.url, schema } : { url: `sqlite:${join(dir, "deputy.db")}` });
     const clock = { now: () => Date.now() };
     const audit = new Audit(store, clock);
     const ledger = await AuditLedger.open({
@@ -148,19 +156,23 @@ async function appendsAndLag({ quick, log }) {
     const appendRate = appended / elapsed;
     await ledger.stop();
     await store.close();
-    const raw = rawSqliteAppends(dir, quick);
+    const raw = pg ? await rawPostgresAppends(db.url, schema, quick) : rawSqliteAppends(dir, quick);
     log(
-      `    ${appended} appends in ${elapsed.toFixed(1)} s (${Math.round(appendRate)}/s), ${integrated} integrated meanwhile; raw better-sqlite3 ${Math.round(raw)}/s`,
+      `    ${db.kind}: ${appended} appends in ${elapsed.toFixed(1)} s (${Math.round(appendRate)}/s), ${integrated} integrated meanwhile; raw driver ${Math.round(raw)}/s`,
     );
     return {
       figures: [
         figure({
-          id: "ledger.appends",
-          label: "durable audit appends/s (Audit.record, SQLite group commit, integrator running)",
+          id: pg ? "ledger.appends.postgres" : "ledger.appends",
+          label: pg
+            ? "durable audit appends/s (Audit.record, PostgreSQL, integrator running)"
+            : "durable audit appends/s (Audit.record, SQLite group commit, integrator running)",
           value: appendRate,
           unit: "entries/s",
           baseline: {
-            label: `raw better-sqlite3 INSERTs, ${DESIGN_ROWS} rows per COMMIT`,
+            label: pg
+              ? `raw pg multi-row INSERTs, ${DESIGN_ROWS} rows per COMMIT`
+              : `raw better-sqlite3 INSERTs, ${DESIGN_ROWS} rows per COMMIT`,
             value: raw,
             unit: "entries/s",
           },
@@ -169,8 +181,8 @@ async function appendsAndLag({ quick, log }) {
           note: "anchors (issue 3): Trillian Tessera about 1,500–2,900 durable appends/s on small VMs",
         }),
         figure({
-          id: "ledger.integration",
-          label: "entries integrated into the Merkle tree and checkpointed while those appends ran",
+          id: pg ? "ledger.integration.postgres" : "ledger.integration",
+          label: `entries integrated into the Merkle tree and checkpointed while those appends ran (${db.kind})`,
           value: integrated / elapsed,
           unit: "entries/s",
           baseline: { label: "appends in the same window", value: appendRate, unit: "entries/s" },
@@ -178,8 +190,8 @@ async function appendsAndLag({ quick, log }) {
           note: `backlog when the appends stopped: ${appended - integrated} entries (${((appended - integrated) / appendRate).toFixed(2)} s of appends)`,
         }),
         figure({
-          id: "ledger.backlog",
-          label: "integration backlog when the appends stopped, in seconds of appends (keeping up)",
+          id: pg ? "ledger.backlog.postgres" : "ledger.backlog",
+          label: `integration backlog when the appends stopped, in seconds of appends (keeping up, ${db.kind})`,
           value: (appended - integrated) / appendRate,
           unit: "s",
           baseline: { label: "the 1 s checkpoint budget", value: 1, unit: "s" },
@@ -187,8 +199,8 @@ async function appendsAndLag({ quick, log }) {
           target: { on: "value", op: "<=", value: 1, unit: "s" },
         }),
         figure({
-          id: "ledger.lag",
-          label: "checkpoint lag at full append load (worst entry: append → first checkpoint covering it)",
+          id: pg ? "ledger.lag.postgres" : "ledger.lag",
+          label: `checkpoint lag at full append load (worst entry: append → first checkpoint covering it, ${db.kind})`,
           value: maxLag,
           unit: "ms",
           baseline: {
@@ -212,6 +224,57 @@ async function appendsAndLag({ quick, log }) {
     };
   } finally {
     rmSync(dir, { recursive: true, force: true });
+    if (pg) await dropSchema(db.url, schema);
+  }
+}
+
+async function dropSchema(url, schema) {
+  const pgDriver = requireFromServer("pg");
+  const client = new pgDriver.Client({ connectionString: url });
+  await client.connect();
+  try {
+    await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+  } finally {
+    await client.end();
+  }
+}
+
+/**
+ * The PostgreSQL floor: the same rows through the bare `pg` driver, DESIGN_ROWS per transaction
+ * in one multi-row INSERT each, one connection, the server's default durability (synchronous
+ * commit), into the table Deputy's migrations created.
+ */
+async function rawPostgresAppends(url, schema, quick) {
+  const pgDriver = requireFromServer("pg");
+  const client = new pgDriver.Client({ connectionString: url });
+  await client.connect();
+  try {
+    await client.query(`SET search_path TO "${schema}"`);
+    const start = Number(
+      (await client.query("SELECT COALESCE(MAX(idx), -1) + 1 AS n FROM audit_log")).rows[0].n,
+    );
+    const values = Array.from({ length: DESIGN_ROWS }, (_, r) => {
+      const b = r * 12;
+      return `($${b + 1}, $${b + 2}, $${b + 3}, $${b + 4}, $${b + 5}, $${b + 6}, $${b + 7}, $${b + 8}, $${b + 9}, $${b + 10}, $${b + 11}, $${b + 12})`;
+    }).join(", ");
+    const text = `INSERT INTO audit_log (idx, at, action, decision, actor_agent, actor_chain, actor_principal,
+      target, resource, token_id, grant_id, entry) VALUES ${values}`;
+    const total = quick ? 20_000 : 100_000;
+    const t0 = performance.now();
+    for (let from = start; from < start + total; from += DESIGN_ROWS) {
+      const params = [];
+      for (let i = from; i < from + DESIGN_ROWS; i++) {
+        const e = auditEvent(i);
+        params.push(i, Date.now(), e.action, e.decision, e.actor.agent, "[]", e.actor.principal);
+        params.push(e.target, e.resource, e.tokenId, e.grantId, JSON.stringify({ i, ...e }));
+      }
+      await client.query("BEGIN");
+      await client.query({ name: "bench-ledger-raw", text, values: params });
+      await client.query("COMMIT");
+    }
+    return total / ((performance.now() - t0) / 1000);
+  } finally {
+    await client.end();
   }
 }
 
