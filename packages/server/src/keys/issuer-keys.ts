@@ -45,9 +45,7 @@ export class IssuerKeyring {
   static async open(store: Store, masterKey: Buffer, clock: Clock): Promise<IssuerKeyring> {
     const ring = new IssuerKeyring(store, masterKey, clock);
     if ((await store.issuerKeys.active()) === null) {
-      await store.transaction(async (tx) => {
-        if ((await tx.issuerKeys.active()) === null) await tx.issuerKeys.create(ring.generate());
-      });
+      await store.transaction((tx) => tx.issuerKeys.createFirst(ring.generate()));
     }
     await ring.reload();
     return ring;

@@ -185,6 +185,12 @@ export interface NonceStore {
 
 export interface IssuerKeyStore {
   create(k: IssuerKeyRecord): Promise<void>;
+  /**
+   * Creates `k` only if no key is active, and answers whether it did: of several processes
+   * starting at once on an empty database, exactly one creates the first signing key (PostgreSQL:
+   * a transaction-scoped advisory lock per schema; SQLite: the write lock of `BEGIN IMMEDIATE`).
+   */
+  createFirst(k: IssuerKeyRecord): Promise<boolean>;
   /** The one active signing key, or null before the first start. */
   active(): Promise<IssuerKeyRecord | null>;
   /** Active key plus retired keys whose `publishUntil` is after `now`. */

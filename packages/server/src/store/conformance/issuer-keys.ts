@@ -35,5 +35,21 @@ export function issuerKeyTests(s: () => Store): void {
       expect(await s().issuerKeys.published(T0 + 999)).toEqual([k2, retired]);
       await s().issuerKeys.retire("isk_missing", T0, T0);
     });
+
+    it("creates a first key exactly once when several callers race", async () => {
+      const before = await s().issuerKeys.active();
+      if (before) await s().issuerKeys.retire(before.kid, T0 + 100, T0 + 200);
+      const candidates = Array.from({ length: 8 }, (_, i) => issuerKey({ createdAt: T0 + 300 + i }));
+      const created = await Promise.all(
+        candidates.map((k) => s().transaction((tx) => tx.issuerKeys.createFirst(k))),
+      );
+      expect(created.filter(Boolean)).toHaveLength(1);
+      const winner = candidates[created.indexOf(true)];
+      expect(await s().issuerKeys.active()).toEqual(winner);
+      expect(await s().issuerKeys.createFirst(issuerKey({ createdAt: T0 + 400 }))).toBe(false);
+      expect((await s().issuerKeys.published(T0 + 500)).filter((k) => k.status === "active")).toEqual([
+        winner,
+      ]);
+    });
   });
 }

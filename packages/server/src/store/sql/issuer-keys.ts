@@ -4,11 +4,11 @@
  * @example
  * const jwks = (await new SqlIssuerKeyStore(ctx).published(Date.now())).map((k) => k.publicJwk);
  */
-import type { Selectable } from "kysely";
+import { type Selectable, sql } from "kysely";
 import type { IssuerKeyStore } from "../index.js";
 import type { IssuerKeysTable } from "../schema.js";
 import type { IssuerKeyRecord } from "../types.js";
-import { fromJson, insertUnique, type SqlContext, toJson } from "./context.js";
+import { atomic, fromJson, insertUnique, type SqlContext, toJson } from "./context.js";
 
 export class SqlIssuerKeyStore implements IssuerKeyStore {
   constructor(private readonly ctx: SqlContext) {}
@@ -29,8 +29,22 @@ export class SqlIssuerKeyStore implements IssuerKeyStore {
     );
   }
 
+  createFirst(k: IssuerKeyRecord): Promise<boolean> {
+    return atomic(this.ctx.db, async (db) => {
+      if (this.ctx.dialect === "postgres") {
+        // READ COMMITTED alone would let two empty-database starts both see "no active key".
+        await sql`SELECT pg_advisory_xact_lock(hashtext('deputy.issuer-key.' || coalesce(current_schema(), '')))`.execute(
+          db,
+        );
+      }
+      const store = new SqlIssuerKeyStore({ ...this.ctx, db });
+      if ((await store.active()) !== null) return false;
+      await store.create(k);
+      return true;
+    });
+  }
+
   async active(): Promise<IssuerKeyRecord | null> {
-    // Newest wins if two processes raced to create a first key; both stay published.
     const row = await this.ctx.db
       .selectFrom("issuer_keys")
       .selectAll()
