@@ -127,9 +127,14 @@ export const SETTINGS = {
     env: "DEPUTY_SANDBOX_RESOURCES",
   },
   sweepBatch: {
-    doc: "Expired temporary agents the sweeper removes per transaction (it yields between batches).",
-    default: 500,
+    doc: "Expired temporary agents the sweeper removes per transaction.",
+    default: 200,
     env: "DEPUTY_SWEEP_BATCH",
+  },
+  sweepDutyCycle: {
+    doc: "Largest share of the store's time the sweeper may take (it pauses between batches), so token issuance keeps its latency while a backlog is swept.",
+    default: 0.25,
+    env: "DEPUTY_SWEEP_DUTY_CYCLE",
   },
   sweepInterval: {
     doc: "Seconds between sweeps for expired, unclaimed temporary agents.",
