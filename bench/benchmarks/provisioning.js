@@ -181,7 +181,6 @@ export async function run({ quick, log }) {
     for (let i = 0; i < 3; i++) without.push(await issuanceRound());
     const during = [];
     process.kill(deputy.pid, "SIGUSR2");
-    const sweepStart = performance.now();
     for (;;) {
       const r = await issuanceRound();
       if (existsSync(sweepDoneFile)) {
