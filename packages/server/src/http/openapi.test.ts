@@ -1150,8 +1150,8 @@ describe("every response in a full story matches the document", () => {
         sub: "run-1",
         code_digest: "sha256:abc",
         model: "m",
-        iat: now,
-        exp: now + 300,
+        iat: stmtNow,
+        exp: stmtNow + 300,
       },
     );
     const e3 = (await enr({ ...enrBody, require_provenance: true })).json();
