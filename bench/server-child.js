@@ -70,6 +70,7 @@ async function deputy() {
     ...(options.databaseUrl ? { databaseUrl: options.databaseUrl } : {}),
     ...(options.databaseSchema ? { databaseSchema: options.databaseSchema } : {}),
     ...(options.accessTokenTtl ? { accessTokenTtl: options.accessTokenTtl } : {}),
+    ...(options.sweepInterval ? { sweepInterval: options.sweepInterval } : {}),
   };
   const workers = options.workers ?? 1;
   if (workers > 1) {
@@ -86,6 +87,20 @@ async function deputy() {
   const { startDeputy } = await import(serverModule("serve.js"));
   const running = await startDeputy(deputyOptions);
   onTerm(() => running.close());
+  if (options.sweepDoneFile) {
+    // The provisioning benchmark starts the server's own temporary-agent sweeper on demand
+    // (SIGUSR2), in this process, and learns when it finished from the file it writes.
+    const { sweepTemporaryAgents } = await import(serverModule("provision/sweeper.js"));
+    const { writeFileSync } = await import("node:fs");
+    process.on("SIGUSR2", () => {
+      const t0 = performance.now();
+      sweepTemporaryAgents(running.deputy).then(
+        (agents) =>
+          writeFileSync(options.sweepDoneFile, JSON.stringify({ agents, ms: performance.now() - t0 })),
+        (err) => writeFileSync(options.sweepDoneFile, JSON.stringify({ error: String(err?.stack ?? err) })),
+      );
+    });
+  }
   ready({ url: running.url });
 }
 

@@ -6,7 +6,19 @@
  * isId("agt", id); // true
  */
 
-export const ID_PREFIXES = ["prn", "agt", "grt", "tok", "res", "con", "apv", "enr", "ptk", "key"] as const;
+export const ID_PREFIXES = [
+  "prn",
+  "agt",
+  "grt",
+  "tok",
+  "res",
+  "con",
+  "apv",
+  "enr",
+  "ptk",
+  "key",
+  "pvi",
+] as const;
 export type IdPrefix = (typeof ID_PREFIXES)[number];
 
 const ALPHABET = "abcdefghijklmnopqrstuvwxyz234567";
@@ -32,7 +44,7 @@ export function newId(prefix: IdPrefix): string {
   return `${prefix}_${base32(crypto.getRandomValues(new Uint8Array(16)))}`;
 }
 
-const ID_RE = /^(prn|agt|grt|tok|res|con|apv|enr|ptk|key)_[a-z2-7]{26}$/;
+const ID_RE = /^(prn|agt|grt|tok|res|con|apv|enr|ptk|key|pvi)_[a-z2-7]{26}$/;
 
 export function isId(prefix: IdPrefix, value: unknown): value is string {
   return typeof value === "string" && ID_RE.test(value) && value.startsWith(`${prefix}_`);

@@ -38,6 +38,21 @@ export interface AccessTokenClaims {
   grant_id: string;
   cnf?: { jkt: string };
   status: { status_list: { idx: number; uri: string } };
+  /** Compact provenance of the acting agent (Deputy extension; see {@link AgentProvenanceClaim}). */
+  agent_prov?: AgentProvenanceClaim;
+}
+
+/**
+ * `agent_prov`: whether the acting agent's provenance was verified from a software statement
+ * signed by a registered provenance issuer, and if so that issuer and the statement's code digest.
+ *
+ * @example
+ * const prov: AgentProvenanceClaim = { verified: true, iss: "https://ci.example", code_digest: "sha256:…" };
+ */
+export interface AgentProvenanceClaim {
+  verified: boolean;
+  iss?: string;
+  code_digest?: string;
 }
 
 export interface ActorClaim {

@@ -11,6 +11,7 @@ import type { Clock } from "./clock.js";
 import type { Config } from "./config/defaults.js";
 import type { ResourceCache } from "./identity/resource-cache.js";
 import type { IssuerKeyring } from "./keys/issuer-keys.js";
+import type { WindowRateLimiter } from "./provision/rate-limit.js";
 import type { Store } from "./store/index.js";
 import type { VerifiedTokenCache } from "./tokens/access-token.js";
 import type { RevocationIndex } from "./tokens/revocation-index.js";
@@ -41,6 +42,12 @@ export interface Deputy {
   verifiedTokens: VerifiedTokenCache;
   /** Registered resources by id and audience (immutable, so cached for the process's life). */
   resources: ResourceCache;
+  provisioning: {
+    /** HMAC key for stateless proof-of-work challenges, derived from the master key. */
+    powKey: Buffer;
+    /** Temporary agents per client address per hour. */
+    temporaryLimiter: WindowRateLimiter;
+  };
 }
 
 export interface DeputyUrls {

@@ -22,6 +22,8 @@ import { buildApp } from "./http/app.js";
 import { ResourceCache } from "./identity/resource-cache.js";
 import { ensureBuiltinResource } from "./identity/resources.js";
 import { IssuerKeyring } from "./keys/issuer-keys.js";
+import { WindowRateLimiter } from "./provision/rate-limit.js";
+import { sweepTemporaryAgents } from "./provision/sweeper.js";
 import type { Store } from "./store/index.js";
 import { openStore } from "./store/open.js";
 import { VerifiedTokenCache } from "./tokens/access-token.js";
@@ -101,6 +103,10 @@ export async function createDeputy(options: DeputyOptions = {}): Promise<Created
     statusIndexes: new StatusIndexAllocator(store),
     verifiedTokens: new VerifiedTokenCache(50_000),
     resources: new ResourceCache(store),
+    provisioning: {
+      powKey: Buffer.from(hkdfSync("sha256", masterKey, Buffer.alloc(0), "deputy:pow-challenge:v1", 32)),
+      temporaryLimiter: new WindowRateLimiter(config.temporaryAgentsPerHour),
+    },
   };
   const app = await buildApp(deputy);
   // Replay caches only need a jti until the proof or assertion it guards has expired anyway.
@@ -112,12 +118,28 @@ export async function createDeputy(options: DeputyOptions = {}): Promise<Created
       .catch((err: unknown) => log.warn({ err }, "purging expired nonces failed"));
   }, 60_000);
   sweeper.unref();
+  // Unclaimed temporary agents: batched, yielding between batches (provision/sweeper.ts).
+  let sweeping = false;
+  const temporarySweeper = setInterval(() => {
+    if (sweeping) return;
+    sweeping = true;
+    sweepTemporaryAgents(deputy)
+      .then((n) => {
+        if (n > 0) log.info({ swept: n }, "swept expired temporary agents");
+      })
+      .catch((err: unknown) => log.warn({ err }, "sweeping temporary agents failed"))
+      .finally(() => {
+        sweeping = false;
+      });
+  }, config.sweepInterval * 1000);
+  temporarySweeper.unref();
   if (config.auditLedger) {
     deputy.audit.onAppend = () => ledger.nudge();
     ledger.start();
   }
   app.addHook("onClose", async () => {
     clearInterval(sweeper);
+    clearInterval(temporarySweeper);
     await ledger.stop();
     if (!givenStore) await store.close();
   });

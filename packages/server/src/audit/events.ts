@@ -62,6 +62,20 @@ export function canSeeEntry(caller: Caller, record: AuditRecord): boolean {
   return caller.kind === "principal" && record.actorPrincipal === caller.principalId;
 }
 
+/**
+ * {@link canSeeEntry}, plus the entries a temporary agent made before the caller claimed it (they
+ * name the sandbox principal, and stay as they were hashed; the claim is what links them).
+ *
+ * @example
+ * if (!(await canSeeEntryOrClaimed(deputy, caller, record))) throw notFound("audit entry");
+ */
+export async function canSeeEntryOrClaimed(d: Deputy, caller: Caller, record: AuditRecord): Promise<boolean> {
+  if (canSeeEntry(caller, record)) return true;
+  if (caller.kind !== "principal" || record.actorAgent === null) return false;
+  const agent = await d.store.agents.get(record.actorAgent);
+  return agent !== null && agent.claimedAt !== null && agent.principalId === caller.principalId;
+}
+
 /** Lists entries per the query and the caller's visibility; see the module docs. */
 export async function listEvents(d: Deputy, caller: Caller, q: EventsQuery): Promise<EventsPage> {
   requireAuditReader(caller);

@@ -124,6 +124,8 @@ describe("deputy CLI against a live server", () => {
       name: "Example API",
       allow_bearer: false,
       builtin: false,
+      require_provenance: false,
+      code_digests: null,
       created_at: ISO,
       client_secret: expect.any(String),
     });
@@ -139,7 +141,11 @@ describe("deputy CLI against a live server", () => {
       name: "triage",
       description: null,
       status: "active",
-      provenance: null,
+      provenance: { status: "none", verified: null, self_asserted: null },
+      enrollment: null,
+      ceiling: null,
+      temporary_until: null,
+      claimed_at: null,
       created_at: ISO,
       revoked_at: null,
       revoke_reason: null,
@@ -270,6 +276,7 @@ describe("deputy CLI against a live server", () => {
         grant_id: s.grant,
         status: { status_list: { idx: expect.any(Number), uri: expect.any(String) } },
         cnf: { jkt: s.kid },
+        agent_prov: { verified: false },
       },
     });
     const human = await deputy(["token", "--key-file", s.keyFile]);

@@ -8,7 +8,9 @@
 import { Command } from "commander";
 import { registerAgent } from "./commands/agent.js";
 import { registerAudit } from "./commands/audit.js";
+import { registerClaim } from "./commands/claim.js";
 import { registerDemo } from "./commands/demo.js";
+import { registerEnrollment } from "./commands/enrollment.js";
 import { registerGrant } from "./commands/grant.js";
 import { registerKeys } from "./commands/keys.js";
 import { registerPrincipal } from "./commands/principal.js";
@@ -45,6 +47,8 @@ export function buildProgram(): Command {
   registerDemo(program);
   registerPrincipal(program);
   registerAgent(program);
+  registerEnrollment(program);
+  registerClaim(program);
   registerGrant(program);
   registerResource(program);
   registerToken(program);

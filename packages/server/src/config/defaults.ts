@@ -96,6 +96,51 @@ export const SETTINGS = {
     default: "normal",
     env: "DEPUTY_DURABILITY",
   },
+  temporaryAgentTtl: {
+    doc: "Seconds an unclaimed temporary agent lives before the sweeper revokes and removes it.",
+    default: 3600,
+    env: "DEPUTY_TEMPORARY_AGENT_TTL",
+  },
+  powDifficulty: {
+    doc: 'Leading zero bits a temporary agent\'s proof of work must reach: SHA-256(challenge + "." + nonce). 20 bits is about 10^6 hashes (well under a second in Node).',
+    default: 20,
+    env: "DEPUTY_POW_DIFFICULTY",
+  },
+  powChallengeTtl: {
+    doc: "Seconds a proof-of-work challenge stays valid (each is single-use).",
+    default: 120,
+    env: "DEPUTY_POW_CHALLENGE_TTL",
+  },
+  temporaryAgentsPerHour: {
+    doc: "Temporary agents one client address may create per hour (0 disables temporary agents).",
+    default: 20,
+    env: "DEPUTY_TEMPORARY_AGENTS_PER_HOUR",
+  },
+  sandboxScopes: {
+    doc: "Space-separated scopes a temporary agent is granted (its ceiling until claimed).",
+    default: "sandbox",
+    env: "DEPUTY_SANDBOX_SCOPES",
+  },
+  sandboxResources: {
+    doc: "Space-separated registered resource audiences a temporary agent may use until claimed; empty grants none.",
+    default: "",
+    env: "DEPUTY_SANDBOX_RESOURCES",
+  },
+  sweepBatch: {
+    doc: "Expired temporary agents the sweeper removes per transaction.",
+    default: 200,
+    env: "DEPUTY_SWEEP_BATCH",
+  },
+  sweepDutyCycle: {
+    doc: "Largest share of the store's time the sweeper may take (it pauses between batches), so token issuance keeps its latency while a backlog is swept.",
+    default: 0.25,
+    env: "DEPUTY_SWEEP_DUTY_CYCLE",
+  },
+  sweepInterval: {
+    doc: "Seconds between sweeps for expired, unclaimed temporary agents.",
+    default: 30,
+    env: "DEPUTY_SWEEP_INTERVAL",
+  },
 } as const satisfies Record<string, Setting<unknown>>;
 
 type Widen<T> = T extends number ? number : T extends boolean ? boolean : T extends string ? string : T;
@@ -118,6 +163,9 @@ export function resolveConfig(
   if (!config.issuer) config.issuer = `http://127.0.0.1:${config.port}`;
   config.issuer = config.issuer.replace(/\/+$/, "");
   if (config.maxAccessTokenTtl > 3600) throw new Error("maxAccessTokenTtl may be at most 3600 s (DESIGN §4)");
+  if (!Number.isInteger(config.powDifficulty) || config.powDifficulty < 0 || config.powDifficulty > 32) {
+    throw new Error("powDifficulty must be an integer 0..32");
+  }
   if (config.accessTokenTtl > config.maxAccessTokenTtl) {
     throw new Error("accessTokenTtl exceeds maxAccessTokenTtl");
   }

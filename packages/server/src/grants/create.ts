@@ -12,6 +12,7 @@
 import { type Authority, attenuate, DeputyError, MAX_DELEGATION_DEPTH, newId } from "@deputy/protocol";
 import type { Deputy } from "../context.js";
 import { actorOf, type Caller, canSeeAgent, notFound, requireDelegatingAgent } from "../identity/caller.js";
+import { checkWithinCeiling } from "../provision/ceiling.js";
 import type { GrantConstraints, GrantRecord, Page, PageRequest, Store } from "../store/index.js";
 
 export interface CreateGrantInput {
@@ -53,6 +54,8 @@ export async function createGrant(d: Deputy, caller: Caller, input: CreateGrantI
     );
   }
   await requireRegistered(d.store, input.resources);
+  // DESIGN §1: an enrollment's (or the sandbox's) ceiling caps every grant the agent ever gets.
+  checkWithinCeiling(agent, input.scopes, input.resources);
 
   const requested: Authority = {
     scopes: input.scopes,

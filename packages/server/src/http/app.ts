@@ -14,6 +14,7 @@ import { registerAudit } from "./routes/audit.js";
 import { registerDiscovery } from "./routes/discovery.js";
 import { registerManagement } from "./routes/management.js";
 import { registerOAuth } from "./routes/oauth.js";
+import { registerProvisioning } from "./routes/provisioning.js";
 
 export async function buildApp(d: Deputy): Promise<FastifyInstance> {
   const app = Fastify({
@@ -55,6 +56,7 @@ export async function buildApp(d: Deputy): Promise<FastifyInstance> {
   registerDiscovery(app, d);
   registerOAuth(app, d);
   registerManagement(app, d);
+  registerProvisioning(app, d);
   registerAudit(app, d);
   app.get("/healthz", async () => ({ status: "ok" }));
   return app;

@@ -92,6 +92,15 @@ export function sendOAuthError(reply: FastifyReply, e: DeputyError): FastifyRepl
     .send({ error, error_description: e.message });
 }
 
+/** Routes whose path carries a secret (a claim code): the log keeps the route template instead. */
+const SECRET_PATH_ROUTES = new Set(["/v1/claims/:code"]);
+
+function auditedPath(request: FastifyRequest): string {
+  const route = request.routeOptions.url;
+  if (route !== undefined && SECRET_PATH_ROUTES.has(route)) return route;
+  return request.url.split("?")[0] ?? "/";
+}
+
 /** Refusals that are authorization decisions, and so are audited (DESIGN §4). */
 function isAuthorizationDecision(e: DeputyError): boolean {
   return (
@@ -116,7 +125,7 @@ export function errorHandler(d: Deputy) {
           actor: caller ? actorOf(caller) : { agent: null, chain: [], principal: null, kind: "anonymous" },
           tokenId: caller?.kind === "agent" ? caller.tokenId : null,
           grantId: caller?.kind === "agent" ? caller.grantId : null,
-          request: { method: request.method, url: request.url.split("?")[0] ?? "/" },
+          request: { method: request.method, url: auditedPath(request) },
           details: { code: e.code, route: request.routeOptions.url ?? null },
         })
         .catch((error: unknown) => request.log.error({ err: error }, "audit of a refusal failed"));

@@ -69,6 +69,7 @@ describe("client_credentials", () => {
       grant_id: s.grant,
       cnf: { jkt: s.agentKey.kid },
       status: { status_list: { idx: expect.any(Number), uri: `${TEST_ISSUER}/v1/status/lists/0` } },
+      agent_prov: { verified: false },
     });
   });
 

@@ -21,6 +21,7 @@ import {
 import type { LightMyRequestResponse } from "fastify";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
+import { solveChallenge, WindowRateLimiter } from "../provision/index.js";
 import { clientAssertion, dpopProof, signJwt, testKey, testP256Key } from "../test-support/keys.js";
 import {
   clientCredentials,
@@ -421,6 +422,12 @@ const BODIES: Record<string, z.ZodType> = {
   revokeGrant: inputs.RevokeBody,
   createResource: inputs.CreateResourceBody,
   createRevocation: inputs.RevocationBody,
+  createEnrollment: inputs.CreateEnrollmentBody,
+  revokeEnrollment: inputs.RevokeEnrollmentBody,
+  enrollAgent: inputs.EnrollAgentBody,
+  createTemporaryAgent: inputs.TemporaryAgentBody,
+  claimAgent: inputs.EmptyBody,
+  createProvenanceIssuer: inputs.CreateProvenanceIssuerBody,
 };
 /** The zod schema each list's query string is parsed with. */
 const QUERIES: Record<string, z.ZodObject> = {
@@ -428,6 +435,8 @@ const QUERIES: Record<string, z.ZodObject> = {
   listAgents: inputs.AgentListQuery,
   listGrants: inputs.GrantListQuery,
   listResources: inputs.ListQuery,
+  listEnrollments: inputs.EnrollmentListQuery,
+  listProvenanceIssuers: inputs.ListQuery,
 };
 
 /**
@@ -479,7 +488,7 @@ const SCOPE_PATTERN = doc.components.schemas.ScopeToken.pattern as string;
 /** What zod cannot express in JSON Schema, written down here: `scope` is a `.refine(isScopeToken)`. */
 function zodJsonSchema(operationId: string, schema: z.ZodType): unknown {
   const json = z.toJSONSchema(schema, { io: "input" }) as Obj;
-  if (operationId === "createGrant") {
+  if (operationId === "createGrant" || operationId === "createEnrollment") {
     json.properties.scopes.items = { type: "string", minLength: 1, maxLength: 128, pattern: SCOPE_PATTERN };
   }
   return normalize(json);
@@ -1056,6 +1065,146 @@ describe("every response in a full story matches the document", () => {
     );
     conforms(await revokeAs(a.id, key, subToken), "POST", "/oauth/revoke");
     conforms(await postForm(t, "/oauth/revoke", form({ token: subToken })), "POST", "/oauth/revoke");
+
+    // Provisioning: enrollments, provenance issuers, temporary agents and claims
+    const cfg = t.deputy.config;
+    cfg.powDifficulty = 4;
+    const enr = (body: unknown, token?: string) =>
+      api("POST", "/v1/enrollments", "/v1/enrollments", body, token);
+    const enrBody = {
+      principal: p.id,
+      scopes: ["read"],
+      resources: [TEST_RESOURCE],
+      max_agents: 1,
+      expires_in: 600,
+    };
+    const e1 = (await enr(enrBody)).json();
+    await enr({ ...enrBody, max_agents: 0 });
+    conforms(await asAgent("POST", "/v1/enrollments", enrBody), "POST", "/v1/enrollments");
+    await enr({ ...enrBody, principal: other.id }, ptok);
+    const gone = (
+      await api("POST", "/v1/principals", "/v1/principals", { type: "service", name: "gone" })
+    ).json();
+    await api("POST", "/v1/principals/{id}/disable", `/v1/principals/${gone.id}/disable`);
+    await enr({ ...enrBody, principal: gone.id });
+    await api("GET", "/v1/enrollments", "/v1/enrollments?limit=5");
+    await api("GET", "/v1/enrollments", "/v1/enrollments?nope=1");
+    conforms(await asAgent("GET", "/v1/enrollments"), "GET", "/v1/enrollments");
+    await api("GET", "/v1/enrollments/{id}", `/v1/enrollments/${e1.id}`);
+    await api("GET", "/v1/enrollments/{id}", "/v1/enrollments/enr_nope");
+    const enroll = (body: Record<string, unknown>) =>
+      raw("POST", "/v1/agents/enroll", {
+        method: "POST",
+        url: "/v1/agents/enroll",
+        headers: { "content-type": "application/json" },
+        payload: JSON.stringify(body),
+      });
+    const enrolled = await enroll({
+      enrollment_code: e1.enrollment_code,
+      name: "runner",
+      jwks: { keys: [testKey(40).publicJwk] },
+    });
+    expect(enrolled.statusCode).toBe(201);
+    await enroll({
+      enrollment_code: e1.enrollment_code,
+      name: "runner",
+      jwks: { keys: [testKey(41).publicJwk] },
+    });
+    await enroll({ enrollment_code: "den_nope", name: "runner", jwks: { keys: [testKey(41).publicJwk] } });
+    await enroll({ enrollment_code: e1.enrollment_code, name: "runner", jwks: { keys: [] } });
+    const e2 = (await enr({ ...enrBody, max_agents: 5 })).json();
+    await api("POST", "/v1/enrollments/{id}/revoke", `/v1/enrollments/${e2.id}/revoke`, {
+      cascade: true,
+      reason: "x",
+    });
+    await api("POST", "/v1/enrollments/{id}/revoke", `/v1/enrollments/${e2.id}/revoke`, { cascade: "yes" });
+    await api("POST", "/v1/enrollments/{id}/revoke", "/v1/enrollments/enr_nope/revoke");
+    await enroll({
+      enrollment_code: e2.enrollment_code,
+      name: "late",
+      jwks: { keys: [testKey(42).publicJwk] },
+    });
+
+    const launcher = testKey(43);
+    const pvi = (body: unknown, token?: string) =>
+      api("POST", "/v1/provenance-issuers", "/v1/provenance-issuers", body, token);
+    const issuerBody = {
+      name: "CI",
+      issuer: "https://ci.example.test",
+      jwks: { keys: [launcher.publicJwk] },
+    };
+    const issuer = (await pvi(issuerBody)).json();
+    await pvi(issuerBody);
+    await pvi({ ...issuerBody, jwks: { keys: [] } });
+    await pvi({ ...issuerBody, issuer: "https://other.test" }, ptok);
+    await api("GET", "/v1/provenance-issuers", "/v1/provenance-issuers");
+    await api("GET", "/v1/provenance-issuers", "/v1/provenance-issuers?nope=1");
+    await api("GET", "/v1/provenance-issuers/{id}", `/v1/provenance-issuers/${issuer.id}`);
+    await api("GET", "/v1/provenance-issuers/{id}", "/v1/provenance-issuers/pvi_nope");
+    const stmtNow = nowS(t);
+    const statement = signJwt(
+      launcher,
+      { typ: "JWT", kid: launcher.kid },
+      {
+        iss: issuerBody.issuer,
+        sub: "run-1",
+        code_digest: "sha256:abc",
+        model: "m",
+        iat: stmtNow,
+        exp: stmtNow + 300,
+      },
+    );
+    const e3 = (await enr({ ...enrBody, require_provenance: true })).json();
+    const verified = await enroll({
+      enrollment_code: e3.enrollment_code,
+      name: "verified",
+      jwks: { keys: [testKey(44).publicJwk] },
+      provenance: { software_statement: statement, runtime: "node20" },
+    });
+    expect(verified.json().agent.provenance.status).toBe("verified");
+
+    const challenge = async () =>
+      (await raw("GET", "/v1/agents/temporary/challenge", { url: "/v1/agents/temporary/challenge" })).json();
+    await raw("GET", "/v1/agents/temporary/challenge", { url: "/v1/agents/temporary/challenge?x=1" });
+    const temporary = async (seed: number, nonce?: string) => {
+      const c = await challenge();
+      return raw("POST", "/v1/agents/temporary", {
+        method: "POST",
+        url: "/v1/agents/temporary",
+        headers: { "content-type": "application/json" },
+        payload: JSON.stringify({
+          name: "stray",
+          jwks: { keys: [testKey(seed).publicJwk] },
+          challenge: c.challenge,
+          nonce: nonce ?? solveChallenge(c.challenge, c.difficulty),
+        }),
+      });
+    };
+    const tmp = (await temporary(45)).json();
+    const tmp2 = (await temporary(46)).json();
+    await temporary(47, "");
+    cfg.sandboxResources = "https://unregistered.example.test";
+    await temporary(48);
+    cfg.sandboxResources = "";
+    cfg.temporaryAgentsPerHour = 0;
+    await temporary(49);
+    cfg.temporaryAgentsPerHour = 20;
+    const limiter = t.deputy.provisioning.temporaryLimiter;
+    t.deputy.provisioning.temporaryLimiter = new WindowRateLimiter(0);
+    await temporary(50);
+    t.deputy.provisioning.temporaryLimiter = limiter;
+
+    const claim = (code: string, body: unknown, token?: string) =>
+      api("POST", "/v1/claims/{code}", `/v1/claims/${code}`, body, token);
+    await claim(tmp.claim_code, {}, ptok);
+    await claim(tmp.claim_code, {}, ptok);
+    await claim(tmp2.claim_code, { nope: 1 }, ptok);
+    await claim(tmp2.claim_code, {});
+    await claim("dcl_nope", {}, ptok);
+    const before = t.clock.now();
+    t.clock.advance(cfg.temporaryAgentTtl * 1000);
+    await claim(tmp2.claim_code, {}, ptok);
+    t.clock.set(before);
 
     // Cascading revocation through /v1
     const jti = decodeJwt(parentToken).payload.jti;

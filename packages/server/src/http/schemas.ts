@@ -63,6 +63,47 @@ export const CreateResourceBody = z.strictObject({
   audience,
   name,
   allow_bearer: z.boolean().optional(),
+  require_provenance: z.boolean().optional(),
+  code_digests: z.array(z.string().min(1).max(200)).min(1).max(100).optional(),
+});
+
+const jwks = z.strictObject({ keys: z.array(z.record(z.string(), z.unknown())).min(1).max(10) });
+/** Self-asserted fields, plus `software_statement` (a JWT from a registered provenance issuer). */
+const provenance = z.record(z.string(), z.unknown());
+
+export const CreateEnrollmentBody = z.strictObject({
+  principal: id("prn"),
+  scopes: z.array(scope).min(1).max(100),
+  resources: z.array(audience).min(1).max(20),
+  max_agents: z.number().int().min(1).max(1_000_000),
+  /** Seconds the code stays usable: 1 minute to 30 days. */
+  expires_in: z.number().int().min(60).max(2_592_000),
+  require_provenance: z.boolean().optional(),
+});
+
+export const RevokeEnrollmentBody = z
+  .strictObject({ cascade: z.boolean().optional(), reason: z.string().max(500).optional() })
+  .optional();
+
+export const EnrollAgentBody = z.strictObject({
+  enrollment_code: z.string().min(1).max(200),
+  name,
+  jwks,
+  provenance: provenance.optional(),
+});
+
+export const TemporaryAgentBody = z.strictObject({
+  name,
+  jwks,
+  challenge: z.string().min(1).max(200),
+  nonce: z.string().min(1).max(128),
+  provenance: provenance.optional(),
+});
+
+export const CreateProvenanceIssuerBody = z.strictObject({
+  name,
+  issuer: z.string().min(1).max(2048),
+  jwks,
 });
 
 export const RevocationBody = z.strictObject({
@@ -79,6 +120,12 @@ export const AgentListQuery = ListQuery.extend({
   principal: z.string().optional(),
   status: z.enum(["active", "revoked"]).optional(),
   parent: z.string().optional(),
+});
+
+export const NoQuery = z.strictObject({});
+
+export const EnrollmentListQuery = ListQuery.extend({
+  principal: z.string().optional(),
 });
 
 export const GrantListQuery = ListQuery.extend({

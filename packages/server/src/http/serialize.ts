@@ -8,8 +8,10 @@
 import type {
   AgentKeyRecord,
   AgentRecord,
+  EnrollmentRecord,
   GrantRecord,
   PrincipalRecord,
+  ProvenanceIssuerRecord,
   ResourceRecord,
 } from "../store/index.js";
 
@@ -36,7 +38,16 @@ export function agentJson(a: AgentRecord) {
     name: a.name,
     description: a.description,
     status: a.status,
-    provenance: a.provenance,
+    // Labelled: verified statement claims and self-asserted fields are never merged.
+    provenance: {
+      status: a.verifiedProvenance ? "verified" : a.provenance ? "self_asserted" : "none",
+      verified: a.verifiedProvenance,
+      self_asserted: a.provenance,
+    },
+    enrollment: a.enrollmentId,
+    ceiling: a.ceiling,
+    temporary_until: iso(a.temporaryUntil),
+    claimed_at: iso(a.claimedAt),
     created_at: iso(a.createdAt),
     revoked_at: iso(a.revokedAt),
     revoke_reason: a.revokeReason,
@@ -75,6 +86,28 @@ export function resourceJson(r: ResourceRecord) {
     name: r.name,
     allow_bearer: r.allowBearer,
     builtin: r.builtin,
+    require_provenance: r.requireProvenance,
+    code_digests: r.codeDigests,
     created_at: iso(r.createdAt),
   };
+}
+
+export function enrollmentJson(e: EnrollmentRecord) {
+  return {
+    id: e.id,
+    principal: e.principalId,
+    scopes: e.scopes,
+    resources: e.resources,
+    max_agents: e.maxAgents,
+    agents_enrolled: e.agentsEnrolled,
+    require_provenance: e.requireProvenance,
+    status: e.status,
+    expires_at: iso(e.expiresAt),
+    created_at: iso(e.createdAt),
+    revoked_at: iso(e.revokedAt),
+  };
+}
+
+export function provenanceIssuerJson(i: ProvenanceIssuerRecord) {
+  return { id: i.id, name: i.name, issuer: i.issuer, jwks: i.jwks, created_at: iso(i.createdAt) };
 }

@@ -8,6 +8,8 @@
 import { DeputyError, MAX_DELEGATION_DEPTH, newId, SCOPE_AGENTS_DELEGATE } from "@deputy/protocol";
 import type { Deputy } from "../context.js";
 import { importAgentPublicJwk } from "../crypto/jwk.js";
+import { resolveProvenance } from "../provision/provenance.js";
+import { provenanceDetails } from "../provision/register.js";
 import type { AgentKeyRecord, AgentRecord, AgentStatus, Page, PageRequest } from "../store/index.js";
 import { actorOf, type Caller, canSeeAgent, notFound, requireDelegatingAgent } from "./caller.js";
 
@@ -85,6 +87,7 @@ export async function createAgent(d: Deputy, caller: Caller, input: CreateAgentI
   const now = d.clock.now();
   const id = newId("agt");
   const keys = importAgentKeys(id, input.jwks.keys, now);
+  const prov = await resolveProvenance(d, input.provenance);
   const record: AgentRecord = {
     id,
     principalId: principal.id,
@@ -93,10 +96,16 @@ export async function createAgent(d: Deputy, caller: Caller, input: CreateAgentI
     name: input.name,
     description: input.description ?? null,
     status: "active",
-    provenance: input.provenance ?? null,
+    provenance: prov.selfAsserted,
     createdAt: now,
     revokedAt: null,
     revokeReason: null,
+    enrollmentId: null,
+    // A sub-agent's authority is already bounded by its parent's grants (the parent hop).
+    ceiling: null,
+    verifiedProvenance: prov.verified,
+    temporaryUntil: null,
+    claimedAt: null,
   };
   await d.store.transaction(async (tx) => {
     await tx.agents.create(record, keys);
@@ -106,7 +115,12 @@ export async function createAgent(d: Deputy, caller: Caller, input: CreateAgentI
         decision: "allowed",
         actor: actorOf(caller),
         target: id,
-        details: { principal: principal.id, parent: record.parentId, keys: keys.map((k) => k.kid) },
+        details: {
+          principal: principal.id,
+          parent: record.parentId,
+          keys: keys.map((k) => k.kid),
+          ...provenanceDetails(record),
+        },
       },
       tx,
     );

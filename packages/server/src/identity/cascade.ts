@@ -57,10 +57,11 @@ export async function revokeTarget(
       for (const g of delegated) grantIds.push(g, ...(await tx.grants.descendants(g)));
     }
     if (agentIds.length > 0) {
-      changed.agents = await tx.agents.revoke(agentIds, now, reason);
-      grantIds = await tx.grants.idsByAgents(agentIds);
-    }
-    if (grantIds.length > 0) {
+      const below = await revokeAgentsIn(tx, agentIds, now, reason);
+      changed.agents = below.agents;
+      changed.grants = below.grants;
+      changed.tokens += below.tokens;
+    } else if (grantIds.length > 0) {
       // Read before the grants are revoked: tokens under an already-revoked grant were counted then.
       changed.tokens += (await tx.tokens.activeByGrants(grantIds)).length;
       changed.grants = await tx.grants.revoke(grantIds, now);
@@ -105,6 +106,28 @@ export async function revokeTarget(
     },
     cascade: { principals: result.principals, agents: result.agents, grants: result.grants },
   };
+}
+
+/**
+ * Revokes the given agents (the caller passes their descendants too), every grant they hold and
+ * every token minted from those grants, inside the caller's transaction `tx`. Monotonic: returns
+ * only what changed. The caller feeds the result to `d.revocations` after commit.
+ *
+ * @example
+ * await d.store.transaction((tx) => revokeAgentsIn(tx, ["agt_…"], now, "enrollment revoked"));
+ */
+export async function revokeAgentsIn(
+  tx: Store,
+  agentIds: string[],
+  now: number,
+  reason: string | null,
+): Promise<{ agents: string[]; grants: string[]; tokens: number }> {
+  const agents = await tx.agents.revoke(agentIds, now, reason);
+  const grantIds = await tx.grants.idsByAgents(agentIds);
+  if (grantIds.length === 0) return { agents, grants: [], tokens: 0 };
+  const tokens = (await tx.tokens.activeByGrants(grantIds)).length;
+  const grants = await tx.grants.revoke(grantIds, now);
+  return { agents, grants, tokens };
 }
 
 /** Visibility: invisible targets answer 404 so existence never leaks. */

@@ -33,7 +33,13 @@ export function validateAudience(audience: string): void {
 export async function createResource(
   d: Deputy,
   caller: Caller,
-  input: { audience: string; name: string; allowBearer?: boolean | undefined },
+  input: {
+    audience: string;
+    name: string;
+    allowBearer?: boolean | undefined;
+    requireProvenance?: boolean | undefined;
+    codeDigests?: string[] | undefined;
+  },
 ): Promise<{ record: ResourceRecord; clientSecret: string }> {
   requireAdmin(caller, "registering a resource");
   validateAudience(input.audience);
@@ -46,6 +52,8 @@ export async function createResource(
     allowBearer: input.allowBearer ?? false,
     builtin: false,
     createdAt: d.clock.now(),
+    requireProvenance: input.requireProvenance ?? false,
+    codeDigests: input.codeDigests ? [...new Set(input.codeDigests)] : null,
   };
   try {
     await d.store.transaction(async (tx) => {
@@ -95,6 +103,8 @@ export async function ensureBuiltinResource(
     allowBearer: false,
     builtin: true,
     createdAt: now,
+    requireProvenance: false,
+    codeDigests: null,
   };
   try {
     await store.resources.create(record);

@@ -24,10 +24,12 @@ import type {
   AuditRecord,
   AuditTreeNodeRecord,
   AuditTreeState,
+  EnrollmentRecord,
   GrantRecord,
   IssuerKeyRecord,
   PrincipalRecord,
   PrincipalTokenRecord,
+  ProvenanceIssuerRecord,
   ResourceRecord,
   TokenRecord,
 } from "./types.js";
@@ -72,8 +74,11 @@ export interface PrincipalStore {
 }
 
 export interface AgentStore {
-  /** Throws StoreConflictError if the id exists. Keys are inserted in the same call. */
-  create(a: AgentRecord, keys: AgentKeyRecord[]): Promise<void>;
+  /**
+   * Throws StoreConflictError if the id (or the claim code hash) exists. Keys are inserted in the
+   * same call. `claimCodeHash` is set for temporary agents only.
+   */
+  create(a: AgentRecord, keys: AgentKeyRecord[], claimCodeHash?: string): Promise<void>;
   get(id: string): Promise<AgentRecord | null>;
   list(
     filter: {
@@ -100,6 +105,54 @@ export interface AgentStore {
   addKey(k: AgentKeyRecord): Promise<void>;
   /** Marks a key removed; returns false if there was no active key with that kid. */
   removeKey(agentId: string, kid: string, at: number): Promise<boolean>;
+  /** Ids of every agent registered with this enrollment. */
+  idsByEnrollment(enrollmentId: string): Promise<string[]>;
+  /** The temporary agent whose claim code hashes to `hash` (claimed or not), or null. */
+  getByClaimCodeHash(hash: string): Promise<AgentRecord | null>;
+  /**
+   * Binds an unclaimed, unexpired (`temporaryUntil > now`), active temporary agent to
+   * `principalId`: the agent and its grants move to the principal, its ceiling is lifted, and the
+   * claim is recorded for audit queries. Exactly one concurrent caller gets `true`; a claimed,
+   * expired or revoked agent changes nothing and answers `false`.
+   */
+  claim(agentId: string, principalId: string, now: number): Promise<boolean>;
+  /** Up to `limit` unclaimed temporary agents whose `temporaryUntil` is at or before `now`, oldest first. */
+  expiredTemporary(now: number, limit: number): Promise<string[]>;
+  /**
+   * Removes what lets swept temporary agents act (their keys) and ends their claim window; the
+   * revoked agent row stays as a tombstone (audit entries and the status list still resolve, and
+   * a late claim answers "expired" rather than "unknown"). Idempotent.
+   */
+  removeTemporary(ids: string[]): Promise<void>;
+}
+
+export interface EnrollmentStore {
+  /** Throws StoreConflictError if the id or the code hash exists. */
+  create(e: EnrollmentRecord): Promise<void>;
+  get(id: string): Promise<EnrollmentRecord | null>;
+  getByCodeHash(hash: string): Promise<EnrollmentRecord | null>;
+  list(filter: { principalId?: string | undefined }, page: PageRequest): Promise<Page<EnrollmentRecord>>;
+  /**
+   * Counts one registration against `maxAgents`, atomically, if the enrollment is active and
+   * unexpired at `now`. Exactly `maxAgents` concurrent callers can ever get `true`.
+   */
+  takeSlot(id: string, now: number): Promise<boolean>;
+  /** Monotonic: a revoked enrollment keeps its first `revokedAt`. Returns true if it changed. */
+  revoke(id: string, at: number): Promise<boolean>;
+}
+
+export interface ProvenanceIssuerStore {
+  /** Throws StoreConflictError if the id or the issuer exists. */
+  create(i: ProvenanceIssuerRecord): Promise<void>;
+  get(id: string): Promise<ProvenanceIssuerRecord | null>;
+  getByIssuer(issuer: string): Promise<ProvenanceIssuerRecord | null>;
+  list(page: PageRequest): Promise<Page<ProvenanceIssuerRecord>>;
+}
+
+export interface SettingStore {
+  get(name: string): Promise<string | null>;
+  /** Stores `value` unless `name` is set already; returns the value in effect (exactly one writer wins). */
+  setIfAbsent(name: string, value: string): Promise<string>;
 }
 
 export interface GrantStore {
@@ -314,6 +367,9 @@ export interface Store {
   issuerKeys: IssuerKeyStore;
   audit: AuditStore;
   auditTree: AuditTreeStore;
+  enrollments: EnrollmentStore;
+  provenanceIssuers: ProvenanceIssuerStore;
+  settings: SettingStore;
   /**
    * Runs `fn` in one database transaction: all of its writes commit together or none do.
    * Nested calls on the `tx` store run inside the same transaction. On PostgreSQL the

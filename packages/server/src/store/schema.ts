@@ -40,6 +40,17 @@ export interface AgentsTable {
   created_at: number;
   revoked_at: number | null;
   revoke_reason: string | null;
+  /** The enrollment the agent registered with, else null. */
+  enrollment_id: string | null;
+  /** JSON `{scopes, resources}`: the most any grant to this agent may hold; null = uncapped. */
+  ceiling: string | null;
+  /** JSON: claims of the verified software statement, or null. */
+  provenance_verified: string | null;
+  /** Unclaimed temporary agents: when the sweeper removes it (epoch ms); else null. */
+  temporary_until: number | null;
+  /** SHA-256 (hex) of a temporary agent's claim code. */
+  claim_code_hash: string | null;
+  claimed_at: number | null;
 }
 
 export interface AgentKeysTable {
@@ -79,6 +90,47 @@ export interface ResourcesTable {
   allow_bearer: boolean | number;
   builtin: boolean | number;
   created_at: number;
+  require_provenance: boolean | number;
+  /** JSON array of allowed `code_digest` values, or null for any. */
+  code_digests: string | null;
+}
+
+export interface EnrollmentsTable {
+  id: string;
+  principal_id: string;
+  code_hash: string;
+  /** JSON array. */
+  scopes: string;
+  /** JSON array of audiences. */
+  resources: string;
+  max_agents: number;
+  agents_enrolled: number;
+  require_provenance: boolean | number;
+  status: string;
+  expires_at: number;
+  created_at: number;
+  revoked_at: number | null;
+}
+
+export interface AgentClaimsTable {
+  agent_id: string;
+  principal_id: string;
+  from_principal: string;
+  claimed_at: number;
+}
+
+export interface ProvenanceIssuersTable {
+  id: string;
+  name: string;
+  issuer: string;
+  /** JSON `{keys: [...]}` (public keys only). */
+  jwks: string;
+  created_at: number;
+}
+
+export interface DeputySettingsTable {
+  name: string;
+  value: string;
 }
 
 export interface TokensTable {
@@ -201,5 +253,9 @@ export interface Database {
   audit_checkpoints: AuditCheckpointsTable;
   audit_log_key: AuditLogKeyTable;
   counters: CountersTable;
+  enrollments: EnrollmentsTable;
+  agent_claims: AgentClaimsTable;
+  provenance_issuers: ProvenanceIssuersTable;
+  deputy_settings: DeputySettingsTable;
   schema_migrations: SchemaMigrationsTable;
 }

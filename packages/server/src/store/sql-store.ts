@@ -13,11 +13,14 @@ import { SqlAgentStore } from "./sql/agents.js";
 import { SqlAuditStore } from "./sql/audit.js";
 import { SqlAuditTreeStore } from "./sql/audit-tree.js";
 import type { SqlContext } from "./sql/context.js";
+import { SqlEnrollmentStore } from "./sql/enrollments.js";
 import { SqlGrantStore } from "./sql/grants.js";
 import { SqlIssuerKeyStore } from "./sql/issuer-keys.js";
 import { SqlNonceStore } from "./sql/nonces.js";
 import { SqlPrincipalStore } from "./sql/principals.js";
+import { SqlProvenanceIssuerStore } from "./sql/provenance-issuers.js";
 import { SqlResourceStore } from "./sql/resources.js";
+import { SqlSettingStore } from "./sql/settings.js";
 import { SqlTokenStore } from "./sql/tokens.js";
 
 /** A {@link Store} bound to a Kysely instance, or (inside {@link SqlStore.transaction}) a transaction. */
@@ -31,6 +34,9 @@ export class SqlStore implements Store {
   readonly issuerKeys: SqlIssuerKeyStore;
   readonly audit: SqlAuditStore;
   readonly auditTree: SqlAuditTreeStore;
+  readonly enrollments: SqlEnrollmentStore;
+  readonly provenanceIssuers: SqlProvenanceIssuerStore;
+  readonly settings: SqlSettingStore;
 
   constructor(
     private readonly db: Kysely<Database>,
@@ -46,6 +52,9 @@ export class SqlStore implements Store {
     this.issuerKeys = new SqlIssuerKeyStore(ctx);
     this.audit = new SqlAuditStore(ctx);
     this.auditTree = new SqlAuditTreeStore(ctx);
+    this.enrollments = new SqlEnrollmentStore(ctx);
+    this.provenanceIssuers = new SqlProvenanceIssuerStore(ctx);
+    this.settings = new SqlSettingStore(ctx);
   }
 
   private readonly queue: Pending[] = [];

@@ -45,6 +45,62 @@ export interface AgentRecord {
   createdAt: number;
   revokedAt: number | null;
   revokeReason: string | null;
+  /** The enrollment this agent registered with, else null. */
+  enrollmentId: string | null;
+  /** The agent ceiling: no grant to this agent may exceed it (DESIGN §1); null = uncapped. */
+  ceiling: AgentCeiling | null;
+  /** Claims of a software statement verified at registration, or null (kept apart from `provenance`). */
+  verifiedProvenance: VerifiedProvenance | null;
+  /** An unclaimed temporary agent: when it is swept (epoch ms); null otherwise. */
+  temporaryUntil: number | null;
+  /** When a temporary agent was claimed by a principal, else null. */
+  claimedAt: number | null;
+}
+
+/** Upper bound on what an agent may ever be granted (an enrollment's, or the sandbox's). */
+export interface AgentCeiling {
+  scopes: string[];
+  resources: string[];
+}
+
+/** Claims of a verified software statement (a JWT from a registered provenance issuer). */
+export interface VerifiedProvenance {
+  iss: string;
+  /** The issuer's id for this launch. */
+  sub: string;
+  software_id: string | null;
+  software_version: string | null;
+  code_digest: string | null;
+  model: string | null;
+  runtime: string | null;
+  launched_by: string | null;
+  iat: number | null;
+  exp: number;
+}
+
+export interface EnrollmentRecord {
+  id: string;
+  principalId: string;
+  /** SHA-256 (hex) of the enrollment code; the code itself is never stored. */
+  codeHash: string;
+  scopes: string[];
+  resources: string[];
+  maxAgents: number;
+  agentsEnrolled: number;
+  requireProvenance: boolean;
+  status: "active" | "revoked";
+  expiresAt: number;
+  createdAt: number;
+  revokedAt: number | null;
+}
+
+export interface ProvenanceIssuerRecord {
+  id: string;
+  name: string;
+  /** The `iss` its software statements carry. */
+  issuer: string;
+  jwks: { keys: Record<string, unknown>[] };
+  createdAt: number;
 }
 
 export interface AgentKeyRecord {
@@ -96,6 +152,10 @@ export interface ResourceRecord {
   allowBearer: boolean;
   builtin: boolean;
   createdAt: number;
+  /** Tokens for this audience only go to agents with verified provenance. */
+  requireProvenance: boolean;
+  /** When set, only agents whose verified `code_digest` is listed get tokens for it. */
+  codeDigests: string[] | null;
 }
 
 export interface TokenRecord {

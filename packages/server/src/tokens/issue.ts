@@ -62,6 +62,7 @@ export async function issueToken(d: Deputy, input: IssueInput): Promise<TokenRes
     grantId: input.grant.id,
     jkt: input.jkt,
     statusIdx,
+    provenance: input.agent.verifiedProvenance,
   });
   // Signed before the transaction (on the thread pool), so the group commit never waits on it; if
   // the transaction refuses, the signed token is simply dropped and never leaves the server.

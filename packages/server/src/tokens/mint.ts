@@ -5,8 +5,9 @@
  * const claims = accessTokenClaims({ issuer, principal, audience, agent, chain, scopes, iat, exp, jti, grantId, jkt, statusIdx });
  * const jwt = signAccessToken(keys, claims);
  */
-import { type AccessTokenClaims, actorClaim, formatScope } from "@deputy/protocol";
+import { type AccessTokenClaims, type AgentProvenanceClaim, actorClaim, formatScope } from "@deputy/protocol";
 import type { IssuerKeyring } from "../keys/issuer-keys.js";
+import type { VerifiedProvenance } from "../store/index.js";
 
 /** Entries per status list (draft-ietf-oauth-status-list): 2^16 one-bit statuses, 8 KiB raw. */
 export const STATUS_LIST_SIZE = 65_536;
@@ -27,6 +28,22 @@ export interface MintInput {
   grantId: string;
   jkt: string | null;
   statusIdx: number;
+  /** The acting agent's verified provenance, or null (then `agent_prov.verified` is false). */
+  provenance?: VerifiedProvenance | null;
+}
+
+/**
+ * The compact `agent_prov` claim: verified or not, and when verified the statement's issuer and
+ * code digest (the two facts a resource decides on; the rest stays on the agent record).
+ *
+ * @example
+ * agentProvenanceClaim(null); // { verified: false }
+ */
+export function agentProvenanceClaim(p: VerifiedProvenance | null | undefined): AgentProvenanceClaim {
+  if (!p) return { verified: false };
+  return p.code_digest === null
+    ? { verified: true, iss: p.iss }
+    : { verified: true, iss: p.iss, code_digest: p.code_digest };
 }
 
 export function accessTokenClaims(m: MintInput): AccessTokenClaims {
@@ -49,6 +66,7 @@ export function accessTokenClaims(m: MintInput): AccessTokenClaims {
     },
   };
   if (m.jkt !== null) claims.cnf = { jkt: m.jkt };
+  claims.agent_prov = agentProvenanceClaim(m.provenance);
   return claims;
 }
 

@@ -8,6 +8,7 @@
  */
 import { DeputyError, parseScope } from "@deputy/protocol";
 import type { Deputy } from "../context.js";
+import { checkWithinCeiling } from "../provision/ceiling.js";
 import type { AgentRecord, GrantRecord, ResourceRecord } from "../store/index.js";
 import type { TokenForm } from "./form.js";
 
@@ -61,6 +62,9 @@ export async function selectGrant(d: Deputy, agent: AgentRecord, form: TokenForm
   }
   const resource = await d.resources.byAudience(audience);
   if (!resource) throw new DeputyError("ERR_INVALID_TARGET", `resource ${audience} is not registered`);
+  // Checked before the grants, so a sandbox escape gets its own answer rather than "no grant".
+  if (agent.ceiling && !agent.ceiling.resources.includes(audience)) checkWithinCeiling(agent, [], [audience]);
+  checkProvenanceAccepted(agent, resource);
 
   const forResource = grants.filter((g) => g.resources.includes(audience));
   if (forResource.length === 0) {
@@ -75,4 +79,32 @@ export async function selectGrant(d: Deputy, agent: AgentRecord, form: TokenForm
   const grant = valid[0];
   if (!grant) throw new DeputyError("ERR_GRANT_NOT_YET_VALID", "the grant's not_before is in the future");
   return { grant, scopes: scopes ?? grant.scopes, resource };
+}
+
+/**
+ * A resource may demand verified provenance, or a verified `code_digest` from its allow-list;
+ * otherwise no token is minted for it (ERR_PROVENANCE_NOT_ACCEPTED, with the reason).
+ *
+ * @example
+ * checkProvenanceAccepted(agent, resource);
+ */
+export function checkProvenanceAccepted(agent: AgentRecord, resource: ResourceRecord): void {
+  const verified = agent.verifiedProvenance;
+  if (resource.requireProvenance && !verified) {
+    throw new DeputyError(
+      "ERR_PROVENANCE_NOT_ACCEPTED",
+      `resource ${resource.audience} requires verified provenance; agent ${agent.id} has ${agent.provenance ? "only self-asserted" : "no"} provenance`,
+    );
+  }
+  if (resource.codeDigests !== null) {
+    const digest = verified?.code_digest ?? null;
+    if (digest === null || !resource.codeDigests.includes(digest)) {
+      throw new DeputyError(
+        "ERR_PROVENANCE_NOT_ACCEPTED",
+        digest === null
+          ? `resource ${resource.audience} accepts only agents with a verified code_digest from its allow-list`
+          : `code_digest ${digest} of agent ${agent.id} is not on the allow-list of resource ${resource.audience}`,
+      );
+    }
+  }
 }

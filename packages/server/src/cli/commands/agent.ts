@@ -5,9 +5,11 @@
  * @example
  * registerAgent(program);
  */
+import { readFile } from "node:fs/promises";
 import { relative, resolve } from "node:path";
 import { generateAgentKey } from "@deputy/sdk";
 import { type Command, Option } from "commander";
+import { solveChallenge } from "../../provision/pow.js";
 import type { ApiClient } from "../client.js";
 import { reserveKeyFile } from "../key-file.js";
 import { note, print, printFields, printJson, printPage } from "../output.js";
@@ -43,27 +45,58 @@ export async function createAgentWithKey(
   input: CreateAgentInput,
   dir: string = process.cwd(),
 ): Promise<Agent & { kid: string; key_file: string }> {
+  const out = await registerWithKey(
+    api,
+    { keyFile: input.keyFile, alg: input.alg },
+    async (publicJwk) => ({
+      agent: await api.post<Agent>("/v1/agents", {
+        principal: input.principal,
+        name: input.name,
+        jwks: { keys: [publicJwk] },
+        ...(input.parent ? { parent: input.parent } : {}),
+      }),
+    }),
+    dir,
+  );
+  return { ...out.agent, kid: out.kid, key_file: out.key_file };
+}
+
+/**
+ * Generates a key pair, calls `register` with the public JWK (any registration endpoint), and
+ * writes the 0600 key file for the agent it answers. Nothing is written if registration fails.
+ *
+ * @example
+ * const { agent, key_file } = await registerWithKey(api, { alg: "EdDSA" }, async (jwk) => ({ agent: await enroll(jwk) }));
+ */
+export async function registerWithKey<R extends { agent: Agent }>(
+  api: ApiClient,
+  opts: { keyFile?: string | undefined; alg: "EdDSA" | "ES256" },
+  register: (publicJwk: Record<string, unknown>) => Promise<R>,
+  dir: string = process.cwd(),
+): Promise<R & { kid: string; key_file: string }> {
   const issuer = await issuerOf(api);
-  const pending = await reserveKeyFile(input.keyFile ?? null, dir);
-  let agent: Agent;
-  const key = await generateAgentKey(input.alg);
+  const pending = await reserveKeyFile(opts.keyFile ?? null, dir);
+  const key = await generateAgentKey(opts.alg);
+  let result: R;
   try {
-    agent = await api.post<Agent>("/v1/agents", {
-      principal: input.principal,
-      name: input.name,
-      jwks: { keys: [key.publicJwk] },
-      ...(input.parent ? { parent: input.parent } : {}),
-    });
+    result = await register(key.publicJwk as unknown as Record<string, unknown>);
   } catch (e) {
     await pending.abort();
     throw e;
   }
-  const path = resolve(dir, input.keyFile ?? `${agent.id}.key.json`);
+  const path = resolve(dir, opts.keyFile ?? `${result.agent.id}.key.json`);
   const keyFile = await pending.commit(
-    { agent_id: agent.id, issuer, kid: key.kid, private_jwk: key.privateJwk },
+    { agent_id: result.agent.id, issuer, kid: key.kid, private_jwk: key.privateJwk },
     path,
   );
-  return { ...agent, kid: key.kid, key_file: keyFile };
+  return { ...result, kid: key.kid, key_file: keyFile };
+}
+
+/** Reads `--provenance-statement` (a file holding the launcher's JWT) into a provenance body. */
+async function provenanceOption(statementFile: string | undefined): Promise<Record<string, unknown>> {
+  if (statementFile === undefined) return {};
+  const jwt = (await readFile(statementFile, "utf8")).trim();
+  return { provenance: { software_statement: jwt } };
 }
 
 function printAgent(a: Record<string, unknown>): void {
@@ -77,12 +110,29 @@ function printAgent(a: Record<string, unknown>): void {
     ["parent", a.parent],
     ["chain", a.chain],
     ["status", a.status],
+    ["provenance", provenanceLabel(a.provenance)],
+    ...(a.enrollment ? ([["enrollment", a.enrollment]] as const) : []),
+    ...(a.ceiling ? ([["ceiling", JSON.stringify(a.ceiling)]] as const) : []),
+    ...(a.temporary_until ? ([["temporary_until", `${a.temporary_until} (unclaimed)`]] as const) : []),
+    ...(a.claimed_at ? ([["claimed_at", a.claimed_at]] as const) : []),
     ["created_at", a.created_at],
     ...(a.revoked_at
       ? ([["revoked_at", `${a.revoked_at} (${a.revoke_reason ?? "no reason given"})`]] as const)
       : []),
     ...(keys.length > 0 ? ([["keys", keys]] as const) : []),
   ]);
+}
+
+/** "verified (iss, code_digest)", "self-asserted" or "none": the label shown wherever an agent is. */
+export function provenanceLabel(p: unknown): string {
+  const prov = p as
+    | { status?: string; verified?: { iss?: string; code_digest?: string | null } | null }
+    | null
+    | undefined;
+  if (prov?.status === "verified" && prov.verified) {
+    return `verified by ${prov.verified.iss}${prov.verified.code_digest ? ` (code ${prov.verified.code_digest})` : ""}`;
+  }
+  return prov?.status === "self_asserted" ? "self-asserted (not verified)" : "none";
 }
 
 export function registerAgent(program: Command): void {
@@ -171,5 +221,108 @@ export function registerAgent(program: Command): void {
     const r = await (await apiFor(cmd)).post(`/v1/agents/${encodeURIComponent(id)}/revoke`, body);
     if (globals(cmd).json) return printJson(r);
     printRevocation("Revoked", r);
+  });
+
+  withExample(
+    withJson(
+      agent
+        .command("enroll")
+        .description(
+          "register this agent with an enrollment code: generates the key, saves the key file, prints the id",
+        )
+        .requiredOption("--code <code>", "the enrollment code (den_…) [env DEPUTY_ENROLLMENT_CODE]")
+        .requiredOption("--name <name>", "a name for people reading logs")
+        .option(
+          "--key-file <path>",
+          "where to write the private key (default ./<agent id>.key.json, mode 0600)",
+        )
+        .option("--provenance-statement <file>", "a file holding the launcher's software statement (JWT)")
+        .addOption(new Option("--alg <alg>", "key algorithm").choices(["EdDSA", "ES256"]).default("EdDSA"))
+        .option("-q, --quiet", "print only the new id (for scripts)"),
+    ),
+    "deputy agent enroll --code den_… --name runner-1",
+    'AGENT=$(deputy agent enroll --code "$DEPUTY_ENROLLMENT_CODE" --name ci-42 --key-file ./ci.key.json -q)',
+  ).action(
+    async (
+      opts: { code: string; name: string; keyFile?: string; provenanceStatement?: string; alg: string },
+      cmd: Command,
+    ) => {
+      const api = await apiFor(cmd);
+      const provenance = await provenanceOption(opts.provenanceStatement);
+      const out = await registerWithKey(
+        api,
+        { keyFile: opts.keyFile, alg: opts.alg as "EdDSA" | "ES256" },
+        (jwk) =>
+          api.post<{ agent: Agent; grant: Record<string, unknown> }>("/v1/agents/enroll", {
+            enrollment_code: opts.code,
+            name: opts.name,
+            jwks: { keys: [jwk] },
+            ...provenance,
+          }),
+      );
+      const { json, quiet } = globals(cmd);
+      if (json) return printJson(out);
+      if (quiet) return print(out.agent.id);
+      const file = relative(process.cwd(), out.key_file) || out.key_file;
+      print(
+        out.agent.id,
+        `Enrolled agent ${out.agent.id} (${out.agent.name}) acting for ${out.agent.principal}; provenance: ${provenanceLabel(out.agent.provenance)}.`,
+        `Grant ${out.grant.id}: ${(out.grant.scopes as string[]).join(" ")} on ${(out.grant.resources as string[]).join(" ")}. Key file: ${file} (mode 0600).`,
+      );
+      note(`next: deputy token --key-file ${file}`);
+    },
+  );
+
+  withExample(
+    withJson(
+      agent
+        .command("temporary")
+        .description(
+          "get a temporary, sandboxed identity with no account: solves a proof of work, prints the claim URL",
+        )
+        .option("--name <name>", "a name for people reading logs", "temporary-agent")
+        .option(
+          "--key-file <path>",
+          "where to write the private key (default ./<agent id>.key.json, mode 0600)",
+        )
+        .addOption(new Option("--alg <alg>", "key algorithm").choices(["EdDSA", "ES256"]).default("EdDSA")),
+    ),
+    "deputy agent temporary --name scratch",
+    "deputy claim <claim URL> --token dpp_…   # a human then claims it within the window",
+  ).action(async (opts: { name: string; keyFile?: string; alg: string }, cmd: Command) => {
+    const api = await apiFor(cmd);
+    const c = await api.get<{ challenge: string; difficulty: number; expires_at: string }>(
+      "/v1/agents/temporary/challenge",
+    );
+    const started = Date.now();
+    const progress = (attempts: number) =>
+      process.stderr.write(
+        `\rsolving proof of work (${c.difficulty} bits): ${attempts.toLocaleString("en")} hashes…`,
+      );
+    const nonce = solveChallenge(c.challenge, c.difficulty, progress);
+    process.stderr.write(
+      `\rsolved proof of work (${c.difficulty} bits) in ${Date.now() - started} ms.          \n`,
+    );
+    const out = await registerWithKey(
+      api,
+      { keyFile: opts.keyFile, alg: opts.alg as "EdDSA" | "ES256" },
+      (jwk) =>
+        api.post<{ agent: Agent; claim_url: string; claim_code: string; expires_at: string }>(
+          "/v1/agents/temporary",
+          {
+            name: opts.name,
+            jwks: { keys: [jwk] },
+            challenge: c.challenge,
+            nonce,
+          },
+        ),
+    );
+    if (globals(cmd).json) return printJson(out);
+    const file = relative(process.cwd(), out.key_file) || out.key_file;
+    print(
+      out.claim_url,
+      `Temporary agent ${out.agent.id} (sandboxed). Key file: ${file} (mode 0600).`,
+      `A human claims it before ${out.expires_at} with: deputy claim ${out.claim_code} --token <their principal token>`,
+    );
   });
 }

@@ -19,7 +19,7 @@
  */
 import { DeputyError, encodeHash } from "@deputy/protocol";
 import type { FastifyInstance, FastifyRequest } from "fastify";
-import { canSeeEntry, listEvents, requireAuditReader } from "../../audit/events.js";
+import { canSeeEntryOrClaimed, listEvents, requireAuditReader } from "../../audit/events.js";
 import { consistencyProofFromStore, inclusionProofFromStore } from "../../audit/proofs.js";
 import type { Deputy } from "../../context.js";
 import { notFound, requireAdmin } from "../../identity/caller.js";
@@ -80,7 +80,9 @@ export function registerAudit(app: FastifyInstance, d: Deputy): void {
     params(r, []);
     const index = int({ index: r.params.index }, "index");
     const record = await d.store.audit.get(index);
-    if (!record || !canSeeEntry(caller, record)) throw notFound("audit entry", String(index));
+    if (!record || !(await canSeeEntryOrClaimed(d, caller, record))) {
+      throw notFound("audit entry", String(index));
+    }
     // The body is the stored entry itself: byte for byte what the Merkle leaf hashes.
     return reply.type("application/json").send(record.entry);
   });

@@ -163,6 +163,8 @@ export function registerManagement(app: FastifyInstance, d: Deputy): void {
       audience: body.audience,
       name: body.name,
       allowBearer: body.allow_bearer,
+      requireProvenance: body.require_provenance,
+      codeDigests: body.code_digests,
     });
     reply.header("cache-control", "no-store");
     return reply.code(201).send({ ...resourceJson(record), client_secret: clientSecret });

@@ -72,6 +72,11 @@ export function agent(principalId: string, o: Partial<AgentRecord> = {}): AgentR
     createdAt: T0,
     revokedAt: null,
     revokeReason: null,
+    enrollmentId: null,
+    ceiling: null,
+    verifiedProvenance: null,
+    temporaryUntil: null,
+    claimedAt: null,
     ...o,
   };
 }
@@ -123,6 +128,8 @@ export function resource(o: Partial<ResourceRecord> = {}): ResourceRecord {
     allowBearer: false,
     builtin: false,
     createdAt: T0,
+    requireProvenance: false,
+    codeDigests: null,
     ...o,
   };
 }

@@ -8,7 +8,7 @@
 import { type Selectable, sql } from "kysely";
 import { type AgentStore, type Page, type PageRequest, StoreConflictError } from "../index.js";
 import type { AgentKeysTable, AgentsTable } from "../schema.js";
-import type { AgentKeyRecord, AgentRecord, AgentStatus } from "../types.js";
+import type { AgentCeiling, AgentKeyRecord, AgentRecord, AgentStatus, VerifiedProvenance } from "../types.js";
 import {
   affected,
   atomic,
@@ -24,7 +24,7 @@ import {
 export class SqlAgentStore implements AgentStore {
   constructor(private readonly ctx: SqlContext) {}
 
-  async create(a: AgentRecord, keys: AgentKeyRecord[]): Promise<void> {
+  async create(a: AgentRecord, keys: AgentKeyRecord[], claimCodeHash?: string): Promise<void> {
     const row = {
       id: a.id,
       principal_id: a.principalId,
@@ -37,6 +37,12 @@ export class SqlAgentStore implements AgentStore {
       created_at: a.createdAt,
       revoked_at: a.revokedAt,
       revoke_reason: a.revokeReason,
+      enrollment_id: a.enrollmentId,
+      ceiling: a.ceiling === null ? null : toJson(a.ceiling),
+      provenance_verified: a.verifiedProvenance === null ? null : toJson(a.verifiedProvenance),
+      temporary_until: a.temporaryUntil,
+      claim_code_hash: claimCodeHash ?? null,
+      claimed_at: a.claimedAt,
     };
     // Checked up front so that, once the agent row is in, the key insert cannot conflict: a caller's
     // transaction that catches the conflict is then never left holding a half-created agent.
@@ -84,6 +90,79 @@ export class SqlAgentStore implements AgentStore {
       )
       SELECT id FROM d`.execute(this.ctx.db);
     return r.rows.map((x) => x.id);
+  }
+
+  async idsByEnrollment(enrollmentId: string): Promise<string[]> {
+    const rows = await this.ctx.db
+      .selectFrom("agents")
+      .select("id")
+      .where("enrollment_id", "=", enrollmentId)
+      .execute();
+    return rows.map((x) => x.id);
+  }
+
+  async getByClaimCodeHash(hash: string): Promise<AgentRecord | null> {
+    const { rows } = await sql<Selectable<AgentsTable>>`
+      SELECT * FROM agents WHERE claim_code_hash = ${hash}`.execute(this.ctx.db);
+    return rows[0] ? toAgent(rows[0]) : null;
+  }
+
+  claim(agentId: string, principalId: string, now: number): Promise<boolean> {
+    return atomic(this.ctx.db, async (db) => {
+      // One conditional UPDATE decides the race: on PostgreSQL a second claimer waits for the
+      // row lock, then re-checks `claimed_at IS NULL` (READ COMMITTED) and updates nothing.
+      const before = await db
+        .selectFrom("agents")
+        .select("principal_id")
+        .where("id", "=", agentId)
+        .executeTakeFirst();
+      const r = await db
+        .updateTable("agents")
+        .set({ principal_id: principalId, claimed_at: now, temporary_until: null, ceiling: null })
+        .where("id", "=", agentId)
+        .where("claimed_at", "is", null)
+        .where("status", "=", "active")
+        .where("temporary_until", ">", now)
+        .executeTakeFirst();
+      if (affected(r.numUpdatedRows) === 0 || !before) return false;
+      await db
+        .updateTable("grants")
+        .set({ principal_id: principalId })
+        .where("agent_id", "=", agentId)
+        .execute();
+      await db
+        .insertInto("agent_claims")
+        .values({
+          agent_id: agentId,
+          principal_id: principalId,
+          from_principal: before.principal_id,
+          claimed_at: now,
+        })
+        .execute();
+      return true;
+    });
+  }
+
+  async expiredTemporary(now: number, limit: number): Promise<string[]> {
+    const rows = await this.ctx.db
+      .selectFrom("agents")
+      .select("id")
+      .where("temporary_until", "<=", now)
+      .orderBy("temporary_until")
+      .limit(limit)
+      .execute();
+    return rows.map((x) => x.id);
+  }
+
+  async removeTemporary(ids: string[]): Promise<void> {
+    for (const part of chunks(ids)) {
+      await this.ctx.db.deleteFrom("agent_keys").where("agent_id", "in", part).execute();
+      await this.ctx.db
+        .updateTable("agents")
+        .set({ temporary_until: null })
+        .where("id", "in", part)
+        .execute();
+    }
   }
 
   async idsByPrincipal(principalId: string): Promise<string[]> {
@@ -156,6 +235,11 @@ function toAgent(r: Selectable<AgentsTable>): AgentRecord {
     createdAt: r.created_at,
     revokedAt: r.revoked_at,
     revokeReason: r.revoke_reason,
+    enrollmentId: r.enrollment_id,
+    ceiling: fromJsonOrNull<AgentCeiling>(r.ceiling),
+    verifiedProvenance: fromJsonOrNull<VerifiedProvenance>(r.provenance_verified),
+    temporaryUntil: r.temporary_until === null ? null : Number(r.temporary_until),
+    claimedAt: r.claimed_at === null ? null : Number(r.claimed_at),
   };
 }
 

@@ -125,7 +125,31 @@ export class SqlAuditStore implements AuditStore {
     }
     let q = this.ctx.db.selectFrom("audit_log").selectAll();
     if (filter.agent !== undefined) q = q.where("actor_agent", "=", filter.agent);
-    if (filter.principal !== undefined) q = q.where("actor_principal", "=", filter.principal);
+    if (filter.principal !== undefined) {
+      const principal = filter.principal;
+      // Agents the principal claimed (temporary agents) acted for the sandbox principal before
+      // the claim; their entries are immutable, so the claim is joined in here instead. Checked
+      // first so the common case keeps its plain (actor_principal, idx) index scan.
+      const claimed = await this.ctx.db
+        .selectFrom("agent_claims")
+        .select("agent_id")
+        .where("principal_id", "=", principal)
+        .limit(1)
+        .execute();
+      q =
+        claimed.length === 0
+          ? q.where("actor_principal", "=", principal)
+          : q.where((eb) =>
+              eb.or([
+                eb("actor_principal", "=", principal),
+                eb(
+                  "actor_agent",
+                  "in",
+                  eb.selectFrom("agent_claims").select("agent_id").where("principal_id", "=", principal),
+                ),
+              ]),
+            );
+    }
     if (filter.action !== undefined) q = q.where("action", "=", filter.action);
     if (filter.tokenId !== undefined) q = q.where("token_id", "=", filter.tokenId);
     if (filter.resource !== undefined) q = q.where("resource", "=", filter.resource);

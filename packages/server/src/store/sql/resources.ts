@@ -24,6 +24,8 @@ export class SqlResourceStore implements ResourceStore {
         allow_bearer: r.allowBearer,
         builtin: r.builtin,
         created_at: r.createdAt,
+        require_provenance: r.requireProvenance,
+        code_digests: r.codeDigests === null ? null : JSON.stringify(r.codeDigests),
       }),
     );
   }
@@ -55,5 +57,7 @@ function toResource(r: Selectable<ResourcesTable>): ResourceRecord {
     allowBearer: Boolean(r.allow_bearer),
     builtin: Boolean(r.builtin),
     createdAt: r.created_at,
+    requireProvenance: Boolean(r.require_provenance),
+    codeDigests: r.code_digests === null ? null : (JSON.parse(r.code_digests) as string[]),
   };
 }

@@ -1,0 +1,144 @@
+/**
+ * The provisioning commands of the built CLI against a live server (SQLite, or PostgreSQL in a
+ * fresh schema when DEPUTY_TEST_DATABASE_URL is set): enrollment create/list/revoke, agent
+ * enroll (key file + first token), agent temporary (proof of work, claim URL), claim.
+ * Run `npx tsc -b` first: the CLI runs from dist/.
+ */
+import { existsSync } from "node:fs";
+import { mkdtemp, rm, stat } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createLogger, type RunningDeputy, startDeputy } from "../serve.js";
+import { type CliRun, runCli } from "../test-support/cli.js";
+import { dropSchema, uniqueSchemaName } from "../test-support/store.js";
+
+const MAIN = fileURLToPath(new URL("../../dist/cli/main.js", import.meta.url));
+const PG_URL = process.env.DEPUTY_TEST_DATABASE_URL;
+const AUDIENCE = "https://api.example.com";
+
+let server: RunningDeputy;
+let dataDir: string;
+let work: string;
+let schema: string | undefined;
+
+function deputy(args: string[]): Promise<CliRun> {
+  return runCli(args, { cwd: work, url: server.url, adminToken: server.adminToken });
+}
+
+async function json<T = Record<string, any>>(args: string[]): Promise<T> {
+  const r = await deputy([...args, "--json"]);
+  if (r.code !== 0) throw new Error(`deputy ${args.join(" ")}: ${r.code} ${r.stderr}`);
+  return JSON.parse(r.stdout) as T;
+}
+
+beforeAll(async () => {
+  if (!existsSync(MAIN)) throw new Error("build first: npx tsc -b (the CLI runs from dist/)");
+  dataDir = await mkdtemp(join(tmpdir(), "deputy-cli-prov-data-"));
+  work = await mkdtemp(join(tmpdir(), "deputy-cli-prov-work-"));
+  schema = PG_URL ? uniqueSchemaName() : undefined;
+  server = await startDeputy({
+    port: 0,
+    dataDir,
+    env: {},
+    logger: createLogger("silent"),
+    powDifficulty: 10,
+    sandboxScopes: "read",
+    sandboxResources: AUDIENCE,
+    ...(PG_URL && schema ? { databaseUrl: PG_URL, databaseSchema: schema } : {}),
+  });
+});
+
+afterAll(async () => {
+  await server?.close();
+  if (PG_URL && schema) await dropSchema(PG_URL, schema);
+  await rm(dataDir, { recursive: true, force: true });
+  await rm(work, { recursive: true, force: true });
+});
+
+describe("deputy provisioning commands", () => {
+  it("enrollment create → agent enroll → token; list; revoke --cascade", async () => {
+    const p = await json(["principal", "create", "--type", "human", "--name", "Ada"]);
+    await json(["resource", "create", "--audience", AUDIENCE, "--name", "API"]);
+    const e = await json([
+      "enrollment",
+      "create",
+      "--principal",
+      p.id,
+      "--scope",
+      "read",
+      "--resource",
+      AUDIENCE,
+      "--max-agents",
+      "2",
+      "--expires-in",
+      "10m",
+    ]);
+    expect(e).toMatchObject({
+      principal: p.id,
+      max_agents: 2,
+      enrollment_code: expect.stringMatching(/^den_/),
+    });
+
+    const human = await deputy(["agent", "enroll", "--code", e.enrollment_code, "--name", "runner-1"]);
+    expect(human.code).toBe(0);
+    const agentId = human.stdout.split("\n")[0];
+    expect(agentId).toMatch(/^agt_[a-z2-7]{26}$/);
+    expect(human.stdout).toContain("provenance: none");
+    const keyFile = join(work, `${agentId}.key.json`);
+    expect((await stat(keyFile)).mode & 0o777).toBe(0o600);
+    const tok = await json(["token", "--key-file", keyFile]);
+    expect(tok.claims).toMatchObject({ client_id: agentId, sub: p.id, agent_prov: { verified: false } });
+
+    const enrolled = await json(["agent", "enroll", "--code", e.enrollment_code, "--name", "runner-2"]);
+    expect(enrolled.agent).toMatchObject({ principal: p.id, enrollment: e.id });
+    expect(enrolled.key_file).toBe(join(work, `${enrolled.agent.id}.key.json`));
+    const third = await deputy(["agent", "enroll", "--code", e.enrollment_code, "--name", "runner-3"]);
+    expect(third.code).toBe(1);
+    expect(third.stderr).toContain("ERR_ENROLLMENT_EXHAUSTED");
+
+    const list = await json(["enrollment", "list"]);
+    expect(list.items).toEqual([expect.objectContaining({ id: e.id, agents_enrolled: 2 })]);
+    const shown = await deputy(["agent", "show", agentId!]);
+    expect(shown.stdout).toMatch(/provenance\s+none/);
+
+    const revoked = await json(["enrollment", "revoke", e.id, "--cascade", "--reason", "done"]);
+    expect(revoked.revoked).toEqual({ agents: 2, grants: 2, tokens: 1 });
+  });
+
+  it("agent temporary solves the proof of work with progress on stderr; claim binds it", async () => {
+    const p = await json(["principal", "create", "--type", "human", "--name", "Bea"]);
+    const { token } = (await fetch(`${server.url}/v1/principals/${p.id}/tokens`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${server.adminToken}` },
+    }).then((r) => r.json())) as { token: string };
+    const r = await deputy(["agent", "temporary", "--name", "scratch"]);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toMatch(/solved proof of work \(10 bits\) in \d+ ms/);
+    const claimUrl = r.stdout.split("\n")[0]!;
+    expect(claimUrl).toMatch(new RegExp(`^${server.url}/v1/claims/dcl_`));
+
+    const claimed = await json(["claim", claimUrl, "--token", token]);
+    expect(claimed).toMatchObject({ principal: p.id, claimed_at: expect.any(String), ceiling: null });
+    const again = await deputy(["claim", claimUrl, "--token", token]);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toContain("ERR_CLAIM_USED");
+  });
+
+  it("--help shows examples for every provisioning command", async () => {
+    for (const args of [
+      ["enrollment", "create"],
+      ["enrollment", "list"],
+      ["enrollment", "revoke"],
+      ["agent", "enroll"],
+      ["agent", "temporary"],
+      ["claim"],
+    ]) {
+      const h = await deputy([...args, "--help"]);
+      expect(h.code).toBe(0);
+      expect(h.stdout).toMatch(/Examples?:\n {2}\$ deputy /);
+      expect(h.stdout).toContain("--json");
+    }
+  });
+});

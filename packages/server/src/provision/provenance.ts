@@ -1,0 +1,194 @@
+/**
+ * Provenance: where an agent came from. A *provenance issuer* (a CI system, an agent platform) is
+ * registered with its public keys; a *software statement* is a JWT it signs for one launch
+ * (`sub` = the launcher's id for this run, `software_id`, `software_version`, `code_digest`,
+ * `model`, `runtime`, `launched_by`, `iat`, `exp`). Deputy verifies it at registration and keeps
+ * its claims apart from whatever the agent asserts about itself.
+ *
+ * RFC 8725 §3.1: only the algorithms on Deputy's allow-list (EdDSA, ES256) are accepted; `iss`
+ * must name a registered issuer; `exp` is required and checked against Deputy's clock.
+ *
+ * @example
+ * const prov = await resolveProvenance(deputy, { software_statement: jwt, model: "claude" });
+ * // { selfAsserted: { model: "claude" }, verified: { iss: "https://ci.example", code_digest: "sha256:…", … } }
+ */
+import { ALLOWED_ALGS, DeputyError, newId } from "@deputy/protocol";
+import { decodeJwt, errors as joseErrors, jwtVerify } from "jose";
+import type { Deputy } from "../context.js";
+import { importAgentPublicJwk } from "../crypto/jwk.js";
+import { actorOf, type Caller, requireAdmin } from "../identity/caller.js";
+import {
+  type AgentRecord,
+  type ProvenanceIssuerRecord,
+  StoreConflictError,
+  type VerifiedProvenance,
+} from "../store/index.js";
+
+/** Most keys one provenance issuer may register. */
+export const MAX_ISSUER_KEYS = 10;
+
+/** The string claims a software statement may carry, besides `iss`, `sub`, `iat`, `exp`. */
+const STATEMENT_FIELDS = [
+  "software_id",
+  "software_version",
+  "code_digest",
+  "model",
+  "runtime",
+  "launched_by",
+] as const;
+
+/**
+ * Registers a provenance issuer (admin only). Keys must be public Ed25519 or P-256 JWKs; `issuer`
+ * must be unique.
+ *
+ * @example
+ * await createProvenanceIssuer(deputy, admin, { name: "CI", issuer: "https://ci.example", jwks: { keys: [jwk] } });
+ */
+export async function createProvenanceIssuer(
+  d: Deputy,
+  caller: Caller,
+  input: { name: string; issuer: string; jwks: { keys: unknown[] } },
+): Promise<ProvenanceIssuerRecord> {
+  requireAdmin(caller, "registering a provenance issuer");
+  if (input.jwks.keys.length === 0 || input.jwks.keys.length > MAX_ISSUER_KEYS) {
+    throw new DeputyError("ERR_INVALID_REQUEST", `jwks.keys must hold 1..${MAX_ISSUER_KEYS} public keys`);
+  }
+  const keys = input.jwks.keys.map((k) => importAgentPublicJwk(k).jwk as unknown as Record<string, unknown>);
+  const record: ProvenanceIssuerRecord = {
+    id: newId("pvi"),
+    name: input.name,
+    issuer: input.issuer,
+    jwks: { keys },
+    createdAt: d.clock.now(),
+  };
+  try {
+    await d.store.transaction(async (tx) => {
+      await tx.provenanceIssuers.create(record);
+      await d.audit.record(
+        {
+          action: "provenance_issuer.created",
+          decision: "allowed",
+          actor: actorOf(caller),
+          target: record.id,
+          details: { issuer: record.issuer, keys: keys.map((k) => k.kid) },
+        },
+        tx,
+      );
+    });
+  } catch (e) {
+    if (e instanceof StoreConflictError) {
+      throw new DeputyError("ERR_CONFLICT", `a provenance issuer for ${input.issuer} is already registered`);
+    }
+    throw e;
+  }
+  return record;
+}
+
+/** What an agent carries: self-asserted fields and, separately, verified statement claims. */
+export interface ResolvedProvenance {
+  selfAsserted: Record<string, unknown> | null;
+  verified: VerifiedProvenance | null;
+}
+
+/**
+ * Splits a registration's `provenance` into the verified statement (when `software_statement`
+ * is present, it must verify or the registration is refused) and the self-asserted rest.
+ */
+export async function resolveProvenance(
+  d: Deputy,
+  provenance: Record<string, unknown> | undefined,
+): Promise<ResolvedProvenance> {
+  if (provenance === undefined) return { selfAsserted: null, verified: null };
+  const { software_statement: statement, ...rest } = provenance;
+  const selfAsserted = Object.keys(rest).length > 0 ? rest : null;
+  if (statement === undefined) return { selfAsserted, verified: null };
+  if (typeof statement !== "string") {
+    throw new DeputyError("ERR_STATEMENT_INVALID", "provenance.software_statement must be a compact JWT");
+  }
+  return { selfAsserted, verified: await verifySoftwareStatement(d, statement) };
+}
+
+/**
+ * Verifies a software statement: a compact JWS from a registered provenance issuer, with an
+ * allowed algorithm, a valid signature, a `sub` and an unexpired `exp`.
+ *
+ * @example
+ * const claims = await verifySoftwareStatement(deputy, jwt); // throws ERR_STATEMENT_* on failure
+ */
+export async function verifySoftwareStatement(d: Deputy, jwt: string): Promise<VerifiedProvenance> {
+  let iss: unknown;
+  try {
+    iss = decodeJwt(jwt).iss;
+  } catch (e) {
+    throw new DeputyError("ERR_STATEMENT_INVALID", "software_statement is not a compact JWT", { cause: e });
+  }
+  if (typeof iss !== "string")
+    throw new DeputyError("ERR_STATEMENT_INVALID", "software_statement has no iss");
+  const issuer = await d.store.provenanceIssuers.getByIssuer(iss);
+  if (!issuer) {
+    throw new DeputyError(
+      "ERR_STATEMENT_UNKNOWN_ISSUER",
+      `software_statement issuer ${iss} is not registered (POST /v1/provenance-issuers)`,
+    );
+  }
+  let payload: Record<string, unknown>;
+  try {
+    ({ payload } = await jwtVerify(
+      jwt,
+      (header) => {
+        const keys = issuer.jwks.keys.map((k) => importAgentPublicJwk(k));
+        const key =
+          header.kid === undefined && keys.length === 1 ? keys[0] : keys.find((k) => k.kid === header.kid);
+        if (!key || key.alg !== header.alg) throw new joseErrors.JWKSNoMatchingKey();
+        return key.keyObject;
+      },
+      {
+        issuer: iss,
+        algorithms: [...ALLOWED_ALGS],
+        currentDate: new Date(d.clock.now()),
+        clockTolerance: d.config.clockSkew,
+        requiredClaims: ["sub", "exp"],
+      },
+    ));
+  } catch (e) {
+    if (e instanceof joseErrors.JWTExpired) {
+      throw new DeputyError("ERR_STATEMENT_EXPIRED", "software_statement has expired", { cause: e });
+    }
+    const reason =
+      e instanceof joseErrors.JWSSignatureVerificationFailed
+        ? "signature does not verify"
+        : e instanceof joseErrors.JWKSNoMatchingKey
+          ? "no key of the issuer matches its kid and alg"
+          : e instanceof joseErrors.JOSEAlgNotAllowed
+            ? "algorithm not allowed (EdDSA or ES256)"
+            : (e as Error).message;
+    throw new DeputyError("ERR_STATEMENT_INVALID", `software_statement: ${reason}`, { cause: e });
+  }
+  const verified: VerifiedProvenance = {
+    iss,
+    sub: String(payload.sub),
+    software_id: null,
+    software_version: null,
+    code_digest: null,
+    model: null,
+    runtime: null,
+    launched_by: null,
+    iat: typeof payload.iat === "number" ? payload.iat : null,
+    exp: payload.exp as number,
+  };
+  for (const f of STATEMENT_FIELDS) {
+    const v = payload[f];
+    if (v === undefined) continue;
+    if (typeof v !== "string" || v.length > 512) {
+      throw new DeputyError("ERR_STATEMENT_INVALID", `software_statement claim ${f} must be a string`);
+    }
+    verified[f] = v;
+  }
+  return verified;
+}
+
+/** The label shown everywhere an agent is shown. */
+export function provenanceStatus(a: Pick<AgentRecord, "verifiedProvenance" | "provenance">): string {
+  if (a.verifiedProvenance) return "verified";
+  return a.provenance ? "self_asserted" : "none";
+}

@@ -1,0 +1,56 @@
+/**
+ * SQL implementation of {@link ProvenanceIssuerStore}.
+ *
+ * @example
+ * const launcher = await new SqlProvenanceIssuerStore(ctx).getByIssuer("https://ci.example");
+ */
+import { type Selectable, sql } from "kysely";
+import type { Page, PageRequest, ProvenanceIssuerStore } from "../index.js";
+import type { ProvenanceIssuersTable } from "../schema.js";
+import type { ProvenanceIssuerRecord } from "../types.js";
+import { fetchPage, fromJson, insertUnique, type SqlContext, toJson } from "./context.js";
+
+export class SqlProvenanceIssuerStore implements ProvenanceIssuerStore {
+  constructor(private readonly ctx: SqlContext) {}
+
+  async create(i: ProvenanceIssuerRecord): Promise<void> {
+    await insertUnique(
+      "provenance issuer",
+      this.ctx.db.insertInto("provenance_issuers").values({
+        id: i.id,
+        name: i.name,
+        issuer: i.issuer,
+        jwks: toJson(i.jwks),
+        created_at: i.createdAt,
+      }),
+    );
+  }
+
+  async get(id: string): Promise<ProvenanceIssuerRecord | null> {
+    const { rows } = await sql<
+      Selectable<ProvenanceIssuersTable>
+    >`SELECT * FROM provenance_issuers WHERE id = ${id}`.execute(this.ctx.db);
+    return rows[0] ? toIssuer(rows[0]) : null;
+  }
+
+  async getByIssuer(issuer: string): Promise<ProvenanceIssuerRecord | null> {
+    const { rows } = await sql<
+      Selectable<ProvenanceIssuersTable>
+    >`SELECT * FROM provenance_issuers WHERE issuer = ${issuer}`.execute(this.ctx.db);
+    return rows[0] ? toIssuer(rows[0]) : null;
+  }
+
+  list(page: PageRequest): Promise<Page<ProvenanceIssuerRecord>> {
+    return fetchPage(this.ctx.db.selectFrom("provenance_issuers").selectAll(), page, toIssuer);
+  }
+}
+
+function toIssuer(r: Selectable<ProvenanceIssuersTable>): ProvenanceIssuerRecord {
+  return {
+    id: r.id,
+    name: r.name,
+    issuer: r.issuer,
+    jwks: fromJson<ProvenanceIssuerRecord["jwks"]>(r.jwks),
+    createdAt: Number(r.created_at),
+  };
+}
