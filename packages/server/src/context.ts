@@ -6,6 +6,8 @@
  */
 import type { Logger } from "pino";
 import type { AuditLedger } from "./audit/ledger.js";
+import type { BrokerRuntime } from "./broker/runtime.js";
+import type { Vault } from "./broker/vault.js";
 import type { Audit } from "./audit/record.js";
 import type { Clock } from "./clock.js";
 import type { Config } from "./config/defaults.js";
@@ -41,6 +43,10 @@ export interface Deputy {
   verifiedTokens: VerifiedTokenCache;
   /** Registered resources by id and audience (immutable, so cached for the process's life). */
   resources: ResourceCache;
+  /** The broker's secret vault (envelope encryption under the master key). */
+  vault: Vault;
+  /** The broker's in-process state: connection cache, rate limiter, approval notifications. */
+  broker: BrokerRuntime;
 }
 
 export interface DeputyUrls {

@@ -13,6 +13,8 @@ import type { FastifyInstance } from "fastify";
 import pino, { type Logger } from "pino";
 import { AuditLedger } from "./audit/ledger.js";
 import { Audit } from "./audit/record.js";
+import { BrokerRuntime } from "./broker/runtime.js";
+import { Vault } from "./broker/vault.js";
 import { type Clock, systemClock } from "./clock.js";
 import { ensureDataDir, loadOrCreateMasterKey, readSecretFile, writeSecretFile } from "./config/data-dir.js";
 import { type Config, resolveConfig } from "./config/defaults.js";
@@ -85,6 +87,7 @@ export async function createDeputy(options: DeputyOptions = {}): Promise<Created
 
   const ledger = await AuditLedger.open({ store, clock, log, masterKey, issuer: config.issuer });
 
+  const vault = await Vault.open(store, masterKey, clock);
   const { adminToken, created } = await resolveAdminToken(config);
   const deputy: Deputy = {
     config,
@@ -101,6 +104,8 @@ export async function createDeputy(options: DeputyOptions = {}): Promise<Created
     statusIndexes: new StatusIndexAllocator(store),
     verifiedTokens: new VerifiedTokenCache(50_000),
     resources: new ResourceCache(store),
+    vault,
+    broker: new BrokerRuntime(store, vault, clock, { rate: config.brokerRateLimit, burst: config.brokerRateBurst }),
   };
   const app = await buildApp(deputy);
   // Replay caches only need a jti until the proof or assertion it guards has expired anyway.

@@ -12,6 +12,7 @@ import type { Database } from "./schema.js";
 import { SqlAgentStore } from "./sql/agents.js";
 import { SqlAuditStore } from "./sql/audit.js";
 import { SqlAuditTreeStore } from "./sql/audit-tree.js";
+import { SqlBrokerStore } from "./sql/broker.js";
 import type { SqlContext } from "./sql/context.js";
 import { SqlGrantStore } from "./sql/grants.js";
 import { SqlIssuerKeyStore } from "./sql/issuer-keys.js";
@@ -31,6 +32,7 @@ export class SqlStore implements Store {
   readonly issuerKeys: SqlIssuerKeyStore;
   readonly audit: SqlAuditStore;
   readonly auditTree: SqlAuditTreeStore;
+  readonly broker: SqlBrokerStore;
 
   constructor(
     private readonly db: Kysely<Database>,
@@ -46,6 +48,7 @@ export class SqlStore implements Store {
     this.issuerKeys = new SqlIssuerKeyStore(ctx);
     this.audit = new SqlAuditStore(ctx);
     this.auditTree = new SqlAuditTreeStore(ctx);
+    this.broker = new SqlBrokerStore(ctx);
   }
 
   private readonly queue: Pending[] = [];

@@ -94,7 +94,7 @@ export function affected(n: bigint | undefined): number {
   return Number(n ?? 0n);
 }
 
-type PagedTable = "principals" | "agents" | "grants" | "resources";
+type PagedTable = "principals" | "agents" | "grants" | "resources" | "connections" | "approvals";
 
 /**
  * Applies keyset pagination on (created_at, id) and fetches one extra row for `hasMore`.
