@@ -99,6 +99,9 @@ export function forwardCall(input: ForwardInput): Promise<ForwardOutcome> {
   const base = new URL(input.upstream);
   const query = queryWith(input.query, auth);
   const headers = requestHeadersFor(req.rawHeaders, { strip: auth.type === "header" ? auth.name : null });
+  // RFC 9110 §7.2: Host names the upstream, whatever the agent sent (node:http does not add it
+  // when headers are given as a list).
+  headers.unshift("Host", base.host);
   const cred = credentialHeader(auth);
   if (cred) headers.push(cred[0], cred[1]);
   if (input.body !== undefined) {
@@ -127,8 +130,6 @@ export function forwardCall(input: ForwardInput): Promise<ForwardOutcome> {
       path: `${base.pathname === "/" ? "" : base.pathname}${input.rawPath}${query ? `?${query}` : ""}`,
       headers,
       agent: base.protocol === "https:" ? httpsAgent : httpAgent,
-      setHost: true,
-      // RFC 9110 §7.2: Host names the upstream, whatever the agent sent.
     });
     upstreamReq.setTimeout(input.timeoutMs, () => upstreamReq.destroy(new UpstreamTimeout()));
     upstreamReq.on("error", (e) => {

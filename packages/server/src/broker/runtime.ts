@@ -69,7 +69,8 @@ export class ConnectionCache {
 
 export class BrokerRuntime {
   readonly connections: ConnectionCache;
-  readonly limiter: RateLimiter;
+  /** Replaceable so operators (and tests) can change limits without a restart. */
+  limiter: RateLimiter;
   /** Emits `decided:<apv id>` when a decision is recorded in this process. */
   readonly approvals = new EventEmitter();
   /** `constraints.max_calls` by grant id (constraints never change after a grant is created). */
