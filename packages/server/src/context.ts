@@ -6,9 +6,9 @@
  */
 import type { Logger } from "pino";
 import type { AuditLedger } from "./audit/ledger.js";
+import type { Audit } from "./audit/record.js";
 import type { BrokerRuntime } from "./broker/runtime.js";
 import type { Vault } from "./broker/vault.js";
-import type { Audit } from "./audit/record.js";
 import type { Clock } from "./clock.js";
 import type { Config } from "./config/defaults.js";
 import type { ResourceCache } from "./identity/resource-cache.js";

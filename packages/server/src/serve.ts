@@ -105,7 +105,10 @@ export async function createDeputy(options: DeputyOptions = {}): Promise<Created
     verifiedTokens: new VerifiedTokenCache(50_000),
     resources: new ResourceCache(store),
     vault,
-    broker: new BrokerRuntime(store, vault, clock, { rate: config.brokerRateLimit, burst: config.brokerRateBurst }),
+    broker: new BrokerRuntime(store, vault, clock, {
+      rate: config.brokerRateLimit,
+      burst: config.brokerRateBurst,
+    }),
   };
   const app = await buildApp(deputy);
   // Replay caches only need a jti until the proof or assertion it guards has expired anyway.

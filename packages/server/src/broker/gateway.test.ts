@@ -11,10 +11,10 @@ import { compactVerify, createLocalJWKSet } from "jose";
 import pino from "pino";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { dpopProof, type TestKey, testKey } from "../test-support/keys.js";
-import { RateLimiter } from "./rate-limit.js";
 import { getToken, nowS } from "../test-support/oauth.js";
 import { createTestDeputy, expectOk, T0, TEST_ISSUER, type TestDeputy } from "../test-support/server.js";
 import { startUpstream, type Upstream } from "../test-support/upstream.js";
+import { RateLimiter } from "./rate-limit.js";
 
 const SECRET = "ghp_SuperSecretUpstreamToken_0123456789";
 const AUD = "urn:deputy:connection:github";
@@ -47,7 +47,14 @@ function send(opts: {
 }): Promise<Res> {
   return new Promise((resolve, reject) => {
     const req = request(
-      { host: "127.0.0.1", port, method: opts.method, path: opts.path, headers: opts.headers ?? {}, agent: false },
+      {
+        host: "127.0.0.1",
+        port,
+        method: opts.method,
+        path: opts.path,
+        headers: opts.headers ?? {},
+        agent: false,
+      },
       (res) => {
         const chunks: Buffer[] = [];
         res.on("data", (c: Buffer) => chunks.push(c));
@@ -151,14 +158,20 @@ beforeAll(async () => {
     auth: { type: "bearer", secret: SECRET },
     rules: [
       { scope: "issues:read", methods: ["GET"], paths: ["/repos/*/*/issues", "/repos/*/*/issues/*"] },
-      { scope: "issues:write", methods: ["POST"], paths: ["/repos/*/*/issues", "/hang", "/reset", "/garbage", "/cut", "/big"] },
+      {
+        scope: "issues:write",
+        methods: ["POST"],
+        paths: ["/repos/*/*/issues", "/hang", "/reset", "/garbage", "/cut", "/big"],
+      },
       { scope: "issues:write", methods: ["DELETE"], paths: ["/repos/*/*/issues/*"], approval: "required" },
     ],
   });
   expect(created.statusCode).toBe(201);
   key = testKey(1);
   agent = (
-    await expectOk(t.api("POST", "/v1/agents", { principal, name: "triage", jwks: { keys: [key.publicJwk] } }))
+    await expectOk(
+      t.api("POST", "/v1/agents", { principal, name: "triage", jwks: { keys: [key.publicJwk] } }),
+    )
   ).id;
   grant = (
     await expectOk(
@@ -225,7 +238,9 @@ describe("connections API", () => {
       rules: [{ scope: "a", methods: ["GET"], paths: ["/**"] }],
     };
     const unknown = await t.api("POST", "/v1/connections", { ...base, extra: 1 });
-    expect(unknown.json()).toEqual(problem(400, "ERR_INVALID_REQUEST", { detail: "unknown field(s): extra" }));
+    expect(unknown.json()).toEqual(
+      problem(400, "ERR_INVALID_REQUEST", { detail: "unknown field(s): extra" }),
+    );
     const noName = await t.api("POST", "/v1/connections", { ...base, auth: { type: "header", secret: "s" } });
     expect(noName.json()).toEqual(
       problem(400, "ERR_INVALID_REQUEST", { detail: "auth.name is required for auth type header" }),
@@ -239,7 +254,12 @@ describe("connections API", () => {
     const res = await t.api(
       "POST",
       "/v1/connections",
-      { name: "p1", upstream: "https://a.example", auth: { type: "bearer", secret: "s" }, rules: [{ scope: "a", methods: ["GET"], paths: ["/"] }] },
+      {
+        name: "p1",
+        upstream: "https://a.example",
+        auth: { type: "bearer", secret: "s" },
+        rules: [{ scope: "a", methods: ["GET"], paths: ["/"] }],
+      },
       principalToken,
     );
     expect(res.statusCode).toBe(403);
@@ -261,7 +281,11 @@ describe("gateway", () => {
       },
     });
     expect(res.status).toBe(200);
-    expect(res.json()).toEqual({ method: "GET", url: "/base/repos/acme/app/issues?state=open", body_length: 0 });
+    expect(res.json()).toEqual({
+      method: "GET",
+      url: "/base/repos/acme/app/issues?state=open",
+      body_length: 0,
+    });
     expect(res.headers["x-upstream"]).toBe("yes");
     expect(res.headers["set-cookie"]).toBeUndefined();
     expect(res.headers["x-hop"]).toBeUndefined();
@@ -269,7 +293,15 @@ describe("gateway", () => {
     expect(seen.headers.authorization).toBe(`Bearer ${SECRET}`);
     expect(seen.headers.host).toBe(`127.0.0.1:${up.port}`);
     expect(seen.headers["x-keep"]).toBe("2");
-    for (const h of ["dpop", "cookie", "x-forwarded-for", "x-forwarded-host", "forwarded", "x-drop-me", "deputy-approval"]) {
+    for (const h of [
+      "dpop",
+      "cookie",
+      "x-forwarded-for",
+      "x-forwarded-host",
+      "forwarded",
+      "x-drop-me",
+      "deputy-approval",
+    ]) {
       expect(seen.headers[h]).toBeUndefined();
     }
     const entry = await lastAudit("broker.call_allowed");
@@ -371,7 +403,9 @@ describe("gateway", () => {
   });
 
   it("oversized-headers: answers 431 problem+json", async () => {
-    const res = await call("GET", "/proxy/github/repos/acme/app/issues", { headers: { "x-big": "a".repeat(20_000) } });
+    const res = await call("GET", "/proxy/github/repos/acme/app/issues", {
+      headers: { "x-big": "a".repeat(20_000) },
+    });
     expect(res.status).toBe(431);
     expect(res.json()).toEqual(problem(431, "ERR_PROXY_HEADERS_TOO_LARGE"));
     expect(up.requests).toHaveLength(0);
@@ -418,7 +452,9 @@ describe("gateway", () => {
       accessToken: token,
     });
     const headers = { authorization: `DPoP ${token}`, dpop: proof };
-    expect((await send({ method: "GET", path: "/proxy/github/repos/acme/app/issues", headers })).status).toBe(200);
+    expect((await send({ method: "GET", path: "/proxy/github/repos/acme/app/issues", headers })).status).toBe(
+      200,
+    );
     const replay = await send({ method: "GET", path: "/proxy/github/repos/acme/app/issues", headers });
     expect(replay.status).toBe(401);
     expect(replay.json()).toEqual(problem(401, "ERR_INVALID_DPOP_PROOF"));
@@ -526,10 +562,16 @@ describe("approvals", () => {
     expect((await lastAudit("approval.approved")).details.receipt).toBe(receipt);
 
     // approval-with-changed-body: refused, and does not use the approval up.
-    const changed = await call("DELETE", path, { body: JSON.stringify({ confirm: false }), headers: { "deputy-approval": id } });
+    const changed = await call("DELETE", path, {
+      body: JSON.stringify({ confirm: false }),
+      headers: { "deputy-approval": id },
+    });
     expect(changed.status).toBe(403);
     expect(changed.json()).toEqual(problem(403, "ERR_APPROVAL_MISMATCH"));
-    const otherUrl = await call("DELETE", "/proxy/github/repos/acme/app/issues/8", { body, headers: { "deputy-approval": id } });
+    const otherUrl = await call("DELETE", "/proxy/github/repos/acme/app/issues/8", {
+      body,
+      headers: { "deputy-approval": id },
+    });
     expect(otherUrl.json()).toEqual(problem(403, "ERR_APPROVAL_MISMATCH"));
     expect(up.requests).toHaveLength(0);
 
@@ -585,7 +627,9 @@ describe("approvals", () => {
 
     const rk = testKey(2);
     const reviewer = (
-      await expectOk(t.api("POST", "/v1/agents", { principal, name: "reviewer", jwks: { keys: [rk.publicJwk] } }))
+      await expectOk(
+        t.api("POST", "/v1/agents", { principal, name: "reviewer", jwks: { keys: [rk.publicJwk] } }),
+      )
     ).id;
     await expectOk(
       t.api("POST", "/v1/grants", {
@@ -605,7 +649,11 @@ describe("approvals", () => {
 describe("budgets, revocation, rotation and secrecy", () => {
   it("constraints.max_calls is enforced per grant", async () => {
     const k = testKey(3);
-    const a = (await expectOk(t.api("POST", "/v1/agents", { principal, name: "budget", jwks: { keys: [k.publicJwk] } }))).id;
+    const a = (
+      await expectOk(
+        t.api("POST", "/v1/agents", { principal, name: "budget", jwks: { keys: [k.publicJwk] } }),
+      )
+    ).id;
     const g = await expectOk(
       t.api("POST", "/v1/grants", {
         agent: a,
@@ -617,8 +665,12 @@ describe("budgets, revocation, rotation and secrecy", () => {
     );
     expect(g.constraints).toEqual({ max_calls: 2 });
     const tok = await getToken(t, a, k, { scope: "issues:read", resource: AUD });
-    expect((await call("GET", "/proxy/github/repos/acme/app/issues", { token: tok, key: k })).status).toBe(200);
-    expect((await call("GET", "/proxy/github/repos/acme/app/issues", { token: tok, key: k })).status).toBe(200);
+    expect((await call("GET", "/proxy/github/repos/acme/app/issues", { token: tok, key: k })).status).toBe(
+      200,
+    );
+    expect((await call("GET", "/proxy/github/repos/acme/app/issues", { token: tok, key: k })).status).toBe(
+      200,
+    );
     const third = await call("GET", "/proxy/github/repos/acme/app/issues", { token: tok, key: k });
     expect(third.status).toBe(403);
     expect(third.json()).toEqual(problem(403, "ERR_CALL_BUDGET_EXHAUSTED"));
@@ -627,7 +679,11 @@ describe("budgets, revocation, rotation and secrecy", () => {
 
   it("revoked-between-calls: the next call is refused", async () => {
     const k = testKey(4);
-    const a = (await expectOk(t.api("POST", "/v1/agents", { principal, name: "doomed", jwks: { keys: [k.publicJwk] } }))).id;
+    const a = (
+      await expectOk(
+        t.api("POST", "/v1/agents", { principal, name: "doomed", jwks: { keys: [k.publicJwk] } }),
+      )
+    ).id;
     await expectOk(
       t.api("POST", "/v1/grants", {
         agent: a,
@@ -637,7 +693,9 @@ describe("budgets, revocation, rotation and secrecy", () => {
       }),
     );
     const tok = await getToken(t, a, k, { scope: "issues:read", resource: AUD });
-    expect((await call("GET", "/proxy/github/repos/acme/app/issues", { token: tok, key: k })).status).toBe(200);
+    expect((await call("GET", "/proxy/github/repos/acme/app/issues", { token: tok, key: k })).status).toBe(
+      200,
+    );
     expect((await t.api("POST", `/v1/agents/${a}/revoke`, { reason: "test" })).statusCode).toBe(200);
     const next = await call("GET", "/proxy/github/repos/acme/app/issues", { token: tok, key: k });
     expect(next.status).toBe(401);
@@ -704,7 +762,9 @@ describe("rate limit and query auth", () => {
       }),
     );
     const k = testKey(5);
-    const a = (await expectOk(t.api("POST", "/v1/agents", { principal, name: "fast", jwks: { keys: [k.publicJwk] } }))).id;
+    const a = (
+      await expectOk(t.api("POST", "/v1/agents", { principal, name: "fast", jwks: { keys: [k.publicJwk] } }))
+    ).id;
     await expectOk(
       t.api("POST", "/v1/grants", {
         agent: a,
@@ -717,7 +777,9 @@ describe("rate limit and query auth", () => {
     const saved = t.deputy.broker.limiter;
     t.deputy.broker.limiter = new RateLimiter(1, 2);
     try {
-      expect((await call("GET", "/proxy/qconn/x?api_key=agent-supplied&q=1", { token: tok, key: k })).status).toBe(200);
+      expect(
+        (await call("GET", "/proxy/qconn/x?api_key=agent-supplied&q=1", { token: tok, key: k })).status,
+      ).toBe(200);
       expect(up.requests[0]!.url).toBe("/x?q=1&api_key=q-secret-value");
       expect((await call("GET", "/proxy/qconn/x", { token: tok, key: k })).status).toBe(200);
       const limited = await call("GET", "/proxy/qconn/x", { token: tok, key: k });

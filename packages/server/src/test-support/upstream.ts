@@ -58,7 +58,10 @@ export async function startUpstream(): Promise<Upstream> {
       }
       if (path.endsWith("/big")) {
         const mb = Number(new URL(req.url ?? "/", "http://x").searchParams.get("mb") ?? "1");
-        res.writeHead(200, { "content-type": "application/octet-stream", "content-length": String(mb * 1048576) });
+        res.writeHead(200, {
+          "content-type": "application/octet-stream",
+          "content-length": String(mb * 1048576),
+        });
         const chunk = Buffer.alloc(65536, 97);
         let left = mb * 16;
         const pump = () => {
