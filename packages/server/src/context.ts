@@ -7,6 +7,8 @@
 import type { Logger } from "pino";
 import type { AuditLedger } from "./audit/ledger.js";
 import type { Audit } from "./audit/record.js";
+import type { BrokerRuntime } from "./broker/runtime.js";
+import type { Vault } from "./broker/vault.js";
 import type { Clock } from "./clock.js";
 import type { Config } from "./config/defaults.js";
 import type { ResourceCache } from "./identity/resource-cache.js";
@@ -48,6 +50,10 @@ export interface Deputy {
     /** Temporary agents per client address per hour. */
     temporaryLimiter: WindowRateLimiter;
   };
+  /** The broker's secret vault (envelope encryption under the master key). */
+  vault: Vault;
+  /** The broker's in-process state: connection cache, rate limiter, approval notifications. */
+  broker: BrokerRuntime;
 }
 
 export interface DeputyUrls {

@@ -13,6 +13,8 @@ import type { FastifyInstance } from "fastify";
 import pino, { type Logger } from "pino";
 import { AuditLedger } from "./audit/ledger.js";
 import { Audit } from "./audit/record.js";
+import { BrokerRuntime } from "./broker/runtime.js";
+import { Vault } from "./broker/vault.js";
 import { type Clock, systemClock } from "./clock.js";
 import { ensureDataDir, loadOrCreateMasterKey, readSecretFile, writeSecretFile } from "./config/data-dir.js";
 import { type Config, resolveConfig } from "./config/defaults.js";
@@ -87,6 +89,7 @@ export async function createDeputy(options: DeputyOptions = {}): Promise<Created
 
   const ledger = await AuditLedger.open({ store, clock, log, masterKey, issuer: config.issuer });
 
+  const vault = await Vault.open(store, masterKey, clock);
   const { adminToken, created } = await resolveAdminToken(config);
   const deputy: Deputy = {
     config,
@@ -107,6 +110,11 @@ export async function createDeputy(options: DeputyOptions = {}): Promise<Created
       powKey: Buffer.from(hkdfSync("sha256", masterKey, Buffer.alloc(0), "deputy:pow-challenge:v1", 32)),
       temporaryLimiter: new WindowRateLimiter(config.temporaryAgentsPerHour),
     },
+    vault,
+    broker: new BrokerRuntime(store, vault, clock, {
+      rate: config.brokerRateLimit,
+      burst: config.brokerRateBurst,
+    }),
   };
   const app = await buildApp(deputy);
   // Replay caches only need a jti until the proof or assertion it guards has expired anyway.

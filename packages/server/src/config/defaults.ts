@@ -141,6 +141,41 @@ export const SETTINGS = {
     default: 30,
     env: "DEPUTY_SWEEP_INTERVAL",
   },
+  brokerAllowHttpLoopback: {
+    doc: "Development only: accept `http://` connection upstreams on loopback (127.0.0.1, ::1, localhost). Otherwise upstreams must be `https://`.",
+    default: false,
+    env: "DEPUTY_BROKER_ALLOW_HTTP_LOOPBACK",
+  },
+  brokerUpstreamTimeout: {
+    doc: "Milliseconds the gateway waits for an upstream's response headers, or between body chunks, before answering 504 ERR_UPSTREAM_TIMEOUT.",
+    default: 30000,
+    env: "DEPUTY_BROKER_UPSTREAM_TIMEOUT",
+  },
+  brokerRateLimit: {
+    doc: "Per-agent gateway rate: calls per second refilled into each agent's token bucket (0 turns rate limiting off).",
+    default: 50,
+    env: "DEPUTY_BROKER_RATE_LIMIT",
+  },
+  brokerRateBurst: {
+    doc: "Per-agent gateway burst: the size of each agent's token bucket.",
+    default: 100,
+    env: "DEPUTY_BROKER_RATE_BURST",
+  },
+  brokerMaxHeaderBytes: {
+    doc: "Largest total size of a /proxy request's headers, in bytes; larger answers 431 ERR_PROXY_HEADERS_TOO_LARGE.",
+    default: 16384,
+    env: "DEPUTY_BROKER_MAX_HEADER_BYTES",
+  },
+  brokerApprovalTtl: {
+    doc: "Seconds a held call waits for a decision, and an approval stays usable after it (from when the call was held).",
+    default: 900,
+    env: "DEPUTY_BROKER_APPROVAL_TTL",
+  },
+  brokerApprovalBodyLimit: {
+    doc: "Largest request body, in bytes, of a call that needs approval: such bodies are buffered to hash before anything is forwarded; larger answers 413.",
+    default: 1048576,
+    env: "DEPUTY_BROKER_APPROVAL_BODY_LIMIT",
+  },
 } as const satisfies Record<string, Setting<unknown>>;
 
 type Widen<T> = T extends number ? number : T extends boolean ? boolean : T extends string ? string : T;

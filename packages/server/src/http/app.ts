@@ -6,11 +6,14 @@
  * const app = await buildApp(deputy);
  * await app.listen({ port: 4747, host: "127.0.0.1" });
  */
+import { createServer } from "node:http";
 import { DeputyError } from "@deputy/protocol";
 import Fastify, { type FastifyInstance, LogController } from "fastify";
 import type { Deputy } from "../context.js";
 import { errorHandler, sendOAuthError, sendProblem } from "./errors.js";
+import { handleProxy, isProxyRequest } from "./proxy.js";
 import { registerAudit } from "./routes/audit.js";
+import { registerBroker } from "./routes/broker.js";
 import { registerDiscovery } from "./routes/discovery.js";
 import { registerManagement } from "./routes/management.js";
 import { registerOAuth } from "./routes/oauth.js";
@@ -25,6 +28,15 @@ export async function buildApp(d: Deputy): Promise<FastifyInstance> {
     trustProxy: false,
     return503OnClosing: true,
     routerOptions: { ignoreTrailingSlash: false, maxParamLength: 200 },
+    // The broker gateway (/proxy) runs on the raw server ahead of Fastify, so request and response
+    // bodies stream through without content-type parsing or buffering (docs/decisions.md).
+    // node:http's own header limit sits above the gateway's (brokerMaxHeaderBytes), so oversized
+    // headers usually get the gateway's problem+json 431 rather than node's bare one.
+    serverFactory: (handler) =>
+      createServer({ maxHeaderSize: Math.max(16384, d.config.brokerMaxHeaderBytes * 4) }, (req, res) => {
+        if (isProxyRequest(req)) handleProxy(d, req, res);
+        else handler(req, res);
+      }),
   }) as unknown as FastifyInstance; // pino's Logger vs Fastify's base logger type: same object.
 
   app.removeAllContentTypeParsers();
@@ -58,6 +70,7 @@ export async function buildApp(d: Deputy): Promise<FastifyInstance> {
   registerManagement(app, d);
   registerProvisioning(app, d);
   registerAudit(app, d);
+  registerBroker(app, d);
   app.get("/healthz", async () => ({ status: "ok" }));
   return app;
 }

@@ -428,6 +428,11 @@ const BODIES: Record<string, z.ZodType> = {
   createTemporaryAgent: inputs.TemporaryAgentBody,
   claimAgent: inputs.EmptyBody,
   createProvenanceIssuer: inputs.CreateProvenanceIssuerBody,
+  createConnection: inputs.CreateConnectionBody,
+  rotateConnectionSecret: inputs.RotateSecretBody,
+  rotateVaultKey: inputs.EmptyBody,
+  approveApproval: inputs.DecisionBody,
+  denyApproval: inputs.DecisionBody,
 };
 /** The zod schema each list's query string is parsed with. */
 const QUERIES: Record<string, z.ZodObject> = {
@@ -437,6 +442,9 @@ const QUERIES: Record<string, z.ZodObject> = {
   listResources: inputs.ListQuery,
   listEnrollments: inputs.EnrollmentListQuery,
   listProvenanceIssuers: inputs.ListQuery,
+  listConnections: inputs.ListQuery,
+  listApprovals: inputs.ApprovalListQuery,
+  getApproval: inputs.ApprovalGetQuery,
 };
 
 /**
@@ -491,6 +499,14 @@ function zodJsonSchema(operationId: string, schema: z.ZodType): unknown {
   if (operationId === "createGrant" || operationId === "createEnrollment") {
     json.properties.scopes.items = { type: "string", minLength: 1, maxLength: 128, pattern: SCOPE_PATTERN };
   }
+  if (operationId === "createConnection") {
+    json.properties.rules.items.properties.scope = {
+      type: "string",
+      minLength: 1,
+      maxLength: 128,
+      pattern: SCOPE_PATTERN,
+    };
+  }
   return normalize(json);
 }
 
@@ -536,6 +552,7 @@ describe("request bodies and query parameters mirror http/schemas.ts", () => {
         continue;
       }
       expect(method).toBe("GET");
+      if (op.operationId === "getApproval") continue; // takes `wait`, not a list's parameters
       expect(query.map((p) => p.name).sort(), op.operationId).toEqual(Object.keys(zod.shape).sort());
       const json = z.toJSONSchema(zod, { io: "input" }) as Obj;
       for (const p of query) {
@@ -906,6 +923,7 @@ describe("every response in a full story matches the document", () => {
     conforms(await asAgent("GET", "/v1/agents", undefined, false), "GET", "/v1/agents");
     conforms(await asAgent("GET", `/v1/principals/${p.id}`), "GET", "/v1/principals/{id}");
     conforms(await asAgent("GET", "/v1/principals"), "GET", "/v1/principals");
+    conforms(await asAgent("GET", "/v1/connections"), "GET", "/v1/connections");
     conforms(
       await asAgent("POST", "/v1/agents", {
         principal: p.id,
@@ -1233,6 +1251,89 @@ describe("every response in a full story matches the document", () => {
     await api("POST", "/v1/principals/{id}/disable", "/v1/principals/prn_nope/disable");
     const res = await api("GET", "/v1/agents/{id}", `/v1/agents/${sub.id}`);
     expect(res.json().status).toBe("revoked");
+
+    // Broker: connections, the vault key, approvals (the /proxy gateway has its own wire tests).
+    const optok = (
+      await api("POST", "/v1/principals/{id}/tokens", `/v1/principals/${other.id}/tokens`)
+    ).json().token;
+    const conn = {
+      name: "gh",
+      upstream: "https://api.github.example",
+      auth: { type: "bearer", secret: "ghp_openapi_story_secret" },
+      rules: [{ scope: "read", methods: ["GET"], paths: ["/repos/**"] }],
+    };
+    const con = (await api("POST", "/v1/connections", "/v1/connections", conn)).json();
+    await api("POST", "/v1/connections", "/v1/connections", { ...conn, upstream: "http://example.com" });
+    await api("POST", "/v1/connections", "/v1/connections", conn);
+    await api("POST", "/v1/connections", "/v1/connections", { ...conn, name: "gh2" }, optok);
+    await api("GET", "/v1/connections", "/v1/connections?limit=1");
+    await api("GET", "/v1/connections", "/v1/connections?limit=0");
+    await api("GET", "/v1/connections/{id}", `/v1/connections/${con.id}`, undefined, optok);
+    await api("GET", "/v1/connections/{id}", "/v1/connections/nope");
+    await api("POST", "/v1/connections/{id}/rotate", "/v1/connections/gh/rotate", { secret: "ghp_rotated" });
+    await api("POST", "/v1/connections/{id}/rotate", "/v1/connections/gh/rotate", { nope: 1 });
+    await api("POST", "/v1/connections/{id}/rotate", "/v1/connections/gh/rotate", { secret: "x" }, optok);
+    await api("POST", "/v1/connections/{id}/rotate", "/v1/connections/nope/rotate", { secret: "x" });
+    await api("POST", "/v1/vault/rotate", "/v1/vault/rotate");
+    await api("POST", "/v1/vault/rotate", "/v1/vault/rotate", { nope: 1 });
+    await api("POST", "/v1/vault/rotate", "/v1/vault/rotate", undefined, optok);
+    const held = (expiresAt: number) => ({
+      id: `apv_${Math.random()
+        .toString(36)
+        .slice(2)
+        .padEnd(26, "a")
+        .slice(0, 26)
+        .replace(/[^a-z2-7]/g, "a")}`,
+      connectionId: con.id,
+      connectionName: "gh",
+      agentId: NO_AGENT,
+      chain: [],
+      principalId: other.id,
+      tokenId: "tok_x",
+      grantId: "grt_x",
+      method: "DELETE",
+      url: `${TEST_ISSUER}/proxy/gh/repos/a/b`,
+      bodySha256: createHash("sha256").update("").digest("hex"),
+      status: "pending" as const,
+      createdAt: t.clock.now(),
+      expiresAt,
+      decidedAt: null,
+      decidedBy: null,
+      reason: null,
+      receipt: null,
+      usedAt: null,
+    });
+    const live = held(t.clock.now() + 60_000);
+    const stale = held(t.clock.now() - 1);
+    await t.deputy.store.broker.createApproval(live);
+    await t.deputy.store.broker.createApproval(stale);
+    await api("GET", "/v1/approvals", "/v1/approvals?status=pending", undefined, optok);
+    await api("GET", "/v1/approvals", "/v1/approvals?status=nope");
+    await api("GET", "/v1/approvals/{id}", `/v1/approvals/${live.id}?wait=0`, undefined, optok);
+    await api("GET", "/v1/approvals/{id}", `/v1/approvals/${live.id}?wait=99`);
+    await api("GET", "/v1/approvals/{id}", `/v1/approvals/${live.id}`, undefined, "dpp_unknown");
+    await api("GET", "/v1/approvals/{id}", "/v1/approvals/apv_nope");
+    await api("POST", "/v1/approvals/{id}/approve", `/v1/approvals/${live.id}/approve`, { nope: 1 });
+    await api("POST", "/v1/approvals/{id}/approve", `/v1/approvals/${stale.id}/approve`);
+    await api("POST", "/v1/approvals/{id}/approve", "/v1/approvals/apv_nope/approve");
+    await api(
+      "POST",
+      "/v1/approvals/{id}/approve",
+      `/v1/approvals/${live.id}/approve`,
+      { reason: "ok" },
+      optok,
+    );
+    await api("POST", "/v1/approvals/{id}/approve", `/v1/approvals/${live.id}/approve`);
+    await api("POST", "/v1/approvals/{id}/deny", `/v1/approvals/${live.id}/deny`, { nope: 1 });
+    await api("POST", "/v1/approvals/{id}/deny", `/v1/approvals/${stale.id}/deny`);
+    await api("POST", "/v1/approvals/{id}/deny", "/v1/approvals/apv_nope/deny");
+    await api("POST", "/v1/approvals/{id}/deny", `/v1/approvals/${live.id}/deny`);
+    const live2 = held(t.clock.now() + 60_000);
+    await t.deputy.store.broker.createApproval(live2);
+    await api("POST", "/v1/approvals/{id}/deny", `/v1/approvals/${live2.id}/deny`);
+    await api("DELETE", "/v1/connections/{id}", "/v1/connections/gh", undefined, optok);
+    await api("DELETE", "/v1/connections/{id}", "/v1/connections/gh");
+    await api("DELETE", "/v1/connections/{id}", "/v1/connections/gh");
 
     // Every documented status was produced, so none is listed that cannot happen. The shared
     // 401, 413, 415 and 500 responses are exercised on some routes, not on each one.

@@ -55,6 +55,7 @@ export const CreateGrantBody = z.strictObject({
     .strictObject({
       max_tokens: z.number().int().min(1).max(1e12).optional(),
       not_before: instant.optional(),
+      max_calls: z.number().int().min(1).max(1e12).optional(),
     })
     .optional(),
 });
@@ -148,3 +149,51 @@ export function parse<T extends z.ZodType>(schema: T, value: unknown): z.output<
     },
   });
 }
+
+const HTTP_METHOD = z.enum(["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "*"]);
+/** A path glob: starts with "/", printable ASCII, no "?" or "#" (rules match paths, not queries). */
+const pathGlob = z
+  .string()
+  .min(1)
+  .max(500)
+  .regex(/^\/[\x21-\x7e]*$/, 'must start with "/" and be printable ASCII without spaces')
+  .refine((g) => !/[?#\\]/.test(g), "must not contain ?, # or \\");
+const secret = z.string().min(1).max(16384);
+
+export const ConnectionRuleBody = z.strictObject({
+  scope,
+  methods: z.array(HTTP_METHOD).min(1).max(8),
+  paths: z.array(pathGlob).min(1).max(50),
+  approval: z.literal("required").optional(),
+});
+
+export const CreateConnectionBody = z.strictObject({
+  name: z
+    .string()
+    .regex(/^[a-z0-9][a-z0-9-]{0,62}$/, "must be 1-63 of a-z, 0-9 and -, starting with a letter or digit"),
+  upstream: z.string().min(1).max(2048),
+  auth: z.strictObject({
+    type: z.enum(["bearer", "header", "basic", "query"]),
+    name: z.string().min(1).max(100).optional(),
+    secret,
+  }),
+  rules: z.array(ConnectionRuleBody).min(1).max(100),
+  audience: audience.optional(),
+});
+
+export const RotateSecretBody = z.strictObject({ secret });
+
+export const ApprovalListQuery = ListQuery.extend({
+  status: z.enum(["pending", "approved", "denied", "used"]).optional(),
+});
+
+export const ApprovalGetQuery = z.strictObject({
+  wait: z
+    .string()
+    .regex(/^\d{1,2}$/, "must be whole seconds, 0..60")
+    .transform(Number)
+    .refine((n) => n <= 60, "must be at most 60")
+    .optional(),
+});
+
+export const DecisionBody = z.strictObject({ reason: z.string().max(500).optional() }).optional();

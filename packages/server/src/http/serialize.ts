@@ -8,6 +8,8 @@
 import type {
   AgentKeyRecord,
   AgentRecord,
+  ApprovalRecord,
+  ConnectionRecord,
   EnrollmentRecord,
   GrantRecord,
   PrincipalRecord,
@@ -71,6 +73,7 @@ export function grantJson(g: GrantRecord) {
     constraints: {
       ...(g.constraints.max_tokens !== undefined ? { max_tokens: g.constraints.max_tokens } : {}),
       ...(g.constraints.not_before !== undefined ? { not_before: iso(g.constraints.not_before) } : {}),
+      ...(g.constraints.max_calls !== undefined ? { max_calls: g.constraints.max_calls } : {}),
     },
     tokens_issued: g.tokensIssued,
     status: g.status,
@@ -110,4 +113,41 @@ export function enrollmentJson(e: EnrollmentRecord) {
 
 export function provenanceIssuerJson(i: ProvenanceIssuerRecord) {
   return { id: i.id, name: i.name, issuer: i.issuer, jwks: i.jwks, created_at: iso(i.createdAt) };
+}
+
+/** A connection without its secret: only the vault key id and version say a secret exists. */
+export function connectionJson(c: ConnectionRecord) {
+  return {
+    id: c.id,
+    name: c.name,
+    upstream: c.upstream,
+    audience: c.audience,
+    resource: c.resourceId,
+    auth: { type: c.authType, ...(c.authName !== null ? { name: c.authName } : {}) },
+    rules: c.rules,
+    secret: { version: c.secretVersion, key_id: c.secret.keyId, rotated_at: iso(c.secretRotatedAt) },
+    created_at: iso(c.createdAt),
+  };
+}
+
+export function approvalJson(a: ApprovalRecord, now: number) {
+  const expired = (a.status === "pending" || a.status === "approved") && a.expiresAt <= now;
+  return {
+    id: a.id,
+    status: expired ? "expired" : a.status,
+    connection: a.connectionName,
+    agent: a.agentId,
+    chain: a.chain,
+    principal: a.principalId,
+    token_id: a.tokenId,
+    grant_id: a.grantId,
+    request: { method: a.method, url: a.url, body_sha256: a.bodySha256 },
+    created_at: iso(a.createdAt),
+    expires_at: iso(a.expiresAt),
+    decided_at: iso(a.decidedAt),
+    decided_by: a.decidedBy,
+    reason: a.reason,
+    receipt: a.receipt,
+    used_at: iso(a.usedAt),
+  };
 }

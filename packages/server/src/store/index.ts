@@ -19,11 +19,14 @@ import type {
   AgentKeyRecord,
   AgentRecord,
   AgentStatus,
+  ApprovalRecord,
+  ApprovalStatus,
   AuditCheckpointRecord,
   AuditLogKeyRecord,
   AuditRecord,
   AuditTreeNodeRecord,
   AuditTreeState,
+  ConnectionRecord,
   EnrollmentRecord,
   GrantRecord,
   IssuerKeyRecord,
@@ -31,7 +34,9 @@ import type {
   PrincipalTokenRecord,
   ProvenanceIssuerRecord,
   ResourceRecord,
+  SealedSecret,
   TokenRecord,
+  VaultKeyRecord,
 } from "./types.js";
 
 export type * from "./types.js";
@@ -356,6 +361,72 @@ export interface AuditTreeStore {
   ensureLogKey(key: AuditLogKeyRecord): Promise<AuditLogKeyRecord>;
 }
 
+/**
+ * Storage of the credential broker (issue #5): the vault's key ring, connections (whose secrets
+ * arrive here already sealed; the store never sees a secret in the clear), held calls awaiting
+ * approval, and per-grant call budgets.
+ */
+export interface BrokerStore {
+  /** The vault's active key-encryption key, or null before the first one. */
+  activeVaultKey(): Promise<VaultKeyRecord | null>;
+  /** Every vault key (active and retired). */
+  vaultKeys(): Promise<VaultKeyRecord[]>;
+  /**
+   * Makes `key` the active vault key and retires the previous active one (if any), in the
+   * caller's transaction. Throws StoreConflictError if the id exists.
+   */
+  addVaultKey(key: VaultKeyRecord): Promise<void>;
+  /** Deletes a retired vault key; returns false (and keeps it) while any secret is still wrapped by it. */
+  dropVaultKey(id: string): Promise<boolean>;
+  /** Up to `limit` connections whose secret's data key is wrapped by vault key `keyId`. */
+  connectionsWrappedBy(keyId: string, limit: number): Promise<ConnectionRecord[]>;
+  /**
+   * Replaces the wrapped data key of a connection, only if it is still wrapped by `fromKeyId`
+   * (a concurrent secret rotation wins). Returns true if it changed.
+   */
+  rewrapSecret(connectionId: string, fromKeyId: string, wrappedKey: string, keyId: string): Promise<boolean>;
+  /** Throws StoreConflictError if the id or the name exists. */
+  createConnection(c: ConnectionRecord): Promise<void>;
+  getConnection(id: string): Promise<ConnectionRecord | null>;
+  getConnectionByName(name: string): Promise<ConnectionRecord | null>;
+  listConnections(page: PageRequest): Promise<Page<ConnectionRecord>>;
+  /** Replaces the sealed secret and bumps its version; returns the new version, or null if absent. */
+  rotateConnectionSecret(id: string, secret: SealedSecret, at: number): Promise<number | null>;
+  /** Deletes a connection; returns false if there was none. */
+  deleteConnection(id: string): Promise<boolean>;
+  /**
+   * Atomically counts one broker call against `constraints.max_calls`. Returns false (and
+   * changes nothing) when the budget is used up: exactly `maxCalls` concurrent callers succeed.
+   */
+  consumeCallBudget(grantId: string, maxCalls: number): Promise<boolean>;
+  /** Throws StoreConflictError if the id exists. */
+  createApproval(a: ApprovalRecord): Promise<void>;
+  getApproval(id: string): Promise<ApprovalRecord | null>;
+  listApprovals(
+    filter: { status?: ApprovalStatus | undefined; principalId?: string | undefined },
+    page: PageRequest,
+  ): Promise<Page<ApprovalRecord>>;
+  /**
+   * Records a decision on a pending, unexpired (at `at`) approval. Exactly one concurrent
+   * decision wins; returns false when the approval was not pending (or had expired).
+   */
+  decideApproval(
+    id: string,
+    decision: {
+      status: "approved" | "denied";
+      at: number;
+      by: Record<string, unknown>;
+      reason: string | null;
+      receipt: string;
+    },
+  ): Promise<boolean>;
+  /**
+   * Marks an approved, unexpired approval used: single use, exactly one concurrent caller gets
+   * true (`Deputy-Approval` replay protection).
+   */
+  consumeApproval(id: string, at: number): Promise<boolean>;
+}
+
 export interface Store {
   readonly dialect: "sqlite" | "postgres";
   principals: PrincipalStore;
@@ -370,6 +441,7 @@ export interface Store {
   enrollments: EnrollmentStore;
   provenanceIssuers: ProvenanceIssuerStore;
   settings: SettingStore;
+  broker: BrokerStore;
   /**
    * Runs `fn` in one database transaction: all of its writes commit together or none do.
    * Nested calls on the `tx` store run inside the same transaction. On PostgreSQL the

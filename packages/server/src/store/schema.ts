@@ -231,6 +231,59 @@ export interface CountersTable {
   value: number;
 }
 
+/** The vault's key-encryption keys, each sealed with the master key (migration 004). */
+export interface VaultKeysTable {
+  id: string;
+  sealed: string;
+  status: string;
+  created_at: number;
+  retired_at: number | null;
+}
+
+/** Broker connections (migration 004); the secret is envelope-encrypted, never stored in the clear. */
+export interface ConnectionsTable {
+  id: string;
+  name: string;
+  upstream: string;
+  audience: string;
+  resource_id: string;
+  auth_type: string;
+  auth_name: string | null;
+  /** JSON array of rules. */
+  rules: string;
+  secret_ct: string;
+  secret_dek: string;
+  secret_kek_id: string;
+  secret_version: number;
+  secret_rotated_at: number;
+  created_at: number;
+}
+
+/** Held broker calls and their decisions (migration 004). */
+export interface ApprovalsTable {
+  id: string;
+  connection_id: string;
+  connection_name: string;
+  agent_id: string;
+  /** JSON array of parent agent ids, nearest first. */
+  chain: string;
+  principal_id: string;
+  token_id: string;
+  grant_id: string;
+  method: string;
+  url: string;
+  body_sha256: string;
+  status: string;
+  created_at: number;
+  expires_at: number;
+  decided_at: number | null;
+  /** JSON object: who decided. */
+  decided_by: string | null;
+  reason: string | null;
+  receipt: string | null;
+  used_at: number | null;
+}
+
 export interface SchemaMigrationsTable {
   version: number;
   applied_at: number;
@@ -257,5 +310,8 @@ export interface Database {
   agent_claims: AgentClaimsTable;
   provenance_issuers: ProvenanceIssuersTable;
   deputy_settings: DeputySettingsTable;
+  vault_keys: VaultKeysTable;
+  connections: ConnectionsTable;
+  approvals: ApprovalsTable;
   schema_migrations: SchemaMigrationsTable;
 }

@@ -12,6 +12,7 @@ import type { Database } from "./schema.js";
 import { SqlAgentStore } from "./sql/agents.js";
 import { SqlAuditStore } from "./sql/audit.js";
 import { SqlAuditTreeStore } from "./sql/audit-tree.js";
+import { SqlBrokerStore } from "./sql/broker.js";
 import type { SqlContext } from "./sql/context.js";
 import { SqlEnrollmentStore } from "./sql/enrollments.js";
 import { SqlGrantStore } from "./sql/grants.js";
@@ -37,6 +38,7 @@ export class SqlStore implements Store {
   readonly enrollments: SqlEnrollmentStore;
   readonly provenanceIssuers: SqlProvenanceIssuerStore;
   readonly settings: SqlSettingStore;
+  readonly broker: SqlBrokerStore;
 
   constructor(
     private readonly db: Kysely<Database>,
@@ -55,6 +57,7 @@ export class SqlStore implements Store {
     this.enrollments = new SqlEnrollmentStore(ctx);
     this.provenanceIssuers = new SqlProvenanceIssuerStore(ctx);
     this.settings = new SqlSettingStore(ctx);
+    this.broker = new SqlBrokerStore(ctx);
   }
 
   private readonly queue: Pending[] = [];

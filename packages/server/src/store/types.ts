@@ -120,6 +120,8 @@ export interface GrantConstraints {
   max_tokens?: number;
   /** Epoch ms before which no token may be minted from this grant. */
   not_before?: number;
+  /** Maximum number of broker calls (`/proxy`) tokens of this grant may ever make. */
+  max_calls?: number;
 }
 
 export interface GrantRecord {
@@ -253,4 +255,70 @@ export interface AuditLogKeyRecord {
   /** PKCS#8 private key sealed with the master key (AES-256-GCM, its own AAD context). */
   privateKeyEnc: string;
   createdAt: number;
+}
+
+/** A key-encryption key of the vault; `sealed` is the 32-byte key sealed with the master key. */
+export interface VaultKeyRecord {
+  id: string;
+  sealed: string;
+  status: "active" | "retired";
+  createdAt: number;
+  retiredAt: number | null;
+}
+
+/** The envelope of one vault secret: ciphertext, wrapped data key and the KEK that wrapped it. */
+export interface SealedSecret {
+  ciphertext: string;
+  wrappedKey: string;
+  keyId: string;
+}
+
+export type ConnectionAuthType = "bearer" | "header" | "basic" | "query";
+
+export interface ConnectionRule {
+  scope: string;
+  methods: string[];
+  paths: string[];
+  approval?: "required";
+}
+
+export interface ConnectionRecord {
+  id: string;
+  name: string;
+  upstream: string;
+  audience: string;
+  resourceId: string;
+  authType: ConnectionAuthType;
+  authName: string | null;
+  rules: ConnectionRule[];
+  secret: SealedSecret;
+  secretVersion: number;
+  secretRotatedAt: number;
+  createdAt: number;
+}
+
+export type ApprovalStatus = "pending" | "approved" | "denied" | "used";
+
+export interface ApprovalRecord {
+  id: string;
+  connectionId: string;
+  connectionName: string;
+  agentId: string;
+  chain: string[];
+  principalId: string;
+  tokenId: string;
+  grantId: string;
+  method: string;
+  /** The full proxy URL, query included. */
+  url: string;
+  bodySha256: string;
+  status: ApprovalStatus;
+  createdAt: number;
+  expiresAt: number;
+  decidedAt: number | null;
+  decidedBy: Record<string, unknown> | null;
+  reason: string | null;
+  /** The signed decision receipt (compact JWS). */
+  receipt: string | null;
+  usedAt: number | null;
 }

@@ -135,6 +135,7 @@ export function registerManagement(app: FastifyInstance, d: Deputy): void {
         ? {
             ...(body.constraints.max_tokens !== undefined ? { max_tokens: body.constraints.max_tokens } : {}),
             ...(body.constraints.not_before !== undefined ? { not_before: body.constraints.not_before } : {}),
+            ...(body.constraints.max_calls !== undefined ? { max_calls: body.constraints.max_calls } : {}),
           }
         : undefined,
     });

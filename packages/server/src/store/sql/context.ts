@@ -94,7 +94,15 @@ export function affected(n: bigint | undefined): number {
   return Number(n ?? 0n);
 }
 
-type PagedTable = "principals" | "agents" | "grants" | "resources" | "enrollments" | "provenance_issuers";
+type PagedTable =
+  | "principals"
+  | "agents"
+  | "grants"
+  | "resources"
+  | "enrollments"
+  | "provenance_issuers"
+  | "connections"
+  | "approvals";
 
 /**
  * Applies keyset pagination on (created_at, id) and fetches one extra row for `hasMore`.

@@ -1,0 +1,230 @@
+/**
+ * Forwarding one allowed call to the upstream, streaming both ways: the request body flows from
+ * the agent's socket to the upstream's and the response back, chunk by chunk with backpressure,
+ * never held whole in memory (a buffered body is passed only for calls that needed an approval).
+ * Upstream failures become stable errors: a timeout → 504 `ERR_UPSTREAM_TIMEOUT`; a refused or
+ * reset connection, DNS or TLS failure → 502 `ERR_UPSTREAM_UNREACHABLE`; an unparseable
+ * response → 502 `ERR_UPSTREAM_BAD_RESPONSE`.
+ *
+ * @example
+ * const outcome = await forwardCall({ req, res, upstream, path, headers, timeoutMs: 30_000 });
+ */
+import { createHash, type Hash } from "node:crypto";
+import http, { type IncomingMessage, type ServerResponse } from "node:http";
+import https from "node:https";
+import { DeputyError } from "@deputy/protocol";
+import type { ConnectionAuthType } from "../store/index.js";
+import { requestHeadersFor, responseHeadersFor } from "./headers.js";
+
+const httpAgent = new http.Agent({ keepAlive: true, maxFreeSockets: 256 });
+const httpsAgent = new https.Agent({ keepAlive: true, maxFreeSockets: 256 });
+
+export interface ForwardInput {
+  req: IncomingMessage;
+  res: ServerResponse;
+  /** The connection's base URL (no trailing slash). */
+  upstream: string;
+  /** Raw (still percent-encoded) path after the connection name. */
+  rawPath: string;
+  query: string;
+  auth: { type: ConnectionAuthType; name: string | null; secret: string };
+  timeoutMs: number;
+  /** A body already read (calls held for approval); otherwise the request streams through. */
+  body?: Buffer | undefined;
+}
+
+export interface ForwardOutcome {
+  status: number | null;
+  bytesIn: number;
+  bytesOut: number;
+  bodySha256: string;
+  /** Set when the upstream failed after the response had started (the client saw a cut stream). */
+  error: DeputyError | null;
+}
+
+class UpstreamTimeout extends Error {}
+
+/** The query with the credential added (`query` auth) and any agent-supplied copy of it removed. */
+function queryWith(query: string, auth: ForwardInput["auth"]): string {
+  if (auth.type !== "query" || auth.name === null) return query;
+  const name = auth.name;
+  const kept = query.split("&").filter((pair) => {
+    if (pair === "") return false;
+    const raw = pair.split("=")[0]!;
+    try {
+      return decodeURIComponent(raw.replace(/\+/g, " ")) !== name;
+    } catch {
+      return false;
+    }
+  });
+  kept.push(`${encodeURIComponent(name)}=${encodeURIComponent(auth.secret)}`);
+  return kept.join("&");
+}
+
+function credentialHeader(auth: ForwardInput["auth"]): [string, string] | null {
+  switch (auth.type) {
+    case "bearer":
+      return ["Authorization", `Bearer ${auth.secret}`]; // RFC 6750 §2.1
+    case "basic":
+      return ["Authorization", `Basic ${Buffer.from(auth.secret, "utf8").toString("base64")}`]; // RFC 7617 §2
+    case "header":
+      return [auth.name!, auth.secret];
+    case "query":
+      return null;
+  }
+}
+
+export function mapUpstreamError(e: unknown): DeputyError {
+  if (e instanceof DeputyError) return e;
+  if (e instanceof UpstreamTimeout) {
+    return new DeputyError("ERR_UPSTREAM_TIMEOUT", "the upstream did not answer in time");
+  }
+  const code = (e as NodeJS.ErrnoException).code ?? "";
+  if (code.startsWith("HPE_") || (e as Error).message === "Parse Error") {
+    return new DeputyError("ERR_UPSTREAM_BAD_RESPONSE", "the upstream's response is not valid HTTP/1.1");
+  }
+  return new DeputyError(
+    "ERR_UPSTREAM_UNREACHABLE",
+    `the upstream could not be reached${code ? ` (${code})` : ""}`,
+  );
+}
+
+/**
+ * Sends the call and streams the answer. Rejects (before anything was written to `res`) with a
+ * mapped {@link DeputyError} when the upstream fails before its response headers; resolves with
+ * the outcome otherwise, including when the upstream fails mid-body (then `res` is destroyed).
+ */
+export function forwardCall(input: ForwardInput): Promise<ForwardOutcome> {
+  const { req, res, auth } = input;
+  const base = new URL(input.upstream);
+  const query = queryWith(input.query, auth);
+  const headers = requestHeadersFor(req.rawHeaders, { strip: auth.type === "header" ? auth.name : null });
+  // RFC 9110 §7.2: Host names the upstream, whatever the agent sent (node:http does not add it
+  // when headers are given as a list).
+  headers.unshift("Host", base.host);
+  const cred = credentialHeader(auth);
+  if (cred) headers.push(cred[0], cred[1]);
+  if (input.body !== undefined) {
+    for (let i = 0; i < headers.length; i += 2) {
+      if (headers[i]!.toLowerCase() === "content-length") headers.splice(i, 2);
+    }
+    headers.push("Content-Length", String(input.body.length));
+  }
+  const hash: Hash = createHash("sha256");
+  let bytesIn = 0;
+  let bytesOut = 0;
+  let status: number | null = null;
+
+  return new Promise<ForwardOutcome>((resolve, reject) => {
+    let settled = false;
+    const finish = (error: DeputyError | null) => {
+      if (settled) return;
+      settled = true;
+      resolve({ status, bytesIn, bytesOut, bodySha256: hash.digest("hex"), error });
+    };
+    const upstreamReq = (base.protocol === "https:" ? https : http).request({
+      protocol: base.protocol,
+      hostname: base.hostname.replace(/^\[|\]$/g, ""),
+      port: base.port || undefined,
+      method: req.method,
+      path: `${base.pathname === "/" ? "" : base.pathname}${input.rawPath}${query ? `?${query}` : ""}`,
+      headers,
+      agent: base.protocol === "https:" ? httpsAgent : httpAgent,
+    });
+    upstreamReq.setTimeout(input.timeoutMs, () => upstreamReq.destroy(new UpstreamTimeout()));
+    upstreamReq.on("error", (e) => {
+      const mapped = mapUpstreamError(e);
+      if (status === null && !settled) {
+        settled = true;
+        reject(mapped);
+        return;
+      }
+      res.destroy();
+      finish(mapped);
+    });
+    upstreamReq.on("response", (ures) => {
+      status = ures.statusCode ?? 502;
+      res.writeHead(status, responseHeadersFor(ures.rawHeaders));
+      ures.on("data", (chunk: Buffer) => {
+        bytesOut += chunk.length;
+        if (!res.write(chunk)) {
+          ures.pause();
+          res.once("drain", () => ures.resume());
+        }
+      });
+      ures.on("end", () => {
+        res.end();
+        finish(null);
+      });
+      ures.on("error", (e) => {
+        res.destroy();
+        finish(mapUpstreamError(e));
+      });
+      ures.on("aborted", () => {
+        res.destroy();
+        finish(
+          new DeputyError("ERR_UPSTREAM_UNREACHABLE", "the upstream closed the connection mid-response"),
+        );
+      });
+    });
+    // The agent went away: stop the upstream call too.
+    res.on("close", () => {
+      if (!res.writableFinished) {
+        upstreamReq.destroy();
+        finish(new DeputyError("ERR_INVALID_REQUEST", "the client closed the connection"));
+      }
+    });
+    if (input.body !== undefined) {
+      bytesIn = input.body.length;
+      hash.update(input.body);
+      upstreamReq.end(input.body);
+      return;
+    }
+    req.on("data", (chunk: Buffer) => {
+      bytesIn += chunk.length;
+      hash.update(chunk);
+      if (!upstreamReq.write(chunk)) {
+        req.pause();
+        upstreamReq.once("drain", () => req.resume());
+      }
+    });
+    req.on("end", () => upstreamReq.end());
+    req.on("error", () => upstreamReq.destroy());
+  });
+}
+
+/** Reads a body of at most `limit` bytes (calls that need an approval are hashed before anything is sent). */
+export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  const declared = Number(req.headers["content-length"] ?? 0);
+  if (declared > limit) {
+    return Promise.reject(
+      new DeputyError("ERR_BODY_TOO_LARGE", `a call that needs approval may carry at most ${limit} bytes`),
+    );
+  }
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let n = 0;
+    req.on("data", (c: Buffer) => {
+      n += c.length;
+      if (n > limit) {
+        req.removeAllListeners("data");
+        req.resume();
+        reject(
+          new DeputyError(
+            "ERR_BODY_TOO_LARGE",
+            `a call that needs approval may carry at most ${limit} bytes`,
+          ),
+        );
+        return;
+      }
+      chunks.push(c);
+    });
+    req.on("end", () => resolve(Buffer.concat(chunks)));
+    req.on("error", reject);
+  });
+}
+
+/** SHA-256 hex of a buffered body. */
+export function sha256Hex(body: Buffer): string {
+  return createHash("sha256").update(body).digest("hex");
+}

@@ -1,0 +1,794 @@
+/**
+ * The broker at the wire: connections, the /proxy gateway and approvals, against a real upstream
+ * node:http server on loopback, on whichever store the run uses (SQLite, or PostgreSQL with
+ * DEPUTY_TEST_DATABASE_URL). Each attack from issue #5's "Bad input" list is a named test that
+ * asserts the exact status and problem body, and that the upstream never saw the call.
+ */
+import { request } from "node:http";
+import { connect } from "node:net";
+import { Writable } from "node:stream";
+import { compactVerify, createLocalJWKSet } from "jose";
+import pino from "pino";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { dpopProof, type TestKey, testKey } from "../test-support/keys.js";
+import { getToken, nowS } from "../test-support/oauth.js";
+import { createTestDeputy, expectOk, T0, TEST_ISSUER, type TestDeputy } from "../test-support/server.js";
+import { startUpstream, type Upstream } from "../test-support/upstream.js";
+import { RateLimiter } from "./rate-limit.js";
+
+const SECRET = "ghp_SuperSecretUpstreamToken_0123456789";
+const AUD = "urn:deputy:connection:github";
+const SCOPES = "issues:read issues:write";
+const AUD_Q = "https://q.example.test";
+
+interface Res {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: string;
+  json(): any;
+}
+
+let t: TestDeputy;
+let up: Upstream;
+let port: number;
+const logLines: string[] = [];
+let principal: string;
+let principalToken: string;
+let agent: string;
+let key: TestKey;
+let token: string;
+let grant: string;
+
+function send(opts: {
+  method: string;
+  path: string;
+  headers?: Record<string, string>;
+  body?: string | Buffer;
+}): Promise<Res> {
+  return new Promise((resolve, reject) => {
+    const req = request(
+      {
+        host: "127.0.0.1",
+        port,
+        method: opts.method,
+        path: opts.path,
+        headers: opts.headers ?? {},
+        agent: false,
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on("data", (c: Buffer) => chunks.push(c));
+        res.on("end", () => {
+          const body = Buffer.concat(chunks).toString("utf8");
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, body, json: () => JSON.parse(body) });
+        });
+        res.on("error", reject);
+      },
+    );
+    req.on("error", reject);
+    req.end(opts.body);
+  });
+}
+
+/** A DPoP-authenticated call through the gateway; the proof's htu is the issuer's proxy URL. */
+function call(
+  method: string,
+  path: string,
+  opts: { body?: string; headers?: Record<string, string>; token?: string; key?: TestKey; htu?: string } = {},
+): Promise<Res> {
+  const tok = opts.token ?? token;
+  const k = opts.key ?? key;
+  const proof = dpopProof(k, {
+    htm: method,
+    htu: opts.htu ?? `${TEST_ISSUER}${path.split("?")[0]}`,
+    iat: nowS(t),
+    accessToken: tok,
+  });
+  return send({
+    method,
+    path,
+    headers: {
+      authorization: `DPoP ${tok}`,
+      dpop: proof,
+      // node:http sends no framing for a DELETE body unless told its length.
+      ...(opts.body !== undefined
+        ? { "content-type": "application/json", "content-length": String(Buffer.byteLength(opts.body)) }
+        : {}),
+      ...opts.headers,
+    },
+    ...(opts.body !== undefined ? { body: opts.body } : {}),
+  });
+}
+
+function problem(status: number, code: string, extra: Record<string, unknown> = {}) {
+  return expect.objectContaining({
+    type: code.replace(/^ERR_/, "").toLowerCase().replace(/_/g, "-"),
+    status,
+    code,
+    ...extra,
+  });
+}
+
+async function auditEntries(): Promise<string[]> {
+  const n = await t.deputy.store.audit.size();
+  return t.deputy.store.audit.entries(0, n);
+}
+
+let mark = 0;
+
+/**
+ * Audit entries of calls are recorded after the response: waits for the newest entry with this
+ * action appended since the current test began.
+ */
+async function lastAudit(action: string): Promise<Record<string, any>> {
+  for (let i = 0; i < 200; i++) {
+    const found = (await auditEntries())
+      .slice(mark)
+      .map((e) => JSON.parse(e))
+      .filter((e) => e.action === action);
+    if (found.length > 0) return found[found.length - 1];
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  throw new Error(`no ${action} entry`);
+}
+
+beforeAll(async () => {
+  up = await startUpstream();
+  const sink = new Writable({
+    write(chunk, _enc, cb) {
+      logLines.push(String(chunk));
+      cb();
+    },
+  });
+  t = await createTestDeputy({
+    brokerAllowHttpLoopback: true,
+    brokerUpstreamTimeout: 300,
+    brokerRateLimit: 0,
+    logger: pino({ level: "debug" }, sink),
+  });
+  await t.app.listen({ port: 0, host: "127.0.0.1" });
+  const address = t.app.server.address();
+  port = typeof address === "object" && address ? address.port : 0;
+
+  principal = (await expectOk(t.api("POST", "/v1/principals", { type: "human", name: "Ada" }))).id;
+  principalToken = (await expectOk(t.api("POST", `/v1/principals/${principal}/tokens`))).token;
+  const created = await t.api("POST", "/v1/connections", {
+    name: "github",
+    upstream: `${up.url}/base`,
+    auth: { type: "bearer", secret: SECRET },
+    rules: [
+      { scope: "issues:read", methods: ["GET"], paths: ["/repos/*/*/issues", "/repos/*/*/issues/*"] },
+      {
+        scope: "issues:write",
+        methods: ["POST"],
+        paths: ["/repos/*/*/issues", "/hang", "/reset", "/garbage", "/cut", "/big"],
+      },
+      { scope: "issues:write", methods: ["DELETE"], paths: ["/repos/*/*/issues/*"], approval: "required" },
+    ],
+  });
+  expect(created.statusCode).toBe(201);
+  key = testKey(1);
+  agent = (
+    await expectOk(
+      t.api("POST", "/v1/agents", { principal, name: "triage", jwks: { keys: [key.publicJwk] } }),
+    )
+  ).id;
+  grant = (
+    await expectOk(
+      t.api("POST", "/v1/grants", {
+        agent,
+        scopes: [...SCOPES.split(" "), "approvals:review"],
+        resources: [AUD, TEST_ISSUER],
+        expires_at: new Date(T0 + 86_400_000).toISOString(),
+      }),
+    )
+  ).id;
+  token = await getToken(t, agent, key, { scope: SCOPES, resource: AUD });
+});
+
+afterAll(async () => {
+  await t?.close();
+  await up?.close();
+});
+
+beforeEach(async () => {
+  up.requests.length = 0;
+  // Let the previous test's call entries land first, then only look at newer ones.
+  await new Promise((r) => setTimeout(r, 30));
+  mark = await t.deputy.store.audit.size();
+});
+
+describe("connections API", () => {
+  it("creates a connection without ever returning its secret", async () => {
+    const res = await t.api("GET", "/v1/connections/github");
+    expect(res.statusCode).toBe(200);
+    expect(res.json()).toEqual({
+      id: expect.stringMatching(/^con_[a-z2-7]{26}$/),
+      name: "github",
+      upstream: `${up.url}/base`,
+      audience: AUD,
+      resource: expect.stringMatching(/^res_/),
+      auth: { type: "bearer" },
+      rules: expect.any(Array),
+      secret: { version: 1, key_id: expect.stringMatching(/^key_/), rotated_at: expect.any(String) },
+      created_at: new Date(T0).toISOString(),
+    });
+    const list = await t.api("GET", "/v1/connections?limit=1");
+    expect(list.json()).toEqual({ items: [expect.objectContaining({ name: "github" })], next_cursor: null });
+    const resource = await t.api("GET", `/v1/resources/${res.json().resource}`);
+    expect(resource.json()).toMatchObject({ audience: AUD, builtin: false });
+  });
+
+  it("refuses a plain-http upstream that is not loopback", async () => {
+    const res = await t.api("POST", "/v1/connections", {
+      name: "evil",
+      upstream: "http://example.com",
+      auth: { type: "bearer", secret: "x" },
+      rules: [{ scope: "a", methods: ["GET"], paths: ["/**"] }],
+    });
+    expect(res.statusCode).toBe(400);
+    expect(res.json()).toEqual(problem(400, "ERR_INVALID_UPSTREAM"));
+  });
+
+  it("refuses unknown fields, a header auth without a name, and a duplicate name", async () => {
+    const base = {
+      name: "x1",
+      upstream: "https://api.example.com",
+      auth: { type: "bearer", secret: "s" },
+      rules: [{ scope: "a", methods: ["GET"], paths: ["/**"] }],
+    };
+    const unknown = await t.api("POST", "/v1/connections", { ...base, extra: 1 });
+    expect(unknown.json()).toEqual(
+      problem(400, "ERR_INVALID_REQUEST", { detail: "unknown field(s): extra" }),
+    );
+    const noName = await t.api("POST", "/v1/connections", { ...base, auth: { type: "header", secret: "s" } });
+    expect(noName.json()).toEqual(
+      problem(400, "ERR_INVALID_REQUEST", { detail: "auth.name is required for auth type header" }),
+    );
+    const dup = await t.api("POST", "/v1/connections", { ...base, name: "github" });
+    expect(dup.statusCode).toBe(409);
+    expect(dup.json()).toEqual(problem(409, "ERR_CONFLICT"));
+  });
+
+  it("is admin-only for writes; a principal token may read", async () => {
+    const res = await t.api(
+      "POST",
+      "/v1/connections",
+      {
+        name: "p1",
+        upstream: "https://a.example",
+        auth: { type: "bearer", secret: "s" },
+        rules: [{ scope: "a", methods: ["GET"], paths: ["/"] }],
+      },
+      principalToken,
+    );
+    expect(res.statusCode).toBe(403);
+    expect((await t.api("GET", "/v1/connections/github", undefined, principalToken)).statusCode).toBe(200);
+  });
+});
+
+describe("gateway", () => {
+  it("forwards an allowed call with the credential injected and Deputy's headers stripped", async () => {
+    const res = await call("GET", "/proxy/github/repos/acme/app/issues?state=open", {
+      headers: {
+        cookie: "deputy_session=abc",
+        "x-forwarded-for": "10.0.0.1",
+        "x-forwarded-host": "evil.example",
+        forwarded: "for=10.0.0.1",
+        connection: "keep-alive, x-drop-me",
+        "x-drop-me": "1",
+        "x-keep": "2",
+      },
+    });
+    expect(res.status).toBe(200);
+    expect(res.json()).toEqual({
+      method: "GET",
+      url: "/base/repos/acme/app/issues?state=open",
+      body_length: 0,
+    });
+    expect(res.headers["x-upstream"]).toBe("yes");
+    expect(res.headers["set-cookie"]).toBeUndefined();
+    expect(res.headers["x-hop"]).toBeUndefined();
+    const seen = up.requests[0]!;
+    expect(seen.headers.authorization).toBe(`Bearer ${SECRET}`);
+    expect(seen.headers.host).toBe(`127.0.0.1:${up.port}`);
+    expect(seen.headers["x-keep"]).toBe("2");
+    for (const h of [
+      "dpop",
+      "cookie",
+      "x-forwarded-for",
+      "x-forwarded-host",
+      "forwarded",
+      "x-drop-me",
+      "deputy-approval",
+    ]) {
+      expect(seen.headers[h]).toBeUndefined();
+    }
+    const entry = await lastAudit("broker.call_allowed");
+    expect(entry).toMatchObject({
+      decision: "allowed",
+      actor: { agent, chain: [], principal, kind: "agent" },
+      resource: AUD,
+      grant_id: grant,
+      request: { method: "GET", url: "/proxy/github/repos/acme/app/issues" },
+      details: {
+        connection: "github",
+        path: "/repos/acme/app/issues",
+        upstream_status: 200,
+        bytes_in: 0,
+        bytes_out: res.body.length,
+        approval_id: null,
+        scope: "issues:read",
+      },
+    });
+    expect(entry.details.latency_ms).toEqual(expect.any(Number));
+  });
+
+  it("streams a request body to the upstream and records its SHA-256", async () => {
+    const body = JSON.stringify({ title: "bug", text: "y".repeat(10_000) });
+    const res = await call("POST", "/proxy/github/repos/acme/app/issues", { body });
+    expect(res.status).toBe(200);
+    expect(up.requests[0]!.body.toString()).toBe(body);
+    const entry = await lastAudit("broker.call_allowed");
+    const { createHash } = await import("node:crypto");
+    expect(entry.request.body_sha256).toBe(createHash("sha256").update(body).digest("hex"));
+    expect(entry.details.bytes_in).toBe(Buffer.byteLength(body));
+  });
+
+  it("method-not-allowed: no rule allows PUT", async () => {
+    const res = await call("PUT", "/proxy/github/repos/acme/app/issues");
+    expect(res.status).toBe(403);
+    expect(res.json()).toEqual(problem(403, "ERR_CALL_NOT_ALLOWED"));
+    expect(up.requests).toHaveLength(0);
+    expect(await lastAudit("broker.call_denied")).toMatchObject({
+      decision: "denied",
+      actor: { agent },
+      details: { code: "ERR_CALL_NOT_ALLOWED" },
+    });
+  });
+
+  it("path outside every glob is refused", async () => {
+    const res = await call("GET", "/proxy/github/admin/users");
+    expect(res.status).toBe(403);
+    expect(res.json()).toEqual(problem(403, "ERR_CALL_NOT_ALLOWED"));
+  });
+
+  for (const [name, path] of [
+    ["path-traversal-dotdot", "/proxy/github/repos/acme/app/issues/../../../../admin"],
+    ["path-traversal-encoded-dots", "/proxy/github/repos/acme/app/issues/%2e%2e/%2E%2E/admin"],
+    ["encoded-slash", "/proxy/github/repos/acme/app/issues/1%2F..%2F..%2Fadmin"],
+    ["encoded-backslash", "/proxy/github/repos/acme/app/issues/1%5c..%5cadmin"],
+    ["double-encoding", "/proxy/github/repos/acme/app/issues/%252e%252e"],
+    ["nul-byte", "/proxy/github/repos/acme/app/issues/1%00"],
+    ["crlf-in-path", "/proxy/github/repos/acme/app/issues/1%0d%0aX-Injected:%20yes"],
+    ["dot-segment", "/proxy/github/repos/acme/./app/issues"],
+    ["empty-segment", "/proxy/github/repos//acme/app/issues"],
+    ["malformed-escape", "/proxy/github/repos/acme/app/issues/%zz"],
+  ] as const) {
+    it(`${name} is refused before anything reaches the upstream`, async () => {
+      const res = await call("GET", path);
+      expect(res.status).toBe(400);
+      expect(res.json()).toEqual(problem(400, "ERR_PROXY_PATH_INVALID"));
+      expect(up.requests).toHaveLength(0);
+    });
+  }
+
+  it("crlf-header-injection: a raw CR/LF inside a header value never reaches the upstream", async () => {
+    const raw = await new Promise<string>((resolve) => {
+      const s = connect(port, "127.0.0.1", () => {
+        s.write(
+          `GET /proxy/github/repos/acme/app/issues HTTP/1.1\r\nHost: x\r\nX-A: a\rInjected: yes\r\nAuthorization: DPoP ${token}\r\n\r\n`,
+        );
+      });
+      let out = "";
+      s.on("data", (d) => {
+        out += String(d);
+      });
+      s.on("close", () => resolve(out));
+      s.on("error", () => resolve(out));
+    });
+    expect(raw.startsWith("HTTP/1.1 400")).toBe(true);
+    expect(up.requests).toHaveLength(0);
+  });
+
+  it("host-header-trick: a proof for the Host the agent sent is refused (htu is the issuer's URL)", async () => {
+    const res = await call("GET", "/proxy/github/repos/acme/app/issues", {
+      headers: { host: "evil.example", "x-forwarded-host": "evil.example", "x-forwarded-proto": "https" },
+      htu: "https://evil.example/proxy/github/repos/acme/app/issues",
+    });
+    expect(res.status).toBe(401);
+    expect(res.json()).toEqual(problem(401, "ERR_INVALID_DPOP_PROOF"));
+    expect(res.headers["www-authenticate"]).toBe('DPoP error="invalid_dpop_proof", algs="EdDSA ES256"');
+    expect(up.requests).toHaveLength(0);
+  });
+
+  it("oversized-headers: answers 431 problem+json", async () => {
+    const res = await call("GET", "/proxy/github/repos/acme/app/issues", {
+      headers: { "x-big": "a".repeat(20_000) },
+    });
+    expect(res.status).toBe(431);
+    expect(res.json()).toEqual(problem(431, "ERR_PROXY_HEADERS_TOO_LARGE"));
+    expect(up.requests).toHaveLength(0);
+  });
+
+  it("token-for-another-connection is refused", async () => {
+    await expectOk(
+      t.api("POST", "/v1/connections", {
+        name: "slack",
+        upstream: up.url,
+        auth: { type: "header", name: "X-Api-Key", secret: "slack-secret-xyz" },
+        rules: [{ scope: "issues:read", methods: ["GET"], paths: ["/**"] }],
+      }),
+    );
+    const res = await call("GET", "/proxy/slack/anything");
+    expect(res.status).toBe(401);
+    expect(res.json()).toEqual(
+      problem(401, "ERR_INVALID_TOKEN", { detail: "the access token is meant for another audience" }),
+    );
+    expect(up.requests).toHaveLength(0);
+  });
+
+  it("a token for Deputy's own API is refused at /proxy", async () => {
+    const own = await getToken(t, agent, key, { scope: "approvals:review", resource: TEST_ISSUER });
+    const res = await call("GET", "/proxy/github/repos/acme/app/issues", { token: own });
+    expect(res.status).toBe(401);
+    expect(res.json()).toEqual(problem(401, "ERR_INVALID_TOKEN"));
+  });
+
+  it("no token, a bearer token, and a replayed DPoP proof are refused", async () => {
+    const none = await send({ method: "GET", path: "/proxy/github/repos/acme/app/issues" });
+    expect(none.status).toBe(401);
+    expect(none.json()).toEqual(problem(401, "ERR_UNAUTHENTICATED"));
+    const bearer = await send({
+      method: "GET",
+      path: "/proxy/github/repos/acme/app/issues",
+      headers: { authorization: `Bearer ${token}` },
+    });
+    expect(bearer.json()).toEqual(problem(401, "ERR_INVALID_TOKEN"));
+    const proof = dpopProof(key, {
+      htm: "GET",
+      htu: `${TEST_ISSUER}/proxy/github/repos/acme/app/issues`,
+      iat: nowS(t),
+      accessToken: token,
+    });
+    const headers = { authorization: `DPoP ${token}`, dpop: proof };
+    expect((await send({ method: "GET", path: "/proxy/github/repos/acme/app/issues", headers })).status).toBe(
+      200,
+    );
+    const replay = await send({ method: "GET", path: "/proxy/github/repos/acme/app/issues", headers });
+    expect(replay.status).toBe(401);
+    expect(replay.json()).toEqual(problem(401, "ERR_INVALID_DPOP_PROOF"));
+    expect(up.requests).toHaveLength(1);
+  });
+
+  it("an unknown connection is 404 problem+json", async () => {
+    const res = await call("GET", "/proxy/nope/x");
+    expect(res.status).toBe(404);
+    expect(res.json()).toEqual(problem(404, "ERR_CONNECTION_NOT_FOUND"));
+  });
+
+  it("upstream-hangs: 504 ERR_UPSTREAM_TIMEOUT", async () => {
+    const res = await call("POST", "/proxy/github/hang", { body: "{}" });
+    expect(res.status).toBe(504);
+    expect(res.json()).toEqual(problem(504, "ERR_UPSTREAM_TIMEOUT"));
+  });
+
+  it("upstream-resets: 502 ERR_UPSTREAM_UNREACHABLE", async () => {
+    const res = await call("POST", "/proxy/github/reset", { body: "{}" });
+    expect(res.status).toBe(502);
+    expect(res.json()).toEqual(problem(502, "ERR_UPSTREAM_UNREACHABLE"));
+  });
+
+  it("upstream-returns-garbage: 502 ERR_UPSTREAM_BAD_RESPONSE", async () => {
+    const res = await call("POST", "/proxy/github/garbage", { body: "{}" });
+    expect(res.status).toBe(502);
+    expect(res.json()).toEqual(problem(502, "ERR_UPSTREAM_BAD_RESPONSE"));
+  });
+
+  it("upstream cut mid-body: the client sees a cut stream and the audit says so", async () => {
+    await expect(call("POST", "/proxy/github/cut", { body: "{}" })).rejects.toThrow();
+    const entry = await lastAudit("broker.call_allowed");
+    expect(entry.details).toMatchObject({ upstream_status: 200, code: "ERR_UPSTREAM_UNREACHABLE" });
+  });
+
+  it("streams a large response through", async () => {
+    const res = await call("POST", "/proxy/github/big?mb=8", { body: "{}" });
+    expect(res.status).toBe(200);
+    expect(Buffer.byteLength(res.body)).toBe(8 * 1048576);
+  });
+});
+
+describe("approvals", () => {
+  const path = "/proxy/github/repos/acme/app/issues/7";
+  const body = JSON.stringify({ confirm: true });
+
+  async function held(): Promise<string> {
+    const res = await call("DELETE", path, { body });
+    expect(res.status).toBe(403);
+    const p = res.json();
+    expect(p).toEqual(
+      problem(403, "ERR_APPROVAL_REQUIRED", {
+        type: "approval-required",
+        approval_id: expect.stringMatching(/^apv_[a-z2-7]{26}$/),
+        approval_url: `${TEST_ISSUER}/v1/approvals/${p.approval_id}`,
+      }),
+    );
+    expect(up.requests).toHaveLength(0);
+    return p.approval_id;
+  }
+
+  it("holds the call, a principal approves, the identical retry goes through once", async () => {
+    const id = await held();
+    const entry = await lastAudit("broker.call_held");
+    expect(entry).toMatchObject({ decision: "info", details: { approval_id: id } });
+    const pending = await t.api("GET", "/v1/approvals?status=pending", undefined, principalToken);
+    expect(pending.json().items.map((a: { id: string }) => a.id)).toContain(id);
+    const { createHash } = await import("node:crypto");
+    const show = await t.api("GET", `/v1/approvals/${id}`, undefined, principalToken);
+    expect(show.json()).toMatchObject({
+      id,
+      status: "pending",
+      agent,
+      principal,
+      chain: [],
+      connection: "github",
+      request: {
+        method: "DELETE",
+        url: `${TEST_ISSUER}${path}`,
+        body_sha256: createHash("sha256").update(body).digest("hex"),
+      },
+    });
+
+    // The long-poll answers as soon as the decision lands.
+    const poll = t.api("GET", `/v1/approvals/${id}?wait=10`, undefined, principalToken);
+    await new Promise((r) => setTimeout(r, 50));
+    const approved = await t.api("POST", `/v1/approvals/${id}/approve`, { reason: "ok" }, principalToken);
+    expect(approved.statusCode).toBe(200);
+    expect((await poll).json()).toMatchObject({ id, status: "approved" });
+
+    // The receipt is a JWS by the issuer key over the request hash.
+    const receipt = approved.json().receipt as string;
+    const jwks = (await t.app.inject({ method: "GET", url: "/.well-known/jwks.json" })).json();
+    const verified = await compactVerify(receipt, createLocalJWKSet(jwks));
+    expect(verified.protectedHeader.typ).toBe("deputy-approval+jwt");
+    const claims = JSON.parse(new TextDecoder().decode(verified.payload));
+    expect(claims).toMatchObject({
+      iss: TEST_ISSUER,
+      sub: id,
+      decision: "approved",
+      approver: { kind: "principal", principal },
+      request_hash: expect.stringMatching(/^[0-9a-f]{64}$/),
+    });
+    expect((await lastAudit("approval.approved")).details.receipt).toBe(receipt);
+
+    // approval-with-changed-body: refused, and does not use the approval up.
+    const changed = await call("DELETE", path, {
+      body: JSON.stringify({ confirm: false }),
+      headers: { "deputy-approval": id },
+    });
+    expect(changed.status).toBe(403);
+    expect(changed.json()).toEqual(problem(403, "ERR_APPROVAL_MISMATCH"));
+    const otherUrl = await call("DELETE", "/proxy/github/repos/acme/app/issues/8", {
+      body,
+      headers: { "deputy-approval": id },
+    });
+    expect(otherUrl.json()).toEqual(problem(403, "ERR_APPROVAL_MISMATCH"));
+    expect(up.requests).toHaveLength(0);
+
+    const ok = await call("DELETE", path, { body, headers: { "deputy-approval": id } });
+    expect(ok.status).toBe(200);
+    expect(up.requests[0]!.body.toString()).toBe(body);
+    expect(up.requests[0]!.headers["deputy-approval"]).toBeUndefined();
+    expect((await lastAudit("broker.call_allowed")).details.approval_id).toBe(id);
+
+    // replayed-approval: single use.
+    const replay = await call("DELETE", path, { body, headers: { "deputy-approval": id } });
+    expect(replay.status).toBe(403);
+    expect(replay.json()).toEqual(problem(403, "ERR_APPROVAL_USED"));
+    expect(up.requests).toHaveLength(1);
+  });
+
+  it("a denied approval cannot be used, and a decision cannot be changed", async () => {
+    const id = await held();
+    expect((await t.api("POST", `/v1/approvals/${id}/deny`, undefined, principalToken)).statusCode).toBe(200);
+    const again = await t.api("POST", `/v1/approvals/${id}/approve`, undefined, principalToken);
+    expect(again.statusCode).toBe(409);
+    expect(again.json()).toEqual(problem(409, "ERR_APPROVAL_NOT_PENDING"));
+    const res = await call("DELETE", path, { body, headers: { "deputy-approval": id } });
+    expect(res.json()).toEqual(problem(403, "ERR_APPROVAL_NOT_GRANTED"));
+  });
+
+  it("an approval expires", async () => {
+    const id = await held();
+    await t.api("POST", `/v1/approvals/${id}/approve`, undefined, principalToken);
+    t.clock.advance(t.deputy.config.brokerApprovalTtl * 1000 + 1);
+    const fresh = await getToken(t, agent, key, { scope: SCOPES, resource: AUD });
+    const res = await call("DELETE", path, { body, headers: { "deputy-approval": id }, token: fresh });
+    expect(res.json()).toEqual(problem(403, "ERR_APPROVAL_EXPIRED"));
+    token = fresh;
+  });
+
+  it("an agent can never approve its own call; another reviewer agent can", async () => {
+    const id = await held();
+    const own = await getToken(t, agent, key, { scope: "approvals:review", resource: TEST_ISSUER });
+    const url = `/v1/approvals/${id}/approve`;
+    const asAgent = (tok: string, k: TestKey) =>
+      t.app.inject({
+        method: "POST",
+        url,
+        headers: {
+          authorization: `DPoP ${tok}`,
+          dpop: dpopProof(k, { htm: "POST", htu: `${TEST_ISSUER}${url}`, iat: nowS(t), accessToken: tok }),
+        },
+      });
+    const self = await asAgent(own, key);
+    expect(self.statusCode).toBe(403);
+    expect(self.json()).toEqual(problem(403, "ERR_SELF_APPROVAL"));
+
+    const rk = testKey(2);
+    const reviewer = (
+      await expectOk(
+        t.api("POST", "/v1/agents", { principal, name: "reviewer", jwks: { keys: [rk.publicJwk] } }),
+      )
+    ).id;
+    await expectOk(
+      t.api("POST", "/v1/grants", {
+        agent: reviewer,
+        scopes: ["approvals:review"],
+        resources: [TEST_ISSUER],
+        expires_at: new Date(T0 + 86_400_000).toISOString(),
+      }),
+    );
+    const rt = await getToken(t, reviewer, rk, { scope: "approvals:review", resource: TEST_ISSUER });
+    const ok = await asAgent(rt, rk);
+    expect(ok.statusCode).toBe(200);
+    expect(ok.json()).toMatchObject({ status: "approved", decided_by: { kind: "agent", agent: reviewer } });
+  });
+});
+
+describe("budgets, revocation, rotation and secrecy", () => {
+  it("constraints.max_calls is enforced per grant", async () => {
+    const k = testKey(3);
+    const a = (
+      await expectOk(
+        t.api("POST", "/v1/agents", { principal, name: "budget", jwks: { keys: [k.publicJwk] } }),
+      )
+    ).id;
+    const g = await expectOk(
+      t.api("POST", "/v1/grants", {
+        agent: a,
+        scopes: ["issues:read"],
+        resources: [AUD],
+        expires_at: new Date(T0 + 86_400_000).toISOString(),
+        constraints: { max_calls: 2 },
+      }),
+    );
+    expect(g.constraints).toEqual({ max_calls: 2 });
+    const tok = await getToken(t, a, k, { scope: "issues:read", resource: AUD });
+    expect((await call("GET", "/proxy/github/repos/acme/app/issues", { token: tok, key: k })).status).toBe(
+      200,
+    );
+    expect((await call("GET", "/proxy/github/repos/acme/app/issues", { token: tok, key: k })).status).toBe(
+      200,
+    );
+    const third = await call("GET", "/proxy/github/repos/acme/app/issues", { token: tok, key: k });
+    expect(third.status).toBe(403);
+    expect(third.json()).toEqual(problem(403, "ERR_CALL_BUDGET_EXHAUSTED"));
+    expect(up.requests).toHaveLength(2);
+  });
+
+  it("revoked-between-calls: the next call is refused", async () => {
+    const k = testKey(4);
+    const a = (
+      await expectOk(
+        t.api("POST", "/v1/agents", { principal, name: "doomed", jwks: { keys: [k.publicJwk] } }),
+      )
+    ).id;
+    await expectOk(
+      t.api("POST", "/v1/grants", {
+        agent: a,
+        scopes: ["issues:read"],
+        resources: [AUD],
+        expires_at: new Date(T0 + 86_400_000).toISOString(),
+      }),
+    );
+    const tok = await getToken(t, a, k, { scope: "issues:read", resource: AUD });
+    expect((await call("GET", "/proxy/github/repos/acme/app/issues", { token: tok, key: k })).status).toBe(
+      200,
+    );
+    expect((await t.api("POST", `/v1/agents/${a}/revoke`, { reason: "test" })).statusCode).toBe(200);
+    const next = await call("GET", "/proxy/github/repos/acme/app/issues", { token: tok, key: k });
+    expect(next.status).toBe(401);
+    expect(next.json()).toEqual(problem(401, "ERR_INVALID_TOKEN"));
+    expect(up.requests).toHaveLength(1);
+  });
+
+  it("rotating the connection secret and the vault key keeps calls working with the right secret", async () => {
+    const NEW = "ghp_RotatedSecret_abcdefghijklmnop";
+    const rotated = await t.api("POST", "/v1/connections/github/rotate", { secret: NEW });
+    expect(rotated.statusCode).toBe(200);
+    expect(rotated.json().secret.version).toBe(2);
+    expect(rotated.body).not.toContain(NEW);
+    const before = (await t.deputy.store.broker.getConnectionByName("github"))!.secret.keyId;
+    const vr = await t.api("POST", "/v1/vault/rotate");
+    expect(vr.statusCode).toBe(200);
+    expect(vr.json()).toMatchObject({ rewrapped: 2, retired: [before] });
+    const after = await t.deputy.store.broker.getConnectionByName("github");
+    expect(after!.secret.keyId).toBe(vr.json().key_id);
+    t.deputy.broker.connections.invalidate("github");
+    expect((await call("GET", "/proxy/github/repos/acme/app/issues")).status).toBe(200);
+    expect(up.requests[0]!.headers.authorization).toBe(`Bearer ${NEW}`);
+    // Rotate back so the secrecy scan below also looks for the first secret.
+    await t.api("POST", "/v1/connections/github/rotate", { secret: SECRET });
+  });
+
+  it("secrets never appear in audit entries, logs, responses or stored rows", async () => {
+    const secrets = [SECRET, "ghp_RotatedSecret_abcdefghijklmnop", "slack-secret-xyz"];
+    const entries = (await auditEntries()).join("\n");
+    const rows = JSON.stringify((await t.deputy.store.broker.listConnections({ limit: 100 })).items);
+    const responses = [
+      (await t.api("GET", "/v1/connections")).body,
+      (await t.api("GET", "/v1/connections/github")).body,
+      (await t.api("GET", "/v1/approvals")).body,
+    ].join("\n");
+    expect(entries.length).toBeGreaterThan(1000);
+    expect(logLines.length).toBeGreaterThan(0);
+    for (const s of secrets) {
+      expect(entries).not.toContain(s);
+      expect(rows).not.toContain(s);
+      expect(responses).not.toContain(s);
+      expect(logLines.join("")).not.toContain(s);
+      expect(entries).not.toContain(Buffer.from(s).toString("base64"));
+    }
+  });
+
+  it("deleting a connection ends calls through it", async () => {
+    expect((await t.api("DELETE", "/v1/connections/slack")).statusCode).toBe(204);
+    const res = await call("GET", "/proxy/slack/anything");
+    expect(res.status).toBe(404);
+    expect(res.json()).toEqual(problem(404, "ERR_CONNECTION_NOT_FOUND"));
+  });
+});
+
+describe("rate limit and query auth", () => {
+  it("answers 429 with Retry-After once an agent's bucket is empty; query auth replaces an agent-supplied key", async () => {
+    await expectOk(
+      t.api("POST", "/v1/connections", {
+        name: "qconn",
+        upstream: up.url,
+        auth: { type: "query", name: "api_key", secret: "q-secret-value" },
+        rules: [{ scope: "issues:read", methods: ["GET"], paths: ["/**"] }],
+        audience: AUD_Q,
+      }),
+    );
+    const k = testKey(5);
+    const a = (
+      await expectOk(t.api("POST", "/v1/agents", { principal, name: "fast", jwks: { keys: [k.publicJwk] } }))
+    ).id;
+    await expectOk(
+      t.api("POST", "/v1/grants", {
+        agent: a,
+        scopes: ["issues:read"],
+        resources: [AUD_Q],
+        expires_at: new Date(T0 + 86_400_000).toISOString(),
+      }),
+    );
+    const tok = await getToken(t, a, k, { scope: "issues:read", resource: AUD_Q });
+    const saved = t.deputy.broker.limiter;
+    t.deputy.broker.limiter = new RateLimiter(1, 2);
+    try {
+      expect(
+        (await call("GET", "/proxy/qconn/x?api_key=agent-supplied&q=1", { token: tok, key: k })).status,
+      ).toBe(200);
+      expect(up.requests[0]!.url).toBe("/x?q=1&api_key=q-secret-value");
+      expect((await call("GET", "/proxy/qconn/x", { token: tok, key: k })).status).toBe(200);
+      const limited = await call("GET", "/proxy/qconn/x", { token: tok, key: k });
+      expect(limited.status).toBe(429);
+      expect(limited.json()).toEqual(problem(429, "ERR_RATE_LIMITED"));
+      expect(limited.headers["retry-after"]).toBe("1");
+      expect(up.requests).toHaveLength(2);
+    } finally {
+      t.deputy.broker.limiter = saved;
+    }
+  });
+});

@@ -1,0 +1,53 @@
+/**
+ * Connection rules: which scope allows which methods on which paths. A path glob is matched
+ * against the normalised, decoded request path: `*` matches within one segment (no `/`), `**`
+ * matches any run of characters including `/`; everything else is literal.
+ *
+ * @example
+ * const m = matchRules(rules, ["issues:read"], "GET", "/repos/acme/app/issues");
+ * if (m === null) deny(); else if (m.approval) hold(); else forward();
+ */
+import type { ConnectionRule } from "../store/index.js";
+
+const cache = new Map<string, RegExp>();
+
+/** Compiles a glob once; the result is anchored at both ends. */
+export function globToRegExp(glob: string): RegExp {
+  const hit = cache.get(glob);
+  if (hit) return hit;
+  let re = "^";
+  for (let i = 0; i < glob.length; i++) {
+    const c = glob[i]!;
+    if (c === "*") {
+      if (glob[i + 1] === "*") {
+        re += ".*";
+        i++;
+      } else re += "[^/]*";
+    } else re += c.replace(/[.+?^${}()|[\]\\]/g, "\\$&");
+  }
+  const compiled = new RegExp(`${re}$`, "s");
+  if (cache.size < 10_000) cache.set(glob, compiled);
+  return compiled;
+}
+
+/**
+ * The outcome for a call: `null` when no rule of the token's scopes allows it; otherwise whether
+ * it needs an approval (only when every matching rule requires one: a rule without `approval`
+ * allows the call outright) and the scope that allowed it.
+ */
+export function matchRules(
+  rules: readonly ConnectionRule[],
+  scopes: readonly string[],
+  method: string,
+  path: string,
+): { approval: boolean; scope: string } | null {
+  let held: { approval: boolean; scope: string } | null = null;
+  for (const rule of rules) {
+    if (!scopes.includes(rule.scope)) continue;
+    if (!rule.methods.includes(method) && !rule.methods.includes("*")) continue;
+    if (!rule.paths.some((g) => globToRegExp(g).test(path))) continue;
+    if (rule.approval !== "required") return { approval: false, scope: rule.scope };
+    held ??= { approval: true, scope: rule.scope };
+  }
+  return held;
+}

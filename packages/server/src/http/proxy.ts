@@ -1,0 +1,309 @@
+/**
+ * The gateway `ANY /proxy/{connection}/{path}`, served on the raw node:http server ahead of
+ * Fastify so bodies stream through untouched (no content-type parsing, no buffering). The
+ * checks run in order, each throwing a {@link DeputyError} that becomes problem+json:
+ *
+ * 1. request target and header size (`parseProxyTarget`, `brokerMaxHeaderBytes`)
+ * 2. access token: signature and claims (RFC 9068), audience = the connection's (RFC 8707)
+ * 3. DPoP proof for this method and URL, bound to the token (RFC 9449 §4.3, §7.1), single use
+ * 4. revocation: in-memory index, then the token's stored state (another replica's revocation)
+ * 5. per-agent rate limit, then the connection's rules for the token's scopes
+ * 6. approval: hold the call, or check and consume a presented `Deputy-Approval`
+ * 7. per-grant call budget (`constraints.max_calls`), then forward with the credential injected
+ *
+ * Every outcome is one audit entry: `broker.call_allowed`, `broker.call_denied` or `broker.call_held`.
+ *
+ * @example
+ * const server = http.createServer((req, res) =>
+ *   isProxyRequest(req) ? handleProxy(deputy, req, res) : fastifyHandler(req, res));
+ */
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { type AccessTokenClaims, actorChain, DeputyError } from "@deputy/protocol";
+import { APPROVAL_HEADER, holdCall, useApproval } from "../broker/approvals.js";
+import { forwardCall, readBody, sha256Hex } from "../broker/forward.js";
+import { headerBytes } from "../broker/headers.js";
+import { PROXY_PREFIX, type ProxyTarget, parseProxyTarget } from "../broker/path.js";
+import { matchRules } from "../broker/rules.js";
+import type { OpenConnection } from "../broker/runtime.js";
+import { nowSeconds } from "../clock.js";
+import type { Deputy } from "../context.js";
+import { checkDpop } from "../tokens/dpop-check.js";
+import { splitAuthorization } from "./auth.js";
+import { problemType, toDeputyError } from "./errors.js";
+
+/** True for requests the gateway serves. */
+export function isProxyRequest(req: IncomingMessage): boolean {
+  return req.url?.startsWith(PROXY_PREFIX) === true;
+}
+
+interface Call {
+  started: number;
+  target?: ProxyTarget;
+  claims?: AccessTokenClaims;
+  connection?: OpenConnection;
+  approvalId?: string;
+  bodySha256?: string;
+}
+
+const CHALLENGES = new Set([
+  "ERR_INVALID_TOKEN",
+  "ERR_INVALID_DPOP_PROOF",
+  "ERR_USE_DPOP_NONCE",
+  "ERR_DPOP_REQUIRED",
+]);
+
+/** Handles one gateway request; never throws (every failure is answered and audited). */
+export function handleProxy(d: Deputy, req: IncomingMessage, res: ServerResponse): void {
+  const call: Call = { started: performance.now() };
+  run(d, req, res, call).catch((err: unknown) => {
+    const e =
+      toDeputyError(err) ??
+      new DeputyError("ERR_INTERNAL", "internal error in the gateway; the server log has details");
+    if (e.code === "ERR_INTERNAL") d.log.error({ err }, "gateway error");
+    if (!res.headersSent) writeProblem(d, res, e);
+    else res.destroy();
+    audit(d, req, call, {
+      action: e.code === "ERR_APPROVAL_REQUIRED" ? "broker.call_held" : "broker.call_denied",
+      decision: e.code === "ERR_APPROVAL_REQUIRED" ? "info" : "denied",
+      status: null,
+      details: { code: e.code },
+    });
+  });
+}
+
+async function run(d: Deputy, req: IncomingMessage, res: ServerResponse, call: Call): Promise<void> {
+  const method = req.method ?? "GET";
+  if (headerBytes(req.rawHeaders) > d.config.brokerMaxHeaderBytes) {
+    throw new DeputyError(
+      "ERR_PROXY_HEADERS_TOO_LARGE",
+      `request headers exceed ${d.config.brokerMaxHeaderBytes} bytes`,
+    );
+  }
+  const target = parseProxyTarget(req.url ?? "/");
+  call.target = target;
+
+  // 2. Token (audience checked once the connection is known, so unauthenticated callers learn nothing).
+  const auth = splitAuthorization(req.headers.authorization);
+  if (auth?.scheme !== "dpop") {
+    throw new DeputyError(
+      auth?.scheme === "bearer" ? "ERR_INVALID_TOKEN" : "ERR_UNAUTHENTICATED",
+      "call /proxy with Authorization: DPoP <access token> and a DPoP proof (RFC 9449 §7.1)",
+    );
+  }
+  const token = auth.value;
+  let claims: AccessTokenClaims;
+  try {
+    claims = d.verifiedTokens.verify(token, {
+      issuer: d.urls.issuer,
+      now: nowSeconds(d.clock),
+      leewaySec: 0,
+      resolveKey: (kid) => d.keys.publicKey(kid),
+    });
+  } catch (e) {
+    throw new DeputyError("ERR_INVALID_TOKEN", (e as Error).message, { cause: e });
+  }
+  call.claims = claims;
+  const connection = await d.broker.connections.get(target.connection);
+  if (!connection)
+    throw new DeputyError("ERR_CONNECTION_NOT_FOUND", `no connection named ${target.connection}`);
+  call.connection = connection;
+  if (claims.aud !== connection.record.audience) {
+    throw new DeputyError("ERR_INVALID_TOKEN", "the access token is meant for another audience");
+  }
+  if (!claims.cnf?.jkt) throw new DeputyError("ERR_INVALID_TOKEN", "the access token is not DPoP-bound");
+
+  // 3. DPoP: htu is the proxy URL under the configured issuer, never built from Host or X-Forwarded-*.
+  const pathOnly = (req.url ?? "/").split("?")[0]!;
+  const dpop = checkDpop(d, req.headers.dpop, {
+    htm: method,
+    htu: `${d.urls.issuer}${pathOnly}`,
+    accessToken: token,
+    expectedJkt: claims.cnf.jkt,
+  });
+  if (!dpop) throw new DeputyError("ERR_DPOP_REQUIRED", "send a DPoP proof for this request (RFC 9449 §7.1)");
+
+  // 4. Revocation, then replay; the two store reads run together.
+  if (d.revocations.isRevoked(claims))
+    throw new DeputyError("ERR_INVALID_TOKEN", "the access token is revoked");
+  const [record, fresh] = await Promise.all([
+    d.store.tokens.get(claims.jti),
+    d.store.nonces.consumeOnce(dpop.replayKey, dpop.replayUntil, d.clock.now()),
+  ]);
+  if (!record || record.revokedAt !== null)
+    throw new DeputyError("ERR_INVALID_TOKEN", "the access token is revoked");
+  if (!fresh) throw new DeputyError("ERR_INVALID_DPOP_PROOF", "DPoP proof jti was already used (replay)");
+
+  // 5. Rate limit and rules.
+  const wait = d.broker.limiter.take(claims.client_id, Date.now());
+  if (wait > 0) {
+    throw new DeputyError(
+      "ERR_RATE_LIMITED",
+      `rate limit reached for agent ${claims.client_id}; retry later`,
+      {
+        extra: { retry_after_ms: wait },
+      },
+    );
+  }
+  const match = matchRules(connection.record.rules, claims.scope.split(" "), method, target.path);
+  if (!match) {
+    throw new DeputyError(
+      "ERR_CALL_NOT_ALLOWED",
+      `no rule of connection ${connection.record.name} allows ${method} ${target.path} for scopes "${claims.scope}"`,
+    );
+  }
+
+  // 6. Approval: the body is read (up to a limit) so the approval can bind its hash.
+  let body: Buffer | undefined;
+  if (match.approval) {
+    body = await readBody(req, d.config.brokerApprovalBodyLimit);
+    const bodySha256 = sha256Hex(body);
+    call.bodySha256 = bodySha256;
+    const url = `${d.urls.issuer}${req.url ?? "/"}`;
+    const presented = req.headers[APPROVAL_HEADER];
+    const chain = actorChain(claims.act).slice(1);
+    if (typeof presented === "string" && presented !== "") {
+      call.approvalId = presented;
+      await useApproval(d, presented, {
+        agentId: claims.client_id,
+        connectionId: connection.record.id,
+        method,
+        url,
+        bodySha256,
+      });
+    } else {
+      const held = await holdCall(d, {
+        connectionId: connection.record.id,
+        connectionName: connection.record.name,
+        agentId: claims.client_id,
+        chain,
+        principalId: claims.sub,
+        tokenId: claims.jti,
+        grantId: claims.grant_id,
+        method,
+        url,
+        bodySha256,
+      });
+      call.approvalId = held.id;
+      throw new DeputyError(
+        "ERR_APPROVAL_REQUIRED",
+        `this call needs an approval; repeat it with ${APPROVAL_HEADER}: ${held.id} once approved`,
+        {
+          extra: {
+            approval_id: held.id,
+            approval_url: `${d.urls.api}/approvals/${held.id}`,
+            expires_at: new Date(held.expiresAt).toISOString(),
+          },
+        },
+      );
+    }
+  }
+
+  // 7. Budget, then forward.
+  let maxCalls = d.broker.maxCalls.get(claims.grant_id);
+  if (maxCalls === undefined) {
+    const grant = await d.store.grants.get(claims.grant_id);
+    maxCalls = grant?.constraints.max_calls ?? null;
+    d.broker.maxCalls.set(claims.grant_id, maxCalls);
+  }
+  if (maxCalls !== null && !(await d.store.broker.consumeCallBudget(claims.grant_id, maxCalls))) {
+    throw new DeputyError(
+      "ERR_CALL_BUDGET_EXHAUSTED",
+      `grant ${claims.grant_id} has used its max_calls (${maxCalls})`,
+    );
+  }
+  const outcome = await forwardCall({
+    req,
+    res,
+    upstream: connection.record.upstream,
+    rawPath: target.rawPath,
+    query: target.query,
+    auth: { type: connection.record.authType, name: connection.record.authName, secret: connection.secret },
+    timeoutMs: d.config.brokerUpstreamTimeout,
+    body,
+  });
+  audit(d, req, call, {
+    action: "broker.call_allowed",
+    decision: "allowed",
+    status: outcome.status,
+    bytesIn: outcome.bytesIn,
+    bytesOut: outcome.bytesOut,
+    bodySha256: outcome.bodySha256,
+    details: { scope: match.scope, ...(outcome.error ? { code: outcome.error.code } : {}) },
+  });
+}
+
+function writeProblem(d: Deputy, res: ServerResponse, e: DeputyError): void {
+  const challenge = CHALLENGES.has(e.code);
+  const status = challenge ? 401 : e.status;
+  const headers: Record<string, string> = {
+    "content-type": "application/problem+json",
+    "cache-control": "no-store",
+    "x-content-type-options": "nosniff",
+  };
+  if (status === 401) {
+    headers["www-authenticate"] = challenge
+      ? `DPoP error="${e.oauthError}", algs="EdDSA ES256"`
+      : 'DPoP algs="EdDSA ES256"';
+  }
+  const nonce = e.extra?.dpop_nonce;
+  if (typeof nonce === "string") headers["dpop-nonce"] = nonce;
+  const retry = e.extra?.retry_after_ms;
+  if (typeof retry === "number") headers["retry-after"] = String(Math.ceil(retry / 1000)); // RFC 9110 §10.2.3
+  const extra = e.extra && !("dpop_nonce" in e.extra) && !("oauth_error" in e.extra) ? e.extra : {};
+  const body = JSON.stringify({
+    type: problemType(e.code),
+    title: e.title,
+    status,
+    detail: e.message,
+    code: e.code,
+    ...extra,
+  });
+  headers["content-length"] = String(Buffer.byteLength(body));
+  res.writeHead(status, headers);
+  res.end(body);
+  void d;
+}
+
+function audit(
+  d: Deputy,
+  req: IncomingMessage,
+  call: Call,
+  o: {
+    action: string;
+    decision: "allowed" | "denied" | "info";
+    status: number | null;
+    bytesIn?: number;
+    bytesOut?: number;
+    bodySha256?: string;
+    details: Record<string, unknown>;
+  },
+): void {
+  const c = call.claims;
+  const chain = c ? actorChain(c.act) : [];
+  const bodySha256 = o.bodySha256 ?? call.bodySha256;
+  const path = (req.url ?? "/").split("?")[0]!;
+  d.audit
+    .record({
+      action: o.action,
+      decision: o.decision,
+      actor: c
+        ? { agent: c.client_id, chain: chain.slice(1), principal: c.sub, kind: "agent" }
+        : { agent: null, chain: [], principal: null, kind: "anonymous" },
+      target: call.connection?.record.id ?? null,
+      resource: call.connection?.record.audience ?? null,
+      tokenId: c?.jti ?? null,
+      grantId: c?.grant_id ?? null,
+      request: { method: req.method ?? "GET", url: path, ...(bodySha256 ? { body_sha256: bodySha256 } : {}) },
+      details: {
+        connection: call.target?.connection ?? null,
+        path: call.target?.path ?? null,
+        upstream_status: o.status,
+        bytes_in: o.bytesIn ?? 0,
+        bytes_out: o.bytesOut ?? 0,
+        latency_ms: Math.round((performance.now() - call.started) * 1000) / 1000,
+        approval_id: call.approvalId ?? null,
+        ...o.details,
+      },
+    })
+    .catch((err: unknown) => d.log.error({ err }, "audit of a broker call failed"));
+}
