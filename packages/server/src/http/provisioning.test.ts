@@ -478,6 +478,34 @@ describe("provenance", () => {
     expect(shown.provenance.status).toBe("verified");
   });
 
+  it("PATCH /v1/resources/{id} changes provenance requirements for tokens issued from then on", async () => {
+    await deputy();
+    const s = await setupStory(t);
+    const { token } = await expectOk(t.api("POST", `/v1/principals/${s.principal}/tokens`));
+    const patch = (body: unknown, as?: string) => t.api("PATCH", `/v1/resources/${s.resource.id}`, body, as);
+    expect((await clientCredentials(t, s.agent, s.agentKey)).statusCode).toBe(200);
+    const on = await patch({ require_provenance: true });
+    expect(on.statusCode).toBe(200);
+    expect(on.json()).toMatchObject({ id: s.resource.id, require_provenance: true, code_digests: null });
+    const refused = await clientCredentials(t, s.agent, s.agentKey);
+    expect(refused.statusCode).toBe(400);
+    expect(refused.json().error).toBe("invalid_target");
+    expect((await patch({ require_provenance: false, code_digests: ["sha256:x"] })).json()).toMatchObject({
+      require_provenance: false,
+      code_digests: ["sha256:x"],
+    });
+    expect((await clientCredentials(t, s.agent, s.agentKey)).statusCode).toBe(400);
+    expect((await patch({ code_digests: null })).json().code_digests).toBeNull();
+    expect((await clientCredentials(t, s.agent, s.agentKey)).statusCode).toBe(200);
+    const empty = await patch({});
+    expect(empty.statusCode).toBe(400);
+    expect(empty.json().code).toBe("ERR_INVALID_REQUEST");
+    expect((await patch({ require_provenance: true }, token)).statusCode).toBe(403);
+    expect((await t.api("PATCH", "/v1/resources/res_nope", { require_provenance: true })).statusCode).toBe(404);
+    const updates = await expectOk(t.api("GET", "/v1/audit/events?action=resource.updated"));
+    expect(updates.items).toHaveLength(3);
+  });
+
   it("a delegated (token-exchange) token also meets the resource's provenance requirement", async () => {
     await deputy();
     const s = await setupStory(t, { depth: 2 });
