@@ -501,7 +501,9 @@ describe("provenance", () => {
     expect(empty.statusCode).toBe(400);
     expect(empty.json().code).toBe("ERR_INVALID_REQUEST");
     expect((await patch({ require_provenance: true }, token)).statusCode).toBe(403);
-    expect((await t.api("PATCH", "/v1/resources/res_nope", { require_provenance: true })).statusCode).toBe(404);
+    expect((await t.api("PATCH", "/v1/resources/res_nope", { require_provenance: true })).statusCode).toBe(
+      404,
+    );
     const updates = await expectOk(t.api("GET", "/v1/audit/events?action=resource.updated"));
     expect(updates.items).toHaveLength(3);
   });
