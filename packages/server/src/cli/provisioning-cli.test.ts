@@ -57,7 +57,9 @@ afterAll(async () => {
   await rm(work, { recursive: true, force: true });
 });
 
-describe("deputy provisioning commands", () => {
+// Each command is a fresh Node process (~0.5 s each on the shared 2-core machine, more under load),
+// and the first test runs about twenty of them.
+describe("deputy provisioning commands", { timeout: 90_000 }, () => {
   it("enrollment create → agent enroll → token; list; revoke --cascade", async () => {
     const p = await json(["principal", "create", "--type", "human", "--name", "Ada"]);
     await json(["resource", "create", "--audience", AUDIENCE, "--name", "API"]);
