@@ -57,7 +57,9 @@ afterAll(async () => {
   await rm(work, { recursive: true, force: true });
 });
 
-describe("deputy provisioning commands", () => {
+// Each command is a fresh Node process (~0.5 s each on the shared 2-core machine, more under load),
+// and the first test runs about twenty of them.
+describe("deputy provisioning commands", { timeout: 90_000 }, () => {
   it("enrollment create → agent enroll → token; list; revoke --cascade", async () => {
     const p = await json(["principal", "create", "--type", "human", "--name", "Ada"]);
     await json(["resource", "create", "--audience", AUDIENCE, "--name", "API"]);
@@ -103,6 +105,19 @@ describe("deputy provisioning commands", () => {
     const shown = await deputy(["agent", "show", agentId!]);
     expect(shown.stdout).toMatch(/provenance\s+none/);
 
+    // The resource now demands verified provenance: the enrolled agent's next token is refused.
+    const res = (await json(["resource", "list"])).items.find(
+      (r: { audience: string }) => r.audience === AUDIENCE,
+    );
+    const updated = await json(["resource", "update", res.id, "--require-provenance", "yes"]);
+    expect(updated).toMatchObject({ require_provenance: true, code_digests: null });
+    const refused = await deputy(["token", "--key-file", keyFile]);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain("requires verified provenance");
+    await json(["resource", "update", res.id, "--require-provenance", "no"]);
+    const nothing = await deputy(["resource", "update", res.id]);
+    expect(nothing.code).toBe(2);
+
     const revoked = await json(["enrollment", "revoke", e.id, "--cascade", "--reason", "done"]);
     expect(revoked.revoked).toEqual({ agents: 2, grants: 2, tokens: 1 });
   });
@@ -134,6 +149,7 @@ describe("deputy provisioning commands", () => {
       ["agent", "enroll"],
       ["agent", "temporary"],
       ["claim"],
+      ["resource", "update"],
     ]) {
       const h = await deputy([...args, "--help"]);
       expect(h.code).toBe(0);

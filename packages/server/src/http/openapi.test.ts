@@ -433,6 +433,7 @@ const BODIES: Record<string, z.ZodType> = {
   rotateVaultKey: inputs.EmptyBody,
   approveApproval: inputs.DecisionBody,
   denyApproval: inputs.DecisionBody,
+  updateResource: inputs.UpdateResourceBody,
 };
 /** The zod schema each list's query string is parsed with. */
 const QUERIES: Record<string, z.ZodObject> = {
@@ -1143,6 +1144,21 @@ describe("every response in a full story matches the document", () => {
       jwks: { keys: [testKey(42).publicJwk] },
     });
 
+    const patchRes = (url: string, body: unknown, token?: string) =>
+      api("PATCH", "/v1/resources/{id}", url, body, token);
+    const strictRes = (
+      await api("POST", "/v1/resources", "/v1/resources", {
+        audience: "https://strict.example.test",
+        name: "S",
+      })
+    ).json();
+    await patchRes(`/v1/resources/${strictRes.id}`, {
+      require_provenance: true,
+      code_digests: ["sha256:abc"],
+    });
+    await patchRes(`/v1/resources/${strictRes.id}`, {});
+    await patchRes(`/v1/resources/${strictRes.id}`, { require_provenance: false }, ptok);
+    await patchRes("/v1/resources/res_nope", { code_digests: null });
     const launcher = testKey(43);
     const pvi = (body: unknown, token?: string) =>
       api("POST", "/v1/provenance-issuers", "/v1/provenance-issuers", body, token);

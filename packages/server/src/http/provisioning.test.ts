@@ -7,10 +7,16 @@
  * double-claim, claim-after-expiry, sandbox-escape, ceiling-widening.
  */
 import { createHash } from "node:crypto";
+import {
+  CLIENT_ASSERTION_TYPE_JWT_BEARER,
+  GRANT_TYPE_TOKEN_EXCHANGE,
+  TOKEN_TYPE_ACCESS_TOKEN,
+  TOKEN_TYPE_JWT,
+} from "@deputy/protocol";
 import { afterEach, describe, expect, it } from "vitest";
 import { leadingZeroBits, powDigest, solveChallenge, sweepTemporaryAgents } from "../provision/index.js";
-import { signJwt, type TestKey, testKey } from "../test-support/keys.js";
-import { clientCredentials, decodeJwt, getToken, introspectAs } from "../test-support/oauth.js";
+import { clientAssertion, signJwt, type TestKey, testKey } from "../test-support/keys.js";
+import { clientCredentials, decodeJwt, getToken, introspectAs, tokenRequest } from "../test-support/oauth.js";
 import {
   createTestDeputy,
   expectOk,
@@ -470,6 +476,102 @@ describe("provenance", () => {
     });
     const shown = await expectOk(t.api("GET", `/v1/agents/${bad.id}`));
     expect(shown.provenance.status).toBe("verified");
+  });
+
+  it("PATCH /v1/resources/{id} changes provenance requirements for tokens issued from then on", async () => {
+    await deputy();
+    const s = await setupStory(t);
+    const { token } = await expectOk(t.api("POST", `/v1/principals/${s.principal}/tokens`));
+    const patch = (body: unknown, as?: string) => t.api("PATCH", `/v1/resources/${s.resource.id}`, body, as);
+    expect((await clientCredentials(t, s.agent, s.agentKey)).statusCode).toBe(200);
+    const on = await patch({ require_provenance: true });
+    expect(on.statusCode).toBe(200);
+    expect(on.json()).toMatchObject({ id: s.resource.id, require_provenance: true, code_digests: null });
+    const refused = await clientCredentials(t, s.agent, s.agentKey);
+    expect(refused.statusCode).toBe(400);
+    expect(refused.json().error).toBe("invalid_target");
+    expect((await patch({ require_provenance: false, code_digests: ["sha256:x"] })).json()).toMatchObject({
+      require_provenance: false,
+      code_digests: ["sha256:x"],
+    });
+    expect((await clientCredentials(t, s.agent, s.agentKey)).statusCode).toBe(400);
+    expect((await patch({ code_digests: null })).json().code_digests).toBeNull();
+    expect((await clientCredentials(t, s.agent, s.agentKey)).statusCode).toBe(200);
+    const empty = await patch({});
+    expect(empty.statusCode).toBe(400);
+    expect(empty.json().code).toBe("ERR_INVALID_REQUEST");
+    expect((await patch({ require_provenance: true }, token)).statusCode).toBe(403);
+    expect((await t.api("PATCH", "/v1/resources/res_nope", { require_provenance: true })).statusCode).toBe(
+      404,
+    );
+    const updates = await expectOk(t.api("GET", "/v1/audit/events?action=resource.updated"));
+    expect(updates.items).toHaveLength(3);
+  });
+
+  it("a delegated (token-exchange) token also meets the resource's provenance requirement", async () => {
+    await deputy();
+    const s = await setupStory(t, { depth: 2 });
+    const launcher = testKey(90);
+    await registerLauncher(launcher);
+    const strict = "https://strict.example.test";
+    await expectOk(t.api("POST", "/v1/resources", { audience: strict, name: "S", require_provenance: true }));
+    const make = async (seed: number, parentId: string | null, provenance?: Record<string, unknown>) => {
+      const key = testKey(seed);
+      const a = await expectOk(
+        t.api("POST", "/v1/agents", {
+          principal: s.principal,
+          name: `a${seed}`,
+          jwks: { keys: [key.publicJwk] },
+          ...(parentId ? { parent: parentId } : {}),
+          ...(provenance ? { provenance } : {}),
+        }),
+      );
+      return { id: a.id as string, key };
+    };
+    const parentAgent = await make(130, null, { software_statement: statement(launcher) });
+    await expectOk(
+      t.api("POST", "/v1/grants", {
+        agent: parentAgent.id,
+        scopes: ["read"],
+        resources: [strict],
+        expires_at: iso(T0 + 3_600_000),
+        max_delegation_depth: 1,
+      }),
+    );
+    const plainSub = await make(131, parentAgent.id, { model: "self" });
+    const verifiedSub = await make(132, parentAgent.id, {
+      software_statement: statement(launcher, { sub: "run-43" }),
+    });
+    const parentToken = await getToken(t, parentAgent.id, parentAgent.key, { resource: strict });
+    const exchange = (sub: { id: string; key: TestKey }) => {
+      const now = Math.floor(t.clock.now() / 1000);
+      return tokenRequest(t, {
+        grant_type: GRANT_TYPE_TOKEN_EXCHANGE,
+        client_assertion_type: CLIENT_ASSERTION_TYPE_JWT_BEARER,
+        client_assertion: clientAssertion(parentAgent.key, parentAgent.id, now),
+        subject_token: parentToken,
+        subject_token_type: TOKEN_TYPE_ACCESS_TOKEN,
+        actor_token: signJwt(
+          sub.key,
+          { typ: "JWT", kid: sub.key.kid },
+          { iss: sub.id, sub: sub.id, aud: TEST_ISSUER, jti: `j-${sub.id}`, iat: now, exp: now + 60 },
+        ),
+        actor_token_type: TOKEN_TYPE_JWT,
+      });
+    };
+    const refused = await exchange(plainSub);
+    expect(refused.statusCode).toBe(400);
+    expect(refused.json()).toEqual({
+      error: "invalid_target",
+      error_description: `resource ${strict} requires verified provenance; agent ${plainSub.id} has only self-asserted provenance`,
+    });
+    const ok = await exchange(verifiedSub);
+    expect(ok.statusCode).toBe(200);
+    expect(decodeJwt(ok.json().access_token).payload.agent_prov).toEqual({
+      verified: true,
+      iss: LAUNCHER,
+      code_digest: "sha256:good",
+    });
   });
 
   it("only the admin registers provenance issuers; an issuer is registered once", async () => {

@@ -68,6 +68,15 @@ export const CreateResourceBody = z.strictObject({
   code_digests: z.array(z.string().min(1).max(200)).min(1).max(100).optional(),
 });
 
+export const UpdateResourceBody = z
+  .strictObject({
+    require_provenance: z.boolean().optional(),
+    code_digests: z.array(z.string().min(1).max(200)).min(1).max(100).nullable().optional(),
+  })
+  .refine((b) => b.require_provenance !== undefined || b.code_digests !== undefined, {
+    message: "set require_provenance and/or code_digests",
+  });
+
 const jwks = z.strictObject({ keys: z.array(z.record(z.string(), z.unknown())).min(1).max(10) });
 /** Self-asserted fields, plus `software_statement` (a JWT from a registered provenance issuer). */
 const provenance = z.record(z.string(), z.unknown());

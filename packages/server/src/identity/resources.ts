@@ -114,3 +114,43 @@ export async function ensureBuiltinResource(
     throw e;
   }
 }
+
+/**
+ * Updates a resource's provenance requirements (admin): `require_provenance` and the
+ * `code_digests` allow-list (null removes it). Applies to tokens issued from then on; tokens
+ * already issued stay valid until they expire or are revoked.
+ *
+ * @example
+ * await updateResourceProvenance(deputy, admin, "res_…", { requireProvenance: true });
+ */
+export async function updateResourceProvenance(
+  d: Deputy,
+  caller: Caller,
+  id: string,
+  change: { requireProvenance?: boolean | undefined; codeDigests?: string[] | null | undefined },
+): Promise<ResourceRecord> {
+  requireAdmin(caller, "changing a resource");
+  if (!(await d.store.resources.get(id))) throw notFound("resource", id);
+  const codeDigests = change.codeDigests ? [...new Set(change.codeDigests)] : change.codeDigests;
+  const updated = await d.store.transaction(async (tx) => {
+    const r = await tx.resources.updateProvenance(id, {
+      requireProvenance: change.requireProvenance,
+      codeDigests,
+    });
+    if (!r) throw notFound("resource", id);
+    await d.audit.record(
+      {
+        action: "resource.updated",
+        decision: "allowed",
+        actor: actorOf(caller),
+        target: id,
+        resource: r.audience,
+        details: { require_provenance: r.requireProvenance, code_digests: r.codeDigests },
+      },
+      tx,
+    );
+    return r;
+  });
+  d.resources.remember(updated);
+  return updated;
+}

@@ -19,6 +19,7 @@ import { grantTests } from "./conformance/grants.js";
 import { issuerKeyTests } from "./conformance/issuer-keys.js";
 import { nonceTests } from "./conformance/nonces.js";
 import { principalTests } from "./conformance/principals.js";
+import { provisioningTests } from "./conformance/provisioning.js";
 import { resourceTests } from "./conformance/resources.js";
 import { tokenTests } from "./conformance/tokens.js";
 import { transactionTests } from "./conformance/transactions.js";
@@ -55,5 +56,6 @@ export function runStoreConformance(target: ConformanceTarget): void {
     auditTests(store);
     auditTreeTests(store);
     transactionTests(store);
+    provisioningTests(store);
   });
 }

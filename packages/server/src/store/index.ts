@@ -189,6 +189,14 @@ export interface ResourceStore {
   get(id: string): Promise<ResourceRecord | null>;
   getByAudience(audience: string): Promise<ResourceRecord | null>;
   list(page: PageRequest): Promise<Page<ResourceRecord>>;
+  /**
+   * Sets the provenance requirements of a resource (its only mutable fields); members left
+   * undefined keep their value. Returns the updated record, or null if there is no such resource.
+   */
+  updateProvenance(
+    id: string,
+    change: { requireProvenance?: boolean | undefined; codeDigests?: string[] | null | undefined },
+  ): Promise<ResourceRecord | null>;
 }
 
 export interface TokenStore {

@@ -32,7 +32,7 @@ import {
 import { checkDpop } from "./dpop-check.js";
 import type { TokenForm } from "./form.js";
 import { issueToken, type TokenResponse } from "./issue.js";
-import { requestedResource, requestedScopes } from "./select-grant.js";
+import { checkProvenanceAccepted, requestedResource, requestedScopes } from "./select-grant.js";
 
 export async function tokenExchange(
   d: Deputy,
@@ -128,6 +128,10 @@ export async function tokenExchange(
     },
     { scopes, resources: [audience] },
   );
+
+  // The delegated token acts as the sub-agent: a resource's provenance requirement applies to it.
+  const targetResource = await d.resources.byAudience(audience);
+  if (targetResource) checkProvenanceAccepted(sub, targetResource);
 
   const nowMs = d.clock.now();
   const child: GrantRecord = {

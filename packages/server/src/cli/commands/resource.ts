@@ -1,15 +1,18 @@
 /**
- * `deputy resource create|list|show`: APIs and MCP servers (audiences) that accept Deputy tokens.
+ * `deputy resource create|list|show|update`: APIs and MCP servers (audiences) that accept Deputy tokens.
  *
  * @example
  * registerResource(program);
  */
-import type { Command } from "commander";
+import { type Command, Option } from "commander";
+import { UsageError } from "../errors.js";
 import { note, print, printFields, printJson, printPage } from "../output.js";
 import { apiFor, globals, withExample, withJson, withPaging } from "./shared.js";
 
 type Resource = Record<string, unknown> & { id: string; audience: string; name: string };
 type Page = { items: Resource[]; next_cursor: string | null };
+
+const collect = (value: string, previous: string[] = []) => [...previous, value];
 
 export function registerResource(program: Command): void {
   const resource = program.command("resource").description("APIs and MCP servers that accept Deputy tokens");
@@ -21,23 +24,92 @@ export function registerResource(program: Command): void {
         .description("register a resource (audience); prints its introspection secret once")
         .requiredOption("--audience <url>", "the resource's identifier, the `aud` of its tokens")
         .requiredOption("--name <name>", "display name")
-        .option("--allow-bearer", "also accept tokens that are not DPoP-bound (weaker; off by default)"),
+        .option("--allow-bearer", "also accept tokens that are not DPoP-bound (weaker; off by default)")
+        .option("--require-provenance", "issue tokens for it only to agents with verified provenance")
+        .option(
+          "--code-digest <digest>",
+          "allow only agents with this verified code_digest (repeatable)",
+          collect,
+        ),
     ),
     'deputy resource create --audience https://api.example.com --name "Example API"',
-  ).action(async (opts: { audience: string; name: string; allowBearer?: boolean }, cmd: Command) => {
-    const body = {
-      audience: opts.audience,
-      name: opts.name,
-      ...(opts.allowBearer ? { allow_bearer: true } : {}),
-    };
-    const r = await (await apiFor(cmd)).post<Resource & { client_secret: string }>("/v1/resources", body);
-    if (globals(cmd).json) return printJson(r);
-    print(`Registered resource ${r.id} for audience ${r.audience}.`, `client_secret: ${r.client_secret}`);
-    note(
-      "WARNING: the client secret is shown only this once. Store it in the resource server's secret store;",
-      `it authenticates introspection as HTTP Basic ${r.id}:<secret>.`,
-    );
-  });
+    "deputy resource create --audience https://deploy.example.com --name Deploy --require-provenance --code-digest sha256:…",
+  ).action(
+    async (
+      opts: {
+        audience: string;
+        name: string;
+        allowBearer?: boolean;
+        requireProvenance?: boolean;
+        codeDigest?: string[];
+      },
+      cmd: Command,
+    ) => {
+      const body = {
+        audience: opts.audience,
+        name: opts.name,
+        ...(opts.allowBearer ? { allow_bearer: true } : {}),
+        ...(opts.requireProvenance ? { require_provenance: true } : {}),
+        ...(opts.codeDigest ? { code_digests: opts.codeDigest } : {}),
+      };
+      const r = await (await apiFor(cmd)).post<Resource & { client_secret: string }>("/v1/resources", body);
+      if (globals(cmd).json) return printJson(r);
+      print(`Registered resource ${r.id} for audience ${r.audience}.`, `client_secret: ${r.client_secret}`);
+      note(
+        "WARNING: the client secret is shown only this once. Store it in the resource server's secret store;",
+        `it authenticates introspection as HTTP Basic ${r.id}:<secret>.`,
+      );
+    },
+  );
+
+  withExample(
+    withJson(
+      resource
+        .command("update")
+        .description("change which agents may get tokens for a resource, by their provenance (admin)")
+        .argument("<id>", "res_ id")
+        .addOption(
+          new Option("--require-provenance <yes|no>", "only agents with verified provenance").choices([
+            "yes",
+            "no",
+          ]),
+        )
+        .option(
+          "--code-digest <digest>",
+          "allow only agents with this verified code_digest (repeatable)",
+          collect,
+        )
+        .option("--any-code-digest", "remove the code_digest allow-list"),
+    ),
+    "deputy resource update res_… --require-provenance yes",
+    "deputy resource update res_… --code-digest sha256:… --code-digest sha256:…",
+  ).action(
+    async (
+      id: string,
+      opts: { requireProvenance?: string; codeDigest?: string[]; anyCodeDigest?: boolean },
+      cmd: Command,
+    ) => {
+      if (opts.codeDigest && opts.anyCodeDigest)
+        throw new UsageError("use --code-digest or --any-code-digest, not both");
+      const body = {
+        ...(opts.requireProvenance ? { require_provenance: opts.requireProvenance === "yes" } : {}),
+        ...(opts.codeDigest ? { code_digests: opts.codeDigest } : {}),
+        ...(opts.anyCodeDigest ? { code_digests: null } : {}),
+      };
+      if (Object.keys(body).length === 0) {
+        throw new UsageError(
+          "nothing to change: pass --require-provenance, --code-digest or --any-code-digest",
+        );
+      }
+      const r = await (await apiFor(cmd)).request<Resource>(
+        "PATCH",
+        `/v1/resources/${encodeURIComponent(id)}`,
+        body,
+      );
+      if (globals(cmd).json) return printJson(r);
+      printFields(Object.entries(r));
+    },
+  );
 
   withExample(
     withPaging(withJson(resource.command("list").description("list resources"))),

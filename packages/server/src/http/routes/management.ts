@@ -21,7 +21,7 @@ import {
 import { requireAdmin } from "../../identity/caller.js";
 import { revokeTarget } from "../../identity/cascade.js";
 import { createPrincipal, getPrincipal, issuePrincipalToken } from "../../identity/principals.js";
-import { createResource, getResource } from "../../identity/resources.js";
+import { createResource, getResource, updateResourceProvenance } from "../../identity/resources.js";
 import { authenticateCaller } from "../auth.js";
 import { listBody, pageRequest } from "../pagination.js";
 import {
@@ -37,6 +37,7 @@ import {
   parse,
   RevocationBody,
   RevokeBody,
+  UpdateResourceBody,
 } from "../schemas.js";
 import { agentJson, agentKeyJson, grantJson, principalJson, resourceJson } from "../serialize.js";
 
@@ -178,6 +179,16 @@ export function registerManagement(app: FastifyInstance, d: Deputy): void {
   app.get<{ Params: P }>("/v1/resources/:id", async (r) =>
     resourceJson(await getResource(d, await caller(r), r.params.id)),
   );
+  app.patch<{ Params: P }>("/v1/resources/:id", async (r) => {
+    const c = await caller(r);
+    const body = parse(UpdateResourceBody, r.body);
+    return resourceJson(
+      await updateResourceProvenance(d, c, r.params.id, {
+        requireProvenance: body.require_provenance,
+        codeDigests: body.code_digests,
+      }),
+    );
+  });
 
   // Revocations (any id)
   app.post("/v1/revocations", async (r) => {

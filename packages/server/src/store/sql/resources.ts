@@ -43,6 +43,21 @@ export class SqlResourceStore implements ResourceStore {
     return rows[0] ? toResource(rows[0]) : null;
   }
 
+  async updateProvenance(
+    id: string,
+    change: { requireProvenance?: boolean | undefined; codeDigests?: string[] | null | undefined },
+  ): Promise<ResourceRecord | null> {
+    const set: { require_provenance?: boolean; code_digests?: string | null } = {};
+    if (change.requireProvenance !== undefined) set.require_provenance = change.requireProvenance;
+    if (change.codeDigests !== undefined) {
+      set.code_digests = change.codeDigests === null ? null : JSON.stringify(change.codeDigests);
+    }
+    if (Object.keys(set).length > 0) {
+      await this.ctx.db.updateTable("resources").set(set).where("id", "=", id).execute();
+    }
+    return this.get(id);
+  }
+
   list(page: PageRequest): Promise<Page<ResourceRecord>> {
     return fetchPage(this.ctx.db.selectFrom("resources").selectAll(), page, toResource);
   }

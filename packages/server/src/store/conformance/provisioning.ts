@@ -1,0 +1,146 @@
+/**
+ * Conformance tests for the provisioning stores: {@link EnrollmentStore},
+ * {@link ProvenanceIssuerStore}, {@link SettingStore}, and the temporary-agent methods of
+ * {@link AgentStore} (claim, expiry scan, removal).
+ *
+ * @example
+ * describe("provisioning", () => provisioningTests(() => store));
+ */
+import { randomBytes } from "node:crypto";
+import { describe, expect, it } from "vitest";
+import { type EnrollmentRecord, type Store, StoreConflictError } from "../index.js";
+import { agent, agentKey, grant, principal, T0, uid } from "./fixtures.js";
+
+function enrollment(principalId: string, o: Partial<EnrollmentRecord> = {}): EnrollmentRecord {
+  return {
+    id: uid("enr"),
+    principalId,
+    codeHash: randomBytes(32).toString("hex"),
+    scopes: ["read"],
+    resources: ["https://api.example.com"],
+    maxAgents: 3,
+    agentsEnrolled: 0,
+    requireProvenance: true,
+    status: "active",
+    expiresAt: T0 + 3_600_000,
+    createdAt: T0,
+    revokedAt: null,
+    ...o,
+  };
+}
+
+export function provisioningTests(s: () => Store): void {
+  describe("provisioning", () => {
+    it("round-trips an enrollment by id and by code hash; a duplicate code hash conflicts", async () => {
+      const p = principal();
+      await s().principals.create(p);
+      const e = enrollment(p.id);
+      await s().enrollments.create(e);
+      expect(await s().enrollments.get(e.id)).toEqual(e);
+      expect(await s().enrollments.getByCodeHash(e.codeHash)).toEqual(e);
+      expect(await s().enrollments.getByCodeHash("0".repeat(64))).toBeNull();
+      await expect(s().enrollments.create({ ...e, id: uid("enr") })).rejects.toBeInstanceOf(
+        StoreConflictError,
+      );
+      const page = await s().enrollments.list({ principalId: p.id }, { limit: 10 });
+      expect(page.items.map((x) => x.id)).toEqual([e.id]);
+    });
+
+    it("lets exactly max_agents of 20 concurrent takeSlot calls succeed", async () => {
+      const p = principal();
+      await s().principals.create(p);
+      const e = enrollment(p.id, { maxAgents: 3 });
+      await s().enrollments.create(e);
+      const results = await Promise.all(
+        Array.from({ length: 20 }, () => s().transaction((tx) => tx.enrollments.takeSlot(e.id, T0))),
+      );
+      expect(results.filter(Boolean)).toHaveLength(3);
+      expect((await s().enrollments.get(e.id))?.agentsEnrolled).toBe(3);
+    });
+
+    it("takes no slot from an expired or revoked enrollment; revoke is monotonic", async () => {
+      const p = principal();
+      await s().principals.create(p);
+      const e = enrollment(p.id);
+      await s().enrollments.create(e);
+      expect(await s().enrollments.takeSlot(e.id, e.expiresAt)).toBe(false);
+      expect(await s().enrollments.revoke(e.id, T0 + 5)).toBe(true);
+      expect(await s().enrollments.revoke(e.id, T0 + 9)).toBe(false);
+      expect(await s().enrollments.takeSlot(e.id, T0)).toBe(false);
+      expect(await s().enrollments.get(e.id)).toMatchObject({
+        status: "revoked",
+        revokedAt: T0 + 5,
+        agentsEnrolled: 0,
+      });
+    });
+
+    it("round-trips provenance issuers; a duplicate issuer conflicts", async () => {
+      const i = {
+        id: uid("pvi"),
+        name: "CI",
+        issuer: `https://${uid("ci")}.example`,
+        jwks: { keys: [{ kty: "OKP", crv: "Ed25519", x: "abc" }] },
+        createdAt: T0,
+      };
+      await s().provenanceIssuers.create(i);
+      expect(await s().provenanceIssuers.get(i.id)).toEqual(i);
+      expect(await s().provenanceIssuers.getByIssuer(i.issuer)).toEqual(i);
+      await expect(s().provenanceIssuers.create({ ...i, id: uid("pvi") })).rejects.toBeInstanceOf(
+        StoreConflictError,
+      );
+    });
+
+    it("setIfAbsent: exactly one of several concurrent writers wins, and every caller gets its value", async () => {
+      const name = uid("setting");
+      const values = Array.from({ length: 10 }, (_, i) => `v${i}`);
+      const got = await Promise.all(values.map((v) => s().settings.setIfAbsent(name, v)));
+      expect(new Set(got).size).toBe(1);
+      expect(await s().settings.get(name)).toBe(got[0]);
+    });
+
+    it("claims an unexpired temporary agent exactly once, moving it and its grants; records the claim", async () => {
+      const sandbox = principal();
+      const human = principal();
+      await s().principals.create(sandbox);
+      await s().principals.create(human);
+      const a = agent(sandbox.id, {
+        temporaryUntil: T0 + 1000,
+        ceiling: { scopes: ["read"], resources: ["https://sandbox.example"] },
+      });
+      const hash = randomBytes(32).toString("hex");
+      await s().agents.create(a, [agentKey(a.id)], hash);
+      const g = grant(a);
+      await s().grants.create(g);
+      expect((await s().agents.getByClaimCodeHash(hash))?.id).toBe(a.id);
+      const results = await Promise.all(
+        Array.from({ length: 10 }, () => s().transaction((tx) => tx.agents.claim(a.id, human.id, T0 + 10))),
+      );
+      expect(results.filter(Boolean)).toHaveLength(1);
+      expect(await s().agents.get(a.id)).toMatchObject({
+        principalId: human.id,
+        claimedAt: T0 + 10,
+        temporaryUntil: null,
+        ceiling: null,
+      });
+      expect((await s().grants.get(g.id))?.principalId).toBe(human.id);
+    });
+
+    it("refuses to claim an expired temporary agent; finds, then removes expired ones", async () => {
+      const sandbox = principal();
+      await s().principals.create(sandbox);
+      const old = agent(sandbox.id, { temporaryUntil: T0 + 100 });
+      const fresh = agent(sandbox.id, { temporaryUntil: T0 + 10_000 });
+      await s().agents.create(old, [agentKey(old.id)], randomBytes(32).toString("hex"));
+      await s().agents.create(fresh, [agentKey(fresh.id)], randomBytes(32).toString("hex"));
+      expect(await s().agents.claim(old.id, sandbox.id, T0 + 100)).toBe(false);
+      const expired = await s().agents.expiredTemporary(T0 + 100, 10);
+      expect(expired).toContain(old.id);
+      expect(expired).not.toContain(fresh.id);
+      await s().agents.removeTemporary([old.id]);
+      expect(await s().agents.keys(old.id)).toEqual([]);
+      expect((await s().agents.get(old.id))?.temporaryUntil).toBeNull();
+      expect(await s().agents.expiredTemporary(T0 + 100, 10)).not.toContain(old.id);
+      expect(await s().agents.keys(fresh.id)).toHaveLength(1);
+    });
+  });
+}
