@@ -7,7 +7,9 @@
  */
 import { Command } from "commander";
 import { registerAgent } from "./commands/agent.js";
+import { registerApproval } from "./commands/approval.js";
 import { registerAudit } from "./commands/audit.js";
+import { registerConnection } from "./commands/connection.js";
 import { registerDemo } from "./commands/demo.js";
 import { registerGrant } from "./commands/grant.js";
 import { registerKeys } from "./commands/keys.js";
@@ -51,5 +53,7 @@ export function buildProgram(): Command {
   registerRevoke(program);
   registerKeys(program);
   registerAudit(program);
+  registerConnection(program);
+  registerApproval(program);
   return program;
 }
