@@ -627,8 +627,6 @@ describe("approvals", () => {
 
     // The requesting agent may read (long-poll) its own hold; without the review scope it cannot list.
     const plain = await getToken(t, agent, key, { scope: "issues:read", resource: TEST_ISSUER });
-      () => null,
-    );
     {
       const get = (url2: string) =>
         t.app.inject({
