@@ -25,6 +25,7 @@ const BENCHMARKS = [
   "cluster",
   "ledger",
   "provisioning",
+  "broker",
 ];
 const SKIPPED_IN_QUICK = new Set(["scale"]);
 /** A benchmark that overruns this is stopped (its server children exit with this process). */

@@ -7,6 +7,9 @@
  * - `bare`: a bare node:http server that reads the request body and answers a small JSON body
  *   (the baseline for every HTTP figure).
  * - `deputy`: Deputy itself (`startDeputy`), or `workers` > 1 processes with `serveCluster`.
+ * - `upstream`: the bare server, plus `GET /big?mb=N` streaming N MiB (the broker's upstream).
+ * - `proxy`: a bare node:http reverse proxy to `options.upstream` (keep-alive agent, bodies piped
+ *   both ways): the baseline for the broker gateway's throughput.
  * - `oidc`: the peer, panva's oidc-provider, issuing JWT access tokens for `client_credentials`
  *   with `client_secret_basic`.
  *
@@ -60,6 +63,69 @@ async function bare() {
   ready({ url: `http://127.0.0.1:${server.address().port}` });
 }
 
+async function upstream() {
+  const body = Buffer.from(JSON.stringify({ ok: true, active: true, token_type: "DPoP", expires_in: 300 }));
+  const chunk = Buffer.alloc(65536, 97);
+  const server = http.createServer((req, res) => {
+    req.on("data", () => {});
+    req.on("end", () => {
+      const url = new URL(req.url ?? "/", "http://x");
+      if (url.pathname.endsWith("/big")) {
+        const mb = Number(url.searchParams.get("mb") ?? "1");
+        res.writeHead(200, { "content-type": "application/octet-stream", "content-length": mb * 1048576 });
+        let left = mb * 16;
+        const pump = () => {
+          while (left > 0) {
+            left--;
+            if (!res.write(chunk)) return void res.once("drain", pump);
+          }
+          res.end();
+        };
+        return pump();
+      }
+      res.writeHead(200, {
+        "content-type": "application/json; charset=utf-8",
+        "content-length": body.length,
+      });
+      res.end(body);
+    });
+  });
+  server.keepAliveTimeout = 30_000;
+  await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
+  onTerm(() => new Promise((resolve) => server.close(resolve)));
+  ready({ url: `http://127.0.0.1:${server.address().port}` });
+}
+
+async function proxy() {
+  const target = new URL(options.upstream);
+  const agent = new http.Agent({ keepAlive: true, maxFreeSockets: 256 });
+  const server = http.createServer((req, res) => {
+    const up = http.request(
+      {
+        hostname: target.hostname,
+        port: target.port,
+        method: req.method,
+        path: req.url,
+        headers: { ...req.headers, host: target.host },
+        agent,
+      },
+      (ures) => {
+        res.writeHead(ures.statusCode ?? 502, ures.headers);
+        ures.pipe(res);
+      },
+    );
+    up.on("error", () => {
+      if (!res.headersSent) res.writeHead(502);
+      res.end();
+    });
+    req.pipe(up);
+  });
+  server.keepAliveTimeout = 30_000;
+  await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
+  onTerm(() => new Promise((resolve) => server.close(resolve)));
+  ready({ url: `http://127.0.0.1:${server.address().port}` });
+}
+
 async function deputy() {
   const deputyOptions = {
     port: options.port ?? 0,
@@ -71,6 +137,8 @@ async function deputy() {
     ...(options.databaseSchema ? { databaseSchema: options.databaseSchema } : {}),
     ...(options.accessTokenTtl ? { accessTokenTtl: options.accessTokenTtl } : {}),
     ...(options.sweepInterval ? { sweepInterval: options.sweepInterval } : {}),
+    // The broker benchmark's upstream is plain http on loopback; its load is one agent.
+    ...(options.broker ? { brokerAllowHttpLoopback: true, brokerRateLimit: 0 } : {}),
   };
   const workers = options.workers ?? 1;
   if (workers > 1) {
@@ -147,7 +215,7 @@ async function oidc() {
   ready({ url });
 }
 
-const kinds = { bare, deputy, oidc };
+const kinds = { bare, deputy, oidc, upstream, proxy };
 const start = kinds[options.kind];
 if (!start) {
   console.error(`unknown kind ${options.kind}`);

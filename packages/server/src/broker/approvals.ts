@@ -41,10 +41,21 @@ export function requestHash(
     .digest("hex");
 }
 
-/** Whether a caller may see an approval (and so decide it, subject to {@link checkApprover}). */
+/**
+ * Whether a caller may see an approval: the admin; the requester's principal; an agent of that
+ * principal that made the call (or is an ancestor of the agent that did, so it can long-poll its
+ * sub-agents' holds); or a reviewer agent (scope `approvals:review`) of that principal.
+ * Deciding is further limited by {@link checkApprover}.
+ */
 export function canSeeApproval(caller: Caller, a: ApprovalRecord): boolean {
   if (caller.kind === "admin") return true;
-  return caller.principalId === a.principalId;
+  if (caller.principalId !== a.principalId) return false;
+  if (caller.kind === "principal") return true;
+  return (
+    a.agentId === caller.agentId ||
+    a.chain.includes(caller.agentId) ||
+    caller.scopes.includes(SCOPE_APPROVALS_REVIEW)
+  );
 }
 
 /** An agent can never approve a call of its own or of its sub-agents (whose chain names it). */
@@ -112,6 +123,12 @@ export async function listApprovals(
   filter: { status?: ApprovalStatus | undefined },
   page: PageRequest,
 ): Promise<Page<ApprovalRecord>> {
+  if (caller.kind === "agent" && !caller.scopes.includes(SCOPE_APPROVALS_REVIEW)) {
+    throw new DeputyError(
+      "ERR_INSUFFICIENT_SCOPE",
+      `listing approvals needs scope ${SCOPE_APPROVALS_REVIEW}`,
+    );
+  }
   const principalId = caller.kind === "admin" ? undefined : caller.principalId;
   return d.store.broker.listApprovals({ status: filter.status, principalId }, page);
 }

@@ -625,6 +625,29 @@ describe("approvals", () => {
     expect(self.statusCode).toBe(403);
     expect(self.json()).toEqual(problem(403, "ERR_SELF_APPROVAL"));
 
+    // The requesting agent may read (long-poll) its own hold; without the review scope it cannot list.
+    const plain = await getToken(t, agent, key, { scope: "issues:read", resource: TEST_ISSUER });
+    {
+      const get = (url2: string) =>
+        t.app.inject({
+          method: "GET",
+          url: url2,
+          headers: {
+            authorization: `DPoP ${plain}`,
+            dpop: dpopProof(key, {
+              htm: "GET",
+              htu: `${TEST_ISSUER}${url2.split("?")[0]}`,
+              iat: nowS(t),
+              accessToken: plain,
+            }),
+          },
+        });
+      expect((await get(`/v1/approvals/${id}?wait=0`)).json()).toMatchObject({ id, status: "pending" });
+      const list = await get("/v1/approvals");
+      expect(list.statusCode).toBe(403);
+      expect(list.json()).toEqual(problem(403, "ERR_INSUFFICIENT_SCOPE"));
+    }
+
     const rk = testKey(2);
     const reviewer = (
       await expectOk(

@@ -7,8 +7,10 @@
  */
 import { Command } from "commander";
 import { registerAgent } from "./commands/agent.js";
+import { registerApproval } from "./commands/approval.js";
 import { registerAudit } from "./commands/audit.js";
 import { registerClaim } from "./commands/claim.js";
+import { registerConnection } from "./commands/connection.js";
 import { registerDemo } from "./commands/demo.js";
 import { registerEnrollment } from "./commands/enrollment.js";
 import { registerGrant } from "./commands/grant.js";
@@ -55,5 +57,7 @@ export function buildProgram(): Command {
   registerRevoke(program);
   registerKeys(program);
   registerAudit(program);
+  registerConnection(program);
+  registerApproval(program);
   return program;
 }

@@ -125,10 +125,10 @@ async function run(d: Deputy, req: IncomingMessage, res: ServerResponse, call: C
   // 4. Revocation, then replay; the two store reads run together.
   if (d.revocations.isRevoked(claims))
     throw new DeputyError("ERR_INVALID_TOKEN", "the access token is revoked");
-  const [record, fresh] = await Promise.all([
-    d.store.tokens.get(claims.jti),
-    d.store.nonces.consumeOnce(dpop.replayKey, dpop.replayUntil, d.clock.now()),
-  ]);
+  // One store transaction, so concurrent calls share a commit (the store's group commit).
+  const [record, fresh] = await d.store.transaction((tx) =>
+    Promise.all([tx.tokens.get(claims.jti), tx.nonces.consumeOnce(dpop.replayKey, dpop.replayUntil, d.clock.now())]),
+  );
   if (!record || record.revokedAt !== null)
     throw new DeputyError("ERR_INVALID_TOKEN", "the access token is revoked");
   if (!fresh) throw new DeputyError("ERR_INVALID_DPOP_PROOF", "DPoP proof jti was already used (replay)");

@@ -15,6 +15,7 @@ import { afterEach, beforeEach, describe } from "vitest";
 import { agentTests } from "./conformance/agents.js";
 import { auditTests } from "./conformance/audit.js";
 import { auditTreeTests } from "./conformance/audit-tree.js";
+import { brokerTests } from "./conformance/broker.js";
 import { grantTests } from "./conformance/grants.js";
 import { issuerKeyTests } from "./conformance/issuer-keys.js";
 import { nonceTests } from "./conformance/nonces.js";
@@ -52,6 +53,7 @@ export function runStoreConformance(target: ConformanceTarget): void {
     resourceTests(store);
     tokenTests(store);
     nonceTests(store);
+    brokerTests(store);
     issuerKeyTests(store);
     auditTests(store);
     auditTreeTests(store);
