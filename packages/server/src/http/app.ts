@@ -14,6 +14,7 @@ import { registerAudit } from "./routes/audit.js";
 import { registerDiscovery } from "./routes/discovery.js";
 import { registerManagement } from "./routes/management.js";
 import { registerOAuth } from "./routes/oauth.js";
+import { registerStatus } from "./routes/status.js";
 
 export async function buildApp(d: Deputy): Promise<FastifyInstance> {
   const app = Fastify({
@@ -56,6 +57,7 @@ export async function buildApp(d: Deputy): Promise<FastifyInstance> {
   registerOAuth(app, d);
   registerManagement(app, d);
   registerAudit(app, d);
+  registerStatus(app, d);
   app.get("/healthz", async () => ({ status: "ok" }));
   return app;
 }

@@ -1,5 +1,6 @@
 /**
- * Cascading revocation (DESIGN §4). One transaction per call; once it returns, introspection
+ * Cascading revocation (DESIGN §4). One transaction per call, which also appends the revocation
+ * event that verifiers receive (`GET /v1/revocations/events`); once it returns, introspection
  * answers `{"active": false}` for every token in the cascade and the token endpoint refuses every
  * identity in it. Revocation is monotonic: nothing here ever reactivates anything.
  *
@@ -14,7 +15,7 @@
  */
 import { DeputyError, idPrefix } from "@deputy/protocol";
 import type { Deputy } from "../context.js";
-import type { Store } from "../store/index.js";
+import type { RevocationCascade, RevokedTokenRef, Store } from "../store/index.js";
 import { actorOf, type Caller, canSeeAgent, canSeePrincipal, notFound } from "./caller.js";
 
 export interface RevocationResult {
@@ -22,6 +23,8 @@ export interface RevocationResult {
   revoked: { principals: number; agents: number; grants: number; tokens: number };
   /** Ids newly revoked (tokens are counted, not listed). */
   cascade: { principals: string[]; agents: string[]; grants: string[] };
+  /** The revocation event recorded for it (`GET /v1/revocations/events`), or null if nothing changed. */
+  eventId: number | null;
 }
 
 export async function revokeTarget(
@@ -40,7 +43,12 @@ export async function revokeTarget(
   await authorize(d, caller, kind, target);
   const now = d.clock.now();
   const result = await d.store.transaction(async (tx) => {
-    const changed = { principals: [] as string[], agents: [] as string[], grants: [] as string[], tokens: 0 };
+    const changed = {
+      principals: [] as string[],
+      agents: [] as string[],
+      grants: [] as string[],
+      tokens: [] as RevokedTokenRef[],
+    };
     let agentIds: string[] = [];
     let grantIds: string[] = [];
     if (kind === "prn") {
@@ -51,8 +59,11 @@ export async function revokeTarget(
     } else if (kind === "grt") {
       grantIds = [target, ...(await tx.grants.descendants(target))];
     } else {
-      if (await tx.tokens.revoke(target, now)) changed.tokens++;
-      changed.tokens += await tx.tokens.revokeDescendants(target, now);
+      if (await tx.tokens.revoke(target, now)) {
+        const token = await tx.tokens.get(target);
+        if (token) changed.tokens.push({ id: target, exp: Math.ceil(token.expiresAt / 1000) });
+      }
+      changed.tokens.push(...(await tx.tokens.revokeDescendants(target, now)));
       const delegated = await tx.tokens.delegatedGrantIds(target);
       for (const g of delegated) grantIds.push(g, ...(await tx.grants.descendants(g)));
     }
@@ -62,7 +73,7 @@ export async function revokeTarget(
     }
     if (grantIds.length > 0) {
       changed.grants = await tx.grants.revoke(grantIds, now);
-      changed.tokens += await tx.tokens.revokeByGrants(grantIds, now);
+      changed.tokens.push(...(await tx.tokens.revokeByGrants(grantIds, now)));
     }
     await d.audit.record(
       {
@@ -78,7 +89,7 @@ export async function revokeTarget(
             principals: changed.principals.length,
             agents: changed.agents.length,
             grants: changed.grants.length,
-            tokens: changed.tokens,
+            tokens: changed.tokens.length,
           },
           agents: changed.agents,
           grants: changed.grants,
@@ -86,24 +97,48 @@ export async function revokeTarget(
       },
       tx,
     );
-    return changed;
+    // DESIGN §4: the event verifiers receive, in this same transaction (it commits with the
+    // revocation or not at all), appended last so the event head's lock is held only until COMMIT.
+    // An expired token needs no event (verifiers refuse it by `exp`); a revocation that changed
+    // nothing needs none either.
+    const cascade: RevocationCascade = {
+      principals: changed.principals,
+      agents: changed.agents,
+      grants: changed.grants,
+      tokens: changed.tokens.filter((t) => t.exp * 1000 > now),
+    };
+    const eventId = isEmpty(cascade)
+      ? null
+      : await tx.revocationEvents.append({ at: now, target, reason, cascade });
+    return { ...changed, cascade, eventId };
   });
-  d.revocations.add({
-    principals: result.principals,
-    agents: result.agents,
-    grants: result.grants,
-    ...(kind === "tok" ? { tokens: [{ id: target, expiresAt: now + 3_600_000 }] } : {}),
-  });
+  if (result.eventId !== null) {
+    d.statusLists.invalidate();
+    d.revocations.add({
+      principals: result.principals,
+      agents: result.agents,
+      grants: result.grants,
+      tokens: result.cascade.tokens.map((t) => ({ id: t.id, expiresAt: t.exp * 1000 })),
+    });
+    // Deliver to this process's subscribers (SSE streams) before answering; other processes
+    // hear of it through the store (NOTIFY on PostgreSQL, a poll on SQLite).
+    await d.revocationFeed.nudge();
+  }
   return {
     target,
     revoked: {
       principals: result.principals.length,
       agents: result.agents.length,
       grants: result.grants.length,
-      tokens: result.tokens,
+      tokens: result.tokens.length,
     },
     cascade: { principals: result.principals, agents: result.agents, grants: result.grants },
+    eventId: result.eventId,
   };
+}
+
+function isEmpty(c: RevocationCascade): boolean {
+  return c.principals.length + c.agents.length + c.grants.length + c.tokens.length === 0;
 }
 
 /** Visibility: invisible targets answer 404 so existence never leaks. */

@@ -20,6 +20,7 @@ import { issuerKeyTests } from "./conformance/issuer-keys.js";
 import { nonceTests } from "./conformance/nonces.js";
 import { principalTests } from "./conformance/principals.js";
 import { resourceTests } from "./conformance/resources.js";
+import { revocationEventTests } from "./conformance/revocation-events.js";
 import { tokenTests } from "./conformance/tokens.js";
 import { transactionTests } from "./conformance/transactions.js";
 import type { Store } from "./index.js";
@@ -55,5 +56,6 @@ export function runStoreConformance(target: ConformanceTarget): void {
     auditTests(store);
     auditTreeTests(store);
     transactionTests(store);
+    revocationEventTests(store);
   });
 }

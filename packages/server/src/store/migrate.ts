@@ -9,8 +9,10 @@
 import { type Kysely, sql } from "kysely";
 import { migration as postgres001 } from "./migrations/postgres/001_init.js";
 import { migration as postgres002 } from "./migrations/postgres/002_audit_ledger.js";
+import { migration as postgres003 } from "./migrations/postgres/003_revocation_events.js";
 import { migration as sqlite001 } from "./migrations/sqlite/001_init.js";
 import { migration as sqlite002 } from "./migrations/sqlite/002_audit_ledger.js";
+import { migration as sqlite003 } from "./migrations/sqlite/003_revocation_events.js";
 import type { Database } from "./schema.js";
 
 /** One schema step: statements run in order, in one transaction. */
@@ -21,8 +23,8 @@ export interface Migration {
 }
 
 const MIGRATIONS: Record<"sqlite" | "postgres", readonly Migration[]> = {
-  sqlite: [sqlite001, sqlite002],
-  postgres: [postgres001, postgres002],
+  sqlite: [sqlite001, sqlite002, sqlite003],
+  postgres: [postgres001, postgres002, postgres003],
 };
 
 /**

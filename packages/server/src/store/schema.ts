@@ -179,6 +179,22 @@ export interface CountersTable {
   value: number;
 }
 
+/** One revocation and everything it cascaded to (migration 003). */
+export interface RevocationEventsTable {
+  id: number;
+  at: number;
+  target: string;
+  reason: string | null;
+  /** JSON: {@link RevocationCascade}. */
+  cascade: string;
+}
+
+/** One row: the id of the newest revocation event (migration 003). */
+export interface RevocationEventHeadTable {
+  id: number;
+  last_id: number;
+}
+
 export interface SchemaMigrationsTable {
   version: number;
   applied_at: number;
@@ -201,5 +217,7 @@ export interface Database {
   audit_checkpoints: AuditCheckpointsTable;
   audit_log_key: AuditLogKeyTable;
   counters: CountersTable;
+  revocation_events: RevocationEventsTable;
+  revocation_event_head: RevocationEventHeadTable;
   schema_migrations: SchemaMigrationsTable;
 }

@@ -19,8 +19,8 @@ const PG_URL = process.env.DEPUTY_TEST_DATABASE_URL ?? "postgres://root@127.0.0.
 /** In CI, or when a database is configured explicitly, PostgreSQL must be tested. */
 const PG_REQUIRED = Boolean(process.env.CI || process.env.DEPUTY_TEST_DATABASE_URL);
 const PG_REACHABLE = await reachable(PG_URL);
-/** Schema versions a fresh database ends up with (001 init, 002 audit ledger). */
-const MIGRATIONS = 2;
+/** Schema versions a fresh database ends up with (001 init, 002 audit ledger, 003 revocation events). */
+const MIGRATIONS = 3;
 
 async function reachable(url: string): Promise<boolean> {
   const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 3_000 });

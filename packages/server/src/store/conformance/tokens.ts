@@ -65,13 +65,20 @@ export function tokenTests(s: () => Store): void {
       const ts = [token(g1), token(g1), token(g2), token(g3, { revokedAt: T0 }), token(g3)];
       for (const t of ts) await s().tokens.create(t);
       await s().tokens.revoke(ts[0]?.id ?? "", T0 + 1);
-      expect(await s().tokens.revokeByGrants([g1.id, g2.id], T0 + 5)).toBe(2);
-      expect(await s().tokens.revokeByGrants([g1.id, g2.id], T0 + 6)).toBe(0);
-      expect(await s().tokens.revokeByGrants([], T0 + 6)).toBe(0);
+      const refs = (await s().tokens.revokeByGrants([g1.id, g2.id], T0 + 5)).sort((x, y) =>
+        x.id.localeCompare(y.id),
+      );
+      expect(refs).toEqual(
+        [ts[1]!, ts[2]!]
+          .map((t) => ({ id: t.id, exp: Math.ceil(t.expiresAt / 1000) }))
+          .sort((x, y) => x.id.localeCompare(y.id)),
+      );
+      expect(await s().tokens.revokeByGrants([g1.id, g2.id], T0 + 6)).toEqual([]);
+      expect(await s().tokens.revokeByGrants([], T0 + 6)).toEqual([]);
       expect((await s().tokens.get(ts[0]?.id ?? ""))?.revokedAt).toBe(T0 + 1);
       expect((await s().tokens.get(ts[2]?.id ?? ""))?.revokedAt).toBe(T0 + 5);
       expect((await s().tokens.get(ts[4]?.id ?? ""))?.revokedAt).toBeNull();
-      expect(await s().tokens.revokeByGrants([g3.id], T0 + 7)).toBe(1);
+      expect(await s().tokens.revokeByGrants([g3.id], T0 + 7)).toHaveLength(1);
       expect((await s().tokens.get(ts[3]?.id ?? ""))?.revokedAt).toBe(T0);
     });
 
@@ -84,8 +91,10 @@ export function tokenTests(s: () => Store): void {
       const great = token(g, { parentTokenId: grandchild.id });
       const unrelated = token(g);
       for (const t of [root, child, sibling, grandchild, great, unrelated]) await s().tokens.create(t);
-      expect(await s().tokens.revokeDescendants(root.id, T0 + 9)).toBe(3);
-      expect(await s().tokens.revokeDescendants(root.id, T0 + 10)).toBe(0);
+      const refs = await s().tokens.revokeDescendants(root.id, T0 + 9);
+      expect(refs.map((r) => r.id).sort()).toEqual([sibling.id, grandchild.id, great.id].sort());
+      expect(refs[0]?.exp).toBe(Math.ceil(sibling.expiresAt / 1000));
+      expect(await s().tokens.revokeDescendants(root.id, T0 + 10)).toEqual([]);
       const after = async (t: TokenRecord) => (await s().tokens.get(t.id))?.revokedAt;
       expect(await after(root)).toBeNull();
       expect(await after(child)).toBe(T0);
@@ -93,7 +102,7 @@ export function tokenTests(s: () => Store): void {
       expect(await after(grandchild)).toBe(T0 + 9);
       expect(await after(great)).toBe(T0 + 9);
       expect(await after(unrelated)).toBeNull();
-      expect(await s().tokens.revokeDescendants("tok_missing", T0)).toBe(0);
+      expect(await s().tokens.revokeDescendants("tok_missing", T0)).toEqual([]);
     });
 
     it("lists the grants of tokens delegated from a token, over three levels", async () => {

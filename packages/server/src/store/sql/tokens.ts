@@ -8,7 +8,7 @@
 import { type Selectable, sql } from "kysely";
 import type { TokenStore } from "../index.js";
 import type { TokensTable } from "../schema.js";
-import type { TokenRecord } from "../types.js";
+import type { RevokedTokenRef, TokenRecord } from "../types.js";
 import { affected, assertInserted, chunks, guardConflict, type SqlContext } from "./context.js";
 
 export class SqlTokenStore implements TokenStore {
@@ -70,32 +70,57 @@ export class SqlTokenStore implements TokenStore {
     return affected(r.numAffectedRows) > 0;
   }
 
-  async revokeByGrants(grantIds: string[], at: number): Promise<number> {
-    let n = 0;
+  async revokeByGrants(grantIds: string[], at: number): Promise<RevokedTokenRef[]> {
+    const out: RevokedTokenRef[] = [];
     for (const part of chunks(grantIds)) {
-      const r = await this.ctx.db
+      const rows = await this.ctx.db
         .updateTable("tokens")
         .set({ revoked_at: at })
         .where("grant_id", "in", part)
         .where("revoked_at", "is", null)
-        .executeTakeFirst();
-      n += affected(r.numUpdatedRows);
+        .returning(["id", "expires_at"])
+        .execute();
+      for (const r of rows) out.push(revokedRef(r));
     }
-    return n;
+    return out;
   }
 
-  async revokeDescendants(id: string, at: number): Promise<number> {
+  async revokeDescendants(id: string, at: number): Promise<RevokedTokenRef[]> {
     // Walks through already-revoked tokens too: their children may still be live. The IS NOT NULL
     // lets PostgreSQL prove that the partial index on parent_token_id applies to the join.
-    const r = await sql`
+    const r = await sql<{ id: string; expires_at: number }>`
       WITH RECURSIVE d(id) AS (
         SELECT id FROM tokens WHERE parent_token_id = ${id}
         UNION
         SELECT t.id FROM tokens t JOIN d ON t.parent_token_id = d.id AND t.parent_token_id IS NOT NULL
       )
       UPDATE tokens SET revoked_at = ${at}
-      WHERE id IN (SELECT id FROM d) AND revoked_at IS NULL`.execute(this.ctx.db);
-    return affected(r.numAffectedRows);
+      WHERE id IN (SELECT id FROM d) AND revoked_at IS NULL
+      RETURNING id, expires_at`.execute(this.ctx.db);
+    return r.rows.map(revokedRef);
+  }
+
+  async revokedStatusIndexes(from: number, to: number): Promise<number[]> {
+    // Served by the partial index tokens_revoked_status_idx (migration 003): the predicate is
+    // repeated verbatim so both planners can use it.
+    const r = await sql<{ status_idx: number }>`
+      SELECT status_idx FROM tokens
+      WHERE revoked_at IS NOT NULL AND status_idx >= ${from} AND status_idx < ${to}
+      ORDER BY status_idx`.execute(this.ctx.db);
+    return r.rows.map((row) => Number(row.status_idx));
+  }
+
+  async statusIndexHighWater(): Promise<number> {
+    if (this.ctx.dialect === "postgres") {
+      const r = await sql<{ last_value: number; is_called: boolean }>`
+        SELECT last_value, is_called FROM token_status_idx_seq`.execute(this.ctx.db);
+      const row = r.rows[0];
+      return row ? Number(row.last_value) + (row.is_called ? 1 : 0) : 0;
+    }
+    const r = await sql<{ value: number }>`SELECT value FROM counters WHERE name = 'status_idx'`.execute(
+      this.ctx.db,
+    );
+    return Number(r.rows[0]?.value ?? 0);
   }
 
   async delegatedGrantIds(id: string): Promise<string[]> {
@@ -138,4 +163,9 @@ function toToken(r: Selectable<TokensTable>): TokenRecord {
     kid: r.kid,
     revokedAt: r.revoked_at,
   };
+}
+
+/** Stored `expires_at` is epoch ms; the ref carries the token's `exp` claim (epoch seconds). */
+function revokedRef(r: { id: string; expires_at: number }): RevokedTokenRef {
+  return { id: r.id, exp: Math.ceil(Number(r.expires_at) / 1000) };
 }
