@@ -22,6 +22,7 @@ import type { LightMyRequestResponse } from "fastify";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
 import { clientAssertion, dpopProof, signJwt, testKey, testP256Key } from "../test-support/keys.js";
+import { openEventStream } from "../test-support/sse.js";
 import {
   clientCredentials,
   decodeJwt,
@@ -428,6 +429,7 @@ const QUERIES: Record<string, z.ZodObject> = {
   listAgents: inputs.AgentListQuery,
   listGrants: inputs.GrantListQuery,
   listResources: inputs.ListQuery,
+  streamRevocationEvents: inputs.RevocationEventsQuery,
 };
 
 /**
@@ -1084,6 +1086,27 @@ describe("every response in a full story matches the document", () => {
     await api("POST", "/v1/principals/{id}/disable", "/v1/principals/prn_nope/disable");
     const res = await api("GET", "/v1/agents/{id}", `/v1/agents/${sub.id}`);
     expect(res.json().status).toBe("revoked");
+
+    // Revocation reaching verifiers: status lists and the event stream
+    const listUri = decodeJwt(parentToken).payload.status.status_list.uri as string;
+    await raw("GET", "/v1/status/lists/{n}", { url: new URL(listUri).pathname });
+    await raw("GET", "/v1/status/lists/{n}", { url: "/v1/status/lists/01" });
+    await raw("GET", "/v1/status/lists/{n}", { url: "/v1/status/lists/999999" });
+    const admin = { authorization: `Bearer ${TEST_ADMIN_TOKEN}` };
+    await raw("GET", "/v1/revocations/events", { url: "/v1/revocations/events?last_event_id=x", headers: admin });
+    await raw("GET", "/v1/revocations/events", { url: "/v1/revocations/events?since=1", headers: admin });
+    // A 200 is a stream that never ends by itself: read it over a real socket.
+    const address = await t.app.listen({ port: 0, host: "127.0.0.1" });
+    const stream = await openEventStream(`${address}/v1/revocations/events?last_event_id=0`, admin);
+    await stream.nextMatching((f) => f.startsWith("id: 1\n"));
+    await stream.close();
+    const snapshot = {
+      statusCode: stream.status,
+      headers: Object.fromEntries(stream.headers),
+      body: stream.raw,
+      json: () => JSON.parse(stream.raw),
+    } as unknown as LightMyRequestResponse;
+    conforms(snapshot, "GET", "/v1/revocations/events");
 
     // Every documented status was produced, so none is listed that cannot happen. The shared
     // 401, 413, 415 and 500 responses are exercised on some routes, not on each one.

@@ -18,6 +18,7 @@ import { parseListNumber } from "../../status/status-list.js";
 import type { RevocationEventRecord } from "../../store/index.js";
 import { authenticateResource, isAdminToken, splitAuthorization } from "../auth.js";
 import { EventStream } from "../event-stream.js";
+import { parse, RevocationEventsQuery } from "../schemas.js";
 
 /** Events read from the log per query during a replay. */
 const REPLAY_PAGE = 500;
@@ -121,7 +122,7 @@ async function authenticateSubscriber(d: Deputy, request: FastifyRequest): Promi
 /** WHATWG HTML §9.2.4: the `Last-Event-ID` header on reconnect; `?last_event_id=` for first connects. */
 function lastEventId(request: FastifyRequest): number | null {
   const header = request.headers["last-event-id"];
-  const query = (request.query as Record<string, unknown> | undefined)?.last_event_id;
+  const query = parse(RevocationEventsQuery, request.query ?? {}).last_event_id;
   const raw = header ?? query;
   if (raw === undefined) return null;
   if (typeof raw !== "string" || !EVENT_ID.test(raw) || !Number.isSafeInteger(Number(raw))) {
