@@ -29,7 +29,9 @@ export class EventStream {
       "x-content-type-options": "nosniff",
       // Reverse proxies (nginx) otherwise buffer the stream.
       "x-accel-buffering": "no",
-      connection: "keep-alive",
+      // The stream ends only with the connection; never hand it back to a keep-alive pool, which
+      // would also leave a socket that a closing server has to wait for.
+      connection: "close",
     });
     this.res.flushHeaders();
     this.write("retry: 1000\n\n");
@@ -73,8 +75,8 @@ export class EventStream {
   finish(reason: "client" | "slow" | "server"): void {
     if (this.closed) return;
     this.closed = true;
-    if (reason === "slow") this.res.destroy();
-    else if (reason === "server") this.res.end();
+    if (reason === "server") this.res.end();
+    else this.res.destroy();
     this.options.onClose(reason);
   }
 }

@@ -22,7 +22,6 @@ import type { LightMyRequestResponse } from "fastify";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
 import { clientAssertion, dpopProof, signJwt, testKey, testP256Key } from "../test-support/keys.js";
-import { openEventStream } from "../test-support/sse.js";
 import {
   clientCredentials,
   decodeJwt,
@@ -42,6 +41,7 @@ import {
   TEST_RESOURCE,
   type TestDeputy,
 } from "../test-support/server.js";
+import { openEventStream } from "../test-support/sse.js";
 import * as inputs from "./schemas.js";
 
 type Obj = Record<string, any>;
@@ -1093,7 +1093,10 @@ describe("every response in a full story matches the document", () => {
     await raw("GET", "/v1/status/lists/{n}", { url: "/v1/status/lists/01" });
     await raw("GET", "/v1/status/lists/{n}", { url: "/v1/status/lists/999999" });
     const admin = { authorization: `Bearer ${TEST_ADMIN_TOKEN}` };
-    await raw("GET", "/v1/revocations/events", { url: "/v1/revocations/events?last_event_id=x", headers: admin });
+    await raw("GET", "/v1/revocations/events", {
+      url: "/v1/revocations/events?last_event_id=x",
+      headers: admin,
+    });
     await raw("GET", "/v1/revocations/events", { url: "/v1/revocations/events?since=1", headers: admin });
     // A 200 is a stream that never ends by itself: read it over a real socket.
     const address = await t.app.listen({ port: 0, host: "127.0.0.1" });

@@ -1,5 +1,5 @@
 /**
- * A minimal Server-Sent Events reader for wire tests: opens a stream with `fetch`, splits it into
+ * A minimal Server-Sent Events reader for wire tests: opens a stream with `node:http`, splits it into
  * messages (blocks ending in a blank line, WHATWG HTML §9.2.6) and keeps the raw text too, so
  * tests can assert exact framing.
  *
@@ -8,6 +8,8 @@
  * const frame = await s.nextMatching((f) => f.startsWith("id: "));
  * await s.close();
  */
+import { request } from "node:http";
+
 export interface EventStreamReader {
   status: number;
   headers: Headers;
@@ -22,9 +24,17 @@ export interface EventStreamReader {
   close(): Promise<void>;
 }
 
-export async function openEventStream(url: string, headers: Record<string, string>): Promise<EventStreamReader> {
-  const controller = new AbortController();
-  const res = await fetch(url, { headers, signal: controller.signal });
+export async function openEventStream(
+  url: string,
+  headers: Record<string, string>,
+): Promise<EventStreamReader> {
+  // node:http with no agent rather than fetch: undici keeps a spare socket open that would make
+  // the server under test wait for it on close.
+  const res = await new Promise<import("node:http").IncomingMessage>((resolve, reject) => {
+    const req = request(url, { headers, agent: false }, resolve);
+    req.once("error", reject);
+    req.end();
+  });
   let raw = "";
   let buffer = "";
   let ended = false;
@@ -33,32 +43,28 @@ export async function openEventStream(url: string, headers: Record<string, strin
   const wake = () => {
     for (const w of waiters.splice(0)) w();
   };
-  if (res.body) {
-    const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
-    void (async () => {
-      try {
-        for (;;) {
-          const { value, done } = await reader.read();
-          if (done) break;
-          raw += value;
-          buffer += value;
-          let i = buffer.indexOf("\n\n");
-          while (i >= 0) {
-            frames.push(buffer.slice(0, i));
-            buffer = buffer.slice(i + 2);
-            i = buffer.indexOf("\n\n");
-          }
-          wake();
-        }
-      } catch {
-        // aborted
-      } finally {
-        ended = true;
-        wake();
-      }
-    })();
-  } else {
+  res.setEncoding("utf8");
+  res.on("data", (value: string) => {
+    raw += value;
+    buffer += value;
+    let i = buffer.indexOf("\n\n");
+    while (i >= 0) {
+      frames.push(buffer.slice(0, i));
+      buffer = buffer.slice(i + 2);
+      i = buffer.indexOf("\n\n");
+    }
+    wake();
+  });
+  const finish = () => {
     ended = true;
+    wake();
+  };
+  res.once("end", finish);
+  res.once("close", finish);
+  res.once("error", finish);
+  const responseHeaders = new Headers();
+  for (const [k, v] of Object.entries(res.headers)) {
+    if (typeof v === "string") responseHeaders.set(k, v);
   }
   const next = async (timeoutMs = 5_000): Promise<string> => {
     const deadline = Date.now() + timeoutMs;
@@ -67,7 +73,8 @@ export async function openEventStream(url: string, headers: Record<string, strin
       if (f !== undefined) return f;
       if (ended) throw new Error(`event stream ended; received: ${JSON.stringify(raw.slice(-500))}`);
       const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`no event within ${timeoutMs} ms; received: ${JSON.stringify(raw.slice(-500))}`);
+      if (left <= 0)
+        throw new Error(`no event within ${timeoutMs} ms; received: ${JSON.stringify(raw.slice(-500))}`);
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, left);
         waiters.push(() => {
@@ -78,8 +85,8 @@ export async function openEventStream(url: string, headers: Record<string, strin
     }
   };
   return {
-    status: res.status,
-    headers: res.headers,
+    status: res.statusCode ?? 0,
+    headers: responseHeaders,
     get raw() {
       return raw;
     },
@@ -95,7 +102,7 @@ export async function openEventStream(url: string, headers: Record<string, strin
       }
     },
     async close() {
-      controller.abort();
+      res.destroy();
     },
   };
 }
