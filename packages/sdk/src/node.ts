@@ -50,7 +50,15 @@ export async function readAgentKeyFile(path: string): Promise<AgentKeyFile> {
  * const agent = await loadAgent("./agt_123.key.json");
  * await agent.fetch("https://api.example.com/tickets", {}, { resource: "https://api.example.com", scope: "tickets:read" });
  */
-export async function loadAgent(path: string, options: Partial<DeputyAgentOptions> = {}): Promise<DeputyAgent> {
+export async function loadAgent(
+  path: string,
+  options: Partial<DeputyAgentOptions> = {},
+): Promise<DeputyAgent> {
   const file = await readAgentKeyFile(path);
-  return new DeputyAgent({ issuer: file.issuer, agentId: file.agent_id, privateJwk: file.private_jwk, ...options });
+  return new DeputyAgent({
+    issuer: file.issuer,
+    agentId: file.agent_id,
+    privateJwk: file.private_jwk,
+    ...options,
+  });
 }

@@ -63,7 +63,12 @@ export class DelegatedAgent {
    */
   async fetch(url: string | URL, init: RequestInit = {}): Promise<Response> {
     const token = await this.getToken();
-    return dpopFetch({ fetch: this.#fetch, privateJwk: this.#privateJwk, nonces: this.#nonces }, token, url, init);
+    return dpopFetch(
+      { fetch: this.#fetch, privateJwk: this.#privateJwk, nonces: this.#nonces },
+      token,
+      url,
+      init,
+    );
   }
 
   /** Forgets the cached token. */

@@ -156,7 +156,14 @@ export class DeputyAgent {
       if (options.scope !== undefined) request.scope = options.scope;
       if (options.resource !== undefined) request.resource = options.resource;
       const mint = () => this.#delegateOnce(request);
-      return new DelegatedAgent({ agentId, privateJwk, request: options, mint, fetch: this.#fetch, first: await mint() });
+      return new DelegatedAgent({
+        agentId,
+        privateJwk,
+        request: options,
+        mint,
+        fetch: this.#fetch,
+        first: await mint(),
+      });
     }
     return this.#delegateOnce(target);
   }
@@ -228,7 +235,12 @@ export class DeputyAgent {
    */
   async fetch(url: string | URL, init: RequestInit = {}, request: TokenRequest = {}): Promise<Response> {
     const token = await this.getToken(request);
-    return dpopFetch({ fetch: this.#fetch, privateJwk: this.#privateJwk, nonces: this.#nonces }, token, url, init);
+    return dpopFetch(
+      { fetch: this.#fetch, privateJwk: this.#privateJwk, nonces: this.#nonces },
+      token,
+      url,
+      init,
+    );
   }
 
   /**

@@ -34,7 +34,10 @@ export async function dpopFetch(
   const origin = new URL(url).origin;
   for (let attempt = 0; ; attempt++) {
     const headers = new Headers(init.headers);
-    headers.set("authorization", `${token.token_type === "Bearer" ? "Bearer" : "DPoP"} ${token.access_token}`);
+    headers.set(
+      "authorization",
+      `${token.token_type === "Bearer" ? "Bearer" : "DPoP"} ${token.access_token}`,
+    );
     const sentNonce = ctx.nonces.get(origin);
     headers.set(
       "dpop",
@@ -50,7 +53,9 @@ export async function dpopFetch(
     try {
       res = await ctx.fetch(String(url), { ...init, method, headers });
     } catch (e) {
-      throw new DeputyClientError(0, "ERR_NETWORK", `could not reach ${origin}: ${(e as Error).message}`, { cause: e });
+      throw new DeputyClientError(0, "ERR_NETWORK", `could not reach ${origin}: ${(e as Error).message}`, {
+        cause: e,
+      });
     }
     const fresh = res.headers.get("dpop-nonce");
     if (fresh) ctx.nonces.set(origin, fresh);
