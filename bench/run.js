@@ -16,7 +16,16 @@ import { performance } from "node:perf_hooks";
 import { markdown } from "./lib/markdown.js";
 import { distFingerprint, figureLine, machine, printTable, source, writeResult } from "./lib/report.js";
 
-const BENCHMARKS = ["verify", "issuance", "introspection", "revocation", "scale", "cluster", "ledger"];
+const BENCHMARKS = [
+  "verify",
+  "issuance",
+  "introspection",
+  "revocation",
+  "revocation-propagation",
+  "scale",
+  "cluster",
+  "ledger",
+];
 const SKIPPED_IN_QUICK = new Set(["scale"]);
 /** A benchmark that overruns this is stopped (its server children exit with this process). */
 const WATCHDOG_MS = { scale: 60 * 60_000, default: 20 * 60_000 };

@@ -7,6 +7,9 @@
  * - `bare`: a bare node:http server that reads the request body and answers a small JSON body
  *   (the baseline for every HTTP figure).
  * - `deputy`: Deputy itself (`startDeputy`), or `workers` > 1 processes with `serveCluster`.
+ * - `sse`: a bare node:http Server-Sent Events broadcaster: `GET /events` subscribes, `POST /revoke`
+ *   writes its body as one event to every subscriber and then answers (the baseline for revocation
+ *   propagation).
  * - `oidc`: the peer, panva's oidc-provider, issuing JWT access tokens for `client_credentials`
  *   with `client_secret_basic`.
  *
@@ -70,6 +73,8 @@ async function deputy() {
     ...(options.databaseUrl ? { databaseUrl: options.databaseUrl } : {}),
     ...(options.databaseSchema ? { databaseSchema: options.databaseSchema } : {}),
     ...(options.accessTokenTtl ? { accessTokenTtl: options.accessTokenTtl } : {}),
+    // Replicas behind one load balancer share the issuer URL (revocation-propagation).
+    ...(options.issuer ? { issuer: options.issuer } : {}),
   };
   const workers = options.workers ?? 1;
   if (workers > 1) {
@@ -132,7 +137,44 @@ async function oidc() {
   ready({ url });
 }
 
-const kinds = { bare, deputy, oidc };
+async function sse() {
+  const subscribers = new Set();
+  const server = http.createServer((req, res) => {
+    if (req.method === "GET") {
+      res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-store", connection: "close" });
+      res.write("retry: 1000\n\n");
+      subscribers.add(res);
+      res.once("close", () => subscribers.delete(res));
+      return;
+    }
+    let body = "";
+    req.on("data", (d) => {
+      body += d;
+    });
+    req.on("end", () => {
+      let id = 0;
+      try {
+        id = JSON.parse(body).id;
+      } catch {}
+      const frame = `id: ${id}\nevent: revocation\ndata: ${body}\n\n`;
+      for (const s of subscribers) s.write(frame);
+      res.writeHead(200, { "content-type": "application/json", "content-length": 2 });
+      res.end("{}");
+    });
+  });
+  server.keepAliveTimeout = 30_000;
+  await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
+  onTerm(
+    () =>
+      new Promise((resolve) => {
+        for (const s of subscribers) s.end();
+        server.close(resolve);
+      }),
+  );
+  ready({ url: `http://127.0.0.1:${server.address().port}` });
+}
+
+const kinds = { bare, deputy, oidc, sse };
 const start = kinds[options.kind];
 if (!start) {
   console.error(`unknown kind ${options.kind}`);
