@@ -141,7 +141,11 @@ async function sse() {
   const subscribers = new Set();
   const server = http.createServer((req, res) => {
     if (req.method === "GET") {
-      res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-store", connection: "close" });
+      res.writeHead(200, {
+        "content-type": "text/event-stream",
+        "cache-control": "no-store",
+        connection: "close",
+      });
       res.write("retry: 1000\n\n");
       subscribers.add(res);
       res.once("close", () => subscribers.delete(res));

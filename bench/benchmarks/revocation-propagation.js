@@ -30,7 +30,7 @@ import {
   presign,
   setupThroughApi,
 } from "../lib/agents.js";
-import { startChild } from "../lib/children.js";
+import { freePort, startChild } from "../lib/children.js";
 import { requireFromServer } from "../lib/paths.js";
 import { figure } from "../lib/report.js";
 
@@ -72,17 +72,23 @@ export async function run({ quick, log }) {
         value: baseline.summary.roundtrip_p50,
         unit: "ms",
       };
-      const targets = quick ? [{}, {}] : [
-        { target: { on: "value", op: "<=", value: 50, unit: "ms" } },
-        { target: { on: "value", op: "<=", value: 250, unit: "ms" } },
-      ];
+      const targets = quick
+        ? [{}, {}]
+        : [
+            { target: { on: "value", op: "<=", value: 50, unit: "ms" } },
+            { target: { on: "value", op: "<=", value: 250, unit: "ms" } },
+          ];
       figures.push(
         figure({
           id: `revocation-propagation.${sc.id}.p50`,
           label: `revoke returned → ${VERIFIERS} verifiers refuse, p50 (${sc.label})`,
           value: r.summary.after_return_p50,
           unit: "ms",
-          baseline: { ...base, label: "bare SSE broadcaster, p50 after return", value: baseline.summary.after_return_p50 },
+          baseline: {
+            ...base,
+            label: "bare SSE broadcaster, p50 after return",
+            value: baseline.summary.after_return_p50,
+          },
           ...targets[0],
           note: `${r.summary.samples} refusals; ${r.summary.missed} missed the ${WAIT_MS} ms wait; verifiers: ${r.summary.verifiers}`,
         }),
@@ -91,7 +97,11 @@ export async function run({ quick, log }) {
           label: `revoke returned → ${VERIFIERS} verifiers refuse, p99 (${sc.label})`,
           value: r.summary.after_return_p99,
           unit: "ms",
-          baseline: { ...base, label: "bare SSE broadcaster, p99 after return", value: baseline.summary.after_return_p99 },
+          baseline: {
+            ...base,
+            label: "bare SSE broadcaster, p99 after return",
+            value: baseline.summary.after_return_p99,
+          },
           ...targets[1],
           note: `max ${r.summary.after_return_max.toFixed(1)} ms`,
         }),
@@ -108,7 +118,11 @@ export async function run({ quick, log }) {
     } catch (err) {
       log(`    ${sc.id} FAILED: ${err?.stack ?? err}`);
       figures.push(
-        figure({ id: `revocation-propagation.${sc.id}`, label: `revocation propagation (${sc.label})`, error: String(err?.message ?? err) }),
+        figure({
+          id: `revocation-propagation.${sc.id}`,
+          label: `revocation propagation (${sc.label})`,
+          error: String(err?.message ?? err),
+        }),
       );
     }
   }
@@ -231,15 +245,31 @@ async function measureDeputy(sc, count, log) {
     children.push(a);
     let b = a;
     if (sc.replicas === 2) {
-      b = await startChild({ kind: "deputy", dataDir, adminToken: BENCH_ADMIN_TOKEN, issuer: a.url, ...db });
-      children.push(b);
+      // B shares A's issuer URL (as replicas behind one load balancer do), so its own address is
+      // the port it was given, not the `url` it reports.
+      const port = await freePort();
+      const child = await startChild({
+        kind: "deputy",
+        dataDir,
+        adminToken: BENCH_ADMIN_TOKEN,
+        issuer: a.url,
+        port,
+        ...db,
+      });
+      children.push(child);
+      b = { url: `http://127.0.0.1:${port}` };
     }
     const issuer = a.url;
     const { agents, resource } = await setupThroughApi(issuer, { agents: 10 });
-    const tokens = await fetchTokens(issuer, presign(issuer, count, (i) => agents[i % agents.length]));
+    const tokens = await fetchTokens(
+      issuer,
+      presign(issuer, count, (i) => agents[i % agents.length]),
+    );
     const jtis = tokens.map((t) => JSON.parse(Buffer.from(t.split(".")[1], "base64url").toString()).jti);
     const index = new Map(jtis.map((jti, i) => [jti, i]));
-    log(`    ${sc.id}: ${count} tokens issued through ${issuer}${sc.replicas === 2 ? `; verifiers on ${b.url}` : ""}`);
+    log(
+      `    ${sc.id}: ${count} tokens issued through ${issuer}${sc.replicas === 2 ? `; verifiers on ${b.url}` : ""}`,
+    );
 
     const waiters = new Map();
     // Everything a verifier fetches goes to B (in the one-server case B is A).
@@ -279,7 +309,8 @@ async function measureDeputy(sc, count, log) {
     while (verifiers.some((v) => !v.health().streamConnected) && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 20));
     }
-    if (verifiers.some((v) => !v.health().streamConnected)) throw new Error("verifier streams did not connect");
+    if (verifiers.some((v) => !v.health().streamConnected))
+      throw new Error("verifier streams did not connect");
     // Warm: every verifier has verified token 0 once (JWKS, status list, code paths).
     for (const v of verifiers) await v.verifyToken(tokens[0]).catch(() => {});
 
