@@ -63,10 +63,10 @@ export interface DeputyMcpOptions {
 type HeaderBag = Record<string, string | string[] | undefined>;
 /** The parts of node:http's request and response used here (structural; no Node types needed). */
 interface NodeLikeRequest {
-  method?: string;
-  url?: string;
+  method?: string | undefined;
+  url?: string | undefined;
   headers: HeaderBag;
-  auth?: McpAuthInfo;
+  auth?: McpAuthInfo | undefined;
 }
 interface NodeLikeResponse {
   writeHead(status: number, headers: Record<string, string>): { end(body: string): unknown };

@@ -13,9 +13,9 @@ import { mkdtemp, writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { DeputyAgent, generateAgentKey } from "@deputy/sdk/agent";
 import { systemClock } from "../../../server/src/clock.js";
 import { createTestDeputy, type TestDeputy } from "../../../server/src/test-support/server.js";
-import { DeputyAgent, generateAgentKey } from "../../src/agent.js";
 
 export async function freePort(): Promise<number> {
   const s = createServer();
@@ -29,6 +29,7 @@ export async function freePort(): Promise<number> {
 export interface LiveDeputy {
   issuer: string;
   t: TestDeputy;
+  // biome-ignore lint/suspicious/noExplicitAny: test helper answers parsed JSON of many shapes
   api<T = Record<string, any>>(method: string, path: string, body?: unknown): Promise<T>;
   principal(name?: string): Promise<string>;
   resource(audience: string): Promise<{ id: string; audience: string; secret: string }>;
