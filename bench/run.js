@@ -22,6 +22,7 @@ const BENCHMARKS = [
   "introspection",
   "revocation",
   "revocation-propagation",
+  "sdk-verify",
   "scale",
   "cluster",
   "ledger",

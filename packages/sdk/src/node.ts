@@ -9,9 +9,16 @@
  * const res = await agent.fetch("https://api.example.com/tickets", {}, { resource: "https://api.example.com" });
  */
 /// <reference types="node" />
+import {
+  createPublicKey,
+  type KeyObject,
+  type JsonWebKey as NodeJsonWebKey,
+  verify as nodeVerify,
+} from "node:crypto";
 import { readFile } from "node:fs/promises";
 import type { JWK } from "jose";
 import { DeputyAgent, type DeputyAgentOptions } from "./agent/deputy-agent.js";
+import type { SignatureBackend } from "./verifier/jws.js";
 
 /** The agent key file written by `deputy agent create`. */
 export interface AgentKeyFile {
@@ -62,3 +69,25 @@ export async function loadAgent(
     ...options,
   });
 }
+
+/**
+ * A signature backend for the verifier on synchronous `node:crypto`: same checks, no thread-pool
+ * round trip per signature, so a token never seen before is verified with less latency than
+ * through Web Crypto (see docs/benchmarks.md, `sdk-verify`).
+ *
+ * @example
+ * import { nodeCryptoBackend } from "@deputy/sdk/node";
+ * const verifier = createVerifier({ issuer, audience, signatureBackend: nodeCryptoBackend });
+ */
+export const nodeCryptoBackend: SignatureBackend = {
+  async importKey(jwk) {
+    return createPublicKey({ key: jwk as NodeJsonWebKey, format: "jwk" });
+  },
+  verify(alg, key, signature, data) {
+    const k = key as KeyObject;
+    // RFC 7518 §3.4: the JWS ES256 signature is raw r || s, which node calls ieee-p1363.
+    return alg === "EdDSA"
+      ? nodeVerify(null, data, k, signature)
+      : nodeVerify("sha256", data, { key: k, dsaEncoding: "ieee-p1363" }, signature);
+  },
+};

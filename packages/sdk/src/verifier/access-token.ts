@@ -77,7 +77,7 @@ async function verifySignature(jws: ParsedJws, ctx: AccessTokenContext): Promise
   const kid = jws.header.kid;
   if (typeof kid !== "string" || kid.length === 0)
     throw refuse("ERR_TOKEN_UNKNOWN_KEY", "access token has no kid");
-  const key = await ctx.keys.resolve(kid);
+  const key = ctx.keys.peek(kid) ?? (await ctx.keys.resolve(kid));
   if (key === undefined) {
     throw refuse("ERR_TOKEN_UNKNOWN_KEY", "access token is signed by a key the issuer does not publish");
   }

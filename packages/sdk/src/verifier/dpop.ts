@@ -13,6 +13,7 @@ import {
   importPublicJwk,
   jwkThumbprint,
   parseCompactJws,
+  type SignatureBackend,
   sha256B64url,
   verifyJwsSignature,
 } from "./jws.js";
@@ -40,6 +41,7 @@ export interface DpopCheckOptions {
   expectedJkt: string;
   replay: ReplayCache;
   nonce?: DpopNonceSource;
+  backend?: SignatureBackend;
 }
 
 const MAX_PROOF_LENGTH = 8192;
@@ -94,7 +96,7 @@ export async function verifyDpopProof(proof: string, o: DpopCheckOptions): Promi
   if (typeof jwk !== "object" || jwk === null || Array.isArray(jwk))
     throw refuse("ERR_DPOP_JWK", "DPoP proof has no jwk header");
   // RFC 9449 §4.3 step 7: importPublicJwk refuses private members and foreign key types.
-  const key = await importPublicJwk(jwk as Record<string, unknown>);
+  const key = await importPublicJwk(jwk as Record<string, unknown>, o.backend);
   if (!key || key.alg !== alg)
     throw refuse("ERR_DPOP_JWK", "DPoP proof jwk is not a public Ed25519 or P-256 key for its alg");
   if (!(await verifyJwsSignature(jws, key)))

@@ -9,7 +9,7 @@
  * const key = await keys.resolve("kid-1"); // undefined when the issuer publishes no such key
  */
 import { refuse } from "./errors.js";
-import { importPublicJwk, type VerifyKey } from "./jws.js";
+import { importPublicJwk, type SignatureBackend, type VerifyKey } from "./jws.js";
 
 /** The members of the authorization server metadata the verifier uses (RFC 8414 §2, DESIGN §4). */
 export interface IssuerMetadata {
@@ -31,6 +31,8 @@ export interface IssuerKeysOptions {
   refreshIntervalMs?: number;
   /** Default 5 000. */
   minRefetchIntervalMs?: number;
+  /** Default Web Crypto. */
+  backend?: SignatureBackend;
   /** Called with the kids that disappeared from the set (so cached verifications by them are dropped). */
   onKeysRemoved?: (kids: string[]) => void;
 }
@@ -113,8 +115,9 @@ export class IssuerKeys {
     return this.#keys.get(kid);
   }
 
-  /** The key for `kid` if already loaded, without any fetch (the warm path). */
+  /** The key for `kid` if already loaded and the set is not due for a refresh: no fetch, no await. */
   peek(kid: string): VerifyKey | undefined {
+    if (this.#o.now() - this.#loadedAt >= (this.#o.refreshIntervalMs ?? 300_000)) return undefined;
     return this.#keys.get(kid);
   }
 
@@ -155,7 +158,7 @@ export class IssuerKeys {
       }
       seen.add(k.kid);
       // Unexpected key types (RSA, oct, private keys, other curves) are skipped, never imported.
-      const key = await importPublicJwk(k);
+      const key = await importPublicJwk(k, this.#o.backend);
       if (key) next.set(k.kid, key);
     }
     for (const kid of this.ambiguous) next.delete(kid);

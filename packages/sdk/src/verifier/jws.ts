@@ -20,20 +20,74 @@ export interface ParsedJws {
   signature: Uint8Array<ArrayBuffer>;
 }
 
-/** A public key ready for Web Crypto, with the one `alg` it may verify. */
+/**
+ * Where signatures are checked. The default is Web Crypto ({@link webCryptoBackend}); on Node,
+ * `@deputy/sdk/node` offers `nodeCryptoBackend` (synchronous node:crypto, lower latency per call).
+ */
+export interface SignatureBackend {
+  /** Imports a public Ed25519 or P-256 JWK (only `kty`, `crv`, `x`, `y`); throws when it is not a valid key. */
+  importKey(jwk: JsonWebKey, alg: "EdDSA" | "ES256"): Promise<unknown>;
+  /** True when `signature` (raw JWS form: 64 bytes) is valid over `data`. */
+  verify(
+    alg: "EdDSA" | "ES256",
+    key: unknown,
+    signature: Uint8Array<ArrayBuffer>,
+    data: Uint8Array<ArrayBuffer>,
+  ): boolean | Promise<boolean>;
+}
+
+const PARAMS = {
+  EdDSA: { name: "Ed25519" },
+  ES256: { name: "ECDSA", hash: "SHA-256" },
+} as const;
+
+/** Web Crypto: runs on every runtime with `crypto.subtle` (Node ≥ 20, Deno, Bun, browsers, workers). */
+export const webCryptoBackend: SignatureBackend = {
+  importKey: (jwk, alg) =>
+    crypto.subtle.importKey(
+      "jwk",
+      jwk,
+      alg === "EdDSA" ? { name: "Ed25519" } : { name: "ECDSA", namedCurve: "P-256" },
+      false,
+      ["verify"],
+    ),
+  verify: (alg, key, signature, data) => crypto.subtle.verify(PARAMS[alg], key as CryptoKey, signature, data),
+};
+
+/** A public key ready for its backend, with the one `alg` it may verify. */
 export interface VerifyKey {
   alg: "EdDSA" | "ES256";
-  key: CryptoKey;
+  key: unknown;
+  backend: SignatureBackend;
 }
 
 const B64URL = /^[A-Za-z0-9_-]*$/;
 const encoder = new TextEncoder();
+/** Shared: a stateless, fatal UTF-8 decoder (invalid UTF-8 in a JOSE header or payload is refused). */
+const decoder = new TextDecoder("utf-8", { fatal: true });
+
+/** Any byte ≥ 0x80: the JSON is not plain ASCII and must be decoded as UTF-8. */
+const NON_ASCII = /[\u0080-\u00ff]/;
+
+/** base64url → binary string (one char per byte) via `atob`; throws on bad input. */
+function b64urlToBinary(part: string): string {
+  const b64 = part.replace(/-/g, "+").replace(/_/g, "/");
+  return atob(b64 + "===".slice((b64.length + 3) % 4));
+}
+
+function b64urlToBytes(part: string): Uint8Array<ArrayBuffer> {
+  const bin = b64urlToBinary(part);
+  const out = new Uint8Array(bin.length);
+  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
+  return out;
+}
 
 function decodeJson(part: string): Record<string, unknown> | undefined {
   try {
-    const value: unknown = JSON.parse(
-      new TextDecoder("utf-8", { fatal: true }).decode(base64url.decode(part)),
-    );
+    const bin = b64urlToBinary(part);
+    // ASCII JSON (the usual case) parses as is; anything else goes through a fatal UTF-8 decode.
+    const text = NON_ASCII.test(bin) ? decoder.decode(b64urlToBytes(part)) : bin;
+    const value: unknown = JSON.parse(text);
     return typeof value === "object" && value !== null && !Array.isArray(value)
       ? (value as Record<string, unknown>)
       : undefined;
@@ -65,17 +119,12 @@ export function parseCompactJws(token: string, maxLength: number): ParsedJws | s
   if (!payload) return "payload is not a JSON object";
   let signature: Uint8Array<ArrayBuffer>;
   try {
-    signature = base64url.decode(s) as Uint8Array<ArrayBuffer>;
+    signature = b64urlToBytes(s);
   } catch {
     return "signature is not base64url";
   }
   return { header, payload, signingInput: encoder.encode(`${h}.${p}`), signature };
 }
-
-const PARAMS = {
-  EdDSA: { name: "Ed25519" },
-  ES256: { name: "ECDSA", hash: "SHA-256" },
-} as const;
 
 /**
  * Verifies the signature with a key whose algorithm matches the header's (RFC 8725 §3.1: the key
@@ -89,7 +138,7 @@ export async function verifyJwsSignature(jws: ParsedJws, key: VerifyKey): Promis
   // RFC 7518 §3.4: an ES256 signature is exactly 64 bytes; Ed25519's is 64 too (RFC 8032 §5.1.6).
   if (jws.signature.length !== 64) return false;
   try {
-    return await crypto.subtle.verify(PARAMS[key.alg], key.key, jws.signature, jws.signingInput);
+    return await key.backend.verify(key.alg, key.key, jws.signature, jws.signingInput);
   } catch {
     return false;
   }
@@ -113,7 +162,10 @@ const PRIVATE_MEMBERS = ["d", "p", "q", "dp", "dq", "qi", "oth", "k"];
  * @example
  * const key = await importPublicJwk({ kty: "OKP", crv: "Ed25519", x: "…" });
  */
-export async function importPublicJwk(jwk: Record<string, unknown>): Promise<VerifyKey | undefined> {
+export async function importPublicJwk(
+  jwk: Record<string, unknown>,
+  backend: SignatureBackend = webCryptoBackend,
+): Promise<VerifyKey | undefined> {
   const alg = algOfJwk(jwk);
   if (alg === undefined) return undefined;
   if (PRIVATE_MEMBERS.some((m) => jwk[m] !== undefined)) return undefined;
@@ -123,14 +175,7 @@ export async function importPublicJwk(jwk: Record<string, unknown>): Promise<Ver
       ? { kty: "OKP", crv: "Ed25519", x: jwk.x as string }
       : { kty: "EC", crv: "P-256", x: jwk.x as string, y: jwk.y as string };
   try {
-    const key = await crypto.subtle.importKey(
-      "jwk",
-      members,
-      alg === "EdDSA" ? { name: "Ed25519" } : { name: "ECDSA", namedCurve: "P-256" },
-      false,
-      ["verify"],
-    );
-    return { alg, key };
+    return { alg, key: await backend.importKey(members, alg), backend };
   } catch {
     return undefined;
   }

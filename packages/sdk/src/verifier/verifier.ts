@@ -21,6 +21,7 @@ import { type DpopNonceSource, rotatingNonces, verifyDpopProof } from "./dpop.js
 import { refuse, VerificationError } from "./errors.js";
 import { EventStreamError, type RevocationEvent, RevocationStream } from "./event-stream.js";
 import { IssuerKeys, type IssuerKeys as IssuerKeysT } from "./issuer-keys.js";
+import type { SignatureBackend } from "./jws.js";
 import { ReplayCache } from "./replay-cache.js";
 import { RevocationIndex } from "./revocation-index.js";
 import { fetchStatusList, type StatusList, StatusListError, statusAt } from "./status-list.js";
@@ -91,6 +92,8 @@ export interface VerifierOptions {
     coverageMarginMs?: number;
   };
   jwks?: { refreshIntervalMs?: number; minRefetchIntervalMs?: number; jwksUri?: string };
+  /** Where signatures are checked; default Web Crypto. On Node, `nodeCryptoBackend` from `@deputy/sdk/node`. */
+  signatureBackend?: SignatureBackend;
   /** Verified tokens kept for the warm path. Default 10 000. */
   tokenCacheSize?: number;
   fetch?: typeof fetch;
@@ -201,6 +204,7 @@ export class Verifier {
       ...(options.jwks?.minRefetchIntervalMs !== undefined
         ? { minRefetchIntervalMs: options.jwks.minRefetchIntervalMs }
         : {}),
+      ...(options.signatureBackend !== undefined ? { backend: options.signatureBackend } : {}),
       onKeysRemoved: (kids) => this.#cache.dropKids(kids),
     });
     const r = options.revocation ?? {};
@@ -329,6 +333,7 @@ export class Verifier {
         ...(this.#o.dpop?.maxAgeSec !== undefined ? { maxAgeSec: this.#o.dpop.maxAgeSec } : {}),
         ...(this.#o.dpop?.futureSkewSec !== undefined ? { futureSkewSec: this.#o.dpop.futureSkewSec } : {}),
         ...(this.#nonce !== undefined ? { nonce: this.#nonce } : {}),
+        ...(this.#o.signatureBackend !== undefined ? { backend: this.#o.signatureBackend } : {}),
       });
     }
     if (options.requiredScope !== undefined) requireScope(caller, options.requiredScope);
@@ -362,45 +367,76 @@ export class Verifier {
       this.#cache.set(token, claims, verified.kid);
       claims = this.#cache.get(token) ?? claims;
     }
-    await this.#checkRevocation(claims, nowMs);
+    if (!this.#revocationDecided(claims, nowMs)) await this.#checkRevocation(claims, nowMs);
     return callerOf(claims);
   }
 
-  async #checkRevocation(claims: AccessTokenClaims, nowMs: number): Promise<void> {
+  /**
+   * Revocation, synchronously where possible (the warm path never awaits): true when decided
+   * (throws when revoked), false when a status list must be fetched first.
+   */
+  #revocationDecided(claims: AccessTokenClaims, nowMs: number): boolean {
     this.revocations.sweep(Math.floor(nowMs / 1000), this.#leeway);
     if (this.revocations.isRevoked(claims))
       throw refuse("ERR_TOKEN_REVOKED", "the access token has been revoked");
+    const s = this.#streamState(claims, nowMs);
+    if (s.live && s.covered) return true;
+    const ref = claims.status?.status_list;
+    if (this.#o.revocation?.statusList === false || ref === undefined) return false;
+    const cached = this.#lists.get(ref.uri);
+    if (cached === undefined || !this.#listUsable(cached, nowMs, s.live ? s.coveredSince : undefined, true))
+      return false;
+    checkStatus(cached.list, ref.idx);
+    return true;
+  }
+
+  #streamState(claims: AccessTokenClaims, nowMs: number) {
     const r = this.#o.revocation ?? {};
     const bound = r.maxStalenessMs ?? DEFAULT_MAX_STALENESS_MS;
     const stream = this.#stream;
-    const heartbeat = r.heartbeatTimeoutMs ?? 30_000;
-    const streamLive = stream?.connected && nowMs - stream.lastFrameAt <= Math.min(heartbeat, bound);
-    const covered =
-      stream !== undefined && claims.iat * 1000 >= stream.coveredSince + (r.coverageMarginMs ?? 5_000);
-    if (streamLive && covered) return;
+    if (stream === undefined)
+      return {
+        live: false,
+        covered: false,
+        age: Number.POSITIVE_INFINITY,
+        coveredSince: Number.POSITIVE_INFINITY,
+      };
+    const age = nowMs - stream.lastFrameAt;
+    return {
+      live: stream.connected && age <= Math.min(r.heartbeatTimeoutMs ?? 30_000, bound),
+      // Revocations after the stream began covering us reach us; earlier ones only via the status list.
+      covered: claims.iat * 1000 >= stream.coveredSince + (r.coverageMarginMs ?? 5_000),
+      age,
+      coveredSince: stream.coveredSince,
+    };
+  }
 
+  /** Within its `ttl` and the bound — or fetched after the (live) stream began covering us. */
+  #listUsable(
+    c: { list: StatusList; asOf: number },
+    nowMs: number,
+    coveredSince: number | undefined,
+    honourTtl: boolean,
+  ): boolean {
+    if (coveredSince !== undefined && c.asOf >= coveredSince) return true;
+    const bound = this.#o.revocation?.maxStalenessMs ?? DEFAULT_MAX_STALENESS_MS;
+    const ttlMs = honourTtl && c.list.ttl !== undefined ? c.list.ttl * 1000 : bound;
+    return nowMs - c.asOf <= Math.min(ttlMs, bound);
+  }
+
+  async #checkRevocation(claims: AccessTokenClaims, nowMs: number): Promise<void> {
+    const bound = this.#o.revocation?.maxStalenessMs ?? DEFAULT_MAX_STALENESS_MS;
+    const s = this.#streamState(claims, nowMs);
     const ref = claims.status?.status_list;
-    const useLists = r.statusList !== false && ref !== undefined;
-    if (useLists) {
-      const list = await this.#statusList(
-        ref.uri,
-        nowMs,
-        bound,
-        streamLive && stream !== undefined ? stream.coveredSince : undefined,
-      );
+    if (this.#o.revocation?.statusList !== false && ref !== undefined) {
+      const list = await this.#statusList(ref.uri, nowMs, s.live ? s.coveredSince : undefined);
       if (list !== undefined) {
-        const status = statusAt(list, ref.idx);
-        // draft-ietf-oauth-status-list §8.3: an index outside the list is a failed check.
-        if (status === undefined)
-          throw refuse("ERR_TOKEN_REVOKED", "the token's status index is outside its status list");
-        if (status !== 0)
-          throw refuse("ERR_TOKEN_REVOKED", "the access token has been revoked (status list)");
+        checkStatus(list, ref.idx);
         return;
       }
     }
     // No usable status list: the stream alone may answer if it is recent enough and covers the token.
-    const streamAge = stream === undefined ? Number.POSITIVE_INFINITY : nowMs - stream.lastFrameAt;
-    if (covered && streamAge <= bound) return;
+    if (s.covered && s.age <= bound) return;
     throw refuse(
       "ERR_REVOCATION_STATE_STALE",
       "revocation state is older than the configured bound (event stream and status list unavailable)",
@@ -415,16 +451,10 @@ export class Verifier {
   async #statusList(
     uri: string,
     nowMs: number,
-    bound: number,
     coveredSince: number | undefined,
   ): Promise<StatusList | undefined> {
     const cached = this.#lists.get(uri);
-    const usable = (c: { list: StatusList; asOf: number }, maxAge: number) =>
-      (coveredSince !== undefined && c.asOf >= coveredSince) || nowMs - c.asOf <= maxAge;
-    if (cached) {
-      const ttlMs = cached.list.ttl !== undefined ? cached.list.ttl * 1000 : bound;
-      if (usable(cached, Math.min(ttlMs, bound))) return cached.list;
-    }
+    if (cached && this.#listUsable(cached, nowMs, coveredSince, true)) return cached.list;
     if (!this.#sameOrigin(uri)) {
       this.#report(
         new StatusListError("ERR_STATUS_LIST_FETCH", `status list ${uri} is not on the issuer's origin`),
@@ -454,8 +484,8 @@ export class Verifier {
       return list;
     } catch (e) {
       this.#report(e as Error);
-      // A list we already had still answers while it is within the bound.
-      if (cached && usable(cached, bound)) return cached.list;
+      // A list we already had still answers while it is within the bound (past its ttl).
+      if (cached && this.#listUsable(cached, nowMs, coveredSince, false)) return cached.list;
       return undefined;
     }
   }
@@ -475,6 +505,14 @@ export class Verifier {
       // A throwing error handler must not take the verifier down.
     }
   }
+}
+
+/** draft-ietf-oauth-status-list §8.3: any status but VALID (0), or an index outside the list, refuses. */
+function checkStatus(list: StatusList, idx: number): void {
+  const status = statusAt(list, idx);
+  if (status === undefined)
+    throw refuse("ERR_TOKEN_REVOKED", "the token's status index is outside its status list");
+  if (status !== 0) throw refuse("ERR_TOKEN_REVOKED", "the access token has been revoked (status list)");
 }
 
 function callerOf(claims: AccessTokenClaims): VerifiedCaller {
