@@ -56,10 +56,25 @@ describe("EventStream", () => {
     let writes = 0;
     while (stream.write(frame)) writes++;
     expect(writes).toBeGreaterThan(5);
-    expect(res.writableLength).toBeLessThan(1_000 + frame.length + 20);
+    expect(res.writableLength).toBeLessThanOrEqual(1_000 + frame.length);
     expect(res.destroyed).toBe(true);
     expect(closed).toEqual(["slow"]);
     expect(stream.write(frame)).toBe(false);
+  });
+
+  it("still delivers one event larger than maxBuffer to a reader that keeps up", () => {
+    const res = new StuckResponse();
+    const stream = new EventStream(res as unknown as ServerResponse, { maxBuffer: 1_000, onClose: () => {} });
+    stream.open();
+    res.writableLength = 0; // the socket took everything so far
+    expect(stream.write(`data: ${"x".repeat(5_000)}\n\n`)).toBe(true);
+    res.writableLength = 0; // … and the big event too
+    expect(stream.write("data: small\n\n")).toBe(true);
+    expect(stream.write(`data: ${"x".repeat(5_000)}\n\n`)).toBe(true);
+    expect(res.destroyed).toBe(false);
+    // This time the big event is still unsent: the next write finds the reader behind.
+    expect(stream.write("data: next\n\n")).toBe(false);
+    expect(res.destroyed).toBe(true);
   });
 
   it("ends (not destroys) the response on server shutdown, once", () => {

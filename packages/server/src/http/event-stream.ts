@@ -46,14 +46,19 @@ export class EventStream {
     return this.res.writableLength;
   }
 
-  /** Writes `text`; answers false (and drops the connection) if the reader is too far behind. */
+  /**
+   * Writes `text`; answers false (and drops the connection) if the reader is too far behind: more
+   * than `maxBuffer` bytes of earlier writes still unsent. Checked before writing, so one event
+   * larger than the bound still reaches a reader that keeps up (else a large cascade would drop
+   * every subscriber, on every resume); memory per stream stays below `maxBuffer` + one event.
+   */
   write(text: string): boolean {
     if (this.closed) return false;
-    this.res.write(text);
     if (this.res.writableLength > this.options.maxBuffer) {
       this.finish("slow");
       return false;
     }
+    this.res.write(text);
     return true;
   }
 

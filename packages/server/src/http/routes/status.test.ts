@@ -5,6 +5,7 @@
  * Runs on SQLite, and on PostgreSQL when `DEPUTY_TEST_DATABASE_URL` is set; the clock is fake.
  */
 import { createPublicKey, verify } from "node:crypto";
+import { connect } from "node:net";
 import { inflateSync } from "node:zlib";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { decodeJwt, getToken } from "../../test-support/oauth.js";
@@ -258,6 +259,58 @@ describe("GET /v1/revocations/events", () => {
       await new Promise((r) => setTimeout(r, 10));
     expect(t.deputy.revocationFeed.size).toBe(before);
   });
+});
+
+describe("a subscriber that stops reading", () => {
+  it("is disconnected once it falls the configured buffer behind, and its subscription is dropped", async () => {
+    await t.close();
+    t = await createTestDeputy({ revocationStreamBuffer: 64 * 1024 });
+    story = await setupStory(t);
+    base = await t.app.listen({ port: 0, host: "127.0.0.1" });
+    basic = `Basic ${Buffer.from(`${story.resource.id}:${story.resource.secret}`).toString("base64")}`;
+    const before = t.deputy.revocationFeed.size;
+    const { port } = new URL(base);
+    const socket = connect(Number(port), "127.0.0.1");
+    let closed = false;
+    socket.on("close", () => {
+      closed = true;
+    });
+    socket.on("error", () => {});
+    await new Promise<void>((resolve) => socket.once("connect", () => resolve()));
+    socket.write(`GET /v1/revocations/events HTTP/1.1\r\nHost: x\r\nAuthorization: ${basic}\r\n\r\n`);
+    const head = await new Promise<string>((resolve) =>
+      socket.once("data", (b: Buffer) => resolve(b.toString())),
+    );
+    expect(head).toMatch(/^HTTP\/1\.1 200 OK\r\n/);
+    // From here on nothing is read: the kernel's socket buffers fill, then the server's own.
+    socket.pause();
+    expect(t.deputy.revocationFeed.size).toBe(before + 1);
+    // Events straight into the log (each ~45 KB: 1,000 token ids), delivered by the feed.
+    const tokens = Array.from({ length: 1_000 }, (_, i) => ({
+      id: `tok_${String(i).padStart(26, "a")}`,
+      exp: 1,
+    }));
+    let appended = 0;
+    while (t.deputy.revocationFeed.size > before && appended < 2_000) {
+      await t.deputy.store.transaction((tx) =>
+        tx.revocationEvents.append({
+          at: T0,
+          target: story.agent,
+          reason: null,
+          cascade: { principals: [], agents: [], grants: [], tokens },
+        }),
+      );
+      await t.deputy.revocationFeed.nudge();
+      appended++;
+    }
+    expect(t.deputy.revocationFeed.size).toBe(before);
+    expect(appended).toBeGreaterThan(1);
+    expect(appended).toBeLessThan(2_000);
+    socket.resume();
+    const deadline = Date.now() + 5_000;
+    while (!closed && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    expect(closed).toBe(true);
+  }, 60_000);
 });
 
 describe("GET /v1/status/lists/{n}", () => {

@@ -76,9 +76,11 @@ export function registerStatus(app: FastifyInstance, d: Deputy): void {
     };
     unsubscribe = d.revocationFeed.subscribe((e) => {
       if (live) return send(e);
+      // Held back while the replay runs; bounded like the socket buffer (checked before adding,
+      // so one large event is never the reason to drop a stream).
+      if (heldBytes > maxBuffer) return stream.finish("slow");
       held.push(e);
-      heldBytes += 200 + 40 * (e.cascade.tokens.length + e.cascade.agents.length + e.cascade.grants.length);
-      if (heldBytes > maxBuffer) stream.finish("slow");
+      heldBytes += 200 + 50 * (e.cascade.tokens.length + e.cascade.agents.length + e.cascade.grants.length);
     });
     reply.hijack();
     streams.add(stream);
