@@ -39,7 +39,11 @@ export function watchPostgres(
 
   const connect = async () => {
     if (stopped) return;
-    const c = new pg.Client({ connectionString: target.url });
+    // Named so operators (and tests) can tell it apart in pg_stat_activity.
+    const c = new pg.Client({
+      connectionString: target.url,
+      application_name: `deputy-listen:${target.schema ?? ""}`.slice(0, 63),
+    });
     client = c;
     let schema = "";
     const lost = () => {
