@@ -114,15 +114,10 @@ export async function revokeTarget(
   });
   if (result.eventId !== null) {
     d.statusLists.invalidate();
-    d.revocations.add({
-      principals: result.principals,
-      agents: result.agents,
-      grants: result.grants,
-      tokens: result.cascade.tokens.map((t) => ({ id: t.id, expiresAt: t.exp * 1000 })),
-    });
-    // Deliver to this process's subscribers (SSE streams) before answering; other processes
-    // hear of it through the store (NOTIFY on PostgreSQL, a poll on SQLite).
-    await d.revocationFeed.nudge();
+    // Deliver to this process's subscribers (the RevocationIndex, SSE streams) before answering,
+    // without reading the event back when it is the next one; other processes hear of it through
+    // the store (NOTIFY on PostgreSQL, a poll on SQLite).
+    await d.revocationFeed.publish({ id: result.eventId, at: now, target, reason, cascade: result.cascade });
   }
   return {
     target,

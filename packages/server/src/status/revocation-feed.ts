@@ -88,6 +88,18 @@ export class RevocationFeed {
     return this.pulling;
   }
 
+  /**
+   * Delivers an event this process has just committed, without reading it back, when it is the
+   * next one expected and no read is running; otherwise reads the log ({@link RevocationFeed.nudge}),
+   * which delivers it in order with whatever came before it. Never delivers an id twice.
+   */
+  publish(event: RevocationEventRecord): Promise<void> {
+    if (event.id <= this.last) return Promise.resolve();
+    if (this.pulling || event.id !== this.last + 1) return this.nudge();
+    this.deliver(event);
+    return Promise.resolve();
+  }
+
   async stop(): Promise<void> {
     const stop = this.stopWatch;
     this.stopWatch = null;
@@ -99,17 +111,19 @@ export class RevocationFeed {
   private async drain(): Promise<void> {
     for (;;) {
       const events = await this.store.revocationEvents.after(this.last, PAGE);
-      for (const event of events) {
-        this.last = event.id;
-        for (const listener of this.listeners) {
-          try {
-            listener(event);
-          } catch (err) {
-            this.log.error({ err, event: event.id }, "revocation feed: a subscriber threw");
-          }
-        }
-      }
+      for (const event of events) if (event.id > this.last) this.deliver(event);
       if (events.length < PAGE) return;
+    }
+  }
+
+  private deliver(event: RevocationEventRecord): void {
+    this.last = event.id;
+    for (const listener of this.listeners) {
+      try {
+        listener(event);
+      } catch (err) {
+        this.log.error({ err, event: event.id }, "revocation feed: a subscriber threw");
+      }
     }
   }
 }
