@@ -14,7 +14,7 @@ import { freePort, type LiveDeputy, startLiveDeputy } from "../packages/sdk/test
 const here = fileURLToPath(new URL(".", import.meta.url));
 
 function block(md: string, tag: string): string {
-  const m = new RegExp("```js " + tag + "\\n([\\s\\S]*?)```").exec(md);
+  const m = new RegExp(`\`\`\`js ${tag}\\n([\\s\\S]*?)\`\`\``).exec(md);
   if (!m?.[1]) throw new Error(`docs/sdk.md has no \`\`\`js ${tag} block`);
   return m[1];
 }

@@ -42,7 +42,7 @@ interface FastifyLikeReply {
  * app.get("/admin", { onRequest: deputyFastify({ verifier, requiredScope: "admin" }) }, handler);
  */
 export function deputyFastify(options: DeputyMiddlewareOptions) {
-  return async (request: FastifyLikeRequest, reply: FastifyLikeReply): Promise<void> => {
+  return async (request: FastifyLikeRequest, reply: FastifyLikeReply): Promise<unknown> => {
     const scope = scopeFor(options, request.method, request.url.split("?")[0] ?? "/");
     try {
       const encrypted = Boolean((request.raw.socket as { encrypted?: boolean } | null)?.encrypted);
@@ -54,7 +54,9 @@ export function deputyFastify(options: DeputyMiddlewareOptions) {
       );
     } catch (e) {
       const c = challengeFor(e, challengeOptions(options, scope));
-      await reply.code(c.status).headers(c.headers).send(c.body);
+      // Fastify: an async hook that has sent the reply returns it, so the route never runs.
+      return reply.code(c.status).headers(c.headers).send(c.body);
     }
+    return undefined;
   };
 }
