@@ -1,4 +1,5 @@
 import { generateKeyPairSync, sign } from "node:crypto";
+import fc from "fast-check";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { nodeCryptoBackend } from "../node.js";
 import {
@@ -386,6 +387,25 @@ for (const [name, b] of BACKENDS) {
     });
 
     describe("verifier: garbage never crashes the host", () => {
+      it("property: any Authorization and DPoP header values are refused with a VerificationError", async () => {
+        const { d, v } = setup();
+        const good = d.token();
+        const part = fc.oneof(fc.string(), fc.base64String(), fc.constantFrom(good, ...good.split(".")));
+        const header = fc.oneof(
+          fc.string(),
+          fc.tuple(fc.constantFrom("DPoP ", "Bearer ", "dpop  "), part).map(([a, b]) => a + b),
+          fc.array(part, { minLength: 1, maxLength: 4 }).map((xs) => `DPoP ${xs.join(".")}`),
+        );
+        await fc.assert(
+          fc.asyncProperty(header, fc.oneof(fc.string(), part), async (authorization, dpop) => {
+            const req = { method: "GET", url: URL_, headers: { authorization, dpop } };
+            const e = await v.verify(req).catch((x: unknown) => x);
+            expect(e).toBeInstanceOf(VerificationError);
+          }),
+          { numRuns: 300 },
+        );
+      });
+
       it("random headers and tokens are refused with a VerificationError", async () => {
         const { d, v } = setup();
         const samples = [
