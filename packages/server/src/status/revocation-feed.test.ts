@@ -49,7 +49,8 @@ describe("RevocationFeed", () => {
   });
 
   it("publishes the next event without a read, reads the log on a gap, and never repeats one", async () => {
-    await feed.start();
+    // Not started: no watcher (whose LISTEN connection and NOTIFYs would read concurrently); the
+    // feed begins at id 0 of this empty log.
     const reads = vi.spyOn(store.revocationEvents, "after");
     const e1 = await append(1);
     await feed.publish(e1);
@@ -68,7 +69,6 @@ describe("RevocationFeed", () => {
   });
 
   it("a read in progress takes the published event in order", async () => {
-    await feed.start();
     await append(1);
     const e2 = await append(2);
     const reading = feed.nudge();
