@@ -22,6 +22,12 @@ export interface RevocationEventJson {
   };
 }
 
+/**
+ * The event's JSON for the wire: the stored record with `at` in epoch seconds.
+ *
+ * @example
+ * revocationEventJson(record).at; // 1767225600
+ */
 export function revocationEventJson(e: RevocationEventRecord): RevocationEventJson {
   return {
     id: e.id,
@@ -40,12 +46,20 @@ export function revocationEventJson(e: RevocationEventRecord): RevocationEventJs
 /**
  * One SSE message. JSON.stringify never emits a raw line break (they are escaped inside strings),
  * so the whole event is one `data:` line, and a `reason` cannot inject SSE fields.
+ *
+ * @example
+ * revocationEventFrame(record); // "id: 7\nevent: revocation\ndata: {…}\n\n"
  */
 export function revocationEventFrame(e: RevocationEventRecord): string {
   return `id: ${e.id}\nevent: revocation\ndata: ${JSON.stringify(revocationEventJson(e))}\n\n`;
 }
 
-/** A heartbeat: an SSE comment line, ignored by parsers, that shows the stream is alive. */
+/**
+ * A heartbeat: an SSE comment line, ignored by parsers, that shows the stream is alive.
+ *
+ * @example
+ * heartbeatFrame(Date.UTC(2026, 0, 1)); // ": ping 1767225600\n\n"
+ */
 export function heartbeatFrame(nowMs: number): string {
   return `: ping ${Math.floor(nowMs / 1000)}\n\n`;
 }

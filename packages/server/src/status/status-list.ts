@@ -55,7 +55,13 @@ export function encodeStatusList(bytes: Uint8Array): string {
   return deflateSync(bytes, { level: 9 }).toString("base64url");
 }
 
-/** Parses `{n}`; throws ERR_INVALID_STATUS_LIST for anything but a plain non-negative integer. */
+/**
+ * Parses `{n}`; throws ERR_INVALID_STATUS_LIST for anything but a plain non-negative integer.
+ *
+ * @example
+ * parseListNumber("3"); // 3
+ * parseListNumber("03"); // throws ERR_INVALID_STATUS_LIST
+ */
 export function parseListNumber(raw: string): number {
   if (!LIST_NUMBER.test(raw)) {
     throw new DeputyError(

@@ -135,6 +135,18 @@ describe("GET /v1/revocations/events", () => {
     await s.close();
   });
 
+  it("keeps a reason with line breaks inside its one data line (no injected fields)", async () => {
+    const s = await events();
+    await s.next();
+    const reason = "line one\nid: 99\r\nevent: fake\rdata: x";
+    await expectOk(t.api("POST", `/v1/agents/${story.agent}/revoke`, { reason }));
+    const { frame, data } = await nextEvent(s);
+    expect(frame.split("\n")).toHaveLength(3);
+    expect(frame.startsWith("id: 1\nevent: revocation\ndata: {")).toBe(true);
+    expect(data.reason).toBe(reason);
+    await s.close();
+  });
+
   it("leaves out tokens that have already expired", async () => {
     const token = await getToken(t, story.agent, story.agentKey);
     const fresh = await getToken(t, story.agent, story.agentKey, { scope: "read" });
