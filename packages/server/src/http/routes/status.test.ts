@@ -216,6 +216,14 @@ describe("GET /v1/revocations/events", () => {
     await s.close();
   });
 
+  it("has no HEAD (a stream without a body would only hold a connection)", async () => {
+    const res = await fetch(`${base}/v1/revocations/events`, {
+      method: "HEAD",
+      headers: { authorization: basic },
+    });
+    expect(res.status).toBe(404);
+  });
+
   it("refuses a malformed or future Last-Event-ID with 400 ERR_INVALID_LAST_EVENT_ID", async () => {
     for (const [id, detail] of [
       ["abc", "Last-Event-ID must be the decimal id of a revocation event (a non-negative integer)"],

@@ -40,7 +40,8 @@ export function registerStatus(app: FastifyInstance, d: Deputy): void {
     return jwt;
   });
 
-  app.get("/v1/revocations/events", async (request, reply) => {
+  // No automatic HEAD route: a HEAD would hold a stream open that can never carry a body.
+  app.get("/v1/revocations/events", { exposeHeadRoute: false }, async (request, reply) => {
     await authenticateSubscriber(d, request);
     const from = lastEventId(request);
     if (from !== null) {
