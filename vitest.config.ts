@@ -7,6 +7,7 @@ export default defineConfig({
       "packages/*/test/**/*.test.ts",
       "bench/**/*.test.ts",
       "test/**/*.test.ts",
+      "examples/**/*.test.ts",
     ],
     // Store and HTTP suites open real databases; keep parallelism modest on 2-core machines.
     pool: "forks",

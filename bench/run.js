@@ -21,6 +21,8 @@ const BENCHMARKS = [
   "issuance",
   "introspection",
   "revocation",
+  "revocation-propagation",
+  "sdk-verify",
   "scale",
   "cluster",
   "ledger",

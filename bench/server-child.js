@@ -10,6 +10,9 @@
  * - `upstream`: the bare server, plus `GET /big?mb=N` streaming N MiB (the broker's upstream).
  * - `proxy`: a bare node:http reverse proxy to `options.upstream` (keep-alive agent, bodies piped
  *   both ways): the baseline for the broker gateway's throughput.
+ * - `sse`: a bare node:http Server-Sent Events broadcaster: `GET /events` subscribes, `POST /revoke`
+ *   writes its body as one event to every subscriber and then answers (the baseline for revocation
+ *   propagation).
  * - `oidc`: the peer, panva's oidc-provider, issuing JWT access tokens for `client_credentials`
  *   with `client_secret_basic`.
  *
@@ -139,6 +142,8 @@ async function deputy() {
     ...(options.sweepInterval ? { sweepInterval: options.sweepInterval } : {}),
     // The broker benchmark's upstream is plain http on loopback; its load is one agent.
     ...(options.broker ? { brokerAllowHttpLoopback: true, brokerRateLimit: 0 } : {}),
+    // Replicas behind one load balancer share the issuer URL (revocation-propagation).
+    ...(options.issuer ? { issuer: options.issuer } : {}),
   };
   const workers = options.workers ?? 1;
   if (workers > 1) {
@@ -215,7 +220,48 @@ async function oidc() {
   ready({ url });
 }
 
-const kinds = { bare, deputy, oidc, upstream, proxy };
+async function sse() {
+  const subscribers = new Set();
+  const server = http.createServer((req, res) => {
+    if (req.method === "GET") {
+      res.writeHead(200, {
+        "content-type": "text/event-stream",
+        "cache-control": "no-store",
+        connection: "close",
+      });
+      res.write("retry: 1000\n\n");
+      subscribers.add(res);
+      res.once("close", () => subscribers.delete(res));
+      return;
+    }
+    let body = "";
+    req.on("data", (d) => {
+      body += d;
+    });
+    req.on("end", () => {
+      let id = 0;
+      try {
+        id = JSON.parse(body).id;
+      } catch {}
+      const frame = `id: ${id}\nevent: revocation\ndata: ${body}\n\n`;
+      for (const s of subscribers) s.write(frame);
+      res.writeHead(200, { "content-type": "application/json", "content-length": 2 });
+      res.end("{}");
+    });
+  });
+  server.keepAliveTimeout = 30_000;
+  await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
+  onTerm(
+    () =>
+      new Promise((resolve) => {
+        for (const s of subscribers) s.end();
+        server.close(resolve);
+      }),
+  );
+  ready({ url: `http://127.0.0.1:${server.address().port}` });
+}
+
+const kinds = { bare, deputy, oidc, upstream, proxy, sse };
 const start = kinds[options.kind];
 if (!start) {
   console.error(`unknown kind ${options.kind}`);

@@ -90,6 +90,10 @@ export const ERROR_CODES = {
   // Server
   ERR_INTERNAL: [500, "server_error", "Internal error"],
   ERR_UNAVAILABLE: [503, "temporarily_unavailable", "Temporarily unavailable"],
+  // Revocation reaching verifiers (DESIGN §4)
+  ERR_INVALID_LAST_EVENT_ID: [400, "invalid_request", "Invalid Last-Event-ID"],
+  ERR_INVALID_STATUS_LIST: [400, "invalid_request", "Invalid status list number"],
+  ERR_STATUS_LIST_NOT_FOUND: [404, "invalid_request", "No such status list"],
 } as const satisfies Record<string, readonly [number, string, string]>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

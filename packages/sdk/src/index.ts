@@ -1,27 +1,10 @@
 /**
- * Deputy's SDK for agents: keys, client assertions, DPoP proofs, and {@link DeputyAgent}, which
- * mints, caches and uses DPoP-bound tokens and delegates to sub-agents. Web standards only.
+ * Deputy's SDK. The root export is the agent side (as `@deputy/sdk/agent`); resource servers
+ * import `@deputy/sdk/verifier` and a middleware (`@deputy/sdk/middleware/node`, `/express`,
+ * `/fastify`, `/hono`) or `@deputy/sdk/mcp`; `@deputy/sdk/node` loads agent key files.
  *
  * @example
  * import { DeputyAgent, generateAgentKey } from "@deputy/sdk";
  * const { privateJwk, publicJwk, kid } = await generateAgentKey();
  */
-export { type AgentJwtInput, createActorToken, createClientAssertion } from "./agent/assertion.js";
-export {
-  type DelegateRequest,
-  DeputyAgent,
-  type DeputyAgentOptions,
-  TOKEN_REFRESH_MARGIN_SEC,
-  type TokenRequest,
-} from "./agent/deputy-agent.js";
-export { accessTokenHash, createDpopProof, type DpopProofInput } from "./agent/dpop-proof.js";
-export { DeputyClientError } from "./agent/errors.js";
-export {
-  type AgentKey,
-  type AgentKeyAlg,
-  generateAgentKey,
-  jwkAlg,
-  jwkThumbprint,
-  publicJwkOf,
-} from "./agent/jwk.js";
-export type { AgentToken, TokenResponse } from "./agent/token-response.js";
+export * from "./agent.js";

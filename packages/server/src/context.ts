@@ -14,6 +14,8 @@ import type { Config } from "./config/defaults.js";
 import type { ResourceCache } from "./identity/resource-cache.js";
 import type { IssuerKeyring } from "./keys/issuer-keys.js";
 import type { WindowRateLimiter } from "./provision/rate-limit.js";
+import type { RevocationFeed } from "./status/revocation-feed.js";
+import type { StatusLists } from "./status/status-list.js";
 import type { Store } from "./store/index.js";
 import type { VerifiedTokenCache } from "./tokens/access-token.js";
 import type { RevocationIndex } from "./tokens/revocation-index.js";
@@ -42,6 +44,10 @@ export interface Deputy {
    * looked up in the store, so a hit only skips the signature check.
    */
   verifiedTokens: VerifiedTokenCache;
+  /** This process's reader of the revocation event log; the SSE route and `revocations` subscribe. */
+  revocationFeed: RevocationFeed;
+  /** Token Status Lists (draft-ietf-oauth-status-list), built on demand and cached briefly. */
+  statusLists: StatusLists;
   /** Registered resources by id and audience (immutable, so cached for the process's life). */
   resources: ResourceCache;
   provisioning: {

@@ -26,6 +26,8 @@ import { ensureBuiltinResource } from "./identity/resources.js";
 import { IssuerKeyring } from "./keys/issuer-keys.js";
 import { WindowRateLimiter } from "./provision/rate-limit.js";
 import { sweepTemporaryAgents } from "./provision/sweeper.js";
+import { RevocationFeed } from "./status/revocation-feed.js";
+import { StatusLists } from "./status/status-list.js";
 import type { Store } from "./store/index.js";
 import { openStore } from "./store/open.js";
 import { VerifiedTokenCache } from "./tokens/access-token.js";
@@ -91,6 +93,29 @@ export async function createDeputy(options: DeputyOptions = {}): Promise<Created
 
   const vault = await Vault.open(store, masterKey, clock);
   const { adminToken, created } = await resolveAdminToken(config);
+  const urls = deputyUrls(config.issuer);
+  const revocations = new RevocationIndex();
+  const statusLists = new StatusLists({
+    store,
+    keys,
+    clock,
+    issuer: config.issuer,
+    base: urls.statusLists,
+    ttl: config.statusListTtl,
+  });
+  const revocationFeed = new RevocationFeed(store, log, { pollMs: config.revocationPollInterval });
+  // Every revocation, made here or by another process on this database, reaches the in-memory
+  // index (local verification) and clears the status-list cache.
+  revocationFeed.subscribe((event) => {
+    statusLists.invalidate();
+    revocations.add({
+      principals: event.cascade.principals,
+      agents: event.cascade.agents,
+      grants: event.cascade.grants,
+      tokens: event.cascade.tokens.map((t) => ({ id: t.id, expiresAt: t.exp * 1000 })),
+    });
+  });
+  await revocationFeed.start();
   const deputy: Deputy = {
     config,
     store,
@@ -99,10 +124,10 @@ export async function createDeputy(options: DeputyOptions = {}): Promise<Created
     audit: new Audit(store, clock),
     ledger,
     log,
-    revocations: new RevocationIndex(),
+    revocations,
     adminTokenHash: hashSecret(adminToken),
     dpopNonceKey: Buffer.from(hkdfSync("sha256", masterKey, Buffer.alloc(0), "deputy:dpop-nonce:v1", 32)),
-    urls: deputyUrls(config.issuer),
+    urls,
     statusIndexes: new StatusIndexAllocator(store),
     verifiedTokens: new VerifiedTokenCache(50_000),
     resources: new ResourceCache(store),
@@ -115,6 +140,8 @@ export async function createDeputy(options: DeputyOptions = {}): Promise<Created
       rate: config.brokerRateLimit,
       burst: config.brokerRateBurst,
     }),
+    revocationFeed,
+    statusLists,
   };
   const app = await buildApp(deputy);
   // Replay caches only need a jti until the proof or assertion it guards has expired anyway.
@@ -148,6 +175,7 @@ export async function createDeputy(options: DeputyOptions = {}): Promise<Created
   app.addHook("onClose", async () => {
     clearInterval(sweeper);
     clearInterval(temporarySweeper);
+    await revocationFeed.stop();
     await ledger.stop();
     if (!givenStore) await store.close();
   });

@@ -10,6 +10,8 @@
  */
 import type { JWK } from "jose";
 import { createActorToken, createClientAssertion } from "./assertion.js";
+import { DelegatedAgent } from "./delegated-agent.js";
+import { dpopFetch } from "./dpop-fetch.js";
 import { createDpopProof, htuOf } from "./dpop-proof.js";
 import { DeputyClientError } from "./errors.js";
 import {
@@ -61,6 +63,12 @@ export interface DelegateRequest {
 
 const now = () => Math.floor(Date.now() / 1000);
 
+/** A sub-agent, for {@link DeputyAgent.delegate}: a DeputyAgent, or its id and private key. */
+export type SubAgent = DeputyAgent | { agentId: string; privateJwk: JWK };
+
+/** Private keys of DeputyAgent instances, so a parent can sign with a sub-agent passed to it. */
+const keys = new WeakMap<DeputyAgent, JWK>();
+
 export class DeputyAgent {
   readonly issuer: string;
   readonly agentId: string;
@@ -77,6 +85,7 @@ export class DeputyAgent {
     this.tokenEndpoint = options.tokenEndpoint ?? `${this.issuer}/oauth/token`;
     this.#privateJwk = options.privateJwk;
     this.#fetch = options.fetch ?? ((...args) => globalThis.fetch(...args));
+    keys.set(this, options.privateJwk);
   }
 
   /**
@@ -124,10 +133,42 @@ export class DeputyAgent {
    * Delegates a narrower token to a sub-agent by RFC 8693 token exchange. The answer is bound to
    * the sub-agent's key (its `cnf.jkt`) and carries the chain in `act`; hand it to the sub-agent.
    *
+   * With a sub-agent (a {@link DeputyAgent} or its id and key) it answers a
+   * {@link DelegatedAgent}: a client that calls as the sub-agent and re-delegates before expiry.
+   * With a {@link DelegateRequest} it answers the raw token response.
+   *
    * @example
-   * const sub = await agent.delegate({ subAgentId, subAgentPrivateJwk, scope: "tickets:read", resource });
+   * const summarizer = await agent.delegate(subAgent, { scope: "tickets:read", resource: "https://api.example.com" });
+   * await summarizer.fetch("https://api.example.com/tickets");
+   * // or: const raw = await agent.delegate({ subAgentId, subAgentPrivateJwk, scope: "tickets:read", resource });
    */
-  async delegate(request: DelegateRequest): Promise<TokenResponse> {
+  delegate(subAgent: SubAgent, request?: { scope?: string; resource?: string }): Promise<DelegatedAgent>;
+  delegate(request: DelegateRequest): Promise<TokenResponse>;
+  async delegate(
+    target: DelegateRequest | SubAgent,
+    options: { scope?: string; resource?: string } = {},
+  ): Promise<TokenResponse | DelegatedAgent> {
+    if (!("subAgentId" in target)) {
+      const agentId = target.agentId;
+      const privateJwk = target instanceof DeputyAgent ? keys.get(target) : target.privateJwk;
+      if (privateJwk === undefined) throw new TypeError("delegate() needs the sub-agent's private key");
+      const request: DelegateRequest = { subAgentId: agentId, subAgentPrivateJwk: privateJwk };
+      if (options.scope !== undefined) request.scope = options.scope;
+      if (options.resource !== undefined) request.resource = options.resource;
+      const mint = () => this.#delegateOnce(request);
+      return new DelegatedAgent({
+        agentId,
+        privateJwk,
+        request: options,
+        mint,
+        fetch: this.#fetch,
+        first: await mint(),
+      });
+    }
+    return this.#delegateOnce(target);
+  }
+
+  async #delegateOnce(request: DelegateRequest): Promise<TokenResponse> {
     const subjectToken =
       request.subjectToken ??
       (await this.getToken(request.resource === undefined ? {} : { resource: request.resource }))
@@ -194,25 +235,12 @@ export class DeputyAgent {
    */
   async fetch(url: string | URL, init: RequestInit = {}, request: TokenRequest = {}): Promise<Response> {
     const token = await this.getToken(request);
-    const method = (init.method ?? "GET").toUpperCase();
-    const origin = new URL(url).origin;
-    for (let attempt = 0; ; attempt++) {
-      const headers = new Headers(init.headers);
-      headers.set(
-        "authorization",
-        `${token.token_type === "Bearer" ? "Bearer" : "DPoP"} ${token.access_token}`,
-      );
-      const sentNonce = this.#nonces.get(origin);
-      headers.set("dpop", await this.#proof(this.#privateJwk, method, String(url), token.access_token));
-      const res = await this.#send(String(url), { ...init, method, headers });
-      this.#rememberNonce(String(url), res);
-      // RFC 9449 §9: a refusal carrying a new DPoP-Nonce asks for a proof with that nonce.
-      const fresh = res.headers.get("dpop-nonce");
-      const wantsNonce = (res.status === 401 || res.status === 400) && fresh !== null && fresh !== sentNonce;
-      const replayable = init.body === undefined || init.body === null || typeof init.body === "string";
-      if (wantsNonce && attempt === 0 && replayable) continue;
-      return res;
-    }
+    return dpopFetch(
+      { fetch: this.#fetch, privateJwk: this.#privateJwk, nonces: this.#nonces },
+      token,
+      url,
+      init,
+    );
   }
 
   /**

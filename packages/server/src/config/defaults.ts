@@ -91,6 +91,26 @@ export const SETTINGS = {
     default: true,
     env: "DEPUTY_AUDIT_LEDGER",
   },
+  revocationHeartbeat: {
+    doc: "Seconds between `: ping` comments on `GET /v1/revocations/events`, so a verifier can tell a quiet stream from a stalled one.",
+    default: 10,
+    env: "DEPUTY_REVOCATION_HEARTBEAT",
+  },
+  revocationPollInterval: {
+    doc: "Milliseconds between checks for revocations made by other processes on the same database: the only path on SQLite (`serve --workers`), a safety net at 10× this interval beside PostgreSQL LISTEN/NOTIFY.",
+    default: 250,
+    env: "DEPUTY_REVOCATION_POLL_INTERVAL",
+  },
+  revocationStreamBuffer: {
+    doc: "Bytes a revocation-event subscriber may fall behind before it is disconnected (it then resumes with Last-Event-ID); bounds the memory a slow consumer can hold.",
+    default: 1_048_576,
+    env: "DEPUTY_REVOCATION_STREAM_BUFFER",
+  },
+  statusListTtl: {
+    doc: "`ttl` and `Cache-Control: max-age` (seconds) of `GET /v1/status/lists/{n}`; the token expires after twice this. Half the SDK verifier's 60 s staleness bound, so a verifier refreshes at least twice before it would fail closed.",
+    default: 30,
+    env: "DEPUTY_STATUS_LIST_TTL",
+  },
   durability: {
     doc: "SQLite `synchronous`: `normal` survives kill -9 (WAL); `full` also survives power loss.",
     default: "normal",
@@ -203,6 +223,14 @@ export function resolveConfig(
   }
   if (config.accessTokenTtl > config.maxAccessTokenTtl) {
     throw new Error("accessTokenTtl exceeds maxAccessTokenTtl");
+  }
+  for (const key of [
+    "revocationHeartbeat",
+    "revocationPollInterval",
+    "revocationStreamBuffer",
+    "statusListTtl",
+  ] as const) {
+    if (!(config[key] > 0)) throw new Error(`${key} must be greater than 0`);
   }
   return config;
 }

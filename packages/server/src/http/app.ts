@@ -18,6 +18,7 @@ import { registerDiscovery } from "./routes/discovery.js";
 import { registerManagement } from "./routes/management.js";
 import { registerOAuth } from "./routes/oauth.js";
 import { registerProvisioning } from "./routes/provisioning.js";
+import { registerStatus } from "./routes/status.js";
 
 export async function buildApp(d: Deputy): Promise<FastifyInstance> {
   const app = Fastify({
@@ -71,6 +72,7 @@ export async function buildApp(d: Deputy): Promise<FastifyInstance> {
   registerProvisioning(app, d);
   registerAudit(app, d);
   registerBroker(app, d);
+  registerStatus(app, d);
   app.get("/healthz", async () => ({ status: "ok" }));
   return app;
 }

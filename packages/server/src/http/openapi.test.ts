@@ -42,6 +42,7 @@ import {
   TEST_RESOURCE,
   type TestDeputy,
 } from "../test-support/server.js";
+import { openEventStream } from "../test-support/sse.js";
 import * as inputs from "./schemas.js";
 
 type Obj = Record<string, any>;
@@ -446,6 +447,7 @@ const QUERIES: Record<string, z.ZodObject> = {
   listConnections: inputs.ListQuery,
   listApprovals: inputs.ApprovalListQuery,
   getApproval: inputs.ApprovalGetQuery,
+  streamRevocationEvents: inputs.RevocationEventsQuery,
 };
 
 /**
@@ -1350,6 +1352,29 @@ describe("every response in a full story matches the document", () => {
     await api("DELETE", "/v1/connections/{id}", "/v1/connections/gh", undefined, optok);
     await api("DELETE", "/v1/connections/{id}", "/v1/connections/gh");
     await api("DELETE", "/v1/connections/{id}", "/v1/connections/gh");
+    // Revocation reaching verifiers: status lists and the event stream
+    const listUri = decodeJwt(parentToken).payload.status.status_list.uri as string;
+    await raw("GET", "/v1/status/lists/{n}", { url: new URL(listUri).pathname });
+    await raw("GET", "/v1/status/lists/{n}", { url: "/v1/status/lists/01" });
+    await raw("GET", "/v1/status/lists/{n}", { url: "/v1/status/lists/999999" });
+    const admin = { authorization: `Bearer ${TEST_ADMIN_TOKEN}` };
+    await raw("GET", "/v1/revocations/events", {
+      url: "/v1/revocations/events?last_event_id=x",
+      headers: admin,
+    });
+    await raw("GET", "/v1/revocations/events", { url: "/v1/revocations/events?since=1", headers: admin });
+    // A 200 is a stream that never ends by itself: read it over a real socket.
+    const address = await t.app.listen({ port: 0, host: "127.0.0.1" });
+    const stream = await openEventStream(`${address}/v1/revocations/events?last_event_id=0`, admin);
+    await stream.nextMatching((f) => f.startsWith("id: 1\n"));
+    await stream.close();
+    const snapshot = {
+      statusCode: stream.status,
+      headers: Object.fromEntries(stream.headers),
+      body: stream.raw,
+      json: () => JSON.parse(stream.raw),
+    } as unknown as LightMyRequestResponse;
+    conforms(snapshot, "GET", "/v1/revocations/events");
 
     // Every documented status was produced, so none is listed that cannot happen. The shared
     // 401, 413, 415 and 500 responses are exercised on some routes, not on each one.

@@ -143,6 +143,11 @@ export const GrantListQuery = ListQuery.extend({
   status: z.enum(["active", "revoked"]).optional(),
 });
 
+/** `GET /v1/revocations/events`: the id is checked by the route (it also comes as a header). */
+export const RevocationEventsQuery = z.strictObject({
+  last_event_id: z.string().optional(),
+});
+
 export function parse<T extends z.ZodType>(schema: T, value: unknown): z.output<T> {
   const result = schema.safeParse(value);
   if (result.success) return result.data;

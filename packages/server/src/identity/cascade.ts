@@ -1,5 +1,6 @@
 /**
- * Cascading revocation (DESIGN §4). One transaction per call; once it returns, introspection
+ * Cascading revocation (DESIGN §4). One transaction per call, which also appends the revocation
+ * event that verifiers receive (`GET /v1/revocations/events`); once it returns, introspection
  * answers `{"active": false}` for every token in the cascade and the token endpoint refuses every
  * identity in it. Revocation is monotonic: nothing here ever reactivates anything.
  *
@@ -14,7 +15,7 @@
  */
 import { DeputyError, idPrefix } from "@deputy/protocol";
 import type { Deputy } from "../context.js";
-import type { Store } from "../store/index.js";
+import type { RevocationCascade, RevokedTokenRef, Store } from "../store/index.js";
 import { actorOf, type Caller, canSeeAgent, canSeePrincipal, notFound } from "./caller.js";
 
 export interface RevocationResult {
@@ -22,6 +23,8 @@ export interface RevocationResult {
   revoked: { principals: number; agents: number; grants: number; tokens: number };
   /** Ids newly revoked (tokens are counted, not listed). */
   cascade: { principals: string[]; agents: string[]; grants: string[] };
+  /** The revocation event recorded for it (`GET /v1/revocations/events`), or null if nothing changed. */
+  eventId: number | null;
 }
 
 export async function revokeTarget(
@@ -40,7 +43,12 @@ export async function revokeTarget(
   await authorize(d, caller, kind, target);
   const now = d.clock.now();
   const result = await d.store.transaction(async (tx) => {
-    const changed = { principals: [] as string[], agents: [] as string[], grants: [] as string[], tokens: 0 };
+    const changed = {
+      principals: [] as string[],
+      agents: [] as string[],
+      grants: [] as string[],
+      tokens: [] as RevokedTokenRef[],
+    };
     let agentIds: string[] = [];
     let grantIds: string[] = [];
     if (kind === "prn") {
@@ -51,8 +59,11 @@ export async function revokeTarget(
     } else if (kind === "grt") {
       grantIds = [target, ...(await tx.grants.descendants(target))];
     } else {
-      if (await tx.tokens.revoke(target, now)) changed.tokens++;
-      changed.tokens += await tx.tokens.revokeDescendants(target, now);
+      if (await tx.tokens.revoke(target, now)) {
+        const token = await tx.tokens.get(target);
+        if (token) changed.tokens.push({ id: target, exp: Math.ceil(token.expiresAt / 1000) });
+      }
+      changed.tokens.push(...(await tx.tokens.revokeDescendants(target, now)));
       const delegated = await tx.tokens.delegatedGrantIds(target);
       for (const g of delegated) grantIds.push(g, ...(await tx.grants.descendants(g)));
     }
@@ -60,10 +71,10 @@ export async function revokeTarget(
       const below = await revokeAgentsIn(tx, agentIds, now, reason);
       changed.agents = below.agents;
       changed.grants = below.grants;
-      changed.tokens += below.tokens;
+      changed.tokens.push(...below.tokens);
     } else if (grantIds.length > 0) {
       // Read before the grants are revoked: tokens under an already-revoked grant were counted then.
-      changed.tokens += (await tx.tokens.activeByGrants(grantIds)).length;
+      changed.tokens.push(...(await tx.tokens.activeByGrants(grantIds)));
       changed.grants = await tx.grants.revoke(grantIds, now);
     }
     await d.audit.record(
@@ -80,7 +91,7 @@ export async function revokeTarget(
             principals: changed.principals.length,
             agents: changed.agents.length,
             grants: changed.grants.length,
-            tokens: changed.tokens,
+            tokens: changed.tokens.length,
           },
           agents: changed.agents,
           grants: changed.grants,
@@ -88,30 +99,29 @@ export async function revokeTarget(
       },
       tx,
     );
-    return changed;
+    const event = await appendRevocationEvent(tx, now, target, reason, changed);
+    return { ...changed, ...event };
   });
-  d.revocations.add({
-    principals: result.principals,
-    agents: result.agents,
-    grants: result.grants,
-    ...(kind === "tok" ? { tokens: [{ id: target, expiresAt: now + 3_600_000 }] } : {}),
-  });
+  await publishRevocation(d, now, target, reason, result);
   return {
     target,
     revoked: {
       principals: result.principals.length,
       agents: result.agents.length,
       grants: result.grants.length,
-      tokens: result.tokens,
+      tokens: result.tokens.length,
     },
     cascade: { principals: result.principals, agents: result.agents, grants: result.grants },
+    eventId: result.eventId,
   };
 }
 
 /**
  * Revokes the given agents (the caller passes their descendants too), every grant they hold and
- * every token minted from those grants, inside the caller's transaction `tx`. Monotonic: returns
- * only what changed. The caller feeds the result to `d.revocations` after commit.
+ * so every token minted from those grants (a token's state derives from its grant), inside the
+ * caller's transaction `tx`. Monotonic: returns only what changed. The caller then appends the
+ * event ({@link appendRevocationEvent}) in the same transaction and publishes it after commit
+ * ({@link publishRevocation}).
  *
  * @example
  * await d.store.transaction((tx) => revokeAgentsIn(tx, ["agt_…"], now, "enrollment revoked"));
@@ -121,13 +131,67 @@ export async function revokeAgentsIn(
   agentIds: string[],
   now: number,
   reason: string | null,
-): Promise<{ agents: string[]; grants: string[]; tokens: number }> {
+): Promise<{ agents: string[]; grants: string[]; tokens: RevokedTokenRef[] }> {
   const agents = await tx.agents.revoke(agentIds, now, reason);
   const grantIds = await tx.grants.idsByAgents(agentIds);
-  if (grantIds.length === 0) return { agents, grants: [], tokens: 0 };
-  const tokens = (await tx.tokens.activeByGrants(grantIds)).length;
+  if (grantIds.length === 0) return { agents, grants: [], tokens: [] };
+  // Read before the grants are revoked: tokens under an already-revoked grant were counted then.
+  const tokens = await tx.tokens.activeByGrants(grantIds);
   const grants = await tx.grants.revoke(grantIds, now);
   return { agents, grants, tokens };
+}
+
+/**
+ * DESIGN §4: appends the event verifiers receive for one revocation, inside its transaction (it
+ * commits with the revocation or not at all); call it as the transaction's last write, so the
+ * event head's lock is held only until COMMIT. Expired tokens are left out (verifiers refuse them
+ * by `exp`); a revocation that changed nothing gets no event (`eventId` null).
+ *
+ * @example
+ * const { eventId, cascade } = await appendRevocationEvent(tx, now, "agt_…", null, changed);
+ */
+export async function appendRevocationEvent(
+  tx: Store,
+  now: number,
+  target: string,
+  reason: string | null,
+  changed: { principals?: string[]; agents: string[]; grants: string[]; tokens: RevokedTokenRef[] },
+): Promise<{ eventId: number | null; cascade: RevocationCascade }> {
+  const cascade: RevocationCascade = {
+    principals: changed.principals ?? [],
+    agents: changed.agents,
+    grants: changed.grants,
+    tokens: changed.tokens.filter((t) => t.exp * 1000 > now),
+  };
+  const eventId = isEmpty(cascade)
+    ? null
+    : await tx.revocationEvents.append({ at: now, target, reason, cascade });
+  return { eventId, cascade };
+}
+
+/**
+ * After the revocation committed: drops cached status lists and delivers the event to this
+ * process's subscribers (the RevocationIndex, SSE streams) before the caller answers, without
+ * reading it back when it is the next one. Other processes hear of it through the store (NOTIFY on
+ * PostgreSQL, a poll on SQLite).
+ *
+ * @example
+ * await publishRevocation(d, now, "agt_…", null, { eventId, cascade });
+ */
+export async function publishRevocation(
+  d: Deputy,
+  now: number,
+  target: string,
+  reason: string | null,
+  event: { eventId: number | null; cascade: RevocationCascade },
+): Promise<void> {
+  if (event.eventId === null) return;
+  d.statusLists.invalidate();
+  await d.revocationFeed.publish({ id: event.eventId, at: now, target, reason, cascade: event.cascade });
+}
+
+function isEmpty(c: RevocationCascade): boolean {
+  return c.principals.length + c.agents.length + c.grants.length + c.tokens.length === 0;
 }
 
 /** Visibility: invisible targets answer 404 so existence never leaks. */

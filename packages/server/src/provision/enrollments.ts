@@ -18,8 +18,16 @@ import type { Deputy } from "../context.js";
 import { hashSecret, newSecret } from "../crypto/secrets.js";
 import { requireRegistered } from "../grants/create.js";
 import { actorOf, type Caller, canSeePrincipal, notFound } from "../identity/caller.js";
-import { revokeAgentsIn } from "../identity/cascade.js";
-import type { AgentRecord, EnrollmentRecord, GrantRecord, Page, PageRequest, Store } from "../store/index.js";
+import { appendRevocationEvent, publishRevocation, revokeAgentsIn } from "../identity/cascade.js";
+import type {
+  AgentRecord,
+  EnrollmentRecord,
+  GrantRecord,
+  Page,
+  PageRequest,
+  RevokedTokenRef,
+  Store,
+} from "../store/index.js";
 import { prepareAgent, provenanceDetails } from "./register.js";
 
 export const ENROLLMENT_CODE_PREFIX = "den";
@@ -132,7 +140,7 @@ export async function revokeEnrollment(
   const now = d.clock.now();
   const changed = await d.store.transaction(async (tx) => {
     await tx.enrollments.revoke(id, now);
-    let below = { agents: [] as string[], grants: [] as string[], tokens: 0 };
+    let below = { agents: [] as string[], grants: [] as string[], tokens: [] as RevokedTokenRef[] };
     if (opts.cascade) {
       const direct = await tx.agents.idsByEnrollment(id);
       const all = [...direct];
@@ -149,18 +157,19 @@ export async function revokeEnrollment(
         details: {
           reason: opts.reason,
           cascade: opts.cascade,
-          revoked: { agents: below.agents.length, grants: below.grants.length, tokens: below.tokens },
+          revoked: { agents: below.agents.length, grants: below.grants.length, tokens: below.tokens.length },
           agents: below.agents,
         },
       },
       tx,
     );
-    return below;
+    const reason = opts.reason ?? `enrollment ${id} revoked`;
+    return { ...below, reason, ...(await appendRevocationEvent(tx, now, id, reason, below)) };
   });
-  d.revocations.add({ agents: changed.agents, grants: changed.grants });
+  await publishRevocation(d, now, id, changed.reason, changed);
   return {
     enrollment: (await d.store.enrollments.get(id))!,
-    revoked: { agents: changed.agents.length, grants: changed.grants.length, tokens: changed.tokens },
+    revoked: { agents: changed.agents.length, grants: changed.grants.length, tokens: changed.tokens.length },
     agents: changed.agents,
   };
 }

@@ -12,9 +12,11 @@
 import { performance } from "node:perf_hooks";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Deputy } from "../context.js";
-import { revokeAgentsIn } from "../identity/cascade.js";
+import { appendRevocationEvent, publishRevocation, revokeAgentsIn } from "../identity/cascade.js";
 
 export const SWEEP_REASON = "temporary agent expired unclaimed";
+/** The `target` of a sweep's revocation event (a batch of agents, not one id). */
+export const SWEEP_TARGET = "temporary-agent-sweep";
 
 /** Sweeps everything expired at `now`; answers how many agents were removed. */
 export async function sweepTemporaryAgents(
@@ -41,15 +43,19 @@ export async function sweepTemporaryAgents(
             reason: SWEEP_REASON,
             count: ids.length,
             agents: ids,
-            revoked: { agents: changed.agents.length, grants: changed.grants.length, tokens: changed.tokens },
+            revoked: {
+              agents: changed.agents.length,
+              grants: changed.grants.length,
+              tokens: changed.tokens.length,
+            },
           },
         },
         tx,
       );
-      return changed;
+      return { ...changed, ...(await appendRevocationEvent(tx, now, SWEEP_TARGET, SWEEP_REASON, changed)) };
     });
     if (swept === null) break;
-    d.revocations.add({ agents: swept.agents, grants: swept.grants });
+    await publishRevocation(d, now, SWEEP_TARGET, SWEEP_REASON, swept);
     total += swept.agents.length;
     // Busy for `elapsed`, then idle so that busy ÷ (busy + idle) ≤ duty.
     const elapsed = performance.now() - t0;

@@ -22,6 +22,7 @@ import { nonceTests } from "./conformance/nonces.js";
 import { principalTests } from "./conformance/principals.js";
 import { provisioningTests } from "./conformance/provisioning.js";
 import { resourceTests } from "./conformance/resources.js";
+import { revocationEventTests } from "./conformance/revocation-events.js";
 import { tokenTests } from "./conformance/tokens.js";
 import { transactionTests } from "./conformance/transactions.js";
 import type { Store } from "./index.js";
@@ -59,5 +60,6 @@ export function runStoreConformance(target: ConformanceTarget): void {
     auditTreeTests(store);
     transactionTests(store);
     provisioningTests(store);
+    revocationEventTests(store);
   });
 }

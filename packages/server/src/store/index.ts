@@ -34,6 +34,8 @@ import type {
   PrincipalTokenRecord,
   ProvenanceIssuerRecord,
   ResourceRecord,
+  RevocationEventRecord,
+  RevokedTokenRef,
   SealedSecret,
   TokenRecord,
   VaultKeyRecord,
@@ -221,12 +223,24 @@ export interface TokenStore {
   revoke(id: string, at: number): Promise<boolean>;
   /**
    * Tokens minted from these grants that are still in force as far as revocation goes (not revoked
-   * on their own, grant not yet revoked; expired ones included), with their expiry: what revoking
-   * the grants takes down. Read-only; call it before revoking the grants. Order unspecified.
+   * on their own, grant not yet revoked; expired ones included), with `exp` (epoch seconds): what
+   * revoking the grants takes down. Read-only, since a token's state derives from its grant
+   * ({@link TokenStore.get}); call it before revoking the grants. Order unspecified.
    */
-  activeByGrants(grantIds: string[]): Promise<Array<{ id: string; expiresAt: number }>>;
-  /** Revokes every unrevoked token whose parent token is `id`, recursively (delegated tokens). Returns count. */
-  revokeDescendants(id: string, at: number): Promise<number>;
+  activeByGrants(grantIds: string[]): Promise<RevokedTokenRef[]>;
+  /**
+   * Revokes every unrevoked token whose parent token is `id`, recursively (delegated tokens);
+   * answers the tokens that changed (id and `exp` in epoch seconds), in no particular order.
+   */
+  revokeDescendants(id: string, at: number): Promise<RevokedTokenRef[]>;
+  /**
+   * Status-list indexes in [from, to) whose token is revoked, on its own or through its grant,
+   * ascending (draft-ietf-oauth-status-list §4: the bits set to 0x01 INVALID). One range scan of
+   * the tokens in that list, each joined to its grant by primary key.
+   */
+  revokedStatusIndexes(from: number, to: number): Promise<number[]>;
+  /** How many status-list indexes were ever handed out (the next one to hand out); 0 before any. */
+  statusIndexHighWater(): Promise<number>;
   /**
    * Distinct grant ids of the tokens delegated (recursively, by `parentTokenId`) from token `id`,
    * not including `id`'s own grant: the child grants that token exchanges of it created.
@@ -435,6 +449,41 @@ export interface BrokerStore {
   consumeApproval(id: string, at: number): Promise<boolean>;
 }
 
+/**
+ * The revocation event log (DESIGN §4 "Revocation reaching verifiers"): one event per revocation,
+ * with everything it cascaded to, streamed to verifiers and to every replica's revocation feed.
+ *
+ * Ordering guarantee: ids are 1, 2, 3, … with no gaps, and an event becomes visible only after
+ * every event with a smaller id is visible. So a reader that has seen id n and later reads
+ * `after(n)` never misses an event. {@link RevocationEventStore.append} numbers an event from one
+ * head row whose lock (PostgreSQL row lock; SQLite's write lock) is held until COMMIT: event n + 1
+ * cannot be numbered before event n committed or rolled back (a rollback frees its number).
+ */
+export interface RevocationEventStore {
+  /**
+   * Appends an event and answers its id. Call it inside {@link Store.transaction}, as the last
+   * write of the revocation it records (the head lock is then held for as short as possible). On
+   * PostgreSQL it also queues `NOTIFY deputy_revocations` with the schema name as payload, which
+   * PostgreSQL delivers only when the transaction commits.
+   */
+  append(event: Omit<RevocationEventRecord, "id">): Promise<number>;
+  /** Events with an id greater than `afterId`, ascending, at most `limit`. */
+  after(afterId: number, limit: number): Promise<RevocationEventRecord[]>;
+  /** The id of the newest committed event; 0 when there is none. */
+  latestId(): Promise<number>;
+  /**
+   * Calls `onChange` whenever events may have been appended, by this process or any other on the
+   * same database: possibly spuriously, never missing one. PostgreSQL: `LISTEN` on a dedicated
+   * connection, re-established with backoff; `onChange` also runs after every (re)connect, since
+   * notifications sent while disconnected are lost. SQLite (several `serve --workers` on one file):
+   * polls {@link RevocationEventStore.latestId} every `pollMs`. Answers a function that stops it.
+   */
+  watch(
+    onChange: () => void,
+    options: { pollMs: number; onError?: (err: unknown) => void },
+  ): () => Promise<void>;
+}
+
 export interface Store {
   readonly dialect: "sqlite" | "postgres";
   principals: PrincipalStore;
@@ -450,6 +499,7 @@ export interface Store {
   provenanceIssuers: ProvenanceIssuerStore;
   settings: SettingStore;
   broker: BrokerStore;
+  revocationEvents: RevocationEventStore;
   /**
    * Runs `fn` in one database transaction: all of its writes commit together or none do.
    * Nested calls on the `tx` store run inside the same transaction. On PostgreSQL the

@@ -9,10 +9,12 @@
 import { type Kysely, sql } from "kysely";
 import { migration as postgres001 } from "./migrations/postgres/001_init.js";
 import { migration as postgres002 } from "./migrations/postgres/002_audit_ledger.js";
+import { migration as postgres003 } from "./migrations/postgres/003_revocation_events.js";
 import { migration as postgres004 } from "./migrations/postgres/004_broker.js";
 import { migration as postgres005 } from "./migrations/postgres/005_provisioning.js";
 import { migration as sqlite001 } from "./migrations/sqlite/001_init.js";
 import { migration as sqlite002 } from "./migrations/sqlite/002_audit_ledger.js";
+import { migration as sqlite003 } from "./migrations/sqlite/003_revocation_events.js";
 import { migration as sqlite004 } from "./migrations/sqlite/004_broker.js";
 import { migration as sqlite005 } from "./migrations/sqlite/005_provisioning.js";
 import type { Database } from "./schema.js";
@@ -25,8 +27,8 @@ export interface Migration {
 }
 
 const MIGRATIONS: Record<"sqlite" | "postgres", readonly Migration[]> = {
-  sqlite: [sqlite001, sqlite002, sqlite004, sqlite005],
-  postgres: [postgres001, postgres002, postgres004, postgres005],
+  sqlite: [sqlite001, sqlite002, sqlite003, sqlite004, sqlite005],
+  postgres: [postgres001, postgres002, postgres003, postgres004, postgres005],
 };
 
 /**

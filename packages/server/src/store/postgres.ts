@@ -83,7 +83,7 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
     await db.destroy();
     throw err;
   }
-  return new SqlStore(db, "postgres");
+  return new SqlStore(db, "postgres", { url: options.url, schema: options.schema });
 }
 
 async function ensureSchema(pool: pg.Pool, schema: string): Promise<void> {

@@ -284,6 +284,22 @@ export interface ApprovalsTable {
   used_at: number | null;
 }
 
+/** One revocation and everything it cascaded to (migration 003). */
+export interface RevocationEventsTable {
+  id: number;
+  at: number;
+  target: string;
+  reason: string | null;
+  /** JSON: {@link RevocationCascade}. */
+  cascade: string;
+}
+
+/** One row: the id of the newest revocation event (migration 003). */
+export interface RevocationEventHeadTable {
+  id: number;
+  last_id: number;
+}
+
 export interface SchemaMigrationsTable {
   version: number;
   applied_at: number;
@@ -313,5 +329,7 @@ export interface Database {
   vault_keys: VaultKeysTable;
   connections: ConnectionsTable;
   approvals: ApprovalsTable;
+  revocation_events: RevocationEventsTable;
+  revocation_event_head: RevocationEventHeadTable;
   schema_migrations: SchemaMigrationsTable;
 }

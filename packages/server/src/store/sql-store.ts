@@ -13,7 +13,7 @@ import { SqlAgentStore } from "./sql/agents.js";
 import { SqlAuditStore } from "./sql/audit.js";
 import { SqlAuditTreeStore } from "./sql/audit-tree.js";
 import { SqlBrokerStore } from "./sql/broker.js";
-import type { SqlContext } from "./sql/context.js";
+import type { PgListenTarget, SqlContext } from "./sql/context.js";
 import { SqlEnrollmentStore } from "./sql/enrollments.js";
 import { SqlGrantStore } from "./sql/grants.js";
 import { SqlIssuerKeyStore } from "./sql/issuer-keys.js";
@@ -21,6 +21,7 @@ import { SqlNonceStore } from "./sql/nonces.js";
 import { SqlPrincipalStore } from "./sql/principals.js";
 import { SqlProvenanceIssuerStore } from "./sql/provenance-issuers.js";
 import { SqlResourceStore } from "./sql/resources.js";
+import { SqlRevocationEventStore } from "./sql/revocation-events.js";
 import { SqlSettingStore } from "./sql/settings.js";
 import { SqlTokenStore } from "./sql/tokens.js";
 
@@ -39,12 +40,15 @@ export class SqlStore implements Store {
   readonly provenanceIssuers: SqlProvenanceIssuerStore;
   readonly settings: SqlSettingStore;
   readonly broker: SqlBrokerStore;
+  readonly revocationEvents: SqlRevocationEventStore;
 
   constructor(
     private readonly db: Kysely<Database>,
     readonly dialect: "sqlite" | "postgres",
+    /** PostgreSQL: where the revocation-event `LISTEN` connection goes. */
+    private readonly listen?: PgListenTarget,
   ) {
-    const ctx: SqlContext = { db, dialect };
+    const ctx: SqlContext = { db, dialect, listen };
     this.principals = new SqlPrincipalStore(ctx);
     this.agents = new SqlAgentStore(ctx);
     this.grants = new SqlGrantStore(ctx);
@@ -58,6 +62,7 @@ export class SqlStore implements Store {
     this.provenanceIssuers = new SqlProvenanceIssuerStore(ctx);
     this.settings = new SqlSettingStore(ctx);
     this.broker = new SqlBrokerStore(ctx);
+    this.revocationEvents = new SqlRevocationEventStore(ctx);
   }
 
   private readonly queue: Pending[] = [];
@@ -81,7 +86,7 @@ export class SqlStore implements Store {
     // budget, the audit head) would deadlock. Each transaction runs alone on its own pooled
     // connection instead; the server's own WAL group commit still applies.
     if (this.dialect === "postgres")
-      return this.db.transaction().execute((trx) => fn(new SqlStore(trx, this.dialect)));
+      return this.db.transaction().execute((trx) => fn(new SqlStore(trx, this.dialect, this.listen)));
     return new Promise<T>((resolve, reject) => {
       this.queue.push({
         fn: fn as (tx: Store) => Promise<unknown>,
@@ -105,7 +110,7 @@ export class SqlStore implements Store {
           const only = batch[0]!;
           await this.db
             .transaction()
-            .execute((trx) => only.fn(new SqlStore(trx, this.dialect)))
+            .execute((trx) => only.fn(new SqlStore(trx, this.dialect, this.listen)))
             .then(only.resolve, only.reject);
           continue;
         }
@@ -120,7 +125,7 @@ export class SqlStore implements Store {
     const outcomes: Array<{ ok: true; value: unknown } | { ok: false; error: unknown }> = [];
     try {
       await this.db.transaction().execute(async (trx) => {
-        const tx = new SqlStore(trx, this.dialect);
+        const tx = new SqlStore(trx, this.dialect, this.listen);
         for (const item of batch) {
           await sql`SAVEPOINT deputy_item`.execute(trx);
           try {

@@ -19,8 +19,8 @@ const PG_URL = process.env.DEPUTY_TEST_DATABASE_URL ?? "postgres://root@127.0.0.
 /** In CI, or when a database is configured explicitly, PostgreSQL must be tested. */
 const PG_REQUIRED = Boolean(process.env.CI || process.env.DEPUTY_TEST_DATABASE_URL);
 const PG_REACHABLE = await reachable(PG_URL);
-/** Schema versions a fresh database ends up with (001 init, 002 audit ledger, 004 broker, 005 provisioning). */
-const MIGRATIONS = 4;
+/** Schema versions a fresh database ends up with (001 init, 002 audit ledger, 003 revocation events, 004 broker, 005 provisioning). */
+const MIGRATIONS = 5;
 
 async function reachable(url: string): Promise<boolean> {
   const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 3_000 });
@@ -236,6 +236,62 @@ if (PG_REACHABLE || PG_REQUIRED) {
     it("rejects an unsafe schema name", async () => {
       await expect(openStore({ url: PG_URL, schema: 'x"; DROP TABLE y; --' })).rejects.toThrow(/schema name/);
       await expect(openStore({ url: PG_URL, schema: "Upper" })).rejects.toThrow(/schema name/);
+    });
+
+    it("revocation-event watch: re-LISTENs after its connection is killed, and ignores other schemas", async () => {
+      const { store, cleanup, schema } = await createPostgresTestStore(PG_URL);
+      const other = await createPostgresTestStore(PG_URL);
+      const admin = new pg.Client({ connectionString: PG_URL });
+      await admin.connect();
+      let calls = 0;
+      // A long poll interval (10 × 60 s): only NOTIFY and reconnects can call back here.
+      const stop = store.revocationEvents.watch(() => calls++, { pollMs: 60_000 });
+      const waitFor = async (cond: () => boolean | Promise<boolean>) => {
+        const deadline = Date.now() + 5_000;
+        while (!(await cond()) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+        expect(await cond()).toBe(true);
+      };
+      const append = (s: typeof store) =>
+        s.transaction((tx) =>
+          tx.revocationEvents.append({
+            at: 1,
+            target: "agt_x",
+            reason: null,
+            cascade: { principals: [], agents: ["agt_x"], grants: [], tokens: [] },
+          }),
+        );
+      const listeners = async () =>
+        Number(
+          (
+            await admin.query("SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = $1", [
+              `deputy-listen:${schema}`,
+            ])
+          ).rows[0]?.n,
+        );
+      try {
+        await waitFor(() => calls === 1); // connected (and told to read once)
+        await append(other.store);
+        await new Promise((r) => setTimeout(r, 300));
+        expect(calls).toBe(1); // another schema's revocation is not ours
+        await append(store);
+        await waitFor(() => calls === 2);
+        // Kill this watcher's LISTEN connection (named after its schema).
+        expect(await listeners()).toBe(1);
+        await admin.query(
+          "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1",
+          [`deputy-listen:${schema}`],
+        );
+        await waitFor(() => calls >= 3); // reconnected: reads once more
+        const after = calls;
+        await append(store);
+        await waitFor(() => calls > after);
+        expect(await listeners()).toBe(1);
+      } finally {
+        await stop();
+        await admin.end();
+        await other.cleanup();
+        await cleanup();
+      }
     });
 
     it("parses BIGINT as number on its own pool only", async () => {

@@ -322,3 +322,30 @@ export interface ApprovalRecord {
   receipt: string | null;
   usedAt: number | null;
 }
+
+/** A token a revocation made invalid: its id and its `exp` (epoch seconds, as in the token). */
+export interface RevokedTokenRef {
+  id: string;
+  exp: number;
+}
+
+/** Everything one revocation changed (DESIGN §4): only ids that were active before it. */
+export interface RevocationCascade {
+  principals: string[];
+  agents: string[];
+  grants: string[];
+  /** Tokens revoked by it that had not expired yet (an expired token is refused by `exp` anyway). */
+  tokens: RevokedTokenRef[];
+}
+
+/** One row of the revocation event log (`GET /v1/revocations/events`). */
+export interface RevocationEventRecord {
+  /** Dense and strictly increasing, in commit order (see {@link RevocationEventStore}). */
+  id: number;
+  /** Epoch ms. */
+  at: number;
+  /** The id the revocation was asked for (`prn_`, `agt_`, `grt_` or `tok_`). */
+  target: string;
+  reason: string | null;
+  cascade: RevocationCascade;
+}

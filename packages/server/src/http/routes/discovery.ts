@@ -29,8 +29,9 @@ export function registerDiscovery(app: FastifyInstance, d: Deputy): void {
       // DESIGN §4: the audit ledger's checkpoint and its C2SP signed-note verifier key.
       audit_checkpoint_endpoint: d.urls.auditCheckpoint,
       audit_log_public_key: d.ledger.verifierKey,
-      // status_list_endpoint and revocation_events_endpoint (DESIGN §4) are published by the
-      // status-list feature when it serves them; advertising URLs that 404 would mislead clients.
+      // DESIGN §4 "Revocation reaching verifiers": list n is `${status_list_endpoint}/${n}`.
+      status_list_endpoint: d.urls.statusLists,
+      revocation_events_endpoint: d.urls.revocationEvents,
     };
   });
 

@@ -20,6 +20,14 @@ import type { Database } from "../schema.js";
 export interface SqlContext {
   readonly db: Kysely<Database>;
   readonly dialect: "sqlite" | "postgres";
+  /** PostgreSQL: how to open a dedicated connection for `LISTEN` (revocation events). */
+  readonly listen?: PgListenTarget | undefined;
+}
+
+/** Where a dedicated PostgreSQL `LISTEN` connection goes: the store's URL and schema. */
+export interface PgListenTarget {
+  url: string;
+  schema?: string | undefined;
 }
 
 /** Runs `fn` in a transaction, or inline when `db` already is one. */

@@ -8,7 +8,7 @@
 import { type Selectable, sql } from "kysely";
 import type { TokenStore } from "../index.js";
 import type { TokensTable } from "../schema.js";
-import type { TokenRecord } from "../types.js";
+import type { RevokedTokenRef, TokenRecord } from "../types.js";
 import { affected, assertInserted, chunks, guardConflict, type SqlContext } from "./context.js";
 
 export class SqlTokenStore implements TokenStore {
@@ -73,8 +73,8 @@ export class SqlTokenStore implements TokenStore {
     return affected(r.numAffectedRows) > 0;
   }
 
-  async activeByGrants(grantIds: string[]): Promise<Array<{ id: string; expiresAt: number }>> {
-    const out: Array<{ id: string; expiresAt: number }> = [];
+  async activeByGrants(grantIds: string[]): Promise<RevokedTokenRef[]> {
+    const out: RevokedTokenRef[] = [];
     for (const part of chunks(grantIds)) {
       const rows = await this.ctx.db
         .selectFrom("tokens as t")
@@ -84,23 +84,49 @@ export class SqlTokenStore implements TokenStore {
         .where("t.revoked_at", "is", null)
         .where("g.revoked_at", "is", null)
         .execute();
-      for (const r of rows) out.push({ id: r.id, expiresAt: Number(r.expires_at) });
+      for (const r of rows) out.push(revokedRef(r));
     }
     return out;
   }
 
-  async revokeDescendants(id: string, at: number): Promise<number> {
+  async revokeDescendants(id: string, at: number): Promise<RevokedTokenRef[]> {
     // Walks through already-revoked tokens too: their children may still be live. The IS NOT NULL
     // lets PostgreSQL prove that the partial index on parent_token_id applies to the join.
-    const r = await sql`
+    const r = await sql<{ id: string; expires_at: number }>`
       WITH RECURSIVE d(id) AS (
         SELECT id FROM tokens WHERE parent_token_id = ${id}
         UNION
         SELECT t.id FROM tokens t JOIN d ON t.parent_token_id = d.id AND t.parent_token_id IS NOT NULL
       )
       UPDATE tokens SET revoked_at = ${at}
-      WHERE id IN (SELECT id FROM d) AND revoked_at IS NULL`.execute(this.ctx.db);
-    return affected(r.numAffectedRows);
+      WHERE id IN (SELECT id FROM d) AND revoked_at IS NULL
+      RETURNING id, expires_at`.execute(this.ctx.db);
+    return r.rows.map(revokedRef);
+  }
+
+  async revokedStatusIndexes(from: number, to: number): Promise<number[]> {
+    // A token is revoked on its own (revoked_at) or through its grant (TokenStore.get): one range
+    // scan of tokens_status_idx (migration 003) over this list's tokens, each joined to its grant
+    // by primary key. At most one list's worth of rows (65,536), and only when a list is rebuilt.
+    const r = await sql<{ status_idx: number }>`
+      SELECT t.status_idx FROM tokens t JOIN grants g ON g.id = t.grant_id
+      WHERE t.status_idx >= ${from} AND t.status_idx < ${to}
+        AND (t.revoked_at IS NOT NULL OR g.revoked_at IS NOT NULL)
+      ORDER BY t.status_idx`.execute(this.ctx.db);
+    return r.rows.map((row) => Number(row.status_idx));
+  }
+
+  async statusIndexHighWater(): Promise<number> {
+    if (this.ctx.dialect === "postgres") {
+      const r = await sql<{ last_value: number; is_called: boolean }>`
+        SELECT last_value, is_called FROM token_status_idx_seq`.execute(this.ctx.db);
+      const row = r.rows[0];
+      return row ? Number(row.last_value) + (row.is_called ? 1 : 0) : 0;
+    }
+    const r = await sql<{ value: number }>`SELECT value FROM counters WHERE name = 'status_idx'`.execute(
+      this.ctx.db,
+    );
+    return Number(r.rows[0]?.value ?? 0);
   }
 
   async delegatedGrantIds(id: string): Promise<string[]> {
@@ -143,4 +169,9 @@ function toToken(r: Selectable<TokensTable>): TokenRecord {
     kid: r.kid,
     revokedAt: r.revoked_at,
   };
+}
+
+/** Stored `expires_at` is epoch ms; the ref carries the token's `exp` claim (epoch seconds). */
+function revokedRef(r: { id: string; expires_at: number }): RevokedTokenRef {
+  return { id: r.id, exp: Math.ceil(Number(r.expires_at) / 1000) };
 }

@@ -1,0 +1,126 @@
+/**
+ * A Server-Sent Events parser per the WHATWG HTML standard §9.2.6 ("Interpreting an event
+ * stream"): lines end in CRLF, LF or CR; a leading BOM is dropped; `:` starts a comment; `data`
+ * lines accumulate; `id` without NUL sets the last event id; `retry` takes ASCII digits only; a
+ * blank line dispatches. Lines longer than `maxLineLength` are an error (a stream that never
+ * sends a newline must not grow our memory without bound).
+ *
+ * @example
+ * const parser = new SseParser({ onEvent: (e) => console.log(e.type, e.data), onComment: () => {}, onRetry: () => {} });
+ * parser.push("event: revocation\ndata: {}\n\n");
+ */
+
+/** One dispatched event. */
+export interface SseEvent {
+  /** The `event` field, "message" when absent. */
+  type: string;
+  data: string;
+  /** The last event id in force when this event was dispatched ("" when none). */
+  lastEventId: string;
+}
+
+export interface SseHandlers {
+  onEvent(event: SseEvent): void;
+  onComment?(text: string): void;
+  onRetry?(ms: number): void;
+}
+
+export class SseParser {
+  readonly #h: SseHandlers;
+  readonly #maxLine: number;
+  #buffer = "";
+  #started = false;
+  /** A CR ended the previous chunk: an LF at the start of the next one belongs to it. */
+  #pendingCr = false;
+  #data: string[] = [];
+  #type = "";
+  #lastEventId = "";
+
+  constructor(handlers: SseHandlers, maxLineLength = 1 << 20) {
+    this.#h = handlers;
+    this.#maxLine = maxLineLength;
+  }
+
+  /** The last event id seen (what a reconnect sends as `Last-Event-ID`). */
+  get lastEventId(): string {
+    return this.#lastEventId;
+  }
+
+  /**
+   * Feeds decoded text. Throws when a line exceeds the limit.
+   *
+   * @example
+   * for await (const chunk of body.pipeThrough(new TextDecoderStream())) parser.push(chunk);
+   */
+  push(chunk: string): void {
+    let text = chunk;
+    if (!this.#started && text.length > 0) {
+      this.#started = true;
+      if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+    }
+    if (this.#pendingCr && text.startsWith("\n")) text = text.slice(1);
+    this.#pendingCr = false;
+    let start = 0;
+    for (let i = 0; i < text.length; i++) {
+      const c = text.charCodeAt(i);
+      if (c !== 10 && c !== 13) continue;
+      this.#line(this.#buffer + text.slice(start, i));
+      this.#buffer = "";
+      if (c === 13) {
+        if (i + 1 < text.length) {
+          if (text.charCodeAt(i + 1) === 10) i++;
+        } else this.#pendingCr = true;
+      }
+      start = i + 1;
+    }
+    this.#buffer += text.slice(start);
+    if (this.#buffer.length > this.#maxLine)
+      throw new Error(`event stream line longer than ${this.#maxLine} characters`);
+  }
+
+  #line(line: string): void {
+    if (line.length > this.#maxLine)
+      throw new Error(`event stream line longer than ${this.#maxLine} characters`);
+    if (line === "") {
+      this.#dispatch();
+      return;
+    }
+    if (line.startsWith(":")) {
+      this.#h.onComment?.(line.slice(1).replace(/^ /, ""));
+      return;
+    }
+    const colon = line.indexOf(":");
+    const field = colon === -1 ? line : line.slice(0, colon);
+    let value = colon === -1 ? "" : line.slice(colon + 1);
+    if (value.startsWith(" ")) value = value.slice(1);
+    switch (field) {
+      case "event":
+        this.#type = value;
+        break;
+      case "data":
+        this.#data.push(value);
+        break;
+      case "id":
+        if (!value.includes("\0")) this.#lastEventId = value;
+        break;
+      case "retry":
+        if (/^[0-9]+$/.test(value)) this.#h.onRetry?.(Number.parseInt(value, 10));
+        break;
+      default:
+      // The standard says: ignore unknown fields.
+    }
+  }
+
+  #dispatch(): void {
+    const data = this.#data;
+    const type = this.#type;
+    this.#data = [];
+    this.#type = "";
+    if (data.length === 0) return;
+    this.#h.onEvent({
+      type: type === "" ? "message" : type,
+      data: data.join("\n"),
+      lastEventId: this.#lastEventId,
+    });
+  }
+}

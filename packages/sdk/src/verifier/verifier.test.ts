@@ -1,0 +1,444 @@
+import { generateKeyPairSync, sign } from "node:crypto";
+import fc from "fast-check";
+import { afterEach, beforeAll, describe, expect, it } from "vitest";
+import { nodeCryptoBackend } from "../node.js";
+import {
+  AUDIENCE,
+  dpopProof,
+  type FakeIssuer,
+  fakeIssuer,
+  ISSUER,
+  seededKey,
+  signJwt,
+} from "../test-support/fake-issuer.js";
+import { challengeFor } from "./challenge.js";
+import { VerificationError } from "./errors.js";
+import type { SignatureBackend } from "./jws.js";
+import { createVerifier, type Verifier, type VerifierOptions } from "./verifier.js";
+
+/** Every test runs on both signature backends: Web Crypto (the default) and node:crypto. */
+const BACKENDS: Array<[string, SignatureBackend | undefined]> = [
+  ["Web Crypto", undefined],
+  ["node:crypto", nodeCryptoBackend],
+];
+let backend: SignatureBackend | undefined;
+
+const URL_ = `${AUDIENCE}/tickets`;
+const open: Verifier[] = [];
+afterEach(async () => {
+  for (const v of open.splice(0)) await v.close();
+});
+
+function setup(opts: Partial<VerifierOptions> = {}) {
+  const d = fakeIssuer();
+  const errors: Array<{ code?: string; message: string }> = [];
+  const v = createVerifier({
+    issuer: ISSUER,
+    audience: AUDIENCE,
+    fetch: d.fetch,
+    now: () => d.clock.now,
+    onError: (e) => errors.push(e),
+    ...(backend !== undefined ? { signatureBackend: backend } : {}),
+    ...opts,
+  });
+  open.push(v);
+  return { d, v, errors };
+}
+
+function request(
+  d: FakeIssuer,
+  token: string,
+  o: { method?: string; url?: string; proof?: string; proofUrl?: string } = {},
+) {
+  const method = o.method ?? "GET";
+  const url = o.url ?? URL_;
+  const proof =
+    o.proof ??
+    dpopProof(d.agentKey, {
+      htm: method,
+      htu: o.proofUrl ?? url,
+      iat: Math.floor(d.clock.now / 1000),
+      token,
+    });
+  return { method, url, headers: { authorization: `DPoP ${token}`, dpop: proof } };
+}
+
+async function refusal(p: Promise<unknown>): Promise<string> {
+  const e = await p.then(
+    () => undefined,
+    (err: unknown) => err,
+  );
+  expect(e).toBeInstanceOf(VerificationError);
+  return (e as VerificationError).code;
+}
+
+for (const [name, b] of BACKENDS) {
+  describe(`signatures on ${name}`, () => {
+    beforeAll(() => {
+      backend = b;
+    });
+
+    describe("verifier: tokens (RFC 9068, RFC 8725)", () => {
+      it("accepts a DPoP-bound token and returns who is calling", async () => {
+        const { d, v } = setup();
+        const token = d.token({
+          act: { sub: "agt_deployer", act: { sub: "agt_parent", act: { sub: "agt_root" } } },
+        });
+        const who = await v.verify(request(d, token));
+        expect(who).toMatchObject({
+          principal: "prn_ada",
+          agent: "agt_deployer",
+          chain: ["agt_parent", "agt_root"],
+          scope: ["read", "write"],
+          grantId: "grt_1",
+          jkt: d.agentKey.kid,
+        });
+        expect(who.tokenId).toMatch(/^tok_/);
+      });
+
+      it("token from another issuer: ERR_TOKEN_ISSUER, and no JWKS refetch for it", async () => {
+        const { d, v } = setup();
+        await v.verify(request(d, d.token()));
+        const before = d.requests.length;
+        const foreign = d.token({ iss: "https://evil.test" }, {}, seededKey("evil"));
+        expect(await refusal(v.verify(request(d, foreign)))).toBe("ERR_TOKEN_ISSUER");
+        expect(d.requests.length).toBe(before);
+      });
+
+      it("token for another audience: ERR_TOKEN_AUDIENCE", async () => {
+        const { d, v } = setup();
+        expect(await refusal(v.verify(request(d, d.token({ aud: "https://other.test" }))))).toBe(
+          "ERR_TOKEN_AUDIENCE",
+        );
+      });
+
+      it("alg none, HS256 and a forged signature are refused", async () => {
+        const { d, v } = setup();
+        const good = d.token();
+        const [, p] = good.split(".");
+        const none = `${Buffer.from(JSON.stringify({ alg: "none", typ: "at+jwt" })).toString("base64url")}.${p}.`;
+        expect(await refusal(v.verifyToken(none))).toBe("ERR_TOKEN_MALFORMED");
+        const hs = `${Buffer.from(JSON.stringify({ alg: "HS256", typ: "at+jwt", kid: d.issuerKey.kid })).toString("base64url")}.${p}.AAAA`;
+        expect(await refusal(v.verifyToken(hs))).toBe("ERR_TOKEN_ALG_NOT_ALLOWED");
+        const forged = d.token({}, {}, seededKey("attacker")).split(".");
+        const withIssuerKid = d.token().split(".");
+        // Issuer's header and kid, attacker's signature over different claims.
+        const mixed = `${withIssuerKid[0]}.${forged[1]}.${forged[2]}`;
+        expect(await refusal(v.verifyToken(mixed))).toBe("ERR_TOKEN_SIGNATURE");
+      });
+
+      it("UTF-8 claims decode; a payload that is not valid UTF-8 is malformed", async () => {
+        const { d, v } = setup();
+        const who = await v.verifyToken(d.token({ note: "Adé ✓" }));
+        expect(who.claims.note).toBe("Adé ✓");
+        const h = d.token().split(".")[0];
+        const bad = `${h}.${Buffer.from([0x7b, 0xff, 0x7d]).toString("base64url")}.${"A".repeat(86)}`;
+        expect(await refusal(v.verifyToken(bad))).toBe("ERR_TOKEN_MALFORMED");
+      });
+
+      it("typ other than at+jwt is refused (RFC 8725 §3.11)", async () => {
+        const { d, v } = setup();
+        expect(await refusal(v.verifyToken(d.token({}, { typ: "JWT" })))).toBe("ERR_TOKEN_TYP");
+      });
+
+      it("missing or malformed claims are refused", async () => {
+        const { d, v } = setup();
+        expect(await refusal(v.verifyToken(d.token({ grant_id: undefined })))).toBe("ERR_TOKEN_CLAIMS");
+        expect(await refusal(v.verifyToken(d.token({ act: { sub: "agt_someone_else" } })))).toBe(
+          "ERR_TOKEN_CLAIMS",
+        );
+        expect(
+          await refusal(v.verifyToken(d.token({ status: { status_list: { idx: -1, uri: "x" } } }))),
+        ).toBe("ERR_TOKEN_CLAIMS");
+        expect(await refusal(v.verifyToken("not a jwt"))).toBe("ERR_TOKEN_MALFORMED");
+        expect(await refusal(v.verifyToken("a.b.c"))).toBe("ERR_TOKEN_MALFORMED");
+      });
+
+      it("clock skew: within the leeway passes, beyond it is refused", async () => {
+        const { d, v } = setup({ leewaySec: 5 });
+        const now = Math.floor(d.clock.now / 1000);
+        await v.verifyToken(d.token({ iat: now + 4 }));
+        expect(await refusal(v.verifyToken(d.token({ iat: now + 30 })))).toBe("ERR_TOKEN_IAT_IN_FUTURE");
+        expect(await refusal(v.verifyToken(d.token({ nbf: now + 30 })))).toBe("ERR_TOKEN_NOT_YET_VALID");
+        await v.verifyToken(d.token({ exp: now - 4 }));
+        expect(await refusal(v.verifyToken(d.token({ exp: now - 6 })))).toBe("ERR_TOKEN_EXPIRED");
+      });
+
+      it("a cached (warm) token is still refused once it expires", async () => {
+        const { d, v } = setup();
+        const token = d.token();
+        await v.verifyToken(token);
+        d.clock.now += 306_000;
+        expect(await refusal(v.verifyToken(token))).toBe("ERR_TOKEN_EXPIRED");
+      });
+    });
+
+    describe("verifier: issuer keys (JWKS)", () => {
+      it("duplicate kid in the JWKS: tokens under that kid are refused", async () => {
+        const { d, v } = setup();
+        const impostor = seededKey("impostor");
+        d.jwks.keys.push({ ...impostor.publicJwk, kid: d.issuerKey.kid, alg: "EdDSA", use: "sig" });
+        expect(await refusal(v.verifyToken(d.token()))).toBe("ERR_TOKEN_UNKNOWN_KEY");
+        expect(await refusal(v.verifyToken(d.token({}, {}, impostor)))).toBe("ERR_TOKEN_UNKNOWN_KEY");
+      });
+
+      it("unexpected key types (RSA, oct, private, encryption, wrong alg) are skipped without crashing", async () => {
+        const { d, v } = setup();
+        const other = seededKey("other");
+        d.jwks.keys.unshift(
+          { kty: "RSA", kid: "rsa", n: "AQAB", e: "AQAB" },
+          { kty: "oct", kid: "hmac", k: "c2VjcmV0" },
+          { ...other.publicJwk, kid: "private", d: "AAAA" },
+          { ...other.publicJwk, kid: "enc", use: "enc" },
+          { ...other.publicJwk, kid: "wrong-alg", alg: "ES256" },
+          { kty: "OKP", crv: "Ed25519", kid: "bad-point", x: "!!" },
+          null as unknown as Record<string, unknown>,
+        );
+        await v.verifyToken(d.token());
+        for (const kid of ["rsa", "hmac", "private", "enc", "wrong-alg", "bad-point"]) {
+          expect(await refusal(v.verifyToken(d.token({}, { kid }, other)))).toBe("ERR_TOKEN_UNKNOWN_KEY");
+        }
+        expect(v.keys.size).toBe(1);
+      });
+
+      it("rotation: a new key is fetched on an unknown kid; a rotated-out key is refused once gone", async () => {
+        const { d, v } = setup({ jwks: { minRefetchIntervalMs: 1_000, refreshIntervalMs: 60_000 } });
+        const oldToken = d.token();
+        await v.verifyToken(oldToken);
+        const next = seededKey("issuer-2");
+        d.jwks.keys.push({ ...next.publicJwk, kid: next.kid, alg: "EdDSA", use: "sig" });
+        d.clock.now += 2_000;
+        await v.verifyToken(d.token({}, {}, next));
+        // The old key leaves the JWKS: after the next refresh, even a cached token by it is refused.
+        d.jwks.keys.splice(0, 1);
+        d.clock.now += 61_000;
+        const fresh = d.token({}, {}, d.issuerKey);
+        expect(await refusal(v.verifyToken(fresh))).toBe("ERR_TOKEN_UNKNOWN_KEY");
+        // oldToken was verified (and cached) before and has not expired: the cache dropped it too.
+        expect(await refusal(v.verifyToken(oldToken))).toBe("ERR_TOKEN_UNKNOWN_KEY");
+      });
+
+      it("unknown kids do not hammer the JWKS (refetch is rate-limited)", async () => {
+        const { d, v } = setup({ jwks: { minRefetchIntervalMs: 10_000 } });
+        await v.verifyToken(d.token());
+        const jwksFetches = () => d.requests.filter((u) => u.endsWith("/jwks.json")).length;
+        const before = jwksFetches();
+        for (let i = 0; i < 20; i++) await refusal(v.verifyToken(d.token({}, { kid: `forged-${i}` })));
+        expect(jwksFetches() - before).toBeLessThanOrEqual(1);
+      });
+
+      it("an unreachable issuer: ERR_JWKS_UNAVAILABLE (503), not a crash", async () => {
+        const v = createVerifier({
+          issuer: ISSUER,
+          audience: AUDIENCE,
+          fetch: async () => {
+            throw new Error("ECONNREFUSED");
+          },
+        });
+        open.push(v);
+        const d = fakeIssuer();
+        const e = await v.verifyToken(d.token()).catch((x: unknown) => x);
+        expect(e).toMatchObject({ code: "ERR_JWKS_UNAVAILABLE", status: 503 });
+      });
+    });
+
+    describe("verifier: DPoP (RFC 9449)", () => {
+      it("a proof for another URL or method is refused", async () => {
+        const { d, v } = setup();
+        const token = d.token();
+        expect(await refusal(v.verify(request(d, token, { proofUrl: `${AUDIENCE}/admin` })))).toBe(
+          "ERR_DPOP_HTU_MISMATCH",
+        );
+        expect(await refusal(v.verify(request(d, token, { proofUrl: "https://evil.test/tickets" })))).toBe(
+          "ERR_DPOP_HTU_MISMATCH",
+        );
+        const proof = dpopProof(d.agentKey, {
+          htm: "GET",
+          htu: URL_,
+          iat: Math.floor(d.clock.now / 1000),
+          token,
+        });
+        expect(await refusal(v.verify(request(d, token, { method: "DELETE", proof })))).toBe(
+          "ERR_DPOP_HTM_MISMATCH",
+        );
+      });
+
+      it("htu is compared after RFC 3986 normalisation (§4.3), ignoring query and fragment", async () => {
+        const { d, v } = setup();
+        const token = d.token();
+        await v.verify(
+          request(d, token, {
+            url: `${AUDIENCE}/tickets?page=2`,
+            proofUrl: "HTTPS://API.test:443/./tickets#x",
+          }),
+        );
+        await v.verify(request(d, token, { url: `${AUDIENCE}/a%7eb`, proofUrl: `${AUDIENCE}/a~b` }));
+      });
+
+      it("ath mismatch: a proof made for another token is refused", async () => {
+        const { d, v } = setup();
+        const token = d.token();
+        const proof = dpopProof(d.agentKey, {
+          htm: "GET",
+          htu: URL_,
+          iat: Math.floor(d.clock.now / 1000),
+          token: d.token(),
+        });
+        expect(await refusal(v.verify(request(d, token, { proof })))).toBe("ERR_DPOP_ATH_MISMATCH");
+      });
+
+      it("a replayed proof is refused", async () => {
+        const { d, v } = setup();
+        const req = request(d, d.token());
+        await v.verify(req);
+        expect(await refusal(v.verify(req))).toBe("ERR_DPOP_REPLAYED");
+      });
+
+      it("a proof signed by another key than cnf.jkt is refused", async () => {
+        const { d, v } = setup();
+        const token = d.token();
+        const proof = dpopProof(seededKey("thief"), {
+          htm: "GET",
+          htu: URL_,
+          iat: Math.floor(d.clock.now / 1000),
+          token,
+        });
+        expect(await refusal(v.verify(request(d, token, { proof })))).toBe("ERR_DPOP_KEY_MISMATCH");
+      });
+
+      it("proof clock skew beyond the window, wrong typ, private jwk, two proofs: refused", async () => {
+        const { d, v } = setup();
+        const token = d.token();
+        const now = Math.floor(d.clock.now / 1000);
+        const mk = (o: Record<string, unknown>, h: Record<string, unknown> = {}) =>
+          dpopProof(d.agentKey, { htm: "GET", htu: URL_, iat: now, token }, o, h);
+        expect(await refusal(v.verify(request(d, token, { proof: mk({ iat: now - 120 }) })))).toBe(
+          "ERR_DPOP_IAT",
+        );
+        expect(await refusal(v.verify(request(d, token, { proof: mk({ iat: now + 60 }) })))).toBe(
+          "ERR_DPOP_IAT",
+        );
+        expect(await refusal(v.verify(request(d, token, { proof: mk({}, { typ: "JWT" }) })))).toBe(
+          "ERR_DPOP_TYP",
+        );
+        expect(
+          await refusal(
+            v.verify(request(d, token, { proof: mk({}, { jwk: { ...d.agentKey.publicJwk, d: "AAAA" } }) })),
+          ),
+        ).toBe("ERR_DPOP_JWK");
+        const two = {
+          method: "GET",
+          url: URL_,
+          headers: { authorization: `DPoP ${token}`, dpop: [mk({}), mk({})] },
+        };
+        expect(await refusal(v.verify(two))).toBe("ERR_DPOP_MALFORMED");
+        const missing = { method: "GET", url: URL_, headers: { authorization: `DPoP ${token}` } };
+        expect(await refusal(v.verify(missing))).toBe("ERR_DPOP_MISSING");
+      });
+
+      it("Bearer: refused unless allowed, and never for a DPoP-bound token", async () => {
+        const { d, v } = setup();
+        const bearer = {
+          method: "GET",
+          url: URL_,
+          headers: { authorization: `Bearer ${d.token({ cnf: undefined })}` },
+        };
+        expect(await refusal(v.verify(bearer))).toBe("ERR_BEARER_NOT_ALLOWED");
+        const lax = setup({ allowBearer: true });
+        await lax.v.verify({
+          ...bearer,
+          headers: { authorization: `Bearer ${lax.d.token({ cnf: undefined })}` },
+        });
+        const bound = { method: "GET", url: URL_, headers: { authorization: `Bearer ${lax.d.token()}` } };
+        expect(await refusal(lax.v.verify(bound))).toBe("ERR_TOKEN_NOT_BEARER");
+        expect(await refusal(v.verify({ method: "GET", url: URL_, headers: {} }))).toBe("ERR_TOKEN_MISSING");
+        expect(
+          await refusal(v.verify({ method: "GET", url: URL_, headers: { authorization: "Basic abc" } })),
+        ).toBe("ERR_AUTH_SCHEME");
+      });
+
+      it("server nonces: a proof without the nonce gets use_dpop_nonce and the nonce to use", async () => {
+        const { d, v } = setup({ dpop: { nonce: true } });
+        const token = d.token();
+        const e = await v.verify(request(d, token)).catch((x: unknown) => x as VerificationError);
+        expect(e).toMatchObject({ code: "ERR_USE_DPOP_NONCE", error: "use_dpop_nonce" });
+        const nonce = (e as VerificationError).dpopNonce!;
+        expect(challengeFor(e).headers["dpop-nonce"]).toBe(nonce);
+        const proof = dpopProof(d.agentKey, {
+          htm: "GET",
+          htu: URL_,
+          iat: Math.floor(d.clock.now / 1000),
+          token,
+          nonce,
+        });
+        await v.verify(request(d, token, { proof }));
+      });
+
+      it("insufficient scope: 403 with the scope in the challenge", async () => {
+        const { d, v } = setup();
+        const e = await v
+          .verify(request(d, d.token({ scope: "read" })), { requiredScope: "write" })
+          .catch((x: unknown) => x);
+        const c = challengeFor(e);
+        expect(c.status).toBe(403);
+        expect(c.headers["www-authenticate"]).toContain('error="insufficient_scope"');
+        expect(c.headers["www-authenticate"]).toContain('scope="write"');
+      });
+    });
+
+    describe("verifier: garbage never crashes the host", () => {
+      it("property: any Authorization and DPoP header values are refused with a VerificationError", async () => {
+        const { d, v } = setup();
+        const good = d.token();
+        const part = fc.oneof(fc.string(), fc.base64String(), fc.constantFrom(good, ...good.split(".")));
+        const header = fc.oneof(
+          fc.string(),
+          fc.tuple(fc.constantFrom("DPoP ", "Bearer ", "dpop  "), part).map(([a, b]) => a + b),
+          fc.array(part, { minLength: 1, maxLength: 4 }).map((xs) => `DPoP ${xs.join(".")}`),
+        );
+        await fc.assert(
+          fc.asyncProperty(header, fc.oneof(fc.string(), part), async (authorization, dpop) => {
+            const req = { method: "GET", url: URL_, headers: { authorization, dpop } };
+            const e = await v.verify(req).catch((x: unknown) => x);
+            expect(e).toBeInstanceOf(VerificationError);
+          }),
+          { numRuns: 300 },
+        );
+      });
+
+      it("random headers and tokens are refused with a VerificationError", async () => {
+        const { d, v } = setup();
+        const samples = [
+          "DPoP",
+          "DPoP ",
+          "DPoP a.b",
+          `DPoP ${"A".repeat(9000)}`,
+          "DPoP e30.e30.e30",
+          `DPoP ${Buffer.from("[]").toString("base64url")}.e30.AA`,
+          `DPoP ${signJwt(d.issuerKey, { typ: "at+jwt", kid: d.issuerKey.kid, crit: ["b64"] }, {})}`,
+        ];
+        for (const authorization of samples) {
+          const e = await v
+            .verify({ method: "GET", url: URL_, headers: { authorization, dpop: "x" } })
+            .catch((x: unknown) => x);
+          expect(e).toBeInstanceOf(VerificationError);
+        }
+      });
+    });
+
+    it("ES256 (P-256) issuer keys verify; a P-256 token under an Ed25519 kid does not", async () => {
+      const { d, v } = setup();
+      const { privateKey, publicKey } = generateKeyPairSync("ec", { namedCurve: "P-256" });
+      const jwk = publicKey.export({ format: "jwk" });
+      d.jwks.keys.push({ ...jwk, kid: "p256", alg: "ES256", use: "sig" });
+      const es256 = (kid: string) => {
+        const h = Buffer.from(JSON.stringify({ alg: "ES256", typ: "at+jwt", kid })).toString("base64url");
+        const p = d.token().split(".")[1];
+        const sig = sign("sha256", Buffer.from(`${h}.${p}`), { key: privateKey, dsaEncoding: "ieee-p1363" });
+        return `${h}.${p}.${sig.toString("base64url")}`;
+      };
+      await v.verifyToken(es256("p256"));
+      expect(await refusal(v.verifyToken(es256(d.issuerKey.kid)))).toBe("ERR_TOKEN_SIGNATURE");
+    });
+  });
+}
