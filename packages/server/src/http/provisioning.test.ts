@@ -332,6 +332,14 @@ describe("enrollments", () => {
     const refused = await clientCredentials(t, a2.id, k2);
     expect(refused.statusCode).toBe(401);
     expect(refused.json().error).toBe("invalid_client");
+    // Verifiers hear of it like any other cascade: one revocation event, token ids included.
+    const claims = JSON.parse(Buffer.from(token.split(".")[1]!, "base64url").toString());
+    const events = await t.deputy.store.revocationEvents.after(0, 100);
+    expect(events).toHaveLength(1);
+    expect(events[0]).toMatchObject({ target: e.id, reason: "leaked", at: T0 });
+    expect([...events[0]!.cascade.agents].sort()).toEqual([a1.id, a2.id].sort());
+    expect(events[0]!.cascade.grants).toHaveLength(2);
+    expect(events[0]!.cascade.tokens).toEqual([{ id: claims.jti, exp: claims.exp }]);
   });
 });
 
@@ -820,6 +828,12 @@ describe("temporary agents", () => {
     expect((await introspectAs(t, s.resource, tok)).json()).toEqual({ active: false });
     const swept = await expectOk(t.api("GET", "/v1/audit/events?action=agent.swept"));
     expect(swept.items).toHaveLength(2);
+    // Each batch is one revocation event, so verifiers drop the swept agents too.
+    const events = await t.deputy.store.revocationEvents.after(0, 100);
+    expect(events.map((e) => e.target)).toEqual(["temporary-agent-sweep", "temporary-agent-sweep"]);
+    expect(events.flatMap((e) => e.cascade.agents).sort()).toEqual(
+      [made[0].agent.id, made[1].agent.id].sort(),
+    );
     const late = await t.api("POST", `/v1/claims/${made[1].claim_code}`, {}, ada);
     expect(late.json().code).toBe("ERR_CLAIM_EXPIRED");
     expect(await sweepTemporaryAgents(t.deputy)).toBe(0);
