@@ -127,7 +127,10 @@ async function run(d: Deputy, req: IncomingMessage, res: ServerResponse, call: C
     throw new DeputyError("ERR_INVALID_TOKEN", "the access token is revoked");
   // One store transaction, so concurrent calls share a commit (the store's group commit).
   const [record, fresh] = await d.store.transaction((tx) =>
-    Promise.all([tx.tokens.get(claims.jti), tx.nonces.consumeOnce(dpop.replayKey, dpop.replayUntil, d.clock.now())]),
+    Promise.all([
+      tx.tokens.get(claims.jti),
+      tx.nonces.consumeOnce(dpop.replayKey, dpop.replayUntil, d.clock.now()),
+    ]),
   );
   if (!record || record.revokedAt !== null)
     throw new DeputyError("ERR_INVALID_TOKEN", "the access token is revoked");
