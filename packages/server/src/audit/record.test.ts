@@ -6,7 +6,9 @@
 import canonicalizeModule from "canonicalize";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { type AuditEvent, canonicalJson, entryBytes } from "./record.js";
+import { FakeClock } from "../clock.js";
+import type { Store } from "../store/index.js";
+import { Audit, type AuditEvent, canonicalJson, entryBytes } from "./record.js";
 
 const canonicalize = canonicalizeModule as unknown as (v: unknown) => string;
 
@@ -89,5 +91,28 @@ describe("entry bytes", () => {
     );
     expect(() => canonicalJson(Number.NaN)).toThrow(TypeError);
     expect(() => canonicalJson({ n: 10n })).toThrow(TypeError);
+  });
+});
+
+describe("standalone entries when the store is gone", () => {
+  it("rejects them instead of retrying forever (a closed store fails before the batch is taken)", async () => {
+    let attempts = 0;
+    const closed = {
+      transaction: () => {
+        attempts++;
+        return Promise.reject(new Error("driver has already been destroyed"));
+      },
+    } as unknown as Store;
+    const audit = new Audit(closed, new FakeClock(0));
+    const event: AuditEvent = {
+      action: "broker.call_allowed",
+      decision: "allowed",
+      actor: { agent: null, chain: [], principal: null },
+    };
+    const results = await Promise.allSettled([audit.record(event), audit.record(event), audit.record(event)]);
+    expect(results.map((r) => r.status)).toEqual(["rejected", "rejected", "rejected"]);
+    // A timer still fires: the event loop was never starved by a microtask loop.
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    expect(attempts).toBeLessThanOrEqual(3);
   });
 });

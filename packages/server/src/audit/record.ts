@@ -131,6 +131,10 @@ export class Audit {
           if (indexes.some((i) => i !== null)) this.onAppend?.();
         },
         (error: unknown) => {
+          // The transaction can fail before its callback took the batch (no connection: the
+          // store is closed). Take the waiting entries then, or the `finally` below would retry
+          // the same queue forever in a loop of microtasks that starves the event loop.
+          if (batch.length === 0) batch = this.#queue.splice(0, MAX_STANDALONE_BATCH);
           for (const p of batch) p.reject(error);
         },
       )

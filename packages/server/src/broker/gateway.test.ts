@@ -120,12 +120,15 @@ let mark = 0;
  * Audit entries of calls are recorded after the response: waits for the newest entry with this
  * action appended since the current test began.
  */
-async function lastAudit(action: string): Promise<Record<string, any>> {
+async function lastAudit(
+  action: string,
+  match: (e: Record<string, any>) => boolean = () => true,
+): Promise<Record<string, any>> {
   for (let i = 0; i < 200; i++) {
     const found = (await auditEntries())
       .slice(mark)
       .map((e) => JSON.parse(e))
-      .filter((e) => e.action === action);
+      .filter((e) => e.action === action && match(e));
     if (found.length > 0) return found[found.length - 1];
     await new Promise((r) => setTimeout(r, 20));
   }
@@ -304,7 +307,7 @@ describe("gateway", () => {
     ]) {
       expect(seen.headers[h]).toBeUndefined();
     }
-    const entry = await lastAudit("broker.call_allowed");
+    const entry = await lastAudit("broker.call_allowed", (e) => e.request.method === "GET");
     expect(entry).toMatchObject({
       decision: "allowed",
       actor: { agent, chain: [], principal, kind: "agent" },
@@ -329,7 +332,7 @@ describe("gateway", () => {
     const res = await call("POST", "/proxy/github/repos/acme/app/issues", { body });
     expect(res.status).toBe(200);
     expect(up.requests[0]!.body.toString()).toBe(body);
-    const entry = await lastAudit("broker.call_allowed");
+    const entry = await lastAudit("broker.call_allowed", (e) => e.request.method === "POST");
     const { createHash } = await import("node:crypto");
     expect(entry.request.body_sha256).toBe(createHash("sha256").update(body).digest("hex"));
     expect(entry.details.bytes_in).toBe(Buffer.byteLength(body));
@@ -340,7 +343,7 @@ describe("gateway", () => {
     expect(res.status).toBe(403);
     expect(res.json()).toEqual(problem(403, "ERR_CALL_NOT_ALLOWED"));
     expect(up.requests).toHaveLength(0);
-    expect(await lastAudit("broker.call_denied")).toMatchObject({
+    expect(await lastAudit("broker.call_denied", (e) => e.request.method === "PUT")).toMatchObject({
       decision: "denied",
       actor: { agent },
       details: { code: "ERR_CALL_NOT_ALLOWED" },
@@ -487,7 +490,7 @@ describe("gateway", () => {
 
   it("upstream cut mid-body: the client sees a cut stream and the audit says so", async () => {
     await expect(call("POST", "/proxy/github/cut", { body: "{}" })).rejects.toThrow();
-    const entry = await lastAudit("broker.call_allowed");
+    const entry = await lastAudit("broker.call_allowed", (e) => e.details.path === "/cut");
     expect(entry.details).toMatchObject({ upstream_status: 200, code: "ERR_UPSTREAM_UNREACHABLE" });
   });
 
@@ -519,7 +522,7 @@ describe("approvals", () => {
 
   it("holds the call, a principal approves, the identical retry goes through once", async () => {
     const id = await held();
-    const entry = await lastAudit("broker.call_held");
+    const entry = await lastAudit("broker.call_held", (e) => e.details.approval_id === id);
     expect(entry).toMatchObject({ decision: "info", details: { approval_id: id } });
     const pending = await t.api("GET", "/v1/approvals?status=pending", undefined, principalToken);
     expect(pending.json().items.map((a: { id: string }) => a.id)).toContain(id);
@@ -559,7 +562,7 @@ describe("approvals", () => {
       approver: { kind: "principal", principal },
       request_hash: expect.stringMatching(/^[0-9a-f]{64}$/),
     });
-    expect((await lastAudit("approval.approved")).details.receipt).toBe(receipt);
+    expect((await lastAudit("approval.approved", (e) => e.target === id)).details.receipt).toBe(receipt);
 
     // approval-with-changed-body: refused, and does not use the approval up.
     const changed = await call("DELETE", path, {
@@ -579,7 +582,11 @@ describe("approvals", () => {
     expect(ok.status).toBe(200);
     expect(up.requests[0]!.body.toString()).toBe(body);
     expect(up.requests[0]!.headers["deputy-approval"]).toBeUndefined();
-    expect((await lastAudit("broker.call_allowed")).details.approval_id).toBe(id);
+    const allowed = await lastAudit("broker.call_allowed", (e) => e.details.approval_id === id);
+    expect(allowed).toMatchObject({
+      decision: "allowed",
+      details: { upstream_status: 200, approval_id: id },
+    });
 
     // replayed-approval: single use.
     const replay = await call("DELETE", path, { body, headers: { "deputy-approval": id } });
