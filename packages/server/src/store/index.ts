@@ -219,7 +219,10 @@ export interface TokenStore {
    * rolled-back reservation would be handed out twice). Indexes may be non-contiguous.
    */
   reserveStatusIndexes(count: number): Promise<number[]>;
-  /** Idempotent and monotonic: a revoked token never becomes active again. Returns true if it changed. */
+  /**
+   * Idempotent and monotonic: a revoked token never becomes active again. Returns true if it
+   * changed: false for a token revoked before, on its own or through its grant.
+   */
   revoke(id: string, at: number): Promise<boolean>;
   /**
    * Tokens minted from these grants that are still in force as far as revocation goes (not revoked

@@ -80,6 +80,9 @@ export function tokenTests(s: () => Store): void {
       expect((await s().tokens.get(ts[4]?.id ?? ""))?.revokedAt).toBeNull();
       expect(await ids([g3.id])).toEqual([entry(ts[4])]);
       expect((await s().tokens.get(ts[3]?.id ?? ""))?.revokedAt).toBe(T0);
+      // Revoking a token its grant already took down changes nothing, and says so.
+      expect(await s().tokens.revoke(ts[2]?.id ?? "", T0 + 9)).toBe(false);
+      expect((await s().tokens.get(ts[2]?.id ?? ""))?.revokedAt).toBe(T0 + 5);
     });
 
     it("revokes delegated descendants over three levels, through revoked links", async () => {

@@ -67,7 +67,11 @@ export class SqlTokenStore implements TokenStore {
   }
 
   async revoke(id: string, at: number): Promise<boolean> {
-    const r = await sql`UPDATE tokens SET revoked_at = ${at} WHERE id = ${id} AND revoked_at IS NULL`.execute(
+    // A token whose grant is revoked is revoked already (TokenStore.get): nothing changes then.
+    const r = await sql`
+      UPDATE tokens SET revoked_at = ${at}
+      WHERE id = ${id} AND revoked_at IS NULL
+        AND NOT EXISTS (SELECT 1 FROM grants g WHERE g.id = tokens.grant_id AND g.revoked_at IS NOT NULL)`.execute(
       this.ctx.db,
     );
     return affected(r.numAffectedRows) > 0;
