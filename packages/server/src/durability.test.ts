@@ -3,15 +3,15 @@
  * principal, an agent and a token; it is then killed with SIGKILL and restarted on the same data,
  * and everything acknowledged is still there (and the revoked token stays revoked).
  */
-import { type ChildProcess, spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { clientAssertion, dpopProof, testKey } from "./test-support/keys.js";
+import { freePort, startServeProcess } from "./test-support/serve-process.js";
 import { dropSchema, uniqueSchemaName } from "./test-support/store.js";
 
-const BIN = new URL("../bin/deputy.js", import.meta.url).pathname;
 const ADMIN = "dpa_durability-test-admin-token-0123456789abcdef";
 const pgUrl = process.env.DEPUTY_TEST_DATABASE_URL;
 
@@ -26,43 +26,16 @@ afterAll(async () => {
   if (pgUrl && schema) await dropSchema(pgUrl, schema);
 });
 
-async function serve(port: number): Promise<ChildProcess> {
-  const child = spawn(process.execPath, [BIN, "serve", "--port", String(port)], {
-    env: {
-      ...process.env,
+function serve(port: number): Promise<ChildProcess> {
+  return startServeProcess(
+    ["--port", String(port)],
+    {
       DEPUTY_DATA_DIR: dir,
       DEPUTY_ADMIN_TOKEN: ADMIN,
-      DEPUTY_LOG_LEVEL: "error",
       ...(pgUrl ? { DEPUTY_DATABASE_URL: pgUrl, DEPUTY_DATABASE_SCHEMA: schema } : {}),
     },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  await new Promise<void>((resolve, reject) => {
-    let out = "";
-    const timer = setTimeout(() => reject(new Error(`server did not start: ${out}`)), 15_000);
-    child.stdout?.on("data", (b: Buffer) => {
-      out += b.toString();
-      if (out.includes("listening")) {
-        clearTimeout(timer);
-        resolve();
-      }
-    });
-    child.stderr?.on("data", (b: Buffer) => {
-      out += b.toString();
-    });
-    child.once("exit", (code) => reject(new Error(`server exited ${code}: ${out}`)));
-  });
-  return child;
-}
-
-async function freePort(): Promise<number> {
-  const { createServer } = await import("node:net");
-  return new Promise((resolve) => {
-    const srv = createServer().listen(0, "127.0.0.1", () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
+    15_000,
+  );
 }
 
 describe("kill -9", () => {

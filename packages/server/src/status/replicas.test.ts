@@ -7,17 +7,17 @@
  * PostgreSQL only: replicas share a database server, which the embedded SQLite store is not. The
  * SQLite pass skips this file's test by name rather than pretending; CI runs both passes.
  */
-import { type ChildProcess, spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { inflateSync } from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { clientAssertion, dpopProof, testKey } from "../test-support/keys.js";
+import { freePort, startServeProcess } from "../test-support/serve-process.js";
 import { eventData, openEventStream } from "../test-support/sse.js";
 import { dropSchema, uniqueSchemaName } from "../test-support/store.js";
 
-const BIN = new URL("../../bin/deputy.js", import.meta.url).pathname;
 const ADMIN = "dpa_replica-test-admin-token-0123456789abcdef";
 const MASTER_KEY = Buffer.alloc(32, 9).toString("base64");
 const pgUrl = process.env.DEPUTY_TEST_DATABASE_URL;
@@ -35,49 +35,19 @@ afterAll(async () => {
   if (pgUrl) await dropSchema(pgUrl, schema);
 });
 
-async function freePort(): Promise<number> {
-  const { createServer } = await import("node:net");
-  return new Promise((resolve) => {
-    const srv = createServer().listen(0, "127.0.0.1", () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
 /** Starts one replica: its own port and data dir; the shared issuer, master key and database. */
 async function replica(port: number, issuer: string): Promise<ChildProcess> {
   const dir = await mkdtemp(join(tmpdir(), "deputy-replica-"));
   dirs.push(dir);
-  const child = spawn(process.execPath, [BIN, "serve", "--port", String(port)], {
-    env: {
-      ...process.env,
-      DEPUTY_DATA_DIR: dir,
-      DEPUTY_ADMIN_TOKEN: ADMIN,
-      DEPUTY_MASTER_KEY: MASTER_KEY,
-      DEPUTY_ISSUER: issuer,
-      DEPUTY_LOG_LEVEL: "error",
-      DEPUTY_DATABASE_URL: pgUrl,
-      DEPUTY_DATABASE_SCHEMA: schema,
-    },
-    stdio: ["ignore", "pipe", "pipe"],
+  const child = await startServeProcess(["--port", String(port)], {
+    DEPUTY_DATA_DIR: dir,
+    DEPUTY_ADMIN_TOKEN: ADMIN,
+    DEPUTY_MASTER_KEY: MASTER_KEY,
+    DEPUTY_ISSUER: issuer,
+    DEPUTY_DATABASE_URL: pgUrl,
+    DEPUTY_DATABASE_SCHEMA: schema,
   });
   children.push(child);
-  await new Promise<void>((resolve, reject) => {
-    let out = "";
-    const timer = setTimeout(() => reject(new Error(`replica did not start: ${out}`)), 20_000);
-    child.stdout?.on("data", (b: Buffer) => {
-      out += b.toString();
-      if (out.includes("listening")) {
-        clearTimeout(timer);
-        resolve();
-      }
-    });
-    child.stderr?.on("data", (b: Buffer) => {
-      out += b.toString();
-    });
-    child.once("exit", (code) => reject(new Error(`replica exited ${code}: ${out}`)));
-  });
   return child;
 }
 

@@ -4,16 +4,16 @@
  * each other's revocations by polling the event log's head; on PostgreSQL (when
  * `DEPUTY_TEST_DATABASE_URL` is set) by LISTEN/NOTIFY. Real processes either way.
  */
-import { type ChildProcess, spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { testKey } from "../test-support/keys.js";
+import { freePort, startServeProcess } from "../test-support/serve-process.js";
 import { eventData, openEventStream } from "../test-support/sse.js";
 import { dropSchema, uniqueSchemaName } from "../test-support/store.js";
 
-const BIN = new URL("../../bin/deputy.js", import.meta.url).pathname;
 const ADMIN = "dpa_workers-test-admin-token-0123456789abcdef";
 const pgUrl = process.env.DEPUTY_TEST_DATABASE_URL;
 const schema = uniqueSchemaName();
@@ -33,46 +33,20 @@ afterAll(async () => {
   if (pgUrl) await dropSchema(pgUrl, schema);
 });
 
-async function freePort(): Promise<number> {
-  const { createServer } = await import("node:net");
-  return new Promise((resolve) => {
-    const srv = createServer().listen(0, "127.0.0.1", () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
 describe("revocation across cluster workers", () => {
   it("reaches subscribers on every worker within a second", async () => {
     dir = await mkdtemp(join(tmpdir(), "deputy-workers-"));
     const port = await freePort();
     const base = `http://127.0.0.1:${port}`;
-    child = spawn(process.execPath, [BIN, "serve", "--port", String(port), "--workers", "2"], {
-      env: {
-        ...process.env,
+    child = await startServeProcess(
+      ["--port", String(port), "--workers", "2"],
+      {
         DEPUTY_DATA_DIR: dir,
         DEPUTY_ADMIN_TOKEN: ADMIN,
-        DEPUTY_LOG_LEVEL: "error",
         ...(pgUrl ? { DEPUTY_DATABASE_URL: pgUrl, DEPUTY_DATABASE_SCHEMA: schema } : {}),
       },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    await new Promise<void>((resolve, reject) => {
-      let out = "";
-      const timer = setTimeout(() => reject(new Error(`server did not start: ${out}`)), 30_000);
-      child?.stdout?.on("data", (b: Buffer) => {
-        out += b.toString();
-        if (out.includes("listening")) {
-          clearTimeout(timer);
-          resolve();
-        }
-      });
-      child?.stderr?.on("data", (b: Buffer) => {
-        out += b.toString();
-      });
-      child?.once("exit", (code) => reject(new Error(`server exited ${code}: ${out}`)));
-    });
+      30_000,
+    );
     const api = async (method: string, path: string, body?: unknown) => {
       const res = await fetch(`${base}${path}`, {
         method,
