@@ -149,7 +149,18 @@ export function deputyMcp(options: DeputyMcpOptions): DeputyMcp {
       options.requiredScope !== undefined ? { requiredScope: options.requiredScope } : {},
     );
   // DPoP's htu is the URL the client addressed: the resource's origin plus the request path.
-  const absolute = (pathAndQuery: string) => new URL(pathAndQuery, resource).href;
+  // Always the resource's origin: a path such as "//evil.example/x" or an absolute-form request
+  // target ("GET https://evil.example/x") must not choose the host the proof is checked against.
+  const origin = new URL(resource).origin;
+  const absolute = (target: string) => {
+    if (target.startsWith("/")) return new URL(origin + target).href;
+    try {
+      const u = new URL(target);
+      return new URL(origin + u.pathname + u.search).href;
+    } catch {
+      return new URL(`${origin}/`).href;
+    }
+  };
   return {
     metadataPath,
     metadataUrl,
