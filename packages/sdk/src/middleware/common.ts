@@ -52,7 +52,7 @@ export function requestUrl(
   headers: Record<string, HeaderValue>,
   encrypted: boolean,
 ): string {
-  if (options.baseUrl !== undefined) return new URL(pathAndQuery, options.baseUrl).href;
+  if (options.baseUrl !== undefined) return onOrigin(new URL(options.baseUrl).origin, pathAndQuery);
   const proto =
     (options.trustProxy ? first(headers["x-forwarded-proto"])?.split(",")[0]?.trim() : undefined) ??
     (encrypted ? "https" : "http");
@@ -60,7 +60,21 @@ export function requestUrl(
     (options.trustProxy ? first(headers["x-forwarded-host"]) : undefined) ??
     first(headers.host) ??
     "localhost";
-  return new URL(pathAndQuery, `${proto}://${host}`).href;
+  return onOrigin(new URL(`${proto}://${host}`).origin, pathAndQuery);
+}
+
+/**
+ * The request target on `origin`: a path such as "//evil.example/x" or an absolute-form target
+ * ("GET https://evil.example/x") must not choose the host DPoP's htu is compared with.
+ */
+function onOrigin(origin: string, target: string): string {
+  if (target.startsWith("/")) return new URL(origin + target).href;
+  try {
+    const u = new URL(target);
+    return new URL(origin + u.pathname + u.search).href;
+  } catch {
+    return new URL(`${origin}/`).href;
+  }
 }
 
 /**

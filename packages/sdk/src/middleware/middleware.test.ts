@@ -160,3 +160,18 @@ for (const [name, start] of Object.entries(frameworks)) {
     });
   });
 }
+
+describe("requestUrl keeps the request's own origin", () => {
+  it("for a path starting with // and for an absolute-form request target", async () => {
+    const { requestUrl } = await import("./common.js");
+    expect(requestUrl({}, "//evil.example/t?x=1", { host: "api.example.com" }, true)).toBe(
+      "https://api.example.com//evil.example/t?x=1",
+    );
+    expect(requestUrl({}, "https://evil.example/t", { host: "api.example.com" }, true)).toBe(
+      "https://api.example.com/t",
+    );
+    expect(requestUrl({ baseUrl: "https://api.example.com" }, "//evil.example/t", {}, false)).toBe(
+      "https://api.example.com//evil.example/t",
+    );
+  });
+});
