@@ -321,6 +321,9 @@ for (const [name, b] of BACKENDS) {
         expect(await refusal(v.verify(request(d, token, { proof: mk({}, { typ: "JWT" }) })))).toBe(
           "ERR_DPOP_TYP",
         );
+        expect(await refusal(v.verify(request(d, token, { proof: mk({}, { alg: "HS256" }) })))).toBe(
+          "ERR_DPOP_ALG_NOT_ALLOWED",
+        );
         expect(
           await refusal(
             v.verify(request(d, token, { proof: mk({}, { jwk: { ...d.agentKey.publicJwk, d: "AAAA" } }) })),
