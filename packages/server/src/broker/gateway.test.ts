@@ -605,6 +605,20 @@ describe("approvals", () => {
     expect(res.json()).toEqual(problem(403, "ERR_APPROVAL_NOT_GRANTED"));
   });
 
+  it("another principal can neither see nor decide an approval", async () => {
+    const id = await held();
+    const other = (await expectOk(t.api("POST", "/v1/principals", { type: "human", name: "Eve" }))).id;
+    const otherToken = (await expectOk(t.api("POST", `/v1/principals/${other}/tokens`))).token;
+    const show = await t.api("GET", `/v1/approvals/${id}`, undefined, otherToken);
+    expect(show.statusCode).toBe(404);
+    const list = await t.api("GET", "/v1/approvals?status=pending", undefined, otherToken);
+    expect(list.json().items.map((a: { id: string }) => a.id)).not.toContain(id);
+    const decide = await t.api("POST", `/v1/approvals/${id}/approve`, undefined, otherToken);
+    expect(decide.statusCode).toBe(404);
+    const res = await call("DELETE", path, { body, headers: { "deputy-approval": id } });
+    expect(res.json()).toEqual(problem(403, "ERR_APPROVAL_NOT_GRANTED"));
+  });
+
   it("an approval expires", async () => {
     const id = await held();
     await t.api("POST", `/v1/approvals/${id}/approve`, undefined, principalToken);
