@@ -105,10 +105,17 @@ export function forwardCall(input: ForwardInput): Promise<ForwardOutcome> {
   const cred = credentialHeader(auth);
   if (cred) headers.push(cred[0], cred[1]);
   if (input.body !== undefined) {
-    for (let i = 0; i < headers.length; i += 2) {
+    // Backwards, so removing a pair never skips the one after it.
+    for (let i = headers.length - 2; i >= 0; i -= 2) {
       if (headers[i]!.toLowerCase() === "content-length") headers.splice(i, 2);
     }
     headers.push("Content-Length", String(input.body.length));
+  } else if (req.headers["transfer-encoding"] !== undefined) {
+    // The agent's body was chunked, and Transfer-Encoding is hop-by-hop (stripped above). Without
+    // framing of our own, node:http writes a GET or DELETE body raw after the headers, and the
+    // upstream would read it as the next request on a shared keep-alive connection (request
+    // smuggling, RFC 9112 §6.3 / §11.2). Re-frame it as chunked on this hop.
+    headers.push("Transfer-Encoding", "chunked");
   }
   const hash: Hash = createHash("sha256");
   let bytesIn = 0;

@@ -338,6 +338,25 @@ describe("gateway", () => {
     expect(entry.details.bytes_in).toBe(Buffer.byteLength(body));
   });
 
+  it("request-smuggling: a chunked GET body is re-framed on the upstream hop, never sent raw", async () => {
+    const path = "/proxy/github/repos/acme/app/issues";
+    const smuggled = "GET /base/smuggled HTTP/1.1\r\nHost: upstream\r\n\r\n";
+    const res = await send({
+      method: "GET",
+      path,
+      headers: {
+        authorization: `DPoP ${token}`,
+        dpop: dpopProof(key, { htm: "GET", htu: `${TEST_ISSUER}${path}`, iat: nowS(t), accessToken: token }),
+        "transfer-encoding": "chunked",
+      },
+      body: smuggled,
+    });
+    expect(res.status).toBe(200);
+    await new Promise((r) => setTimeout(r, 100)); // a smuggled request would arrive just after
+    expect(up.requests.map((r) => r.url)).toEqual(["/base/repos/acme/app/issues"]);
+    expect(up.requests[0]!.body.toString()).toBe(smuggled);
+  });
+
   it("method-not-allowed: no rule allows PUT", async () => {
     const res = await call("PUT", "/proxy/github/repos/acme/app/issues");
     expect(res.status).toBe(403);
