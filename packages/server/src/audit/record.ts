@@ -17,7 +17,7 @@
  * }, tx);
  */
 import type { Clock } from "../clock.js";
-import type { AuditRecord, Store } from "../store/index.js";
+import { type AuditRecord, type EntryTemplate, renderEntry, type Store } from "../store/index.js";
 
 export type Decision = "allowed" | "denied" | "info";
 
@@ -90,50 +90,54 @@ export class Audit {
       });
     }
     const at = this.clock.now();
-    const iso = new Date(at).toISOString();
-    const index = await tx.audit.append(fieldsOf(event, at), (i) => entryBytes(event, iso, i));
+    const index = await tx.audit.append(
+      fieldsOf(event, at),
+      entryTemplate(event, new Date(at).toISOString()),
+    );
     this.onAppend?.();
     return index;
   }
 
-  /** Appends the queued standalone entries, as many as wait when the transaction starts. */
+  /**
+   * Appends the queued standalone entries, as many as wait when the append starts. On SQLite
+   * through {@link Store.transaction}, so the batch shares its COMMIT with the other writes of
+   * that moment (group commit); on PostgreSQL `appendMany` is one autocommitted statement.
+   */
   #flush(): void {
     this.#flushing = true;
     let batch: Pending[] = [];
-    this.store
-      .transaction(async (tx) => {
-        // Taken when the transaction runs, not when it was queued: entries that arrived while
-        // the store was busy join this batch.
-        batch = this.#queue.splice(0, MAX_STANDALONE_BATCH);
-        const at = this.clock.now();
-        const iso = new Date(at).toISOString();
-        const failures = new Map<number, unknown>();
-        const indexes = await tx.audit.appendMany(
-          batch.map((p) => fieldsOf(p.event, at)),
-          (k, index) => {
-            try {
-              return entryBytes(batch[k]!.event, iso, index);
-            } catch (error) {
-              failures.set(k, error);
-              return null;
-            }
-          },
-        );
-        return { indexes, failures };
-      })
+    const append = async (store: Store): Promise<number[]> => {
+      // Taken when the append runs, not when it was queued: entries that arrived while the
+      // store was busy join this batch.
+      batch = this.#queue.splice(0, MAX_STANDALONE_BATCH);
+      const at = this.clock.now();
+      const iso = new Date(at).toISOString();
+      const items: Parameters<Store["audit"]["appendMany"]>[0][number][] = [];
+      const kept: Pending[] = [];
+      for (const p of batch) {
+        try {
+          items.push({ fields: fieldsOf(p.event, at), entry: entryTemplate(p.event, iso) });
+          kept.push(p);
+        } catch (error) {
+          // Not JSON (NaN, a BigInt in details…): refused alone, before anything is written.
+          p.reject(error);
+        }
+      }
+      batch = kept;
+      return store.audit.appendMany(items);
+    };
+    (this.store.dialect === "postgres" ? append(this.store) : this.store.transaction(append))
       .then(
-        ({ indexes, failures }) => {
+        (indexes) => {
           batch.forEach((p, k) => {
-            const index = indexes[k];
-            if (index === null || index === undefined) p.reject(failures.get(k));
-            else p.resolve(index);
+            p.resolve(indexes[k]!);
           });
-          if (indexes.some((i) => i !== null)) this.onAppend?.();
+          if (indexes.length > 0) this.onAppend?.();
         },
         (error: unknown) => {
-          // The transaction can fail before its callback took the batch (no connection: the
-          // store is closed). Take the waiting entries then, or the `finally` below would retry
-          // the same queue forever in a loop of microtasks that starves the event loop.
+          // The append can fail before it took the batch (no connection: the store is closed).
+          // Take the waiting entries then, or the `finally` below would retry the same queue
+          // forever in a loop of microtasks that starves the event loop.
           if (batch.length === 0) batch = this.#queue.splice(0, MAX_STANDALONE_BATCH);
           for (const p of batch) p.reject(error);
         },
@@ -164,9 +168,24 @@ function fieldsOf(event: AuditEvent, at: number): Omit<AuditRecord, "index" | "e
  * The canonical (RFC 8785) entry: the exact bytes stored and hashed into the Merkle tree. The
  * fixed members are written in their canonical order directly (the general serializer would sort
  * a dozen keys per entry on the append path); `chain`, `details` and `request` go through
- * {@link canonicalJson}; `at` is the RFC 3339 time. record.test.ts checks the result equals the `canonicalize` package's.
+ * {@link canonicalJson}; `at` is the RFC 3339 time. record.test.ts checks the result equals the
+ * `canonicalize` package's.
+ *
+ * @example
+ * entryBytes(event, "2026-01-01T00:00:00.000Z", 41); // '{"action":"token.issued",…,"index":41,…}'
  */
 export function entryBytes(event: AuditEvent, at: string, index: number): string {
+  return renderEntry(entryTemplate(event, at), index);
+}
+
+/**
+ * The entry as a template around its `index` member (a non-negative integer, which RFC 8785 §3.2.2.3
+ * serialises as plain decimal digits), so the store can number a batch as it writes it.
+ *
+ * @example
+ * const t = entryTemplate(event, new Date().toISOString()); // t.head ends in '"index":'
+ */
+export function entryTemplate(event: AuditEvent, at: string): EntryTemplate {
   const a = event.actor;
   // RFC 8785 §3.2.3: members sorted by UTF-16 code units.
   let actor = `{"agent":${canonicalJson(a.agent)},"chain":${canonicalJson(a.chain)}`;
@@ -174,13 +193,15 @@ export function entryBytes(event: AuditEvent, at: string, index: number): string
   actor += `,"principal":${canonicalJson(a.principal)}`;
   if (a.resource_id) actor += `,"resource_id":${canonicalJson(a.resource_id)}`;
   const request = event.request ? `"request":${canonicalJson(event.request)},` : "";
-  return (
-    `{"action":${canonicalJson(event.action)},"actor":${actor}},"at":"${at}",` +
-    `"decision":${canonicalJson(event.decision)},"details":${canonicalJson(event.details ?? {})},` +
-    `"grant_id":${canonicalJson(event.grantId ?? null)},"index":${canonicalJson(index)},${request}` +
-    `"resource":${canonicalJson(event.resource ?? null)},"target":${canonicalJson(event.target ?? null)},` +
-    `"token_id":${canonicalJson(event.tokenId ?? null)},"v":${AUDIT_ENTRY_VERSION}}`
-  );
+  return {
+    head:
+      `{"action":${canonicalJson(event.action)},"actor":${actor}},"at":"${at}",` +
+      `"decision":${canonicalJson(event.decision)},"details":${canonicalJson(event.details ?? {})},` +
+      `"grant_id":${canonicalJson(event.grantId ?? null)},"index":`,
+    tail:
+      `,${request}"resource":${canonicalJson(event.resource ?? null)},"target":${canonicalJson(event.target ?? null)},` +
+      `"token_id":${canonicalJson(event.tokenId ?? null)},"v":${AUDIT_ENTRY_VERSION}}`,
+  };
 }
 
 /**

@@ -282,23 +282,45 @@ export interface IssuerKeyStore {
   retire(kid: string, at: number, publishUntil: number): Promise<void>;
 }
 
+/**
+ * An audit entry's bytes around its index, which is only known once the append is sequenced:
+ * the entry is `head + index (decimal) + tail` ({@link renderEntry}). Building the entry this way
+ * lets PostgreSQL number and store a whole batch in one statement.
+ *
+ * @example
+ * const t: EntryTemplate = { head: '{"index":', tail: ',"v":1}' };
+ * renderEntry(t, 7); // '{"index":7,"v":1}'
+ */
+export interface EntryTemplate {
+  readonly head: string;
+  readonly tail: string;
+}
+
+/**
+ * The bytes of an entry at `index`.
+ *
+ * @example
+ * renderEntry({ head: "[", tail: "]" }, 3); // "[3]"
+ */
+export function renderEntry(t: EntryTemplate, index: number): string {
+  return `${t.head}${index}${t.tail}`;
+}
+
 export interface AuditStore {
   /**
-   * Appends one entry and returns its 0-based index. `build` receives the index the entry will
-   * have, and returns the canonical entry bytes; indexes are dense and strictly increasing, even
-   * under concurrent appends (the append serialises on the log head).
+   * Appends one entry and returns its 0-based index; the stored bytes are `entry` rendered at
+   * that index. Indexes are dense and strictly increasing, even under concurrent appends and
+   * across processes (the append serialises on the log head until its transaction ends).
    */
-  append(fields: Omit<AuditRecord, "index" | "entry">, build: (index: number) => string): Promise<number>;
+  append(fields: Omit<AuditRecord, "index" | "entry">, entry: EntryTemplate): Promise<number>;
   /**
-   * Appends several entries at consecutive indexes, in order, with one multi-row insert (the
-   * audit ledger's batched path). `build(k, index)` returns the bytes of `items[k]` at `index`,
-   * or null to leave that item out (it then gets no index, and the next item takes it). Answers
-   * each item's index, or null for those left out. Serialises on the log head like `append`.
+   * Appends several entries at consecutive indexes, in order, and answers their indexes. Atomic
+   * on its own (one statement on PostgreSQL, one transaction on SQLite) as well as inside a
+   * transaction. Serialises on the log head like `append`.
    */
   appendMany(
-    items: ReadonlyArray<Omit<AuditRecord, "index" | "entry">>,
-    build: (k: number, index: number) => string | null,
-  ): Promise<Array<number | null>>;
+    items: ReadonlyArray<{ fields: Omit<AuditRecord, "index" | "entry">; entry: EntryTemplate }>,
+  ): Promise<number[]>;
   get(index: number): Promise<AuditRecord | null>;
   /** Number of entries. */
   size(): Promise<number>;

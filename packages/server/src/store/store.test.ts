@@ -106,7 +106,7 @@ describe("SQLite store opening and migrations", () => {
       const s = await openStore({ url: ${JSON.stringify(path)} });
       const f = { at: 1, action: "x", decision: "info", actorAgent: null, actorChain: [], actorPrincipal: null,
         target: null, resource: null, tokenId: null, grantId: null };
-      for (let i = 0; i < 100; i++) await s.audit.append(f, (n) => String(n));
+      for (let i = 0; i < 100; i++) await s.audit.append(f, { head: "", tail: "" });
       await s.close();`;
     const run = () =>
       new Promise<void>((resolve, reject) => {
@@ -211,7 +211,7 @@ if (PG_REACHABLE || PG_REQUIRED) {
           bLocked = r;
         });
         const first = a!.transaction(async (tx) => {
-          await tx.audit.append(f, (i) => String(i)); // holds the head
+          await tx.audit.append(f, { head: "", tail: "" }); // holds the head
           await bHasState;
           const state = await tx.auditTree.lockState(); // held by b: answers null at once
           release();
@@ -221,7 +221,7 @@ if (PG_REACHABLE || PG_REQUIRED) {
           expect(await tx.auditTree.lockState()).not.toBeNull();
           bLocked();
           await gate;
-          await tx.audit.append(f, (i) => String(i)); // waits for a's head until a commits
+          await tx.audit.append(f, { head: "", tail: "" }); // waits for a's head until a commits
         });
         expect(await first).toBeNull();
         await second;

@@ -97,33 +97,48 @@ export function auditTreeTests(s: () => Store): void {
       expect(await s().auditTree.logKey()).toEqual(keys[0]);
     });
 
-    it("appends many entries at consecutive indexes, skipping the ones left out", async () => {
+    it("appends many entries at consecutive indexes, in order", async () => {
       const f = auditFields();
       await s().audit.append(f, entryFor(f));
       const items = Array.from({ length: 450 }, (_, k) =>
         auditFields({ action: `m${k}`, tokenId: k % 2 ? null : `tok_${k}` }),
       );
-      const indexes = await s().audit.appendMany(items, (k, index) =>
-        k === 3 ? null : JSON.stringify({ index, k, ...items[k] }),
+      const indexes = await s().audit.appendMany(
+        items.map((fields) => ({ fields, entry: entryFor(fields) })),
       );
-      expect(indexes.slice(0, 5)).toEqual([1, 2, 3, null, 4]);
-      expect(indexes.at(-1)).toBe(449);
-      expect(await s().audit.size()).toBe(450);
+      expect(indexes).toEqual(Array.from({ length: 450 }, (_, k) => k + 1));
+      expect(await s().audit.size()).toBe(451);
       expect(await s().audit.get(4)).toEqual({
-        ...items[4],
+        ...items[3],
         index: 4,
-        entry: JSON.stringify({ index: 4, k: 4, ...items[4] }),
+        entry: JSON.stringify({ index: 4, ...items[3] }),
       });
-      expect(await s().audit.append(f, entryFor(f))).toBe(450);
-      // Inside a transaction that rolls back, nothing stays.
+      expect(await s().audit.append(f, entryFor(f))).toBe(451);
+      // Inside a transaction that rolls back, nothing stays, and the head moves back too.
       await expect(
         s().transaction(async (tx) => {
-          await tx.audit.appendMany(items.slice(0, 3), (k, index) => JSON.stringify({ index, k }));
+          await tx.audit.appendMany(items.slice(0, 3).map((fields) => ({ fields, entry: entryFor(fields) })));
           throw new Error("abort");
         }),
       ).rejects.toThrow("abort");
-      expect(await s().audit.size()).toBe(451);
-      expect(await s().audit.appendMany([], () => "x")).toEqual([]);
+      expect(await s().audit.size()).toBe(452);
+      expect(await s().audit.appendMany([])).toEqual([]);
+      expect(await s().audit.append(f, entryFor(f))).toBe(452);
+    });
+
+    it("keeps indexes dense when batches and single appends race", async () => {
+      const f = auditFields();
+      const batches = await Promise.all(
+        Array.from({ length: 8 }, (_, b) =>
+          b % 2
+            ? s().audit.appendMany(Array.from({ length: 25 }, () => ({ fields: f, entry: entryFor(f) })))
+            : s().transaction(async (tx) => [await tx.audit.append(f, entryFor(f))]),
+        ),
+      );
+      const all = batches.flat().sort((a, b) => a - b);
+      expect(all).toEqual(Array.from({ length: 4 * 25 + 4 }, (_, i) => i));
+      for (const batch of batches) expect(batch).toEqual(batch.map((_, k) => batch[0]! + k));
+      expect(await s().audit.size()).toBe(all.length);
     });
 
     it("reads entries as stored, stopping at the end of the log", async () => {

@@ -12,6 +12,7 @@ import type {
   AgentKeyRecord,
   AgentRecord,
   AuditRecord,
+  EntryTemplate,
   GrantRecord,
   IssuerKeyRecord,
   PrincipalRecord,
@@ -186,9 +187,10 @@ export function auditFields(
   };
 }
 
-/** The canonical-entry builder used by the suite: records the index it was given. */
-export function entryFor(fields: Omit<AuditRecord, "index" | "entry">): (index: number) => string {
-  return (index) => JSON.stringify({ index, ...fields });
+/** The entry template used by the suite: `{ index, ...fields }` as JSON. */
+export function entryFor(fields: Omit<AuditRecord, "index" | "entry">): EntryTemplate {
+  // Renders as JSON.stringify({ index, ...fields }).
+  return { head: '{"index":', tail: `,${JSON.stringify(fields).slice(1)}` };
 }
 
 /** Creates a principal, an agent with one key and an active grant. */

@@ -8,7 +8,7 @@
  * const index = await new SqlAuditStore(ctx).append(fields, (i) => canonicalize({ ...fields, index: i }));
  */
 import { CompiledQuery, type Kysely, type Selectable, type SqlBool, sql } from "kysely";
-import type { AuditStore, Page } from "../index.js";
+import { type AuditStore, type EntryTemplate, type Page, renderEntry } from "../index.js";
 import type { AuditLogTable, Database } from "../schema.js";
 import type { AuditRecord } from "../types.js";
 import { atomic, fromJson, type SqlContext, toJson } from "./context.js";
@@ -16,66 +16,24 @@ import { atomic, fromJson, type SqlContext, toJson } from "./context.js";
 export class SqlAuditStore implements AuditStore {
   constructor(private readonly ctx: SqlContext) {}
 
-  append(fields: Omit<AuditRecord, "index" | "entry">, build: (index: number) => string): Promise<number> {
-    return atomic(this.ctx.db, async (db) => {
-      const index = this.ctx.dialect === "postgres" ? await bumpHead(db) : await sqliteSize(db);
-      let entry: string;
-      try {
-        entry = build(index);
-      } catch (err) {
-        // The caller's transaction may survive this throw; don't leave a hole in the index space.
-        if (this.ctx.dialect === "postgres")
-          await sql`UPDATE audit_head SET size = size - 1 WHERE id = 1`.execute(db);
-        throw err;
-      }
-      await sql`INSERT INTO audit_log (idx, at, action, decision, actor_agent, actor_chain, actor_principal,
-          target, resource, token_id, grant_id, entry)
-        VALUES (${index}, ${fields.at}, ${fields.action}, ${fields.decision}, ${fields.actorAgent},
-          ${toJson(fields.actorChain)}, ${fields.actorPrincipal}, ${fields.target}, ${fields.resource},
-          ${fields.tokenId}, ${fields.grantId}, ${entry})`.execute(db);
-      return index;
-    });
+  append(fields: Omit<AuditRecord, "index" | "entry">, entry: EntryTemplate): Promise<number> {
+    return this.appendMany([{ fields, entry }]).then((indexes) => indexes[0]!);
   }
 
   appendMany(
-    items: ReadonlyArray<Omit<AuditRecord, "index" | "entry">>,
-    build: (k: number, index: number) => string | null,
-  ): Promise<Array<number | null>> {
+    items: ReadonlyArray<{ fields: Omit<AuditRecord, "index" | "entry">; entry: EntryTemplate }>,
+  ): Promise<number[]> {
     if (items.length === 0) return Promise.resolve([]);
+    if (this.ctx.dialect === "postgres") return appendPostgres(this.ctx.db, items);
     return atomic(this.ctx.db, async (db) => {
-      const pg = this.ctx.dialect === "postgres";
-      const start = pg ? await lockHead(db) : await sqliteSize(db);
-      const indexes: Array<number | null> = [];
-      const rows: Array<{ index: number; fields: Omit<AuditRecord, "index" | "entry">; entry: string }> = [];
-      let next = start;
-      items.forEach((fields, k) => {
-        const entry = build(k, next);
-        if (entry === null) {
-          indexes.push(null);
-          return;
-        }
-        rows.push({ index: next, fields, entry });
-        indexes.push(next++);
-      });
-      if (rows.length === 0) return indexes;
-      if (pg) {
-        await sql`UPDATE audit_head SET size = ${next} WHERE id = 1`.execute(db);
-        const col = <T>(f: (r: (typeof rows)[number]) => T) => rows.map(f);
-        await sql`INSERT INTO audit_log (idx, at, action, decision, actor_agent, actor_chain, actor_principal,
-            target, resource, token_id, grant_id, entry)
-          SELECT * FROM unnest(${col((r) => r.index)}::bigint[], ${col((r) => r.fields.at)}::bigint[],
-            ${col((r) => r.fields.action)}::text[], ${col((r) => r.fields.decision)}::text[],
-            ${col((r) => r.fields.actorAgent)}::text[], ${col((r) => toJson(r.fields.actorChain))}::text[],
-            ${col((r) => r.fields.actorPrincipal)}::text[], ${col((r) => r.fields.target)}::text[],
-            ${col((r) => r.fields.resource)}::text[], ${col((r) => r.fields.tokenId)}::text[],
-            ${col((r) => r.fields.grantId)}::text[], ${col((r) => r.entry)}::text[])`.execute(db);
-        return indexes;
-      }
+      // Writers are serialised by SQLite itself (BEGIN IMMEDIATE): the next index is MAX + 1.
+      const start = await sqliteSize(db);
       // Pre-compiled text with a flat parameter list (no query-builder object per row).
-      for (let i = 0; i < rows.length; i += SQLITE_INSERT_ROWS) {
-        const chunk = rows.slice(i, i + SQLITE_INSERT_ROWS);
+      for (let i = 0; i < items.length; i += SQLITE_INSERT_ROWS) {
+        const chunk = items.slice(i, i + SQLITE_INSERT_ROWS);
         const params: unknown[] = [];
-        for (const { index, fields: f, entry } of chunk) {
+        chunk.forEach(({ fields: f, entry }, k) => {
+          const index = start + i + k;
           params.push(
             index,
             f.at,
@@ -85,11 +43,11 @@ export class SqlAuditStore implements AuditStore {
             toJson(f.actorChain),
             f.actorPrincipal,
           );
-          params.push(f.target, f.resource, f.tokenId, f.grantId, entry);
-        }
+          params.push(f.target, f.resource, f.tokenId, f.grantId, renderEntry(entry, index));
+        });
         await db.executeQuery(CompiledQuery.raw(insertEntriesSql(chunk.length), params));
       }
-      return indexes;
+      return items.map((_, k) => start + k);
     });
   }
 
@@ -257,19 +215,52 @@ function insertEntriesSql(rows: number): string {
   return text;
 }
 
-/** Locks the head row until the transaction ends and returns the current size. */
-async function lockHead(db: Kysely<Database>): Promise<number> {
-  const { rows } = await sql<{ size: number }>`SELECT size FROM audit_head WHERE id = 1 FOR UPDATE`.execute(
-    db,
+/**
+ * PostgreSQL: the whole batch in one statement, so one round trip, atomic on its own. The
+ * `UPDATE` of the single-row head reserves the range and locks the row until the statement's (or
+ * the surrounding) transaction ends, which serialises appends across processes and keeps indexes
+ * dense; the rows arrive as one JSON array of records (`json_to_recordset`: parsed once, and no
+ * per-character escaping into array literals by the driver), and
+ * each entry's index is spliced between its head and tail by the database. A data-modifying CTE
+ * always runs to completion (PostgreSQL docs, "WITH Queries", §7.8.4).
+ */
+async function appendPostgres(
+  db: Kysely<Database>,
+  items: ReadonlyArray<{ fields: Omit<AuditRecord, "index" | "entry">; entry: EntryTemplate }>,
+): Promise<number[]> {
+  const rows = JSON.stringify(
+    items.map(({ fields: f, entry }, k) => ({
+      k,
+      at: f.at,
+      action: f.action,
+      decision: f.decision,
+      agent: f.actorAgent,
+      chain: toJson(f.actorChain),
+      principal: f.actorPrincipal,
+      target: f.target,
+      resource: f.resource,
+      token: f.tokenId,
+      grant: f.grantId,
+      head: entry.head,
+      tail: entry.tail,
+    })),
   );
-  return Number(rows[0]?.size ?? 0);
-}
-
-/** Locks the head row until the transaction ends and returns the index the new entry gets. */
-async function bumpHead(db: Kysely<Database>): Promise<number> {
-  const { rows } = await sql<{ size: number }>`
-    UPDATE audit_head SET size = size + 1 WHERE id = 1 RETURNING size`.execute(db);
-  return Number(rows[0]?.size) - 1;
+  const { rows: out } = await sql<{ start: string | number }>`
+    WITH head AS (
+      UPDATE audit_head SET size = size + ${items.length} WHERE id = 1 RETURNING size - ${items.length} AS start
+    ), inserted AS (
+      INSERT INTO audit_log (idx, at, action, decision, actor_agent, actor_chain, actor_principal,
+        target, resource, token_id, grant_id, entry)
+      SELECT head.start + r.k, r.at, r.action, r.decision, r.agent, r.chain, r.principal, r.target,
+        r.resource, r.token, r.grant, r.head || (head.start + r.k)::text || r.tail
+      FROM head, json_to_recordset(${rows}::json) AS r(k bigint, at bigint, action text, decision text,
+        agent text, chain text, principal text, target text, resource text, token text, "grant" text,
+        head text, tail text)
+    )
+    SELECT start FROM head`.execute(db);
+  const start = Number(out[0]?.start);
+  if (!Number.isSafeInteger(start)) throw new Error("audit_head has no row: the database was not migrated");
+  return items.map((_, k) => start + k);
 }
 
 async function sqliteSize(db: Kysely<Database>): Promise<number> {
