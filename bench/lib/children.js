@@ -10,7 +10,10 @@
 import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import net from "node:net";
-import { SERVER_CHILD } from "./paths.js";
+import { SERVER_CHILD, serverModule } from "./paths.js";
+
+// Deputy's server processes run with the flags `deputy serve` runs with (its bin's shebang line).
+const { SERVER_NODE_FLAGS } = await import(serverModule("config/node-flags.js"));
 
 const READY = "BENCH_READY ";
 
@@ -58,7 +61,10 @@ export async function startChild(options, { timeoutMs = 120_000 } = {}) {
   if (opts.kind === "deputy" && (opts.workers ?? 1) > 1 && !opts.port) opts.port = await freePort();
   // DEPUTY_BENCH_CPU_PROF=<dir> profiles every Deputy child (a .cpuprofile per process, on exit).
   const profileDir = process.env.DEPUTY_BENCH_CPU_PROF;
-  const nodeArgs = opts.kind === "deputy" && profileDir ? ["--cpu-prof", `--cpu-prof-dir=${profileDir}`] : [];
+  const nodeArgs =
+    opts.kind !== "deputy"
+      ? []
+      : [...SERVER_NODE_FLAGS, ...(profileDir ? ["--cpu-prof", `--cpu-prof-dir=${profileDir}`] : [])];
   const child = spawn(process.execPath, [...nodeArgs, SERVER_CHILD, JSON.stringify(opts)], {
     stdio: ["pipe", "pipe", "pipe"],
   });
