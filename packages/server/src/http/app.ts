@@ -20,6 +20,9 @@ import { registerOAuth } from "./routes/oauth.js";
 import { registerProvisioning } from "./routes/provisioning.js";
 import { registerStatus } from "./routes/status.js";
 
+/** Methods checked for a 405's `Allow` header (Fastify adds HEAD to every GET route). */
+const ROUTE_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"] as const;
+
 export async function buildApp(d: Deputy): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: d.log,
@@ -56,10 +59,17 @@ export async function buildApp(d: Deputy): Promise<FastifyInstance> {
 
   app.setErrorHandler(errorHandler(d));
   app.setNotFoundHandler((request, reply) => {
-    const e = new DeputyError(
-      "ERR_ROUTE_NOT_FOUND",
-      `no route ${request.method} ${request.url.split("?")[0]}; see docs/api.md`,
-    );
+    const path = request.url.split("?")[0] ?? "/";
+    // RFC 9110 §15.5.6: a path that exists under other methods answers 405 with `Allow`.
+    const allow = ROUTE_METHODS.filter((method) => app.findRoute({ method, url: path }) !== null);
+    const e =
+      allow.length > 0
+        ? new DeputyError(
+            "ERR_METHOD_NOT_ALLOWED",
+            `${request.method} is not allowed on ${path}; allowed: ${allow.join(", ")}`,
+          )
+        : new DeputyError("ERR_ROUTE_NOT_FOUND", `no route ${request.method} ${path}; see docs/api.md`);
+    if (allow.length > 0) reply.header("allow", allow.join(", "));
     return request.url.startsWith("/oauth/") ? sendOAuthError(reply, e) : sendProblem(reply, e);
   });
   app.addHook("onSend", async (_request, reply) => {

@@ -378,6 +378,23 @@ describe("bad input never yields a 500", () => {
   it("a JSON array body", async () =>
     problem(await post("/v1/principals", "[]"), 400, "ERR_INVALID_REQUEST"));
   it("unknown route", async () => problem(await t.api("GET", "/v1/nothing"), 404, "ERR_ROUTE_NOT_FOUND"));
+  it("a known path with a method it does not take: 405 with Allow (RFC 9110 §15.5.6)", async () => {
+    const res = await t.api("DELETE", "/v1/principals");
+    problem(res, 405, "ERR_METHOD_NOT_ALLOWED");
+    expect(res.headers.allow).toBe("GET, HEAD, POST");
+    expect(res.json().detail).toBe("DELETE is not allowed on /v1/principals; allowed: GET, HEAD, POST");
+    // A path with a parameter, and an OAuth endpoint (an RFC 6749 error body there).
+    const agent = await t.api("PUT", "/v1/agents/agt_aaaaaaaaaaaaaaaaaaaaaaaaaa");
+    problem(agent, 405, "ERR_METHOD_NOT_ALLOWED");
+    expect(agent.headers.allow).toBe("GET, HEAD");
+    const token = await t.app.inject({ method: "GET", url: "/oauth/token" });
+    expect(token.statusCode).toBe(405);
+    expect(token.headers.allow).toBe("POST");
+    expect(token.json()).toEqual({
+      error: "invalid_request",
+      error_description: "GET is not allowed on /oauth/token; allowed: POST",
+    });
+  });
   it("malformed ids", async () => {
     problem(await t.api("GET", "/v1/agents/agt_nope"), 404, "ERR_NOT_FOUND");
     problem(await t.api("POST", "/v1/revocations", { target: "usr_123" }), 400, "ERR_INVALID_REQUEST");
