@@ -151,6 +151,10 @@ export async function createDeputy(options: DeputyOptions = {}): Promise<Created
     store.nonces
       .purgeExpired(now)
       .catch((err: unknown) => log.warn({ err }, "purging expired nonces failed"));
+    // Revocation events outlive every token they name (config: revocationEventRetention).
+    store.revocationEvents
+      .prune(now - config.revocationEventRetention * 1000)
+      .catch((err: unknown) => log.warn({ err }, "pruning old revocation events failed"));
   }, 60_000);
   sweeper.unref();
   // Unclaimed temporary agents: batched, yielding between batches (provision/sweeper.ts).

@@ -106,6 +106,11 @@ export const SETTINGS = {
     default: 1_048_576,
     env: "DEPUTY_REVOCATION_STREAM_BUFFER",
   },
+  revocationEventRetention: {
+    doc: "Seconds revocation events are kept for `GET /v1/revocations/events` before they are pruned (once a minute). At least `maxAccessTokenTtl` + `clockSkew`: an older event only names tokens that have expired and agents, grants and principals that can get no new token, so a verifier that resumes after the cut loses nothing.",
+    default: 86_400,
+    env: "DEPUTY_REVOCATION_EVENT_RETENTION",
+  },
   statusListTtl: {
     doc: "`ttl` and `Cache-Control: max-age` (seconds) of `GET /v1/status/lists/{n}`; the token expires after twice this. Half the SDK verifier's 60 s staleness bound, so a verifier refreshes at least twice before it would fail closed.",
     default: 30,
@@ -223,6 +228,11 @@ export function resolveConfig(
   }
   if (config.accessTokenTtl > config.maxAccessTokenTtl) {
     throw new Error("accessTokenTtl exceeds maxAccessTokenTtl");
+  }
+  if (config.revocationEventRetention < config.maxAccessTokenTtl + config.clockSkew) {
+    throw new Error(
+      "revocationEventRetention must be at least maxAccessTokenTtl + clockSkew, or a verifier resuming its event stream could miss a revocation of a live token",
+    );
   }
   for (const key of [
     "revocationHeartbeat",

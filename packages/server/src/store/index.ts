@@ -497,6 +497,12 @@ export interface RevocationEventStore {
   /** The id of the newest committed event; 0 when there is none. */
   latestId(): Promise<number>;
   /**
+   * Deletes the events recorded before `before` (epoch ms) and answers how many. Ids keep counting
+   * from the head, so a reader resuming from a pruned id simply gets the events after it. Costs
+   * O(log n) primary-key reads to find the cut plus the deletes, never a scan.
+   */
+  prune(before: number): Promise<number>;
+  /**
    * Calls `onChange` whenever events may have been appended, by this process or any other on the
    * same database: possibly spuriously, never missing one. PostgreSQL: `LISTEN` on a dedicated
    * connection, re-established with backoff; `onChange` also runs after every (re)connect, since

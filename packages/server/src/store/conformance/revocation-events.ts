@@ -29,6 +29,28 @@ export function revocationEventTests(s: () => Store): void {
       expect(await s().revocationEvents.after(0, 10)).toEqual([]);
     });
 
+    it("prunes the events recorded before a time, and keeps numbering after them", async () => {
+      const append = (at: number) =>
+        s().transaction((tx) =>
+          tx.revocationEvents.append({ at, target: uid("agt"), reason: null, cascade: cascade(at) }),
+        );
+      expect(await s().revocationEvents.prune(T0 + 1_000)).toBe(0); // empty
+      for (let i = 0; i < 40; i++) await append(T0 + i * 10);
+      expect(await s().revocationEvents.prune(T0)).toBe(0); // nothing is older
+      expect(await s().revocationEvents.prune(T0 + 255)).toBe(26); // at T0 … T0 + 250
+      expect((await s().revocationEvents.after(0, 100)).map((e) => e.id)).toEqual(
+        Array.from({ length: 14 }, (_, i) => 27 + i),
+      );
+      // A reader resuming from a pruned id gets what is left after it.
+      expect((await s().revocationEvents.after(3, 2)).map((e) => e.id)).toEqual([27, 28]);
+      expect(await s().revocationEvents.prune(T0 + 255)).toBe(0);
+      expect(await append(T0 + 1_000)).toBe(41);
+      expect(await s().revocationEvents.prune(T0 + 10_000)).toBe(15);
+      expect(await s().revocationEvents.after(0, 100)).toEqual([]);
+      expect(await s().revocationEvents.latestId()).toBe(41);
+      expect(await append(T0 + 20_000)).toBe(42);
+    });
+
     it("numbers events 1, 2, 3 and reads them back in order, whole", async () => {
       const written = [cascade(1), cascade(2), cascade(3)];
       const ids: number[] = [];

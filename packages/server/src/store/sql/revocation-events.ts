@@ -71,6 +71,44 @@ export class SqlRevocationEventStore implements RevocationEventStore {
     return Number(row?.last_id ?? 0);
   }
 
+  async prune(before: number): Promise<number> {
+    const db = this.ctx.db;
+    const atOf = async (id: number): Promise<number | null> => {
+      const row = await db
+        .selectFrom("revocation_events")
+        .select("at")
+        .where("id", ">=", id)
+        .orderBy("id")
+        .limit(1)
+        .executeTakeFirst();
+      return row ? Number(row.at) : null;
+    };
+    const first = await db
+      .selectFrom("revocation_events")
+      .select(["id", "at"])
+      .orderBy("id")
+      .limit(1)
+      .executeTakeFirst();
+    if (!first || Number(first.at) >= before) return 0;
+    // Binary search for the last event recorded before the cut: events are numbered in commit
+    // order, so `at` rises with the id (within the length of one revocation transaction, which
+    // the `at` filter on the DELETE covers).
+    let lo = Number(first.id);
+    let hi = await this.latestId();
+    while (lo < hi) {
+      const mid = Math.ceil((lo + hi) / 2);
+      const at = await atOf(mid);
+      if (at !== null && at < before) lo = mid;
+      else hi = mid - 1;
+    }
+    const r = await db
+      .deleteFrom("revocation_events")
+      .where("id", "<=", lo)
+      .where("at", "<", before)
+      .executeTakeFirst();
+    return Number(r.numDeletedRows ?? 0);
+  }
+
   watch(
     onChange: () => void,
     options: { pollMs: number; onError?: (err: unknown) => void },
