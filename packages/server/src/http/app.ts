@@ -20,6 +20,23 @@ import { registerOAuth } from "./routes/oauth.js";
 import { registerProvisioning } from "./routes/provisioning.js";
 import { registerStatus } from "./routes/status.js";
 
+function nulError(): DeputyError {
+  return new DeputyError(
+    "ERR_INVALID_REQUEST",
+    "the request contains a NUL character (U+0000), which Deputy does not accept",
+  );
+}
+
+/** True if any string in a parsed JSON value (keys included) holds U+0000. */
+function holdsNul(value: unknown): boolean {
+  if (typeof value === "string") return value.includes("\u0000");
+  if (Array.isArray(value)) return value.some(holdsNul);
+  if (value !== null && typeof value === "object") {
+    return Object.entries(value).some(([k, v]) => k.includes("\u0000") || holdsNul(v));
+  }
+  return false;
+}
+
 /** Methods checked for a 405's `Allow` header (Fastify adds HEAD to every GET route). */
 const ROUTE_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"] as const;
 
@@ -47,15 +64,27 @@ export async function buildApp(d: Deputy): Promise<FastifyInstance> {
   app.addContentTypeParser("application/json", { parseAs: "string" }, (_req, body, done) => {
     const text = body as string;
     if (text.length === 0) return done(null, undefined);
+    let value: unknown;
     try {
-      done(null, JSON.parse(text));
+      value = JSON.parse(text);
     } catch {
-      done(new DeputyError("ERR_MALFORMED_JSON", "request body is not valid JSON"), undefined);
+      return done(new DeputyError("ERR_MALFORMED_JSON", "request body is not valid JSON"), undefined);
     }
+    // JSON can only spell U+0000 as an escape; look through the values only when one is there.
+    if (text.includes("\\u0000") && holdsNul(value)) return done(nulError(), undefined);
+    done(null, value);
   });
-  app.addContentTypeParser("application/x-www-form-urlencoded", { parseAs: "string" }, (_req, body, done) =>
-    done(null, body),
-  );
+  app.addContentTypeParser("application/x-www-form-urlencoded", { parseAs: "string" }, (_req, body, done) => {
+    const text = body as string;
+    if (text.includes("%00") || text.includes("\u0000")) return done(nulError(), undefined);
+    done(null, text);
+  });
+  // U+0000 in a path or query: refused before routing (the body parsers refuse it in bodies).
+  // PostgreSQL text cannot hold it, so letting it through turned lookups and refusal audits into
+  // 500s there, while SQLite stored it: one rule for both, at the edge.
+  app.addHook("onRequest", async (request) => {
+    if (request.url.includes("%00")) throw nulError();
+  });
 
   app.setErrorHandler(errorHandler(d));
   app.setNotFoundHandler((request, reply) => {
