@@ -216,12 +216,13 @@ describe("GET /v1/revocations/events", () => {
     await s.close();
   });
 
-  it("has no HEAD (a stream without a body would only hold a connection)", async () => {
+  it("has no HEAD (a stream without a body would only hold a connection): 405, Allow: GET", async () => {
     const res = await fetch(`${base}/v1/revocations/events`, {
       method: "HEAD",
       headers: { authorization: basic },
     });
-    expect(res.status).toBe(404);
+    expect(res.status).toBe(405);
+    expect(res.headers.get("allow")).toBe("GET");
   });
 
   it("refuses a malformed or future Last-Event-ID with 400 ERR_INVALID_LAST_EVENT_ID", async () => {
