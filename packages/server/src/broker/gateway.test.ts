@@ -829,6 +829,45 @@ describe("approval refusals", () => {
     expect(up.requests).toHaveLength(0);
   });
 
+  it("a sub-agent with approvals:review cannot approve its parent's call, nor a sibling's (the parent would approve through it)", async () => {
+    const checkerKey = testKey(23);
+    const checker = (
+      await expectOk(
+        t.api("POST", "/v1/agents", {
+          principal,
+          name: "checker",
+          parent,
+          jwks: { keys: [checkerKey.publicJwk] },
+        }),
+      )
+    ).id;
+    await expectOk(
+      t.api("POST", "/v1/grants", {
+        agent: checker,
+        scopes: ["approvals:review"],
+        resources: [TEST_ISSUER],
+        expires_at: new Date(T0 + 86_400_000).toISOString(),
+      }),
+    );
+    const review = await getToken(t, checker, checkerKey, {
+      scope: "approvals:review",
+      resource: TEST_ISSUER,
+    });
+    const parentToken = await getToken(t, parent, parentKey, { scope: "issues:write", resource: AUD });
+    const subToken = await getToken(t, sub, subKey, { scope: "issues:write", resource: AUD });
+    const ofParent = await hold("DELETE", "/proxy/github/repos/acme/app/issues/11", parentToken, parentKey);
+    const ofSibling = await hold("DELETE", "/proxy/github/repos/acme/app/issues/12", subToken, subKey);
+    for (const id of [ofParent, ofSibling]) {
+      const res = await asAgent("POST", `/v1/approvals/${id}/approve`, review, checkerKey);
+      expect(res.statusCode).toBe(403);
+      expect(res.json()).toEqual(problem(403, "ERR_SELF_APPROVAL"));
+      expect((await t.api("GET", `/v1/approvals/${id}`, undefined, principalToken)).json().status).toBe(
+        "pending",
+      );
+    }
+    expect(up.requests).toHaveLength(0);
+  });
+
   it("another agent presenting someone else's approval id is refused, and the approval stays usable", async () => {
     const path = "/proxy/github/repos/acme/app/issues/9";
     const subToken = await getToken(t, sub, subKey, { scope: "issues:write", resource: AUD });
