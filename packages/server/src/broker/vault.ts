@@ -42,7 +42,11 @@ export class Vault {
     private readonly clock: Clock,
   ) {}
 
-  /** Loads the key ring, creating the first KEK on first start. */
+  /**
+   * Loads the key ring, creating the first KEK on first start. Every KEK is opened now, so a KEK
+   * sealed by a master key that has left the ring stops the start with a clear error
+   * (MasterKeyMissingError) instead of failing calls later.
+   */
   static async open(store: Store, masterKeys: MasterKeyRing, clock: Clock): Promise<Vault> {
     const vault = new Vault(store, masterKeys, clock);
     if ((await store.broker.activeVaultKey()) === null) {
@@ -50,6 +54,7 @@ export class Vault {
         if ((await tx.broker.activeVaultKey()) === null) await tx.broker.addVaultKey(vault.#newKek());
       });
     }
+    for (const key of await store.broker.vaultKeys()) await vault.#kek(key.id);
     return vault;
   }
 
