@@ -300,4 +300,48 @@ describe("master-key rotation", () => {
       expect(entries).not.toContain(secret);
     }
   });
+
+  it("a re-seal racing a vault rotation, an issuer key rotation and new connections loses nothing", async () => {
+    const THIRD = Buffer.alloc(32, 13);
+    const FOURTH = Buffer.alloc(32, 14);
+    const t = await boot([FOURTH, THIRD]);
+    try {
+      const results = await Promise.all([
+        t.api("POST", "/v1/master-key/rewrap"),
+        t.api("POST", "/v1/vault/rotate"),
+        t.api("POST", "/v1/keys/rotate", {}),
+        t.api("POST", "/v1/master-key/rewrap"),
+        ...Array.from({ length: 5 }, (_, i) => connection(t, `race${i}`, `race-secret-${i}`)),
+      ]);
+      for (const r of results.slice(0, 4)) {
+        const res = r as { statusCode: number; body: string };
+        expect(
+          res.statusCode,
+          `${res.body} ${logLines.filter((l) => l.includes('"level":50')).join("")}`,
+        ).toBe(200);
+      }
+      // Whatever the race left under the old key, one more pass finishes.
+      const final = (await t.api("POST", "/v1/master-key/rewrap")).json();
+      expect(final).toMatchObject({
+        remaining: 0,
+        unreadable: [],
+        references: { [masterKeyId(FOURTH)]: final.total },
+      });
+      for (let i = 0; i < 5; i++) {
+        const c = (await ts.store.broker.getConnectionByName(`race${i}`))!;
+        expect((await t.deputy.vault.open(c.id, c.secret)).toString()).toBe(`race-secret-${i}`);
+      }
+      t.deputy.broker.connections.invalidate("github");
+      await proxyWorks(t);
+    } finally {
+      await t.close();
+    }
+    const only = await boot([FOURTH]);
+    try {
+      await proxyWorks(only);
+      await checkpointWorks(only);
+    } finally {
+      await only.close();
+    }
+  });
 });
