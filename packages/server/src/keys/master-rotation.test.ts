@@ -344,4 +344,35 @@ describe("master-key rotation", () => {
       await only.close();
     }
   });
+
+  it("replicas: a standby key lets a not-yet-promoted replica open what a promoted one seals", async () => {
+    const FOURTH = Buffer.alloc(32, 14);
+    const FIFTH = Buffer.alloc(32, 15);
+    // Step 1 done everywhere (FIFTH is a standby); step 2 half-way: B is promoted, A not yet.
+    const a = await boot([FOURTH, FIFTH]);
+    const b = await boot([FIFTH, FOURTH]);
+    try {
+      // B seals with FIFTH: a new issuer key and a new vault KEK.
+      expect((await b.api("POST", "/v1/keys/rotate", {})).statusCode).toBe(200);
+      expect((await b.api("POST", "/v1/vault/rotate")).statusCode).toBe(200);
+      // A picks both up: it signs with B's new key and seals a new secret under B's new KEK.
+      await a.deputy.keys.reload();
+      expect(a.deputy.keys.activeKid).toBe(b.deputy.keys.activeKid);
+      await connection(a, "replica-made", "replica-secret");
+      const c = (await ts.store.broker.getConnectionByName("replica-made"))!;
+      expect((await b.deputy.vault.open(c.id, c.secret)).toString()).toBe("replica-secret");
+      a.deputy.broker.connections.invalidate("github");
+      await proxyWorks(a);
+      await proxyWorks(b);
+      // A replica that skipped step 1 could not: the signing key B made names a key it lacks.
+      await expect(boot([FOURTH])).rejects.toThrowError(
+        new RegExp(`the master key ${masterKeyId(FIFTH)} that sealed this box is not in the master-key ring`),
+      );
+      // Step 3: one re-seal after the roll.
+      expect((await b.api("POST", "/v1/master-key/rewrap")).json()).toMatchObject({ remaining: 0 });
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  });
 });
