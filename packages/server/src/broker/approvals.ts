@@ -67,7 +67,7 @@ export function canSeeApproval(caller: Caller, a: ApprovalRecord): boolean {
  * approve its own or its sub-agents' calls through an agent it made for the purpose. Reviewers
  * must come from another delegation tree (or be a human).
  */
-export function sharesLineage(
+function sharesLineage(
   reviewer: { agentId: string; chain: readonly string[] },
   requester: Pick<ApprovalRecord, "agentId" | "chain">,
 ): boolean {

@@ -47,6 +47,9 @@ export async function loadOrCreateMasterKeyRing(dir: string, explicit: string): 
  * active key (every replica must know a key before any of them seals with it). Every existing key
  * is kept. The file is replaced atomically (temp file with mode 0600, fsync, rename), so a crash
  * leaves either the old ring or the new one, never a truncated file.
+ *
+ * @example
+ * const { added, ids } = await addMasterKey("/var/lib/deputy", { standby: true }); // ids: [old, added]
  */
 export async function addMasterKey(
   dir: string,
@@ -67,6 +70,9 @@ export async function addMasterKey(
 /**
  * Moves the key with id `keyId` to the front of `<dir>/master.key` (it becomes the active key).
  * Atomic like {@link addMasterKey}.
+ *
+ * @example
+ * await promoteMasterKey("/var/lib/deputy", "9296c47940d1fe7f"); // { ids: ["9296c47940d1fe7f", …] }
  */
 export async function promoteMasterKey(dir: string, keyId: string): Promise<{ ids: string[] }> {
   const path = masterKeyPath(dir);

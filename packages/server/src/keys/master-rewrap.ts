@@ -54,6 +54,9 @@ export interface MasterKeyStatus {
 /**
  * Which master keys the stored boxes still need. A key id absent from `references` can be
  * dropped from every replica's ring.
+ *
+ * @example
+ * const { references, remaining } = await masterKeyStatus(store, ring);
  */
 export async function masterKeyStatus(store: Store, ring: MasterKeyRing): Promise<MasterKeyStatus> {
   const boxes = await store.masterSealed.list();
@@ -86,6 +89,9 @@ export async function masterKeyStatus(store: Store, ring: MasterKeyRing): Promis
  * Re-seals every master-sealed box under the active key, {@link REWRAP_BATCH} per transaction,
  * yielding to other work between batches. Boxes no ring key opens are skipped and reported in
  * the returned status. `onProgress` is told after each batch.
+ *
+ * @example
+ * const { rewrapped, status } = await rewrapMasterSealed(store, ring, { onProgress: (n, of) => log.info({ n, of }) });
  */
 export async function rewrapMasterSealed(
   store: Store,
