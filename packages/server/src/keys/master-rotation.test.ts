@@ -375,4 +375,30 @@ describe("master-key rotation", () => {
       await b.close();
     }
   });
+
+  it("a retired issuer key sealed by a dropped key is reported (not re-sealed) and does not stop the start", async () => {
+    const FIFTH = Buffer.alloc(32, 15);
+    const LOST = Buffer.alloc(32, 99);
+    const active = (await ts.store.issuerKeys.active())!.kid;
+    const retired = (await ts.store.masterSealed.list()).find(
+      (b) => b.kind === "issuer_key" && b.id !== active,
+    )!;
+    const lost = MasterKeyRing.from([LOST]).seal(Buffer.from("not a real key"), "deputy:issuer-key:v1");
+    expect(await ts.store.masterSealed.replace("issuer_key", retired.id, retired.sealed, lost)).toBe(true);
+    logLines.length = 0;
+    const t = await boot([FIFTH], { masterKeyRewrapOnStart: true });
+    try {
+      const expected = [{ kind: "issuer_key", id: retired.id, key_id: masterKeyId(LOST) }];
+      const status = (await t.api("GET", "/v1/master-key")).json();
+      expect(status.unreadable).toEqual(expected);
+      expect(status.references[masterKeyId(LOST)]).toBe(1);
+      const rewrap = (await t.api("POST", "/v1/master-key/rewrap")).json();
+      expect(rewrap).toMatchObject({ rewrapped: 0, remaining: 1, unreadable: expected });
+      await proxyWorks(t);
+    } finally {
+      await t.close();
+    }
+    expect(logLines.join("")).toContain("sealed by a master key that is not in the ring");
+    expect(await ts.store.masterSealed.replace("issuer_key", retired.id, lost, retired.sealed)).toBe(true);
+  });
 });
