@@ -72,6 +72,14 @@ Rules applied when the settings are read:
 - Several replicas sharing one PostgreSQL database must share \`DEPUTY_MASTER_KEY\` and
   \`DEPUTY_ADMIN_TOKEN\`. \`deputy serve --workers N\` (no environment variable) runs N processes
   on one machine and arranges this itself.
+- \`masterKey\` is a ring: \`DEPUTY_MASTER_KEY=<new>,<old>\` (or one key per line in
+  \`<data dir>/master.key\`, first line active) seals with the first key and opens with any.
+  Rotating the master key without downtime: one process — \`deputy keys rotate-master\`, restart,
+  \`deputy keys rewrap\` (the server also re-seals at start unless \`masterKeyRewrapOnStart\` is
+  false), then drop the old key once \`deputy keys master-status\` no longer lists it. Replicas on
+  PostgreSQL — add the new key to every ring as the second key and roll the restarts, then make it
+  first everywhere and roll again, run \`deputy keys rewrap\`, and only then drop the old key and roll
+  once more. The full procedure is in docs/broker.md (Master-key rotation).
 `;
 
 if (process.argv.includes("--check")) {

@@ -11,6 +11,7 @@ import type { BrokerRuntime } from "./broker/runtime.js";
 import type { Vault } from "./broker/vault.js";
 import type { Clock } from "./clock.js";
 import type { Config } from "./config/defaults.js";
+import type { MasterKeyRing } from "./crypto/master-key-ring.js";
 import type { ResourceCache } from "./identity/resource-cache.js";
 import type { IssuerKeyring } from "./keys/issuer-keys.js";
 import type { WindowRateLimiter } from "./provision/rate-limit.js";
@@ -34,8 +35,14 @@ export interface Deputy {
   revocations: RevocationIndex;
   /** SHA-256 hex of the admin token. */
   adminTokenHash: string;
-  /** HMAC key for stateless DPoP nonces (RFC 9449 §8), derived from the master key. */
-  dpopNonceKey: Buffer;
+  /**
+   * HMAC keys for stateless DPoP nonces (RFC 9449 §8), derived from each master key: the first
+   * (from the active key) makes nonces, every one is accepted, so a master-key rotation does not
+   * void nonces other replicas (or this process before a restart) handed out.
+   */
+  dpopNonceKeys: Buffer[];
+  /** The master-key ring (crypto/master-key-ring.ts): seals with the first key, opens with any. */
+  masterKeys: MasterKeyRing;
   urls: DeputyUrls;
   statusIndexes: StatusIndexAllocator;
   /**
@@ -51,8 +58,8 @@ export interface Deputy {
   /** Registered resources by id and audience (immutable, so cached for the process's life). */
   resources: ResourceCache;
   provisioning: {
-    /** HMAC key for stateless proof-of-work challenges, derived from the master key. */
-    powKey: Buffer;
+    /** HMAC keys for stateless proof-of-work challenges, one per master key, active first. */
+    powKeys: Buffer[];
     /** Temporary agents per client address per hour. */
     temporaryLimiter: WindowRateLimiter;
   };

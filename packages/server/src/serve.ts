@@ -7,7 +7,7 @@
  * console.log(running.url, running.adminToken);
  * await running.close();
  */
-import { createHash, hkdfSync } from "node:crypto";
+import { createHash } from "node:crypto";
 import { join } from "node:path";
 import type { FastifyInstance } from "fastify";
 import pino, { type Logger } from "pino";
@@ -16,7 +16,12 @@ import { Audit } from "./audit/record.js";
 import { BrokerRuntime } from "./broker/runtime.js";
 import { Vault } from "./broker/vault.js";
 import { type Clock, systemClock } from "./clock.js";
-import { ensureDataDir, loadOrCreateMasterKey, readSecretFile, writeSecretFile } from "./config/data-dir.js";
+import {
+  ensureDataDir,
+  loadOrCreateMasterKeyRing,
+  readSecretFile,
+  writeSecretFile,
+} from "./config/data-dir.js";
 import { type Config, resolveConfig } from "./config/defaults.js";
 import { type Deputy, deputyUrls } from "./context.js";
 import { hashSecret, newSecret } from "./crypto/secrets.js";
@@ -24,6 +29,7 @@ import { buildApp } from "./http/app.js";
 import { ResourceCache } from "./identity/resource-cache.js";
 import { ensureBuiltinResource } from "./identity/resources.js";
 import { IssuerKeyring } from "./keys/issuer-keys.js";
+import { rewrapMasterSealed } from "./keys/master-rewrap.js";
 import { WindowRateLimiter } from "./provision/rate-limit.js";
 import { sweepTemporaryAgents } from "./provision/sweeper.js";
 import { RevocationFeed } from "./status/revocation-feed.js";
@@ -77,7 +83,7 @@ export async function createDeputy(options: DeputyOptions = {}): Promise<Created
   const config = resolveConfig(overrides, env);
   const log = logger ?? createLogger(config.logLevel);
   await ensureDataDir(config.dataDir);
-  const masterKey = await loadOrCreateMasterKey(config.dataDir, config.masterKey);
+  const masterKeys = await loadOrCreateMasterKeyRing(config.dataDir, config.masterKey);
   const store =
     givenStore ??
     (await openStore({
@@ -86,12 +92,12 @@ export async function createDeputy(options: DeputyOptions = {}): Promise<Created
       ...(config.databaseSchema ? { schema: config.databaseSchema } : {}),
       durability: config.durability === "full" ? "full" : "normal",
     }));
-  const keys = await IssuerKeyring.open(store, masterKey, clock);
+  const keys = await IssuerKeyring.open(store, masterKeys, clock);
   await ensureBuiltinResource(store, config.issuer, clock.now());
 
-  const ledger = await AuditLedger.open({ store, clock, log, masterKey, issuer: config.issuer });
+  const ledger = await AuditLedger.open({ store, clock, log, masterKeys, issuer: config.issuer });
 
-  const vault = await Vault.open(store, masterKey, clock);
+  const vault = await Vault.open(store, masterKeys, clock);
   const { adminToken, created } = await resolveAdminToken(config);
   const urls = deputyUrls(config.issuer);
   const revocations = new RevocationIndex();
@@ -126,13 +132,14 @@ export async function createDeputy(options: DeputyOptions = {}): Promise<Created
     log,
     revocations,
     adminTokenHash: hashSecret(adminToken),
-    dpopNonceKey: Buffer.from(hkdfSync("sha256", masterKey, Buffer.alloc(0), "deputy:dpop-nonce:v1", 32)),
+    dpopNonceKeys: masterKeys.derive("deputy:dpop-nonce:v1"),
+    masterKeys,
     urls,
     statusIndexes: new StatusIndexAllocator(store),
     verifiedTokens: new VerifiedTokenCache(50_000),
     resources: new ResourceCache(store),
     provisioning: {
-      powKey: Buffer.from(hkdfSync("sha256", masterKey, Buffer.alloc(0), "deputy:pow-challenge:v1", 32)),
+      powKeys: masterKeys.derive("deputy:pow-challenge:v1"),
       temporaryLimiter: new WindowRateLimiter(config.temporaryAgentsPerHour),
     },
     vault,
@@ -176,7 +183,10 @@ export async function createDeputy(options: DeputyOptions = {}): Promise<Created
     deputy.audit.onAppend = () => ledger.nudge();
     ledger.start();
   }
+  log.info({ master_key: masterKeys.activeId, ring: masterKeys.ids() }, "master-key ring loaded");
+  const rewrapping = config.masterKeyRewrapOnStart ? rewrapInBackground(deputy) : Promise.resolve();
   app.addHook("onClose", async () => {
+    await rewrapping;
     clearInterval(sweeper);
     clearInterval(temporarySweeper);
     await revocationFeed.stop();
@@ -184,6 +194,39 @@ export async function createDeputy(options: DeputyOptions = {}): Promise<Created
     if (!givenStore) await store.close();
   });
   return { deputy, app, newAdminToken: created ? adminToken : null, adminToken };
+}
+
+/**
+ * After a master-key rotation, re-seals in the background whatever the previous key sealed (the
+ * same work as `POST /v1/master-key/rewrap`), logging progress; never fails the start.
+ */
+async function rewrapInBackground(d: Deputy): Promise<void> {
+  // Let the start finish (and the server listen) first.
+  await new Promise((resolve) => setImmediate(resolve));
+  try {
+    const result = await rewrapMasterSealed(d.store, d.masterKeys, {
+      onProgress: (done, of) => d.log.info({ done, of }, "master-key rewrap: re-sealed under the active key"),
+    });
+    const { remaining, references, unreadable } = result.status;
+    if (result.rewrapped > 0) {
+      await d.audit.record({
+        action: "master_key.rewrapped",
+        decision: "allowed",
+        actor: { agent: null, chain: [], principal: null, kind: "system" },
+        target: d.masterKeys.activeId,
+        details: { rewrapped: result.rewrapped, remaining },
+      });
+      d.log.info({ rewrapped: result.rewrapped, remaining, references }, "master-key rewrap finished");
+    }
+    if (unreadable.length > 0) {
+      d.log.error(
+        { unreadable: unreadable.map((u) => ({ kind: u.kind, id: u.id, key_id: u.keyId })) },
+        "master-key rewrap: these values were sealed by a master key that is not in the ring; put it back (docs/broker.md)",
+      );
+    }
+  } catch (err) {
+    d.log.warn({ err }, "master-key rewrap at start failed; run `deputy keys rewrap`");
+  }
 }
 
 export interface RunningDeputy extends CreatedDeputy {

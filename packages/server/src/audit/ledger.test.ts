@@ -15,6 +15,7 @@ import {
 import pino from "pino";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { FakeClock } from "../clock.js";
+import { MasterKeyRing } from "../crypto/master-key-ring.js";
 import { createTestStore, type TestStore } from "../test-support/store.js";
 import { hashEntry, merkleHasher } from "./hasher.js";
 import { AuditLedger } from "./ledger.js";
@@ -22,7 +23,7 @@ import { consistencyProofFromStore, inclusionProofFromStore } from "./proofs.js"
 import { Audit } from "./record.js";
 
 const log = pino({ level: "silent" });
-const masterKey = Buffer.alloc(32, 9);
+const masterKeys = MasterKeyRing.from([Buffer.alloc(32, 9)]);
 const issuer = "https://deputy.example";
 const toB64 = (b: Uint8Array) => Buffer.from(b).toString("base64");
 
@@ -53,7 +54,7 @@ async function allLeaves(): Promise<Uint8Array[]> {
 
 describe("audit ledger", () => {
   it("publishes a signed checkpoint of the empty tree on open, verifiable with its key", async () => {
-    const ledger = await AuditLedger.open({ store: ts.store, clock, log, masterKey, issuer });
+    const ledger = await AuditLedger.open({ store: ts.store, clock, log, masterKeys, issuer });
     expect(ledger.origin).toBe("deputy.example/deputy-audit");
     expect(ledger.verifierKey).toMatch(/^deputy\.example\/deputy-audit\+[0-9a-f]{8}\+[A-Za-z0-9+/]{44}$/);
     const head = await verifyCheckpoint(
@@ -68,19 +69,19 @@ describe("audit ledger", () => {
       store: ts.store,
       clock,
       log,
-      masterKey,
+      masterKeys,
       issuer: "https://moved.example",
     });
     expect(again.verifierKey).toBe(ledger.verifierKey);
   });
 
   it("answers every proof for sizes 1..64 exactly as the reference, from stored nodes", async () => {
-    const ledger = await AuditLedger.open({ store: ts.store, clock, log, masterKey, issuer, batchSize: 7 });
+    const ledger = await AuditLedger.open({ store: ts.store, clock, log, masterKeys, issuer, batchSize: 7 });
     // Uneven batches: a fresh ledger (no kept range) must reload the right edge from the store.
     for (const n of [1, 2, 5, 8, 3, 13, 1, 31]) {
       await append(n);
       const fresh =
-        n % 2 === 0 ? await AuditLedger.open({ store: ts.store, clock, log, masterKey, issuer }) : ledger;
+        n % 2 === 0 ? await AuditLedger.open({ store: ts.store, clock, log, masterKeys, issuer }) : ledger;
       await fresh.integrate();
     }
     const leaves = await allLeaves();
@@ -114,7 +115,7 @@ describe("audit ledger", () => {
   });
 
   it("signs a checkpoint for every integrated size, matching the tree", async () => {
-    const ledger = await AuditLedger.open({ store: ts.store, clock, log, masterKey, issuer });
+    const ledger = await AuditLedger.open({ store: ts.store, clock, log, masterKeys, issuer });
     await append(10);
     expect(await ledger.integrate()).toBe(10);
     const checkpoint = await ledger.latestCheckpoint();
@@ -131,7 +132,9 @@ describe("audit ledger", () => {
 
   it("lets several integrators race: the tree moves once per size and stays right", async () => {
     const ledgers = await Promise.all(
-      [0, 1, 2].map(() => AuditLedger.open({ store: ts.store, clock, log, masterKey, issuer, batchSize: 5 })),
+      [0, 1, 2].map(() =>
+        AuditLedger.open({ store: ts.store, clock, log, masterKeys, issuer, batchSize: 5 }),
+      ),
     );
     for (let round = 0; round < 4; round++) {
       await append(9);
@@ -146,7 +149,7 @@ describe("audit ledger", () => {
   });
 
   it("publishes a checkpoint within a second of the newest entry when running", async () => {
-    const ledger = await AuditLedger.open({ store: ts.store, clock, log, masterKey, issuer });
+    const ledger = await AuditLedger.open({ store: ts.store, clock, log, masterKeys, issuer });
     audit.onAppend = () => ledger.nudge();
     ledger.start();
     try {

@@ -11,7 +11,7 @@
  * moves exactly once per size and a loser just reloads.
  *
  * @example
- * const ledger = await AuditLedger.open({ store, clock, log, masterKey, issuer });
+ * const ledger = await AuditLedger.open({ store, clock, log, masterKeys, issuer });
  * audit.onAppend = () => ledger.nudge();
  * ledger.start();
  * …
@@ -22,6 +22,7 @@ import type { CompactRange } from "@deputy/protocol";
 import { formatCheckpoint, type SyncMerkleHasher, signNote } from "@deputy/protocol";
 import type { Logger } from "pino";
 import type { Clock } from "../clock.js";
+import type { MasterKeyRing } from "../crypto/master-key-ring.js";
 import type { AuditCheckpointRecord, Store } from "../store/index.js";
 import { integrateStep, TreeIntegrityError } from "./integrate.js";
 import { type LogKey, openLogKey } from "./log-key.js";
@@ -41,7 +42,7 @@ export interface LedgerOptions {
   store: Store;
   clock: Clock;
   log: Logger;
-  masterKey: Buffer;
+  masterKeys: MasterKeyRing;
   issuer: string;
   intervalMs?: number;
   minSpacingMs?: number;
@@ -83,7 +84,7 @@ export class AuditLedger {
    * Does not start the integrator: call {@link AuditLedger.start}.
    */
   static async open(options: LedgerOptions): Promise<AuditLedger> {
-    const key = await openLogKey(options.store, options.masterKey, options.issuer, options.clock);
+    const key = await openLogKey(options.store, options.masterKeys, options.issuer, options.clock);
     const ledger = new AuditLedger(key, options);
     const [state, latest] = await Promise.all([
       options.store.auditTree.state(),

@@ -11,7 +11,7 @@
  * `<name>+<hex key ID>+<base64(0x01 || public key)>` (C2SP signed-note verifier key).
  *
  * @example
- * const key = await openLogKey(store, masterKey, "https://deputy.example", clock);
+ * const key = await openLogKey(store, masterKeys, "https://deputy.example", clock);
  * key.origin;       // "deputy.example/deputy-audit"
  * key.verifierKey;  // "deputy.example/deputy-audit+1a2b3c4d+AV…"
  * const note = await signNote(formatCheckpoint({ origin: key.origin, size, rootHash }), key.signer);
@@ -19,10 +19,10 @@
 import { generateKeyPairSync, webcrypto } from "node:crypto";
 import { formatVerifierKey, isValidKeyName, type NoteSigner } from "@deputy/protocol";
 import type { Clock } from "../clock.js";
-import { openWithKey, sealWithKey } from "../crypto/secrets.js";
+import type { MasterKeyRing } from "../crypto/master-key-ring.js";
 import type { Store } from "../store/index.js";
 
-const SEAL_CONTEXT = "deputy:audit-log-key:v1";
+export const LOG_KEY_CONTEXT = "deputy:audit-log-key:v1";
 
 export interface LogKey {
   /** Key name and checkpoint origin. */
@@ -53,11 +53,11 @@ export function logOrigin(issuer: string): string {
  * Loads the log key, creating it on first start (exactly one concurrent starter's key is kept).
  *
  * @example
- * const key = await openLogKey(store, masterKey, config.issuer, clock);
+ * const key = await openLogKey(store, masterKeys, config.issuer, clock);
  */
 export async function openLogKey(
   store: Store,
-  masterKey: Buffer,
+  masterKeys: MasterKeyRing,
   issuer: string,
   clock: Clock,
 ): Promise<LogKey> {
@@ -68,15 +68,14 @@ export async function openLogKey(
       name: logOrigin(issuer),
       // An Ed25519 SPKI is a fixed 12-byte header followed by the 32-byte key (RFC 8410 §4).
       publicKey: new Uint8Array(publicKey.export({ format: "der", type: "spki" }).subarray(-32)),
-      privateKeyEnc: sealWithKey(
-        masterKey,
+      privateKeyEnc: masterKeys.seal(
         privateKey.export({ format: "der", type: "pkcs8" }) as Buffer,
-        SEAL_CONTEXT,
+        LOG_KEY_CONTEXT,
       ),
       createdAt: clock.now(),
     });
   }
-  const pkcs8 = openWithKey(masterKey, record.privateKeyEnc, SEAL_CONTEXT);
+  const pkcs8 = masterKeys.open(record.privateKeyEnc, LOG_KEY_CONTEXT);
   const privateKey = await webcrypto.subtle.importKey("pkcs8", pkcs8, { name: "Ed25519" }, false, ["sign"]);
   return {
     origin: record.name,

@@ -1,7 +1,7 @@
 /**
  * No secrets in the log (DESIGN §4, issue 3 scope 1): after a full story — principal and its
  * token, resource and its secret, agent, grant, token, exchange to a sub-agent, the sub-agent's own
- * token, a refusal, introspections, RFC 7009 revocation, agent revocation, issuer key rotation —
+ * token, a refusal, introspections, RFC 7009 revocation, agent revocation, issuer key rotation, master-key re-seal —
  * every entry is scanned for token and secret material. Any hit fails.
  */
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -33,6 +33,7 @@ beforeEach(async () => {
   t = await createTestDeputy();
   story = await runFullStory(t);
   await t.api("POST", "/v1/keys/rotate", {});
+  await t.api("POST", "/v1/master-key/rewrap");
   await t.deputy.ledger.integrate();
 });
 afterEach(async () => t.close());
@@ -49,6 +50,7 @@ describe("no secrets in audit entries", () => {
       "token.introspected",
       "token.revoked",
       "agent.revoked",
+      "master_key.rewrapped",
     ]) {
       expect(actions).toContain(a);
     }
@@ -57,6 +59,8 @@ describe("no secrets in audit entries", () => {
       ...story.tokens.map((tok) => tok.split(".")[2]!),
       ...story.secrets,
       TEST_ADMIN_TOKEN,
+      // The master key createTestDeputy runs with.
+      Buffer.alloc(32, 7).toString("base64"),
       privateD(story.agentKey),
       privateD(story.subKey),
     ];

@@ -1,8 +1,9 @@
 /**
  * Approvals: a call whose only matching rules say `approval: "required"` is held. The agent gets
  * `403 approval-required` with an `approval_id`; a human (its principal, or the admin) or a
- * reviewer agent (scope `approvals:review`, same principal, neither the requester nor one of
- * its ancestors) approves or denies; the agent then repeats the identical call with
+ * reviewer agent (scope `approvals:review`, same principal, sharing no delegation lineage with
+ * the requester: neither the requester, nor an ancestor, nor a descendant of one) approves or
+ * denies; the agent then repeats the identical call with
  * `Deputy-Approval: <id>`. An approval is bound to the agent, the connection, the method, the
  * full URL (query included) and the SHA-256 of the body; it is used at most once and expires.
  *
@@ -58,7 +59,22 @@ export function canSeeApproval(caller: Caller, a: ApprovalRecord): boolean {
   );
 }
 
-/** An agent can never approve a call of its own or of its sub-agents (whose chain names it). */
+/**
+ * An agent can never decide a call of its own or of its sub-agents (whose chain names it). Nor
+ * can any agent that shares a delegation lineage with the requester: a sub-agent of the requester,
+ * or of one of the requester's ancestors. Whoever delegated to both controls both (it created the
+ * reviewer and holds what it was given), so letting such a reviewer decide would let the parent
+ * approve its own or its sub-agents' calls through an agent it made for the purpose. Reviewers
+ * must come from another delegation tree (or be a human).
+ */
+function sharesLineage(
+  reviewer: { agentId: string; chain: readonly string[] },
+  requester: Pick<ApprovalRecord, "agentId" | "chain">,
+): boolean {
+  const lineage = new Set([requester.agentId, ...requester.chain]);
+  return lineage.has(reviewer.agentId) || reviewer.chain.some((ancestor) => lineage.has(ancestor));
+}
+
 function checkApprover(caller: Caller, a: ApprovalRecord): void {
   if (caller.kind !== "agent") return;
   if (!caller.scopes.includes(SCOPE_APPROVALS_REVIEW)) {
@@ -71,6 +87,12 @@ function checkApprover(caller: Caller, a: ApprovalRecord): void {
     throw new DeputyError(
       "ERR_SELF_APPROVAL",
       "an agent cannot decide a call of its own or of its sub-agents",
+    );
+  }
+  if (sharesLineage(caller, a)) {
+    throw new DeputyError(
+      "ERR_SELF_APPROVAL",
+      "an agent cannot decide a call of an agent in its own delegation chain (its parent, or a sub-agent of the same parent)",
     );
   }
 }

@@ -709,6 +709,257 @@ describe("approvals", () => {
   });
 });
 
+describe("approval refusals", () => {
+  const TRACKER_AUD = "urn:deputy:connection:tracker";
+  const body = JSON.stringify({ confirm: true });
+  let parent: string;
+  let parentKey: TestKey;
+  let sub: string;
+  let subKey: TestKey;
+
+  /** A DPoP-authenticated request from an agent to Deputy's own API. */
+  function asAgent(method: string, url: string, tok: string, k: TestKey) {
+    return t.app.inject({
+      method: method as "POST",
+      url,
+      headers: {
+        authorization: `DPoP ${tok}`,
+        dpop: dpopProof(k, { htm: method, htu: `${TEST_ISSUER}${url}`, iat: nowS(t), accessToken: tok }),
+      },
+    });
+  }
+
+  /** Makes the call, expects it held, answers the approval id. */
+  async function hold(method: string, path: string, tok: string, k: TestKey): Promise<string> {
+    const res = await call(method, path, { body, token: tok, key: k });
+    expect(res.status).toBe(403);
+    expect(res.json()).toEqual(problem(403, "ERR_APPROVAL_REQUIRED"));
+    return res.json().approval_id;
+  }
+
+  beforeAll(async () => {
+    expect(
+      (
+        await t.api("POST", "/v1/connections", {
+          name: "tracker",
+          upstream: `${up.url}/base`,
+          auth: { type: "bearer", secret: "tracker-secret-0123456789" },
+          rules: [
+            {
+              scope: "issues:write",
+              methods: ["DELETE", "PUT", "PATCH"],
+              paths: ["/repos/*/*/issues/*"],
+              approval: "required",
+            },
+          ],
+        })
+      ).statusCode,
+    ).toBe(201);
+    parentKey = testKey(21);
+    parent = (
+      await expectOk(
+        t.api("POST", "/v1/agents", { principal, name: "lead", jwks: { keys: [parentKey.publicJwk] } }),
+      )
+    ).id;
+    await expectOk(
+      t.api("POST", "/v1/grants", {
+        agent: parent,
+        scopes: ["issues:write", "approvals:review"],
+        resources: [AUD, TRACKER_AUD, TEST_ISSUER],
+        expires_at: new Date(T0 + 86_400_000).toISOString(),
+        max_delegation_depth: 1,
+      }),
+    );
+    subKey = testKey(22);
+    sub = (
+      await expectOk(
+        t.api("POST", "/v1/agents", {
+          principal,
+          name: "helper",
+          parent,
+          jwks: { keys: [subKey.publicJwk] },
+        }),
+      )
+    ).id;
+    await expectOk(
+      t.api("POST", "/v1/grants", {
+        agent: sub,
+        scopes: ["issues:write"],
+        resources: [AUD],
+        expires_at: new Date(T0 + 86_400_000).toISOString(),
+      }),
+    );
+  });
+
+  // The later vault-rotation test counts the connections it re-wraps.
+  afterAll(async () => {
+    expect((await t.api("DELETE", "/v1/connections/tracker")).statusCode).toBe(204);
+  });
+
+  it("a parent agent holding approvals:review cannot approve its sub-agent's call", async () => {
+    const subToken = await getToken(t, sub, subKey, { scope: "issues:write", resource: AUD });
+    const id = await hold("DELETE", "/proxy/github/repos/acme/app/issues/7", subToken, subKey);
+    const show = await t.api("GET", `/v1/approvals/${id}`, undefined, principalToken);
+    expect(show.json()).toMatchObject({ agent: sub, chain: [parent], status: "pending" });
+
+    const review = await getToken(t, parent, parentKey, { scope: "approvals:review", resource: TEST_ISSUER });
+    for (const verb of ["approve", "deny"]) {
+      const res = await asAgent("POST", `/v1/approvals/${id}/${verb}`, review, parentKey);
+      expect(res.statusCode).toBe(403);
+      expect(res.headers["content-type"]).toMatch(/^application\/problem\+json/);
+      expect(res.json()).toEqual({
+        type: "self-approval",
+        title: "An agent cannot approve its own or its sub-agents' requests",
+        status: 403,
+        detail: "an agent cannot decide a call of its own or of its sub-agents",
+        code: "ERR_SELF_APPROVAL",
+      });
+    }
+    // Nothing was decided: the approval is still pending and the call still held.
+    expect((await t.api("GET", `/v1/approvals/${id}`, undefined, principalToken)).json().status).toBe(
+      "pending",
+    );
+    const retry = await call("DELETE", "/proxy/github/repos/acme/app/issues/7", {
+      body,
+      token: subToken,
+      key: subKey,
+      headers: { "deputy-approval": id },
+    });
+    expect(retry.json()).toEqual(problem(403, "ERR_APPROVAL_NOT_GRANTED"));
+    expect(up.requests).toHaveLength(0);
+  });
+
+  it("a sub-agent with approvals:review cannot approve its parent's call, nor a sibling's (the parent would approve through it)", async () => {
+    const checkerKey = testKey(23);
+    const checker = (
+      await expectOk(
+        t.api("POST", "/v1/agents", {
+          principal,
+          name: "checker",
+          parent,
+          jwks: { keys: [checkerKey.publicJwk] },
+        }),
+      )
+    ).id;
+    await expectOk(
+      t.api("POST", "/v1/grants", {
+        agent: checker,
+        scopes: ["approvals:review"],
+        resources: [TEST_ISSUER],
+        expires_at: new Date(T0 + 86_400_000).toISOString(),
+      }),
+    );
+    const review = await getToken(t, checker, checkerKey, {
+      scope: "approvals:review",
+      resource: TEST_ISSUER,
+    });
+    const parentToken = await getToken(t, parent, parentKey, { scope: "issues:write", resource: AUD });
+    const subToken = await getToken(t, sub, subKey, { scope: "issues:write", resource: AUD });
+    const ofParent = await hold("DELETE", "/proxy/github/repos/acme/app/issues/11", parentToken, parentKey);
+    const ofSibling = await hold("DELETE", "/proxy/github/repos/acme/app/issues/12", subToken, subKey);
+    for (const id of [ofParent, ofSibling]) {
+      const res = await asAgent("POST", `/v1/approvals/${id}/approve`, review, checkerKey);
+      expect(res.statusCode).toBe(403);
+      expect(res.json()).toEqual(problem(403, "ERR_SELF_APPROVAL"));
+      expect((await t.api("GET", `/v1/approvals/${id}`, undefined, principalToken)).json().status).toBe(
+        "pending",
+      );
+    }
+    expect(up.requests).toHaveLength(0);
+  });
+
+  it("another agent presenting someone else's approval id is refused, and the approval stays usable", async () => {
+    const path = "/proxy/github/repos/acme/app/issues/9";
+    const subToken = await getToken(t, sub, subKey, { scope: "issues:write", resource: AUD });
+    const id = await hold("DELETE", path, subToken, subKey);
+    expect((await t.api("POST", `/v1/approvals/${id}/approve`, {}, principalToken)).statusCode).toBe(200);
+
+    const expected = {
+      type: "approval-not-found",
+      title: "No such approval",
+      status: 404,
+      detail: "no such approval for this agent",
+      code: "ERR_APPROVAL_NOT_FOUND",
+    };
+    // Its parent, and an unrelated agent of the same principal, each with a token for the connection.
+    const parentToken = await getToken(t, parent, parentKey, { scope: "issues:write", resource: AUD });
+    for (const [tok, k] of [
+      [parentToken, parentKey],
+      [token, key],
+    ] as const) {
+      const res = await call("DELETE", path, {
+        body,
+        token: tok,
+        key: k,
+        headers: { "deputy-approval": id },
+      });
+      expect(res.status).toBe(404);
+      expect(res.headers["content-type"]).toMatch(/^application\/problem\+json/);
+      expect(res.json()).toEqual(expected);
+    }
+    expect(up.requests).toHaveLength(0);
+    const denied = await lastAudit("broker.call_denied", (e) => e.actor.agent === parent);
+    expect(denied).toMatchObject({ decision: "denied", details: { code: "ERR_APPROVAL_NOT_FOUND" } });
+
+    const ok = await call("DELETE", path, {
+      body,
+      token: subToken,
+      key: subKey,
+      headers: { "deputy-approval": id },
+    });
+    expect(ok.status).toBe(200);
+    expect(up.requests).toHaveLength(1);
+  });
+
+  it("an approved call repeated with only the method, or only the query string, changed is refused", async () => {
+    const path = "/proxy/tracker/repos/acme/app/issues/7?force=1&reason=dup";
+    const tok = await getToken(t, parent, parentKey, { scope: "issues:write", resource: TRACKER_AUD });
+    const id = await hold("DELETE", path, tok, parentKey);
+    expect((await t.api("POST", `/v1/approvals/${id}/approve`, {}, principalToken)).statusCode).toBe(200);
+
+    const mismatch = {
+      type: "approval-mismatch",
+      title: "Approval is bound to another request",
+      status: 403,
+      detail: "the approval was given for another method or URL",
+      code: "ERR_APPROVAL_MISMATCH",
+    };
+    const attempts: Array<[string, string]> = [
+      ["PUT", path],
+      ["PATCH", path],
+      ["DELETE", "/proxy/tracker/repos/acme/app/issues/7?force=2&reason=dup"],
+      ["DELETE", "/proxy/tracker/repos/acme/app/issues/7?reason=dup&force=1"],
+      ["DELETE", "/proxy/tracker/repos/acme/app/issues/7?force=1&reason=dup&extra"],
+      ["DELETE", "/proxy/tracker/repos/acme/app/issues/7?force=%31&reason=dup"],
+      ["DELETE", "/proxy/tracker/repos/acme/app/issues/7"],
+    ];
+    for (const [method, p] of attempts) {
+      const res = await call(method, p, {
+        body,
+        token: tok,
+        key: parentKey,
+        headers: { "deputy-approval": id },
+      });
+      expect(res.status, `${method} ${p}`).toBe(403);
+      expect(res.headers["content-type"]).toMatch(/^application\/problem\+json/);
+      expect(res.json(), `${method} ${p}`).toEqual(mismatch);
+    }
+    expect(up.requests).toHaveLength(0);
+    // None of them used the approval up: the exact call goes through, once.
+    const ok = await call("DELETE", path, {
+      body,
+      token: tok,
+      key: parentKey,
+      headers: { "deputy-approval": id },
+    });
+    expect(ok.status).toBe(200);
+    expect(up.requests[0]).toMatchObject({
+      method: "DELETE",
+      url: "/base/repos/acme/app/issues/7?force=1&reason=dup",
+    });
+  });
+});
+
 describe("budgets, revocation, rotation and secrecy", () => {
   it("constraints.max_calls is enforced per grant", async () => {
     const k = testKey(3);

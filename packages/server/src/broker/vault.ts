@@ -6,7 +6,8 @@
  *   does not open.
  * - The DEK is wrapped by the vault's active key-encryption key (KEK), again with AAD naming the
  *   connection; the wrapped DEK records the KEK's id.
- * - KEKs are random 256-bit keys, each sealed with the master key (`master.key`) and kept in the
+ * - KEKs are random 256-bit keys, each sealed with the master-key ring's active key (`master.key`,
+ *   crypto/master-key-ring.ts; `POST /v1/master-key/rewrap` re-seals them) and kept in the
  *   store. {@link Vault.rotate} makes a new KEK active and re-wraps every DEK in small
  *   transactions while calls keep flowing: a secret is always openable, by the old KEK until its
  *   DEK is re-wrapped, by the new one after. The old KEK is deleted only when nothing references
@@ -14,7 +15,7 @@
  *   be injected into an upstream request.
  *
  * @example
- * const vault = await Vault.open(store, masterKey, clock);
+ * const vault = await Vault.open(store, masterKeys, clock);
  * const sealed = await vault.seal("con_…", Buffer.from("ghp_…"));
  * const secret = await vault.open("con_…", sealed);
  * await vault.rotate(); // { keyId, rewrapped }
@@ -22,10 +23,11 @@
 import { randomBytes } from "node:crypto";
 import { newId } from "@deputy/protocol";
 import type { Clock } from "../clock.js";
+import type { MasterKeyRing } from "../crypto/master-key-ring.js";
 import { openWithKey, sealWithKey } from "../crypto/secrets.js";
 import type { SealedSecret, Store, VaultKeyRecord } from "../store/index.js";
 
-const KEK_CONTEXT = "deputy:vault:kek:v1";
+export const KEK_CONTEXT = "deputy:vault:kek:v1";
 const dekContext = (connectionId: string) => `deputy:vault:dek:v1:${connectionId}`;
 const secretContext = (connectionId: string) => `deputy:vault:secret:v1:${connectionId}`;
 /** Data keys re-wrapped per transaction during a rotation. */
@@ -36,25 +38,30 @@ export class Vault {
 
   private constructor(
     private readonly store: Store,
-    private readonly masterKey: Buffer,
+    private readonly masterKeys: MasterKeyRing,
     private readonly clock: Clock,
   ) {}
 
-  /** Loads the key ring, creating the first KEK on first start. */
-  static async open(store: Store, masterKey: Buffer, clock: Clock): Promise<Vault> {
-    const vault = new Vault(store, masterKey, clock);
+  /**
+   * Loads the key ring, creating the first KEK on first start. Every KEK is opened now, so a KEK
+   * sealed by a master key that has left the ring stops the start with a clear error
+   * (MasterKeyMissingError) instead of failing calls later.
+   */
+  static async open(store: Store, masterKeys: MasterKeyRing, clock: Clock): Promise<Vault> {
+    const vault = new Vault(store, masterKeys, clock);
     if ((await store.broker.activeVaultKey()) === null) {
       await store.transaction(async (tx) => {
         if ((await tx.broker.activeVaultKey()) === null) await tx.broker.addVaultKey(vault.#newKek());
       });
     }
+    for (const key of await store.broker.vaultKeys()) await vault.#kek(key.id);
     return vault;
   }
 
   #newKek(): VaultKeyRecord {
     return {
       id: newId("key"),
-      sealed: sealWithKey(this.masterKey, randomBytes(32), KEK_CONTEXT),
+      sealed: this.masterKeys.seal(randomBytes(32), KEK_CONTEXT),
       status: "active",
       createdAt: this.clock.now(),
       retiredAt: null,
@@ -66,7 +73,7 @@ export class Vault {
     if (cached) return cached;
     const record = (await this.store.broker.vaultKeys()).find((k) => k.id === id);
     if (!record) throw new Error(`vault key ${id} is missing`);
-    const key = openWithKey(this.masterKey, record.sealed, KEK_CONTEXT);
+    const key = this.masterKeys.open(record.sealed, KEK_CONTEXT);
     this.#keks.set(id, key);
     return key;
   }

@@ -47,9 +47,19 @@ export const SETTINGS = {
     env: "DEPUTY_ADMIN_TOKEN",
   },
   masterKey: {
-    doc: "Base64 32-byte master key; default: read or create <data dir>/master.key (mode 0600).",
+    doc:
+      "Master-key ring: base64 32-byte keys, comma-separated, the first active (it seals; the others only open). " +
+      "Default: read or create <data dir>/master.key (mode 0600, one key per line, the first active). " +
+      "See docs/broker.md, master-key rotation.",
     default: "",
     env: "DEPUTY_MASTER_KEY",
+  },
+  masterKeyRewrapOnStart: {
+    doc:
+      "At start, re-seal in the background every value sealed with a key other than the active master key " +
+      "(as `POST /v1/master-key/rewrap` does), logging progress.",
+    default: true,
+    env: "DEPUTY_MASTER_KEY_REWRAP_ON_START",
   },
   accessTokenTtl: {
     doc: "Default access-token lifetime in seconds (DESIGN §4: 5 minutes).",

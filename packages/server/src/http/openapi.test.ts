@@ -432,6 +432,7 @@ const BODIES: Record<string, z.ZodType> = {
   createConnection: inputs.CreateConnectionBody,
   rotateConnectionSecret: inputs.RotateSecretBody,
   rotateVaultKey: inputs.EmptyBody,
+  rewrapMasterKey: inputs.EmptyBody,
   approveApproval: inputs.DecisionBody,
   denyApproval: inputs.DecisionBody,
   updateResource: inputs.UpdateResourceBody,
@@ -1052,6 +1053,14 @@ describe("every response in a full story matches the document", () => {
       headers: { authorization: `Bearer ${TEST_ADMIN_TOKEN}`, "content-type": "application/json" },
       payload: "{nope",
     });
+
+    // Master-key ring status and re-seal
+    const mk = (await api("GET", "/v1/master-key", "/v1/master-key")).json();
+    expect(mk.remaining).toBe(0);
+    await api("GET", "/v1/master-key", "/v1/master-key", undefined, ptok);
+    await api("POST", "/v1/master-key/rewrap", "/v1/master-key/rewrap");
+    await api("POST", "/v1/master-key/rewrap", "/v1/master-key/rewrap", { nope: 1 });
+    await api("POST", "/v1/master-key/rewrap", "/v1/master-key/rewrap", undefined, ptok);
 
     // RFC 7009 revocation
     const k6 = testKey(6);

@@ -1,13 +1,13 @@
 /**
  * The issuer's token-signing keys. One active Ed25519 key signs; retired keys stay published in
  * the JWKS until every token they signed has expired (DESIGN §4), then drop out. Private keys are
- * kept sealed with the master key in the store and only ever decrypted into memory.
+ * kept sealed with the master-key ring in the store and only ever decrypted into memory.
  *
  * Replicas sharing a database pick up a rotation made elsewhere: an unknown `kid` triggers a
  * reload (rate-limited), and the signing key is re-read every {@link RELOAD_INTERVAL_MS}.
  *
  * @example
- * const keys = await IssuerKeyring.open(store, masterKey, clock);
+ * const keys = await IssuerKeyring.open(store, masterKeys, clock);
  * const jwt = keys.sign({ typ: "at+jwt" }, claims);
  * await keys.rotate(); // new key signs; the old one stays in the JWKS until its tokens expire
  */
@@ -15,10 +15,10 @@ import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject 
 import type { Clock } from "../clock.js";
 import { jwkThumbprint } from "../crypto/jwk.js";
 import { signCompactJws, signCompactJwsAsync } from "../crypto/jws.js";
-import { openWithKey, sealWithKey } from "../crypto/secrets.js";
+import type { MasterKeyRing } from "../crypto/master-key-ring.js";
 import type { IssuerKeyRecord, Store } from "../store/index.js";
 
-const SEAL_CONTEXT = "deputy:issuer-key:v1";
+export const ISSUER_KEY_CONTEXT = "deputy:issuer-key:v1";
 export const RELOAD_INTERVAL_MS = 10_000;
 /** Extra publication time after the last token's expiry, for verifiers' clock skew. */
 export const RETIRE_MARGIN_MS = 60_000;
@@ -37,13 +37,13 @@ export class IssuerKeyring {
 
   private constructor(
     private readonly store: Store,
-    private readonly masterKey: Buffer,
+    private readonly masterKeys: MasterKeyRing,
     private readonly clock: Clock,
   ) {}
 
   /** Loads the keys, creating the first signing key if there is none. */
-  static async open(store: Store, masterKey: Buffer, clock: Clock): Promise<IssuerKeyring> {
-    const ring = new IssuerKeyring(store, masterKey, clock);
+  static async open(store: Store, masterKeys: MasterKeyRing, clock: Clock): Promise<IssuerKeyring> {
+    const ring = new IssuerKeyring(store, masterKeys, clock);
     if ((await store.issuerKeys.active()) === null) {
       await store.transaction((tx) => tx.issuerKeys.createFirst(ring.generate()));
     }
@@ -160,7 +160,7 @@ export class IssuerKeyring {
               privateKey:
                 record.status === "active"
                   ? createPrivateKey({
-                      key: openWithKey(this.masterKey, record.privateKeyEnc, SEAL_CONTEXT),
+                      key: this.masterKeys.open(record.privateKeyEnc, ISSUER_KEY_CONTEXT),
                       format: "der",
                       type: "pkcs8",
                     })
@@ -184,7 +184,7 @@ export class IssuerKeyring {
       kid: jwkThumbprint(publicJwk),
       alg: "EdDSA",
       publicJwk: { kty: publicJwk.kty, crv: publicJwk.crv, x: publicJwk.x },
-      privateKeyEnc: sealWithKey(this.masterKey, pkcs8, SEAL_CONTEXT),
+      privateKeyEnc: this.masterKeys.seal(pkcs8, ISSUER_KEY_CONTEXT),
       status: "active",
       createdAt: this.clock.now(),
       retiredAt: null,

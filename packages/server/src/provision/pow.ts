@@ -61,7 +61,7 @@ export function powDigest(challenge: string, nonce: string): Buffer {
  * its transaction). Throws ERR_CHALLENGE_INVALID, ERR_CHALLENGE_EXPIRED or ERR_POW_INSUFFICIENT.
  */
 export function checkChallenge(
-  key: Buffer,
+  key: Buffer | readonly Buffer[],
   challenge: string,
   nonce: string,
   now: number,
@@ -79,8 +79,12 @@ export function checkChallenge(
   ) {
     throw new DeputyError("ERR_CHALLENGE_INVALID", "challenge is not one this server issued");
   }
-  const expected = Buffer.from(mac(key, `${version}-${exp}-${diff}-${rand}`), "hex");
-  if (!timingSafeEqual(expected, Buffer.from(tag, "hex"))) {
+  // Any master key in the ring may have MAC'd it (a challenge issued before a rotation).
+  const given = Buffer.from(tag, "hex");
+  const macd = (Array.isArray(key) ? key : [key]).some((k: Buffer) =>
+    timingSafeEqual(Buffer.from(mac(k, `${version}-${exp}-${diff}-${rand}`), "hex"), given),
+  );
+  if (!macd) {
     throw new DeputyError("ERR_CHALLENGE_INVALID", "challenge is not one this server issued");
   }
   const expiresAt = Number(exp);

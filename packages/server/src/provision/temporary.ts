@@ -53,7 +53,7 @@ export async function createTemporaryAgent(
   }
   let challenge: { expiresAt: number };
   try {
-    challenge = checkChallenge(d.provisioning.powKey, input.challenge, input.nonce, now);
+    challenge = checkChallenge(d.provisioning.powKeys, input.challenge, input.nonce, now);
   } catch (e) {
     if (e instanceof DeputyError) await refuse(d, e.code, remote);
     throw e;

@@ -18,6 +18,7 @@ import { auditTreeTests } from "./conformance/audit-tree.js";
 import { brokerTests } from "./conformance/broker.js";
 import { grantTests } from "./conformance/grants.js";
 import { issuerKeyTests } from "./conformance/issuer-keys.js";
+import { masterSealedTests } from "./conformance/master-sealed.js";
 import { nonceTests } from "./conformance/nonces.js";
 import { principalTests } from "./conformance/principals.js";
 import { provisioningTests } from "./conformance/provisioning.js";
@@ -56,6 +57,7 @@ export function runStoreConformance(target: ConformanceTarget): void {
     nonceTests(store);
     brokerTests(store);
     issuerKeyTests(store);
+    masterSealedTests(store);
     auditTests(store);
     auditTreeTests(store);
     transactionTests(store);

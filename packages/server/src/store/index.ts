@@ -30,6 +30,8 @@ import type {
   EnrollmentRecord,
   GrantRecord,
   IssuerKeyRecord,
+  MasterSealedBox,
+  MasterSealedKind,
   PrincipalRecord,
   PrincipalTokenRecord,
   ProvenanceIssuerRecord,
@@ -515,8 +517,27 @@ export interface RevocationEventStore {
   ): () => Promise<void>;
 }
 
+/**
+ * Every value sealed with the master-key ring, across the tables that hold one, so a master-key
+ * rotation can re-seal them (crypto/master-key-ring.ts, keys/master-rewrap.ts).
+ */
+export interface MasterSealedStore {
+  /**
+   * Every master-sealed box: vault keys, issuer keys of any status (a retired key's private half
+   * is still stored), and the audit log key. Ordered by kind, then id.
+   */
+  list(): Promise<MasterSealedBox[]>;
+  /**
+   * Compare-and-swap: replaces the box of (`kind`, `id`) with `next` only if it still holds
+   * `previous`, and answers whether it did. A row deleted or re-sealed by someone else meanwhile
+   * is left alone (false), so concurrent re-sealers never overwrite each other with stale data.
+   */
+  replace(kind: MasterSealedKind, id: string, previous: string, next: string): Promise<boolean>;
+}
+
 export interface Store {
   readonly dialect: "sqlite" | "postgres";
+  masterSealed: MasterSealedStore;
   principals: PrincipalStore;
   agents: AgentStore;
   grants: GrantStore;

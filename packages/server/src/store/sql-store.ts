@@ -17,6 +17,7 @@ import type { PgListenTarget, SqlContext } from "./sql/context.js";
 import { SqlEnrollmentStore } from "./sql/enrollments.js";
 import { SqlGrantStore } from "./sql/grants.js";
 import { SqlIssuerKeyStore } from "./sql/issuer-keys.js";
+import { SqlMasterSealedStore } from "./sql/master-sealed.js";
 import { SqlNonceStore } from "./sql/nonces.js";
 import { SqlPrincipalStore } from "./sql/principals.js";
 import { SqlProvenanceIssuerStore } from "./sql/provenance-issuers.js";
@@ -41,6 +42,7 @@ export class SqlStore implements Store {
   readonly settings: SqlSettingStore;
   readonly broker: SqlBrokerStore;
   readonly revocationEvents: SqlRevocationEventStore;
+  readonly masterSealed: SqlMasterSealedStore;
 
   constructor(
     private readonly db: Kysely<Database>,
@@ -63,6 +65,7 @@ export class SqlStore implements Store {
     this.settings = new SqlSettingStore(ctx);
     this.broker = new SqlBrokerStore(ctx);
     this.revocationEvents = new SqlRevocationEventStore(ctx);
+    this.masterSealed = new SqlMasterSealedStore(ctx);
   }
 
   private readonly queue: Pending[] = [];

@@ -257,6 +257,19 @@ export interface AuditLogKeyRecord {
   createdAt: number;
 }
 
+/** Which table a master-sealed box lives in (see {@link MasterSealedBox}). */
+export type MasterSealedKind = "vault_key" | "issuer_key" | "audit_log_key";
+
+/**
+ * One value sealed with the master-key ring: a vault KEK (`id` = its key id), an issuer private
+ * key (`id` = its kid) or the audit log key (`id` = "1").
+ */
+export interface MasterSealedBox {
+  kind: MasterSealedKind;
+  id: string;
+  sealed: string;
+}
+
 /** A key-encryption key of the vault; `sealed` is the 32-byte key sealed with the master key. */
 export interface VaultKeyRecord {
   id: string;

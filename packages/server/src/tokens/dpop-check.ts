@@ -2,7 +2,9 @@
  * DPoP at Deputy's own endpoints (RFC 9449): verifies the proof for this exact request, returns
  * the key thumbprint for `cnf.jkt`, and the replay key that the caller consumes once in its
  * transaction (RFC 9449 §11.1). Server nonces (§8) are stateless: an HMAC of the current minute
- * under a key derived from the master key, so every replica accepts every other's nonce.
+ * under a key derived from the master key, so every replica accepts every other's nonce. Nonces
+ * are made with the active master key and accepted under any key in the ring, so a master-key
+ * rotation (replicas restarting one by one) does not make clients retry.
  *
  * @example
  * const dpop = checkDpop(deputy, request.headers.dpop, { htm: "POST", htu: deputy.urls.tokenEndpoint });
@@ -41,25 +43,20 @@ export function checkDpop(
   };
   let proof: ReturnType<typeof verifyDpopProof>;
   if (d.config.dpopNonce) {
-    const [current, previous] = dpopNonces(d, now);
+    const accepted = dpopNonces(d, now);
     try {
-      proof = verifyDpopProof(header, { ...base, nonce: current });
+      proof = verifyDpopProof(header, { ...base, nonce: accepted });
     } catch (e) {
-      if (!(e instanceof DeputyError) || e.code !== "ERR_USE_DPOP_NONCE") throw e;
-      try {
-        proof = verifyDpopProof(header, { ...base, nonce: previous });
-      } catch (e2) {
-        if (e2 instanceof DeputyError && e2.code === "ERR_USE_DPOP_NONCE") {
-          throw new DeputyError(
-            "ERR_USE_DPOP_NONCE",
-            "send the DPoP proof again with the nonce in the DPoP-Nonce header",
-            {
-              extra: { dpop_nonce: current },
-            },
-          );
-        }
-        throw e2;
+      if (e instanceof DeputyError && e.code === "ERR_USE_DPOP_NONCE") {
+        throw new DeputyError(
+          "ERR_USE_DPOP_NONCE",
+          "send the DPoP proof again with the nonce in the DPoP-Nonce header",
+          {
+            extra: { dpop_nonce: accepted[0] },
+          },
+        );
       }
+      throw e;
     }
   } else {
     proof = verifyDpopProof(header, base);
@@ -72,12 +69,18 @@ export function checkDpop(
   };
 }
 
-/** The nonce for the current and the previous window (RFC 9449 §8: opaque to clients). */
-export function dpopNonces(d: Deputy, nowS: number): [string, string] {
+/**
+ * The accepted nonces (RFC 9449 §8: opaque to clients): for the current and the previous window,
+ * under each master key. The first is the one to hand out.
+ */
+export function dpopNonces(d: Deputy, nowS: number): [string, ...string[]] {
   const w = Math.floor(nowS / NONCE_WINDOW_S);
-  return [nonceFor(d, w), nonceFor(d, w - 1)];
+  const [active, ...others] = d.dpopNonceKeys;
+  const out: [string, ...string[]] = [nonceFor(active!, w), nonceFor(active!, w - 1)];
+  for (const key of others) out.push(nonceFor(key, w), nonceFor(key, w - 1));
+  return out;
 }
 
-function nonceFor(d: Deputy, window: number): string {
-  return createHmac("sha256", d.dpopNonceKey).update(`dpop-nonce:${window}`).digest("base64url").slice(0, 32);
+function nonceFor(key: Buffer, window: number): string {
+  return createHmac("sha256", key).update(`dpop-nonce:${window}`).digest("base64url").slice(0, 32);
 }

@@ -32,8 +32,8 @@ export interface DpopCheckOptions {
   accessToken?: string;
   /** The thumbprint the access token is bound to (`cnf.jkt`): the proof key must be that key. */
   expectedJkt?: string;
-  /** The server-provided nonce the proof must carry (RFC 9449 §8). */
-  nonce?: string;
+  /** The server-provided nonce the proof must carry (RFC 9449 §8), or the list of accepted ones. */
+  nonce?: string | readonly string[];
 }
 
 /** The result of {@link verifyDpopProof}. */
@@ -132,7 +132,11 @@ function checkClaims(claims: Record<string, unknown>, opts: DpopCheckOptions): {
 
 function checkBindings(claims: Record<string, unknown>, jkt: string, opts: DpopCheckOptions): void {
   // RFC 9449 §8: a missing or stale nonce gets `use_dpop_nonce` so the client retries with a fresh one.
-  if (opts.nonce !== undefined && claims.nonce !== opts.nonce) {
+  const nonceOk =
+    typeof opts.nonce === "string"
+      ? claims.nonce === opts.nonce
+      : typeof claims.nonce === "string" && (opts.nonce?.includes(claims.nonce) ?? true);
+  if (opts.nonce !== undefined && !nonceOk) {
     throw new DeputyError("ERR_USE_DPOP_NONCE", "DPoP proof nonce is missing or stale");
   }
   if (opts.accessToken !== undefined) {

@@ -22,6 +22,7 @@ import { requireAdmin } from "../../identity/caller.js";
 import { revokeTarget } from "../../identity/cascade.js";
 import { createPrincipal, getPrincipal, issuePrincipalToken } from "../../identity/principals.js";
 import { createResource, getResource, updateResourceProvenance } from "../../identity/resources.js";
+import { type MasterKeyStatus, masterKeyStatus, rewrapMasterSealed } from "../../keys/master-rewrap.js";
 import { authenticateCaller } from "../auth.js";
 import { listBody, pageRequest } from "../pagination.js";
 import {
@@ -219,6 +220,38 @@ export function registerManagement(app: FastifyInstance, d: Deputy): void {
       retired_published_until: new Date(result.retiredPublishedUntil).toISOString(),
     };
   });
+
+  // Master-key ring: which keys the stored boxes still need, and re-sealing them under the active key.
+  app.get("/v1/master-key", async (r) => {
+    requireAdmin(await caller(r), "reading the master-key status");
+    return masterKeyJson(await masterKeyStatus(d.store, d.masterKeys));
+  });
+  app.post("/v1/master-key/rewrap", async (r) => {
+    const c = await caller(r);
+    parse(EmptyBody, r.body ?? undefined);
+    requireAdmin(c, "re-sealing under the master key");
+    const result = await rewrapMasterSealed(d.store, d.masterKeys);
+    await d.audit.record({
+      action: "master_key.rewrapped",
+      decision: "allowed",
+      actor: { agent: null, chain: [], principal: null, kind: "admin" },
+      target: result.status.activeKeyId,
+      details: { rewrapped: result.rewrapped, remaining: result.status.remaining },
+    });
+    return { rewrapped: result.rewrapped, ...masterKeyJson(result.status) };
+  });
+}
+
+/** The wire form of a {@link MasterKeyStatus} (docs/api.md, master key). */
+function masterKeyJson(s: MasterKeyStatus) {
+  return {
+    active_key_id: s.activeKeyId,
+    ring: s.ring,
+    total: s.total,
+    references: s.references,
+    remaining: s.remaining,
+    unreadable: s.unreadable.map((u) => ({ kind: u.kind, id: u.id, key_id: u.keyId })),
+  };
 }
 
 function revocationJson(r: Awaited<ReturnType<typeof revokeTarget>>) {

@@ -91,7 +91,7 @@ export function registerProvisioning(app: FastifyInstance, d: Deputy): void {
     parse(NoQuery, r.query);
     reply.header("cache-control", "no-store");
     return issueChallenge(
-      d.provisioning.powKey,
+      d.provisioning.powKeys[0]!,
       d.clock.now(),
       d.config.powDifficulty,
       d.config.powChallengeTtl,

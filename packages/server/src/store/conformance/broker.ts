@@ -93,6 +93,44 @@ export function brokerTests(s: () => Store): void {
       });
     });
 
+    it("dropVaultKey answers false (never throws) when a connection wrapped by the key commits meanwhile", async () => {
+      const c = await seedConnection(s());
+      const old = c.secret.keyId;
+      const next = {
+        id: uid("key"),
+        sealed: "v1.n.n.n",
+        status: "active" as const,
+        createdAt: T0 + 1,
+        retiredAt: null,
+      };
+      await s().transaction((tx) => tx.broker.addVaultKey(next));
+      expect(await s().broker.rewrapSecret(c.id, old, "v1.w.w.w", next.id)).toBe(true);
+      // A connection sealed under the old key (read as active just before the rotation) is being
+      // inserted while the rotation drops that key.
+      let release!: () => void;
+      const gate = new Promise<void>((r) => {
+        release = r;
+      });
+      let inserted!: () => void;
+      const insertedP = new Promise<void>((r) => {
+        inserted = r;
+      });
+      const late = connection(c.resourceId, old);
+      const insert = s().transaction(async (tx) => {
+        await tx.broker.createConnection(late);
+        inserted();
+        await gate;
+      });
+      await insertedP;
+      const drop = s().broker.dropVaultKey(old);
+      await new Promise((r) => setTimeout(r, 100));
+      release();
+      await insert;
+      expect(await drop).toBe(false);
+      expect((await s().broker.vaultKeys()).map((k) => k.id)).toContain(old);
+      expect((await s().broker.getConnection(late.id))?.secret.keyId).toBe(old);
+    });
+
     it("refuses a duplicate connection name and bumps the secret version on rotation", async () => {
       const c = await seedConnection(s());
       await expect(s().broker.createConnection({ ...c, id: uid("con") })).rejects.toThrow(/already exists/);

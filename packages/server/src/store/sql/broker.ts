@@ -24,6 +24,7 @@ import {
   fromJson,
   fromJsonOrNull,
   insertUnique,
+  isForeignKeyViolation,
   type SqlContext,
   toJson,
 } from "./context.js";
@@ -64,9 +65,17 @@ export class SqlBrokerStore implements BrokerStore {
   }
 
   async dropVaultKey(id: string): Promise<boolean> {
-    const r = await sql`DELETE FROM vault_keys WHERE id = ${id} AND status = 'retired'
-      AND NOT EXISTS (SELECT 1 FROM connections WHERE secret_kek_id = ${id})`.execute(this.ctx.db);
-    return affected(r.numAffectedRows) > 0;
+    try {
+      const r = await sql`DELETE FROM vault_keys WHERE id = ${id} AND status = 'retired'
+        AND NOT EXISTS (SELECT 1 FROM connections WHERE secret_kek_id = ${id})`.execute(this.ctx.db);
+      return affected(r.numAffectedRows) > 0;
+    } catch (err) {
+      // PostgreSQL (READ COMMITTED): NOT EXISTS cannot see a connection inserted by a transaction
+      // still in flight; that insert's foreign-key lock makes the DELETE wait, and its commit then
+      // fails the DELETE. The key is in use after all: keep it (the next rotation drops it).
+      if (isForeignKeyViolation(err)) return false;
+      throw err;
+    }
   }
 
   async connectionsWrappedBy(keyId: string, limit: number): Promise<ConnectionRecord[]> {

@@ -42,6 +42,13 @@ export function isUniqueViolation(err: unknown): boolean {
   return code === "SQLITE_CONSTRAINT_PRIMARYKEY" || code === "SQLITE_CONSTRAINT_UNIQUE" || code === "23505";
 }
 
+/** True for a foreign-key violation on SQLite or PostgreSQL. */
+export function isForeignKeyViolation(err: unknown): boolean {
+  if (typeof err !== "object" || err === null) return false;
+  const code = (err as { code?: unknown }).code;
+  return code === "SQLITE_CONSTRAINT_FOREIGNKEY" || code === "23503";
+}
+
 /** Awaits `op`, turning a unique violation into {@link StoreConflictError}. */
 export async function guardConflict<T>(entity: string, op: Promise<T>): Promise<T> {
   try {
