@@ -39,6 +39,7 @@ export {
 export {
   basicAuth,
   createVerifier,
+  type DpopRequest,
   type HeadersLike,
   type RequestLike,
   type RevocationHealth,
@@ -46,4 +47,5 @@ export {
   type VerifiedCaller,
   Verifier,
   type VerifierOptions,
+  type VerifyTokenOptions,
 } from "./verifier/verifier.js";

@@ -13,6 +13,8 @@ import { SseParser } from "./sse.js";
 import { inflateZlib, statusAt } from "./status-list.js";
 import { createVerifier, type Verifier, type VerifierOptions } from "./verifier.js";
 
+/** These tests are about the token alone; the DPoP proof is the subject of other tests. */
+const ELSEWHERE = { dpop: "checked-elsewhere" } as const;
 const open: Verifier[] = [];
 afterEach(async () => {
   for (const v of open.splice(0)) await v.close();
@@ -136,9 +138,9 @@ describe("revocation via the event stream", () => {
     );
     await vi.waitFor(() => expect(v.health().lastEventId).toBe(5));
     for (const t of [byAgent, byChild, byGrant, byPrincipal, byId]) {
-      expect(await refusal(v.verifyToken(t))).toBe("ERR_TOKEN_REVOKED");
+      expect(await refusal(v.verifyToken(t, ELSEWHERE))).toBe("ERR_TOKEN_REVOKED");
     }
-    await v.verifyToken(untouched);
+    await v.verifyToken(untouched, ELSEWHERE);
     // Covered tokens are answered by the stream alone: no status list was fetched.
     expect(d.requests.some((u) => u.includes("/status/lists/"))).toBe(false);
   });
@@ -173,7 +175,7 @@ describe("revocation via the event stream", () => {
     d.revoked.set(0, [9]);
     d.clock.now += 2_000;
     await connected(v, d);
-    expect(await refusal(v.verifyToken(early))).toBe("ERR_TOKEN_REVOKED");
+    expect(await refusal(v.verifyToken(early, ELSEWHERE))).toBe("ERR_TOKEN_REVOKED");
   });
 
   it("garbage frames: reported, connection dropped, resumed with Last-Event-ID, no revocation skipped", async () => {
@@ -196,9 +198,9 @@ describe("revocation via the event stream", () => {
     d.sse.write(revocationFrame(2, { agents: ["agt_2"] }));
     await vi.waitFor(() => expect(v.health().lastEventId).toBe(2));
     d.clock.now += 1_000;
-    expect(await refusal(v.verifyToken(d.token({ client_id: "agt_2", act: { sub: "agt_2" } })))).toBe(
-      "ERR_TOKEN_REVOKED",
-    );
+    expect(
+      await refusal(v.verifyToken(d.token({ client_id: "agt_2", act: { sub: "agt_2" } }), ELSEWHERE)),
+    ).toBe("ERR_TOKEN_REVOKED");
   });
 
   it("a stalled stream (no heartbeat) is dropped and reconnected; meanwhile the status list answers", async () => {
@@ -206,7 +208,7 @@ describe("revocation via the event stream", () => {
     await connected(v, d);
     d.clock.now += 1_000;
     const token = d.token({ status: { status_list: { idx: 5, uri: `${ISSUER}/v1/status/lists/0` } } });
-    await v.verifyToken(token);
+    await v.verifyToken(token, ELSEWHERE);
     d.sse.status = 503; // once dropped, it cannot come back for now
     d.clock.now += 500; // past the 200 ms heartbeat timeout with nothing sent
     await vi.waitFor(() => expect(errors).toContain("ERR_EVENT_STREAM_STALLED"));
@@ -214,7 +216,7 @@ describe("revocation via the event stream", () => {
     await vi.waitFor(() => expect(d.sse.opened).toBeGreaterThanOrEqual(2)); // it tries to reconnect
     d.revoked.set(0, [5]);
     d.clock.now += 31_000; // the list fetched while the stream was quiet has outlived its ttl
-    expect(await refusal(v.verifyToken(token))).toBe("ERR_TOKEN_REVOKED");
+    expect(await refusal(v.verifyToken(token, ELSEWHERE))).toBe("ERR_TOKEN_REVOKED");
     expect(d.requests.some((u) => u.endsWith("/status/lists/0"))).toBe(true);
   });
 
@@ -237,7 +239,7 @@ describe("revocation via the event stream", () => {
     await vi.waitFor(() => expect(d.sse.opened).toBeGreaterThanOrEqual(3));
     expect(errors.every((c) => c === "ERR_EVENT_STREAM_CONNECT")).toBe(true);
     // Without the stream the status list still answers.
-    await v.verifyToken(d.token());
+    await v.verifyToken(d.token(), ELSEWHERE);
   });
 });
 
@@ -249,8 +251,11 @@ describe("status list fallback and failing closed", () => {
   it("without a stream, a revoked bit refuses and a clear bit accepts (cached for ttl)", async () => {
     const { d, v } = streamless();
     d.revoked.set(0, [3]);
-    expect(await refusal(v.verifyToken(d.token()))).toBe("ERR_TOKEN_REVOKED");
-    await v.verifyToken(d.token({ status: { status_list: { idx: 4, uri: `${ISSUER}/v1/status/lists/0` } } }));
+    expect(await refusal(v.verifyToken(d.token(), ELSEWHERE))).toBe("ERR_TOKEN_REVOKED");
+    await v.verifyToken(
+      d.token({ status: { status_list: { idx: 4, uri: `${ISSUER}/v1/status/lists/0` } } }),
+      ELSEWHERE,
+    );
     const fetches = d.requests.filter((u) => u.endsWith("/lists/0")).length;
     expect(fetches).toBe(1);
   });
@@ -265,21 +270,21 @@ describe("status list fallback and failing closed", () => {
       const evil = d.statusListToken(0, {}, seededKey("attacker")).split(".");
       return `${good[0]}.${good[1]}.${evil[2]}`;
     });
-    expect(await refusal(v.verifyToken(d.token()))).toBe("ERR_REVOCATION_STATE_STALE");
+    expect(await refusal(v.verifyToken(d.token(), ELSEWHERE))).toBe("ERR_REVOCATION_STATE_STALE");
     expect(errors).toContain("ERR_STATUS_LIST_SIGNATURE");
   });
 
   it("status list with the wrong sub (another list's token): refused", async () => {
     const { d, v, errors } = streamless();
     d.statusListOverride.set(0, () => d.statusListToken(1));
-    expect(await refusal(v.verifyToken(d.token()))).toBe("ERR_REVOCATION_STATE_STALE");
+    expect(await refusal(v.verifyToken(d.token(), ELSEWHERE))).toBe("ERR_REVOCATION_STATE_STALE");
     expect(errors).toContain("ERR_STATUS_LIST_SUB");
   });
 
   it("an expired status list: refused", async () => {
     const { d, v, errors } = streamless();
     d.statusListOverride.set(0, () => d.statusListToken(0, { exp: Math.floor(d.clock.now / 1000) - 60 }));
-    expect(await refusal(v.verifyToken(d.token()))).toBe("ERR_REVOCATION_STATE_STALE");
+    expect(await refusal(v.verifyToken(d.token(), ELSEWHERE))).toBe("ERR_REVOCATION_STATE_STALE");
     expect(errors).toContain("ERR_STATUS_LIST_EXPIRED");
   });
 
@@ -295,9 +300,9 @@ describe("status list fallback and failing closed", () => {
           ),
         ),
     );
-    expect(await refusal(v.verifyToken(d.token()))).toBe("ERR_REVOCATION_STATE_STALE");
+    expect(await refusal(v.verifyToken(d.token(), ELSEWHERE))).toBe("ERR_REVOCATION_STATE_STALE");
     const foreign = d.token({ status: { status_list: { idx: 1, uri: "https://evil.test/lists/0" } } });
-    expect(await refusal(v.verifyToken(foreign))).toBe("ERR_REVOCATION_STATE_STALE");
+    expect(await refusal(v.verifyToken(foreign, ELSEWHERE))).toBe("ERR_REVOCATION_STATE_STALE");
     expect(errors).toContain("ERR_STATUS_LIST_FETCH");
   });
 
@@ -306,29 +311,29 @@ describe("status list fallback and failing closed", () => {
     await connected(v, d);
     d.clock.now += 1_000;
     const token = d.token();
-    await v.verifyToken(token); // live stream
+    await v.verifyToken(token, ELSEWHERE); // live stream
     d.sse.status = 503;
     d.statusListFails = true;
     d.sse.close();
     await vi.waitFor(() => expect(v.health().streamConnected).toBe(false));
     // Within the bound the stream's last word still holds.
     d.clock.now += 5_000;
-    await v.verifyToken(token);
+    await v.verifyToken(token, ELSEWHERE);
     d.clock.now += 6_000;
-    const e = await v.verifyToken(token).catch((x: unknown) => x);
+    const e = await v.verifyToken(token, ELSEWHERE).catch((x: unknown) => x);
     expect(e).toMatchObject({ code: "ERR_REVOCATION_STATE_STALE", status: 503 });
     // The status list coming back restores service.
     d.statusListFails = false;
-    await v.verifyToken(token);
+    await v.verifyToken(token, ELSEWHERE);
   });
 
   it("a cached status list keeps answering for its ttl, then is refetched", async () => {
     const { d, v } = streamless();
-    await v.verifyToken(d.token());
+    await v.verifyToken(d.token(), ELSEWHERE);
     d.revoked.set(0, [3]);
     d.clock.now += 10_000;
-    await v.verifyToken(d.token()); // still the cached list (ttl 30 s)
+    await v.verifyToken(d.token(), ELSEWHERE); // still the cached list (ttl 30 s)
     d.clock.now += 25_000;
-    expect(await refusal(v.verifyToken(d.token()))).toBe("ERR_TOKEN_REVOKED");
+    expect(await refusal(v.verifyToken(d.token(), ELSEWHERE))).toBe("ERR_TOKEN_REVOKED");
   });
 });
