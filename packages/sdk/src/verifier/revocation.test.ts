@@ -110,6 +110,27 @@ describe("SSE parser (WHATWG HTML §9.2.6)", () => {
     const p = new SseParser({ onEvent: () => undefined }, 100);
     expect(() => p.push("data: ".padEnd(200, "x"))).toThrow(/longer than/);
   });
+
+  it("refuses an event whose data lines never stop (each short, none blank), and bounds it by the lines too", () => {
+    const events: string[] = [];
+    const p = new SseParser({ onEvent: (e) => events.push(e.data) }, 100, 1_000);
+    // Two events under the cap, one after the other: the count starts again after each dispatch.
+    p.push(`data: ${"x".repeat(90)}\n`.repeat(10).replace(/\n$/, "\n\n"));
+    expect(() => p.push(`data: ${"y".repeat(90)}\n`.repeat(11))).toThrow(/event longer than 1000/);
+    expect(events).toHaveLength(1);
+    // Empty `data:` lines cost nothing but a line break each: they count too.
+    const q = new SseParser({ onEvent: () => undefined }, 100, 1_000);
+    expect(() => {
+      for (let i = 0; i < 2_000; i++) q.push("data:\n");
+    }).toThrow(/event longer than 1000/);
+  });
+
+  it("has a 1 MiB default event cap", () => {
+    const p = new SseParser({ onEvent: () => undefined });
+    const line = `data: ${"z".repeat(1023)}\n`;
+    for (let i = 0; i < 1023; i++) p.push(line);
+    expect(() => p.push(line.repeat(2))).toThrow(/event longer than 1048576/);
+  });
 });
 
 describe("revocation via the event stream", () => {
@@ -201,6 +222,27 @@ describe("revocation via the event stream", () => {
     expect(
       await refusal(v.verifyToken(d.token({ client_id: "agt_2", act: { sub: "agt_2" } }), ELSEWHERE)),
     ).toBe("ERR_TOKEN_REVOKED");
+  });
+
+  it("an oversized event (endless data lines) drops the connection; resumed after the last event, status list meanwhile", async () => {
+    const { d, v, errors } = setup({ revocation: { maxEventLength: 4_096 } });
+    await connected(v, d);
+    d.sse.write(revocationFrame(1, { agents: ["agt_1"] }));
+    await vi.waitFor(() => expect(v.health().lastEventId).toBe(1));
+    d.sse.status = 503; // keep it down once dropped, so the fallback is what answers
+    for (let i = 0; i < 100; i++) d.sse.write(`data: ${"x".repeat(100)}\n`);
+    await vi.waitFor(() => expect(errors).toContain("ERR_EVENT_STREAM_GARBAGE"));
+    await vi.waitFor(() => expect(v.health().streamConnected).toBe(false));
+    await vi.waitFor(() => expect(d.sse.opened).toBeGreaterThanOrEqual(2)); // reconnecting
+    expect(d.sse.lastEventIds.at(-1)).toBe("1");
+    expect(v.health().lastEventId).toBe(1);
+    // Stream down: the status list decides (a revoked bit refuses, a clear bit accepts).
+    d.revoked.set(0, [5]);
+    d.clock.now += 1_000;
+    const at = (idx: number) =>
+      d.token({ status: { status_list: { idx, uri: `${ISSUER}/v1/status/lists/0` } } });
+    expect(await refusal(v.verifyToken(at(5), ELSEWHERE))).toBe("ERR_TOKEN_REVOKED");
+    await v.verifyToken(at(6), ELSEWHERE);
   });
 
   it("a stalled stream (no heartbeat) is dropped and reconnected; meanwhile the status list answers", async () => {

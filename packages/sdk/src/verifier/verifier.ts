@@ -112,6 +112,12 @@ export interface VerifierOptions {
     maxBackoffMs?: number;
     /** Tokens issued this close to the stream's start are also checked against the status list. Default 5 000 ms. */
     coverageMarginMs?: number;
+    /**
+     * Largest revocation event accepted, in characters of its `data` (one more per line). A bigger
+     * one drops the connection as garbage (reconnect with backoff; the status list answers
+     * meanwhile). Default 1 048 576 (1 MiB).
+     */
+    maxEventLength?: number;
   };
   jwks?: { refreshIntervalMs?: number; minRefetchIntervalMs?: number; jwksUri?: string };
   /** Where signatures are checked; default Web Crypto. On Node, `nodeCryptoBackend` from `@deputy/sdk/node`. */
@@ -246,6 +252,7 @@ export class Verifier {
         ...(r.heartbeatTimeoutMs !== undefined ? { heartbeatTimeoutMs: r.heartbeatTimeoutMs } : {}),
         ...(r.initialBackoffMs !== undefined ? { initialBackoffMs: r.initialBackoffMs } : {}),
         ...(r.maxBackoffMs !== undefined ? { maxBackoffMs: r.maxBackoffMs } : {}),
+        ...(r.maxEventLength !== undefined ? { maxEventLength: r.maxEventLength } : {}),
       });
     }
   }
