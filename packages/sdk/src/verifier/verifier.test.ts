@@ -242,6 +242,84 @@ for (const [name, b] of BACKENDS) {
         expect(jwksFetches() - before).toBeLessThanOrEqual(1);
       });
 
+      it("issuer outage: random kids cost at most one JWKS fetch per cooldown, one in flight at a time", async () => {
+        const d = fakeIssuer();
+        let down = false;
+        let jwksFetches = 0;
+        const outage: typeof fetch = async (input, init) => {
+          const url = String(input);
+          if (url.endsWith("/jwks.json") || url.includes("/.well-known/oauth-authorization-server")) {
+            if (url.endsWith("/jwks.json")) jwksFetches++;
+            if (down) throw new Error("ECONNREFUSED");
+          }
+          return d.fetch(input, init);
+        };
+        const v = createVerifier({
+          issuer: ISSUER,
+          audience: AUDIENCE,
+          fetch: outage,
+          now: () => d.clock.now,
+          jwks: { minRefetchIntervalMs: 10_000, refreshIntervalMs: 60_000 },
+          ...(backend !== undefined ? { signatureBackend: backend } : {}),
+        });
+        open.push(v);
+        await v.verifyToken(d.token(), ELSEWHERE);
+        expect(jwksFetches).toBe(1);
+        down = true;
+        d.clock.now += 61_000; // the key set is due for its refresh, and the issuer is down
+        const forged = (i: number) => d.token({}, { kid: `forged-${i}` });
+        // 50 at once: one fetch, shared.
+        const codes = await Promise.all(
+          Array.from({ length: 50 }, (_, i) => refusal(v.verifyToken(forged(i), ELSEWHERE))),
+        );
+        expect(new Set(codes)).toEqual(new Set(["ERR_TOKEN_UNKNOWN_KEY"]));
+        expect(jwksFetches).toBe(2);
+        // One after another within the cooldown: none; the known key keeps verifying meanwhile.
+        for (let i = 0; i < 50; i++) {
+          d.clock.now += 100;
+          expect(await refusal(v.verifyToken(forged(100 + i), ELSEWHERE))).toBe("ERR_TOKEN_UNKNOWN_KEY");
+          await v.verifyToken(d.token(), ELSEWHERE);
+        }
+        expect(jwksFetches).toBe(2);
+        // Once the cooldown is over, one more try.
+        d.clock.now += 10_000;
+        for (let i = 0; i < 10; i++) await refusal(v.verifyToken(forged(200 + i), ELSEWHERE));
+        expect(jwksFetches).toBe(3);
+        // The issuer is back: the next due fetch brings new keys.
+        down = false;
+        const next = seededKey("issuer-after-outage");
+        d.jwks.keys.push({ ...next.publicJwk, kid: next.kid, alg: "EdDSA", use: "sig" });
+        d.clock.now += 10_000;
+        await v.verifyToken(d.token({}, {}, next), ELSEWHERE);
+        expect(jwksFetches).toBe(4);
+      });
+
+      it("no JWKS yet and the issuer down: ERR_JWKS_UNAVAILABLE, retried at most once per cooldown", async () => {
+        let fetches = 0;
+        const d = fakeIssuer();
+        const v = createVerifier({
+          issuer: ISSUER,
+          audience: AUDIENCE,
+          now: () => d.clock.now,
+          jwks: { minRefetchIntervalMs: 10_000 },
+          fetch: async () => {
+            fetches++;
+            throw new Error("ECONNREFUSED");
+          },
+        });
+        open.push(v);
+        for (let i = 0; i < 20; i++) {
+          d.clock.now += 100;
+          expect(await refusal(v.verifyToken(d.token({}, { kid: `k${i}` }), ELSEWHERE))).toBe(
+            "ERR_JWKS_UNAVAILABLE",
+          );
+        }
+        expect(fetches).toBe(1);
+        d.clock.now += 10_000;
+        expect(await refusal(v.verifyToken(d.token(), ELSEWHERE))).toBe("ERR_JWKS_UNAVAILABLE");
+        expect(fetches).toBe(2);
+      });
+
       it("an unreachable issuer: ERR_JWKS_UNAVAILABLE (503), not a crash", async () => {
         const v = createVerifier({
           issuer: ISSUER,

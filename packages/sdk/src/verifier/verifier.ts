@@ -119,7 +119,17 @@ export interface VerifierOptions {
      */
     maxEventLength?: number;
   };
-  jwks?: { refreshIntervalMs?: number; minRefetchIntervalMs?: number; jwksUri?: string };
+  jwks?: {
+    /** Refetch the key set this often. Default 300 000 ms. */
+    refreshIntervalMs?: number;
+    /**
+     * Cooldown between fetches that verifications trigger (unknown `kid`, due refresh, retry during
+     * an outage), from the last attempt's start or end; one fetch in flight at a time. Default 5 000 ms.
+     */
+    minRefetchIntervalMs?: number;
+    /** Skip discovery and use this JWKS URL. */
+    jwksUri?: string;
+  };
   /** Where signatures are checked; default Web Crypto. On Node, `nodeCryptoBackend` from `@deputy/sdk/node`. */
   signatureBackend?: SignatureBackend;
   /** Verified tokens kept for the warm path. Default 10 000. */
