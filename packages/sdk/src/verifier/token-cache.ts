@@ -14,9 +14,14 @@ interface Entry {
   kid: string;
 }
 
+/** Freezes in place (JSON values only: plain objects and arrays), without allocating. */
 function deepFreeze<T>(value: T): T {
   if (typeof value === "object" && value !== null) {
-    for (const v of Object.values(value)) deepFreeze(v);
+    const o = value as Record<string, unknown>;
+    for (const k in o) {
+      const v = o[k];
+      if (typeof v === "object" && v !== null) deepFreeze(v);
+    }
     Object.freeze(value);
   }
   return value;
@@ -38,14 +43,18 @@ export class VerifiedTokenCache {
     return this.#entries.get(token)?.claims;
   }
 
-  /** Only ever pass claims that passed every check of `verifyAccessToken`. */
+  /**
+   * Only ever pass claims that passed every check of `verifyAccessToken`. Freezes them (deeply,
+   * in place) even when the cache keeps nothing, so callers always get immutable claims.
+   */
   set(token: string, claims: AccessTokenClaims, kid: string): void {
+    deepFreeze(claims);
     if (this.#max === 0) return;
     if (this.#entries.size >= this.#max && !this.#entries.has(token)) {
       const oldest = this.#entries.keys().next();
       if (oldest.done !== true) this.#entries.delete(oldest.value);
     }
-    this.#entries.set(token, { claims: deepFreeze(claims), kid });
+    this.#entries.set(token, { claims, kid });
   }
 
   delete(token: string): void {

@@ -138,6 +138,31 @@ for (const [name, b] of BACKENDS) {
         expect(await refusal(v.verifyToken(bad, ELSEWHERE))).toBe("ERR_TOKEN_MALFORMED");
       });
 
+      it("a signature in non-canonical base64url (non-zero trailing bits, or 4n+1 characters) is malformed", async () => {
+        const { d, v } = setup();
+        const token = d.token();
+        const dot = token.lastIndexOf(".");
+        const sig = token.slice(dot + 1);
+        const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+        // 86 characters for 64 bytes: the last one carries 2 bits and 4 zero bits; set one of those.
+        const last = alphabet.indexOf(sig.at(-1) as string);
+        const twin = `${token.slice(0, dot + 1)}${sig.slice(0, -1)}${alphabet[last | 1]}`;
+        expect(Buffer.from(twin.slice(dot + 1), "base64url")).toEqual(Buffer.from(sig, "base64url"));
+        expect(await refusal(v.verifyToken(twin, ELSEWHERE))).toBe("ERR_TOKEN_MALFORMED");
+        expect(await refusal(v.verifyToken(`${token}AAA`, ELSEWHERE))).toBe("ERR_TOKEN_MALFORMED");
+        await v.verifyToken(token, ELSEWHERE);
+      });
+
+      it("returned claims are frozen, also when the token cache keeps nothing", async () => {
+        for (const tokenCacheSize of [0, 10]) {
+          const { d, v } = setup({ tokenCacheSize });
+          const who = await v.verifyToken(d.token(), ELSEWHERE);
+          expect(Object.isFrozen(who.claims)).toBe(true);
+          expect(Object.isFrozen(who.claims.act)).toBe(true);
+          expect(Object.isFrozen(who.claims.status?.status_list)).toBe(true);
+        }
+      });
+
       it("typ other than at+jwt is refused (RFC 8725 §3.11)", async () => {
         const { d, v } = setup();
         expect(await refusal(v.verifyToken(d.token({}, { typ: "JWT" }), ELSEWHERE))).toBe("ERR_TOKEN_TYP");
