@@ -70,10 +70,12 @@ const decoder = new TextDecoder("utf-8", { fatal: true });
 /** Any byte ≥ 0x80: the JSON is not plain ASCII and must be decoded as UTF-8. */
 const NON_ASCII = /[\u0080-\u00ff]/;
 
-/** base64url → binary string (one char per byte) via `atob`; throws on bad input. */
+/**
+ * base64url → binary string (one char per byte) via `atob`; throws on bad input. No padding is
+ * added: WHATWG forgiving-base64 (what `atob` implements) accepts unpadded input.
+ */
 function b64urlToBinary(part: string): string {
-  const b64 = part.replace(/-/g, "+").replace(/_/g, "/");
-  return atob(b64 + "===".slice((b64.length + 3) % 4));
+  return atob(part.replace(/-/g, "+").replace(/_/g, "/"));
 }
 
 function b64urlToBytes(part: string): Uint8Array<ArrayBuffer> {

@@ -153,6 +153,18 @@ for (const [name, b] of BACKENDS) {
         await v.verifyToken(token, ELSEWHERE);
       });
 
+      it("scopes: stray spaces make no empty scope; payloads of every base64 length decode", async () => {
+        const { d, v } = setup();
+        expect((await v.verifyToken(d.token({ scope: " read  write " }), ELSEWHERE)).scope).toEqual([
+          "read",
+          "write",
+        ]);
+        expect((await v.verifyToken(d.token({ scope: "" }), ELSEWHERE)).scope).toEqual([]);
+        for (const pad of ["", "x", "xx", "xxx"]) {
+          expect((await v.verifyToken(d.token({ pad }), ELSEWHERE)).claims.pad).toBe(pad);
+        }
+      });
+
       it("returned claims are frozen, also when the token cache keeps nothing", async () => {
         for (const tokenCacheSize of [0, 10]) {
           const { d, v } = setup({ tokenCacheSize });

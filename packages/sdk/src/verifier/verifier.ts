@@ -590,6 +590,12 @@ function checkStatus(list: StatusList, idx: number): void {
   if (status !== 0) throw refuse("ERR_TOKEN_REVOKED", "the access token has been revoked (status list)");
 }
 
+/** RFC 6749 §3.3: space-delimited; stray spaces make no empty scope. */
+function scopesOf(scope: string): string[] {
+  const scopes = scope.split(" ");
+  return scopes.includes("") ? scopes.filter((s) => s.length > 0) : scopes;
+}
+
 function callerOf(claims: AccessTokenClaims): VerifiedCaller {
   const chain: string[] = [];
   for (let a = claims.act.act; a !== undefined; a = a.act) chain.push(a.sub);
@@ -597,7 +603,7 @@ function callerOf(claims: AccessTokenClaims): VerifiedCaller {
     principal: claims.sub,
     agent: claims.client_id,
     chain,
-    scope: claims.scope.split(" ").filter((s) => s.length > 0),
+    scope: scopesOf(claims.scope),
     tokenId: claims.jti,
     grantId: claims.grant_id,
     jkt: claims.cnf?.jkt,
