@@ -28,7 +28,12 @@ export { type IssuerMetadata, metadataUrl } from "./verifier/issuer-keys.js";
 export { type SignatureBackend, webCryptoBackend } from "./verifier/jws.js";
 export { ReplayCache } from "./verifier/replay-cache.js";
 export { type RevocationCascade, RevocationIndex } from "./verifier/revocation-index.js";
-export { type SseEvent, SseParser } from "./verifier/sse.js";
+export {
+  DEFAULT_SSE_MAX_EVENT_LENGTH,
+  DEFAULT_SSE_MAX_LINE_LENGTH,
+  type SseEvent,
+  SseParser,
+} from "./verifier/sse.js";
 export {
   inflateZlib,
   parseStatusListToken,
@@ -39,6 +44,7 @@ export {
 export {
   basicAuth,
   createVerifier,
+  type DpopRequest,
   type HeadersLike,
   type RequestLike,
   type RevocationHealth,
@@ -46,4 +52,5 @@ export {
   type VerifiedCaller,
   Verifier,
   type VerifierOptions,
+  type VerifyTokenOptions,
 } from "./verifier/verifier.js";

@@ -12,6 +12,9 @@ import { loadAgent } from "../src/node.js";
 import { createVerifier, type Verifier } from "../src/verifier.js";
 import { type LiveDeputy, startLiveDeputy } from "./support/live-deputy.js";
 
+/** These tests are about the token alone; the DPoP proof is the subject of other tests. */
+const ELSEWHERE = { dpop: "checked-elsewhere" } as const;
+
 describe("verifier against a real Deputy", () => {
   let live: LiveDeputy;
   let api: Server;
@@ -71,11 +74,13 @@ describe("verifier against a real Deputy", () => {
       audience,
       onError: (e) => errors.push(e.code ?? e.message),
     });
-    await streamless.verifyToken(token.access_token);
+    await streamless.verifyToken(token.access_token, ELSEWHERE);
     await live.api("POST", "/v1/revocations", { target: a.id, reason: "test" });
     // The list is cached for its ttl; a fresh verifier fetches the new one.
     const fresh = createVerifier({ issuer: live.issuer, audience });
-    await expect(fresh.verifyToken(token.access_token)).rejects.toMatchObject({ code: "ERR_TOKEN_REVOKED" });
+    await expect(fresh.verifyToken(token.access_token, ELSEWHERE)).rejects.toMatchObject({
+      code: "ERR_TOKEN_REVOKED",
+    });
   });
 
   it("revoking an agent over /v1 refuses its next call through the stream within a second, for a never-seen token", async () => {

@@ -1,10 +1,11 @@
 /**
  * Access-token checks (RFC 9068 §4 with RFC 8725), as an ordered list of small named steps. The
- * signature step is async (Web Crypto); everything else is synchronous so that a cached token
- * re-runs the time and audience checks without touching a key.
+ * signature step is async with Web Crypto (or when the key must be fetched), synchronous with a
+ * cached key on node:crypto; everything else is synchronous so that a cached token re-runs the
+ * time and audience checks without touching a key.
  *
  * @example
- * const claims = await verifyAccessToken(token, { issuer, audience, nowSec, leewaySec: 5, keys });
+ * const { claims } = await verifyAccessToken(token, { issuer, audience, nowSec, leewaySec: 5, keys });
  */
 import { refuse } from "./errors.js";
 import type { IssuerKeys } from "./issuer-keys.js";
@@ -73,16 +74,37 @@ function checkTypAtJwt(jws: ParsedJws): void {
   }
 }
 
-async function verifySignature(jws: ParsedJws, ctx: AccessTokenContext): Promise<void> {
+function checkKid(jws: ParsedJws): string {
   const kid = jws.header.kid;
   if (typeof kid !== "string" || kid.length === 0)
     throw refuse("ERR_TOKEN_UNKNOWN_KEY", "access token has no kid");
-  const key = ctx.keys.peek(kid) ?? (await ctx.keys.resolve(kid));
+  return kid;
+}
+
+function checkSignatureValid(valid: boolean): void {
+  if (!valid) throw refuse("ERR_TOKEN_SIGNATURE", "access token signature is invalid");
+}
+
+/** The signature by the issuer's key `kid`: synchronous (undefined) when the key is cached and the backend is synchronous. */
+function verifySignature(jws: ParsedJws, kid: string, ctx: AccessTokenContext): Promise<void> | undefined {
+  const key = ctx.keys.peek(kid);
+  if (key === undefined) return verifySignatureResolvingKey(jws, kid, ctx);
+  const valid = verifyJwsSignature(jws, key);
+  if (typeof valid !== "boolean") return valid.then(checkSignatureValid);
+  checkSignatureValid(valid);
+  return undefined;
+}
+
+async function verifySignatureResolvingKey(
+  jws: ParsedJws,
+  kid: string,
+  ctx: AccessTokenContext,
+): Promise<void> {
+  const key = await ctx.keys.resolve(kid);
   if (key === undefined) {
     throw refuse("ERR_TOKEN_UNKNOWN_KEY", "access token is signed by a key the issuer does not publish");
   }
-  if (!(await verifyJwsSignature(jws, key)))
-    throw refuse("ERR_TOKEN_SIGNATURE", "access token signature is invalid");
+  checkSignatureValid(await verifyJwsSignature(jws, key));
 }
 
 /**
@@ -170,24 +192,39 @@ function checkRequiredClaims(claims: Record<string, unknown>): AccessTokenClaims
   return claims as AccessTokenClaims;
 }
 
+/** A verified access token: its claims and the `kid` of the key that signed it. */
+export interface VerifiedAccessToken {
+  claims: AccessTokenClaims;
+  kid: string;
+}
+
 /**
  * Verifies a Deputy access token and returns its claims, or throws a {@link VerificationError}
  * whose code names the failed step. DPoP binding and revocation are the caller's next steps.
+ * Answers synchronously when the key is cached and the signature backend is synchronous
+ * (node:crypto), so the cold path awaits nothing it does not have to; `await` works on both.
  *
  * @example
- * const claims = await verifyAccessToken(token, { issuer, audience, nowSec, leewaySec: 5, keys });
+ * const { claims } = await verifyAccessToken(token, { issuer, audience, nowSec, leewaySec: 5, keys });
  */
-export async function verifyAccessToken(
+export function verifyAccessToken(
   token: string,
   ctx: AccessTokenContext,
-): Promise<{ claims: AccessTokenClaims; kid: string }> {
+): VerifiedAccessToken | Promise<VerifiedAccessToken> {
   const jws = parseToken(token);
   checkAlgorithmAllowed(jws);
   checkTypAtJwt(jws);
   // Before any key lookup, so a foreign token neither gets a misleading "unknown key" nor makes
   // us refetch the JWKS. Nothing is accepted on these unsigned values: the signature comes next.
   checkIssuerAudience(jws.payload, ctx);
-  await verifySignature(jws, ctx);
+  const kid = checkKid(jws);
+  const pending = verifySignature(jws, kid, ctx);
+  if (pending !== undefined) return pending.then(() => checkClaims(jws, kid, ctx));
+  return checkClaims(jws, kid, ctx);
+}
+
+/** The checks after the signature: only signed values are looked at from here on. */
+function checkClaims(jws: ParsedJws, kid: string, ctx: AccessTokenContext): VerifiedAccessToken {
   checkLifetime(jws.payload, ctx);
-  return { claims: checkRequiredClaims(jws.payload), kid: jws.header.kid as string };
+  return { claims: checkRequiredClaims(jws.payload), kid };
 }

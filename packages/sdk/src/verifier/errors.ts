@@ -51,6 +51,11 @@ export const VERIFICATION_ERRORS = {
   /** The token is DPoP-bound (`cnf.jkt`) but was presented as a Bearer token. */
   ERR_TOKEN_NOT_BEARER: [401, "invalid_token"],
   ERR_INSUFFICIENT_SCOPE: [403, "insufficient_scope"],
+  /**
+   * `verifyToken` got a DPoP-bound token (`cnf.jkt`) without its proof and without the explicit
+   * `dpop: "checked-elsewhere"` opt-out (RFC 9449 §7.1: a bound token is never a bearer token).
+   */
+  ERR_DPOP_PROOF_REQUIRED: [401, "invalid_token"],
 } as const satisfies Record<string, readonly [number, string | null]>;
 
 export type VerificationErrorCode = keyof typeof VERIFICATION_ERRORS;

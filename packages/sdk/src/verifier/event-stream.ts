@@ -9,7 +9,12 @@
  * const stream = new RevocationStream({ url, authorization: `Basic ${b64}`, fetch, now: Date.now, onRevocation: (e) => index.apply(e.cascade) });
  * stream.start();
  */
-import { type SseEvent, SseParser } from "./sse.js";
+import {
+  DEFAULT_SSE_MAX_EVENT_LENGTH,
+  DEFAULT_SSE_MAX_LINE_LENGTH,
+  type SseEvent,
+  SseParser,
+} from "./sse.js";
 
 /** One revocation with everything it cascaded to. */
 export interface RevocationEvent {
@@ -56,6 +61,12 @@ export interface RevocationStreamOptions {
   initialBackoffMs?: number;
   /** Default 30 000. */
   maxBackoffMs?: number;
+  /**
+   * Bound on one event's `data` (characters, one more per `data` line): a bigger event is an
+   * `ERR_EVENT_STREAM_GARBAGE` error that drops the connection. Default 1 MiB
+   * ({@link DEFAULT_SSE_MAX_EVENT_LENGTH}).
+   */
+  maxEventLength?: number;
   /** Resume after this id on the first connection. */
   lastEventId?: number;
   /** For tests: a [0, 1) source for the jitter. */
@@ -193,6 +204,10 @@ export class RevocationStream {
     if (this.#stallTimer !== undefined) clearInterval(this.#stallTimer);
   }
 
+  #maxEvent(): number {
+    return this.#o.maxEventLength ?? DEFAULT_SSE_MAX_EVENT_LENGTH;
+  }
+
   #timeout(): number {
     return this.#o.heartbeatTimeoutMs ?? 30_000;
   }
@@ -276,19 +291,24 @@ export class RevocationStream {
     if (this.#coveredSince === Number.POSITIVE_INFINITY) this.#coveredSince = this.#lastFrameAt;
     let gotFrame = false;
     let garbage: EventStreamError | undefined;
-    const parser = new SseParser({
-      onEvent: (e) => {
-        if (garbage) return;
-        garbage = this.#onEvent(e);
-        gotFrame = true;
+    const parser = new SseParser(
+      {
+        onEvent: (e) => {
+          if (garbage) return;
+          garbage = this.#onEvent(e);
+          gotFrame = true;
+        },
+        onComment: () => {
+          gotFrame = true;
+        },
+        onRetry: (ms) => {
+          this.#backoffMs = Math.max(100, Math.min(ms, this.#o.maxBackoffMs ?? 30_000));
+        },
       },
-      onComment: () => {
-        gotFrame = true;
-      },
-      onRetry: (ms) => {
-        this.#backoffMs = Math.max(100, Math.min(ms, this.#o.maxBackoffMs ?? 30_000));
-      },
-    });
+      // The server sends an event as one `data:` line, so a larger event allowance needs longer lines too.
+      Math.max(DEFAULT_SSE_MAX_LINE_LENGTH, this.#maxEvent() + 64),
+      this.#maxEvent(),
+    );
     const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
     try {
       for (;;) {

@@ -1,8 +1,11 @@
 /**
  * The issuer's metadata (RFC 8414) and signing keys (RFC 7517), fetched once and cached. An
- * unknown `kid` triggers a refetch (at most once per `minRefetchIntervalMs`, so a flood of forged
- * kids cannot turn the verifier into a JWKS hammer); the set is also refreshed every
- * `refreshIntervalMs`, so a key the issuer has retired stops verifying once it leaves the JWKS.
+ * unknown `kid` triggers a refetch; the set is also refreshed every `refreshIntervalMs`, so a key
+ * the issuer has retired stops verifying once it leaves the JWKS. Whatever triggers it, at most
+ * one fetch is in flight (others join it) and none starts within `minRefetchIntervalMs` of the
+ * last attempt's start or end — success or failure — so neither a flood of forged kids nor an
+ * issuer outage (when every verification finds the set due for a refresh) turns the verifier
+ * into a JWKS hammer. Meanwhile the keys already loaded keep verifying.
  *
  * @example
  * const keys = new IssuerKeys({ issuer: "https://deputy.example", fetch, now: Date.now });
@@ -29,7 +32,10 @@ export interface IssuerKeysOptions {
   jwksUri?: string;
   /** Default 300 000 (5 min). */
   refreshIntervalMs?: number;
-  /** Default 5 000. */
+  /**
+   * Cooldown: least time between the last fetch attempt (its start or its end, whichever is later)
+   * and the next one a verification may trigger. Default 5 000.
+   */
   minRefetchIntervalMs?: number;
   /** Default Web Crypto. */
   backend?: SignatureBackend;
@@ -99,18 +105,23 @@ export class IssuerKeys {
    */
   async resolve(kid: string): Promise<VerifyKey | undefined> {
     const now = this.#o.now();
-    const stale = now - this.#loadedAt >= (this.#o.refreshIntervalMs ?? 300_000);
-    const unknown =
-      !this.#keys.has(kid) && now - this.#attemptedAt >= (this.#o.minRefetchIntervalMs ?? 5_000);
-    if (stale || unknown) {
-      try {
-        await this.refresh();
-      } catch (e) {
-        if (this.#loadedAt === Number.NEGATIVE_INFINITY) {
-          throw refuse("ERR_JWKS_UNAVAILABLE", "the issuer's keys could not be fetched", { cause: e });
+    const due = now - this.#loadedAt >= (this.#o.refreshIntervalMs ?? 300_000);
+    if (due || !this.#keys.has(kid)) {
+      // Join a fetch under way; start one only outside the cooldown.
+      const cooled = now - this.#attemptedAt >= (this.#o.minRefetchIntervalMs ?? 5_000);
+      const pending = this.#inflight ?? (cooled ? this.refresh() : undefined);
+      let failure: unknown = pending === undefined ? new Error("JWKS fetch cooling down") : undefined;
+      if (pending !== undefined) {
+        try {
+          await pending;
+        } catch (e) {
+          failure = e;
         }
-        // Keep verifying with the keys we have; the next resolve tries again after the interval.
       }
+      if (this.#loadedAt === Number.NEGATIVE_INFINITY) {
+        throw refuse("ERR_JWKS_UNAVAILABLE", "the issuer's keys could not be fetched", { cause: failure });
+      }
+      // Otherwise keep verifying with the keys we have; a later resolve tries again after the cooldown.
     }
     return this.#keys.get(kid);
   }
@@ -129,6 +140,9 @@ export class IssuerKeys {
    */
   refresh(): Promise<void> {
     this.#inflight ??= this.#load().finally(() => {
+      // The cooldown runs from the end of a slow attempt too (a fetch that takes longer than the
+      // cooldown to fail must not be followed by the next at once).
+      this.#attemptedAt = Math.max(this.#attemptedAt, this.#o.now());
       this.#inflight = undefined;
     });
     return this.#inflight;

@@ -61,7 +61,8 @@ export interface VerifyKey {
   backend: SignatureBackend;
 }
 
-const B64URL = /^[A-Za-z0-9_-]*$/;
+/** A compact JWS whose three parts are all base64url (the dots are counted before this runs). */
+const COMPACT_B64URL = /^[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+$/;
 const encoder = new TextEncoder();
 /** Shared: a stateless, fatal UTF-8 decoder (invalid UTF-8 in a JOSE header or payload is refused). */
 const decoder = new TextDecoder("utf-8", { fatal: true });
@@ -69,16 +70,55 @@ const decoder = new TextDecoder("utf-8", { fatal: true });
 /** Any byte ≥ 0x80: the JSON is not plain ASCII and must be decoded as UTF-8. */
 const NON_ASCII = /[\u0080-\u00ff]/;
 
-/** base64url → binary string (one char per byte) via `atob`; throws on bad input. */
+/**
+ * base64url → binary string (one char per byte) via `atob`; throws on bad input. No padding is
+ * added: WHATWG forgiving-base64 (what `atob` implements) accepts unpadded input.
+ */
 function b64urlToBinary(part: string): string {
-  const b64 = part.replace(/-/g, "+").replace(/_/g, "/");
-  return atob(b64 + "===".slice((b64.length + 3) % 4));
+  return atob(part.replace(/-/g, "+").replace(/_/g, "/"));
 }
 
 function b64urlToBytes(part: string): Uint8Array<ArrayBuffer> {
   const bin = b64urlToBinary(part);
   const out = new Uint8Array(bin.length);
   for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
+  return out;
+}
+
+/** base64url alphabet → 6-bit value; -1 for anything else. */
+const B64URL_VALUE = new Int8Array(128).fill(-1);
+for (let i = 0; i < 64; i++)
+  B64URL_VALUE["ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_".charCodeAt(i)] = i;
+
+/**
+ * A signature part (unpadded base64url, alphabet already checked) straight to bytes: no string
+ * rewriting or `atob` for the 86 characters every verification decodes. Undefined for a length
+ * no base64 has (4n + 1) or non-zero trailing bits (RFC 4648 §3.5: not canonical).
+ */
+function signatureBytes(part: string): Uint8Array<ArrayBuffer> | undefined {
+  const n = part.length;
+  const rem = n & 3;
+  if (rem === 1) return undefined;
+  const out = new Uint8Array((n >> 2) * 3 + (rem === 0 ? 0 : rem - 1));
+  const v = (i: number) => B64URL_VALUE[part.charCodeAt(i)] as number;
+  let o = 0;
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const q = (v(i) << 18) | (v(i + 1) << 12) | (v(i + 2) << 6) | v(i + 3);
+    out[o++] = q >> 16;
+    out[o++] = (q >> 8) & 255;
+    out[o++] = q & 255;
+  }
+  if (rem === 2) {
+    const q = (v(i) << 18) | (v(i + 1) << 12);
+    if (q & 0xffff) return undefined;
+    out[o] = q >> 16;
+  } else if (rem === 3) {
+    const q = (v(i) << 18) | (v(i + 1) << 12) | (v(i + 2) << 6);
+    if (q & 0xff) return undefined;
+    out[o++] = q >> 16;
+    out[o] = (q >> 8) & 255;
+  }
   return out;
 }
 
@@ -107,38 +147,43 @@ function decodeJson(part: string): Record<string, unknown> | undefined {
 export function parseCompactJws(token: string, maxLength: number): ParsedJws | string {
   if (token.length === 0) return "is empty";
   if (token.length > maxLength) return `is longer than ${maxLength} characters`;
-  const parts = token.split(".");
-  if (parts.length !== 3) return "is not a compact JWS (three dot-separated parts)";
-  const [h, p, s] = parts as [string, string, string];
-  if (!B64URL.test(h) || !B64URL.test(p) || !B64URL.test(s) || s.length === 0) return "is not base64url";
-  const header = decodeJson(h);
+  const dot1 = token.indexOf(".");
+  const dot2 = dot1 === -1 ? -1 : token.indexOf(".", dot1 + 1);
+  if (dot2 === -1 || token.indexOf(".", dot2 + 1) !== -1)
+    return "is not a compact JWS (three dot-separated parts)";
+  // One pass over the whole token instead of one per part.
+  if (!COMPACT_B64URL.test(token)) return "is not base64url";
+  const header = decodeJson(token.slice(0, dot1));
   if (!header) return "header is not a JSON object";
   // RFC 7515 §4.1.11: we understand no extensions, so any `crit` must be refused.
   if (header.crit !== undefined) return "header has crit extensions this verifier does not understand";
-  const payload = decodeJson(p);
+  const payload = decodeJson(token.slice(dot1 + 1, dot2));
   if (!payload) return "payload is not a JSON object";
-  let signature: Uint8Array<ArrayBuffer>;
-  try {
-    signature = b64urlToBytes(s);
-  } catch {
-    return "signature is not base64url";
-  }
-  return { header, payload, signingInput: encoder.encode(`${h}.${p}`), signature };
+  const signature = signatureBytes(token.slice(dot2 + 1));
+  if (!signature) return "signature is not base64url";
+  // RFC 7515 §5.2 step 8: the signing input is the token's own first two parts, as sent.
+  return { header, payload, signingInput: encoder.encode(token.slice(0, dot2)), signature };
 }
 
 /**
  * Verifies the signature with a key whose algorithm matches the header's (RFC 8725 §3.1: the key
- * decides the algorithm, not the token).
+ * decides the algorithm, not the token). Synchronous when the backend is; never rejects.
  *
  * @example
  * if (!(await verifyJwsSignature(jws, key))) throw refuse("ERR_TOKEN_SIGNATURE", "bad signature");
  */
-export async function verifyJwsSignature(jws: ParsedJws, key: VerifyKey): Promise<boolean> {
+export function verifyJwsSignature(jws: ParsedJws, key: VerifyKey): boolean | Promise<boolean> {
   if (jws.header.alg !== key.alg) return false;
   // RFC 7518 §3.4: an ES256 signature is exactly 64 bytes; Ed25519's is 64 too (RFC 8032 §5.1.6).
   if (jws.signature.length !== 64) return false;
   try {
-    return await key.backend.verify(key.alg, key.key, jws.signature, jws.signingInput);
+    const valid = key.backend.verify(key.alg, key.key, jws.signature, jws.signingInput);
+    // A synchronous backend (node:crypto) answers at once: nothing to await on the hot path.
+    if (typeof valid === "boolean") return valid;
+    return Promise.resolve(valid).then(
+      (v) => v === true,
+      () => false,
+    );
   } catch {
     return false;
   }

@@ -54,8 +54,11 @@ export class RevocationIndex {
     if (this.#ids.size === 0) return false;
     if (this.#ids.has(claims.grant_id) || this.#ids.has(claims.sub) || this.#ids.has(claims.client_id))
       return true;
-    // RFC 8693 §4.1: every agent of the chain; a revoked parent revokes what it delegated.
-    for (let a: AccessTokenClaims["act"] | undefined = claims.act; a !== undefined; a = a.act) {
+    // RFC 8693 §4.1: every agent of the chain; a revoked parent revokes what it delegated. The
+    // outermost actor is client_id (checked above; verifyAccessToken requires act.sub = client_id).
+    let a: AccessTokenClaims["act"] | undefined = claims.act;
+    if (a.sub === claims.client_id) a = a.act;
+    for (; a !== undefined; a = a.act) {
       if (this.#ids.has(a.sub)) return true;
     }
     return false;

@@ -13,6 +13,8 @@ import { SseParser } from "./sse.js";
 import { inflateZlib, statusAt } from "./status-list.js";
 import { createVerifier, type Verifier, type VerifierOptions } from "./verifier.js";
 
+/** These tests are about the token alone; the DPoP proof is the subject of other tests. */
+const ELSEWHERE = { dpop: "checked-elsewhere" } as const;
 const open: Verifier[] = [];
 afterEach(async () => {
   for (const v of open.splice(0)) await v.close();
@@ -108,6 +110,27 @@ describe("SSE parser (WHATWG HTML §9.2.6)", () => {
     const p = new SseParser({ onEvent: () => undefined }, 100);
     expect(() => p.push("data: ".padEnd(200, "x"))).toThrow(/longer than/);
   });
+
+  it("refuses an event whose data lines never stop (each short, none blank), and bounds it by the lines too", () => {
+    const events: string[] = [];
+    const p = new SseParser({ onEvent: (e) => events.push(e.data) }, 100, 1_000);
+    // Two events under the cap, one after the other: the count starts again after each dispatch.
+    p.push(`data: ${"x".repeat(90)}\n`.repeat(10).replace(/\n$/, "\n\n"));
+    expect(() => p.push(`data: ${"y".repeat(90)}\n`.repeat(11))).toThrow(/event longer than 1000/);
+    expect(events).toHaveLength(1);
+    // Empty `data:` lines cost nothing but a line break each: they count too.
+    const q = new SseParser({ onEvent: () => undefined }, 100, 1_000);
+    expect(() => {
+      for (let i = 0; i < 2_000; i++) q.push("data:\n");
+    }).toThrow(/event longer than 1000/);
+  });
+
+  it("has a 1 MiB default event cap", () => {
+    const p = new SseParser({ onEvent: () => undefined });
+    const line = `data: ${"z".repeat(1023)}\n`;
+    for (let i = 0; i < 1023; i++) p.push(line);
+    expect(() => p.push(line.repeat(2))).toThrow(/event longer than 1048576/);
+  });
 });
 
 describe("revocation via the event stream", () => {
@@ -136,9 +159,9 @@ describe("revocation via the event stream", () => {
     );
     await vi.waitFor(() => expect(v.health().lastEventId).toBe(5));
     for (const t of [byAgent, byChild, byGrant, byPrincipal, byId]) {
-      expect(await refusal(v.verifyToken(t))).toBe("ERR_TOKEN_REVOKED");
+      expect(await refusal(v.verifyToken(t, ELSEWHERE))).toBe("ERR_TOKEN_REVOKED");
     }
-    await v.verifyToken(untouched);
+    await v.verifyToken(untouched, ELSEWHERE);
     // Covered tokens are answered by the stream alone: no status list was fetched.
     expect(d.requests.some((u) => u.includes("/status/lists/"))).toBe(false);
   });
@@ -173,7 +196,7 @@ describe("revocation via the event stream", () => {
     d.revoked.set(0, [9]);
     d.clock.now += 2_000;
     await connected(v, d);
-    expect(await refusal(v.verifyToken(early))).toBe("ERR_TOKEN_REVOKED");
+    expect(await refusal(v.verifyToken(early, ELSEWHERE))).toBe("ERR_TOKEN_REVOKED");
   });
 
   it("garbage frames: reported, connection dropped, resumed with Last-Event-ID, no revocation skipped", async () => {
@@ -196,9 +219,30 @@ describe("revocation via the event stream", () => {
     d.sse.write(revocationFrame(2, { agents: ["agt_2"] }));
     await vi.waitFor(() => expect(v.health().lastEventId).toBe(2));
     d.clock.now += 1_000;
-    expect(await refusal(v.verifyToken(d.token({ client_id: "agt_2", act: { sub: "agt_2" } })))).toBe(
-      "ERR_TOKEN_REVOKED",
-    );
+    expect(
+      await refusal(v.verifyToken(d.token({ client_id: "agt_2", act: { sub: "agt_2" } }), ELSEWHERE)),
+    ).toBe("ERR_TOKEN_REVOKED");
+  });
+
+  it("an oversized event (endless data lines) drops the connection; resumed after the last event, status list meanwhile", async () => {
+    const { d, v, errors } = setup({ revocation: { maxEventLength: 4_096 } });
+    await connected(v, d);
+    d.sse.write(revocationFrame(1, { agents: ["agt_1"] }));
+    await vi.waitFor(() => expect(v.health().lastEventId).toBe(1));
+    d.sse.status = 503; // keep it down once dropped, so the fallback is what answers
+    for (let i = 0; i < 100; i++) d.sse.write(`data: ${"x".repeat(100)}\n`);
+    await vi.waitFor(() => expect(errors).toContain("ERR_EVENT_STREAM_GARBAGE"));
+    await vi.waitFor(() => expect(v.health().streamConnected).toBe(false));
+    await vi.waitFor(() => expect(d.sse.opened).toBeGreaterThanOrEqual(2)); // reconnecting
+    expect(d.sse.lastEventIds.at(-1)).toBe("1");
+    expect(v.health().lastEventId).toBe(1);
+    // Stream down: the status list decides (a revoked bit refuses, a clear bit accepts).
+    d.revoked.set(0, [5]);
+    d.clock.now += 1_000;
+    const at = (idx: number) =>
+      d.token({ status: { status_list: { idx, uri: `${ISSUER}/v1/status/lists/0` } } });
+    expect(await refusal(v.verifyToken(at(5), ELSEWHERE))).toBe("ERR_TOKEN_REVOKED");
+    await v.verifyToken(at(6), ELSEWHERE);
   });
 
   it("a stalled stream (no heartbeat) is dropped and reconnected; meanwhile the status list answers", async () => {
@@ -206,7 +250,7 @@ describe("revocation via the event stream", () => {
     await connected(v, d);
     d.clock.now += 1_000;
     const token = d.token({ status: { status_list: { idx: 5, uri: `${ISSUER}/v1/status/lists/0` } } });
-    await v.verifyToken(token);
+    await v.verifyToken(token, ELSEWHERE);
     d.sse.status = 503; // once dropped, it cannot come back for now
     d.clock.now += 500; // past the 200 ms heartbeat timeout with nothing sent
     await vi.waitFor(() => expect(errors).toContain("ERR_EVENT_STREAM_STALLED"));
@@ -214,7 +258,7 @@ describe("revocation via the event stream", () => {
     await vi.waitFor(() => expect(d.sse.opened).toBeGreaterThanOrEqual(2)); // it tries to reconnect
     d.revoked.set(0, [5]);
     d.clock.now += 31_000; // the list fetched while the stream was quiet has outlived its ttl
-    expect(await refusal(v.verifyToken(token))).toBe("ERR_TOKEN_REVOKED");
+    expect(await refusal(v.verifyToken(token, ELSEWHERE))).toBe("ERR_TOKEN_REVOKED");
     expect(d.requests.some((u) => u.endsWith("/status/lists/0"))).toBe(true);
   });
 
@@ -237,7 +281,7 @@ describe("revocation via the event stream", () => {
     await vi.waitFor(() => expect(d.sse.opened).toBeGreaterThanOrEqual(3));
     expect(errors.every((c) => c === "ERR_EVENT_STREAM_CONNECT")).toBe(true);
     // Without the stream the status list still answers.
-    await v.verifyToken(d.token());
+    await v.verifyToken(d.token(), ELSEWHERE);
   });
 });
 
@@ -249,8 +293,11 @@ describe("status list fallback and failing closed", () => {
   it("without a stream, a revoked bit refuses and a clear bit accepts (cached for ttl)", async () => {
     const { d, v } = streamless();
     d.revoked.set(0, [3]);
-    expect(await refusal(v.verifyToken(d.token()))).toBe("ERR_TOKEN_REVOKED");
-    await v.verifyToken(d.token({ status: { status_list: { idx: 4, uri: `${ISSUER}/v1/status/lists/0` } } }));
+    expect(await refusal(v.verifyToken(d.token(), ELSEWHERE))).toBe("ERR_TOKEN_REVOKED");
+    await v.verifyToken(
+      d.token({ status: { status_list: { idx: 4, uri: `${ISSUER}/v1/status/lists/0` } } }),
+      ELSEWHERE,
+    );
     const fetches = d.requests.filter((u) => u.endsWith("/lists/0")).length;
     expect(fetches).toBe(1);
   });
@@ -265,21 +312,21 @@ describe("status list fallback and failing closed", () => {
       const evil = d.statusListToken(0, {}, seededKey("attacker")).split(".");
       return `${good[0]}.${good[1]}.${evil[2]}`;
     });
-    expect(await refusal(v.verifyToken(d.token()))).toBe("ERR_REVOCATION_STATE_STALE");
+    expect(await refusal(v.verifyToken(d.token(), ELSEWHERE))).toBe("ERR_REVOCATION_STATE_STALE");
     expect(errors).toContain("ERR_STATUS_LIST_SIGNATURE");
   });
 
   it("status list with the wrong sub (another list's token): refused", async () => {
     const { d, v, errors } = streamless();
     d.statusListOverride.set(0, () => d.statusListToken(1));
-    expect(await refusal(v.verifyToken(d.token()))).toBe("ERR_REVOCATION_STATE_STALE");
+    expect(await refusal(v.verifyToken(d.token(), ELSEWHERE))).toBe("ERR_REVOCATION_STATE_STALE");
     expect(errors).toContain("ERR_STATUS_LIST_SUB");
   });
 
   it("an expired status list: refused", async () => {
     const { d, v, errors } = streamless();
     d.statusListOverride.set(0, () => d.statusListToken(0, { exp: Math.floor(d.clock.now / 1000) - 60 }));
-    expect(await refusal(v.verifyToken(d.token()))).toBe("ERR_REVOCATION_STATE_STALE");
+    expect(await refusal(v.verifyToken(d.token(), ELSEWHERE))).toBe("ERR_REVOCATION_STATE_STALE");
     expect(errors).toContain("ERR_STATUS_LIST_EXPIRED");
   });
 
@@ -295,9 +342,9 @@ describe("status list fallback and failing closed", () => {
           ),
         ),
     );
-    expect(await refusal(v.verifyToken(d.token()))).toBe("ERR_REVOCATION_STATE_STALE");
+    expect(await refusal(v.verifyToken(d.token(), ELSEWHERE))).toBe("ERR_REVOCATION_STATE_STALE");
     const foreign = d.token({ status: { status_list: { idx: 1, uri: "https://evil.test/lists/0" } } });
-    expect(await refusal(v.verifyToken(foreign))).toBe("ERR_REVOCATION_STATE_STALE");
+    expect(await refusal(v.verifyToken(foreign, ELSEWHERE))).toBe("ERR_REVOCATION_STATE_STALE");
     expect(errors).toContain("ERR_STATUS_LIST_FETCH");
   });
 
@@ -306,29 +353,29 @@ describe("status list fallback and failing closed", () => {
     await connected(v, d);
     d.clock.now += 1_000;
     const token = d.token();
-    await v.verifyToken(token); // live stream
+    await v.verifyToken(token, ELSEWHERE); // live stream
     d.sse.status = 503;
     d.statusListFails = true;
     d.sse.close();
     await vi.waitFor(() => expect(v.health().streamConnected).toBe(false));
     // Within the bound the stream's last word still holds.
     d.clock.now += 5_000;
-    await v.verifyToken(token);
+    await v.verifyToken(token, ELSEWHERE);
     d.clock.now += 6_000;
-    const e = await v.verifyToken(token).catch((x: unknown) => x);
+    const e = await v.verifyToken(token, ELSEWHERE).catch((x: unknown) => x);
     expect(e).toMatchObject({ code: "ERR_REVOCATION_STATE_STALE", status: 503 });
     // The status list coming back restores service.
     d.statusListFails = false;
-    await v.verifyToken(token);
+    await v.verifyToken(token, ELSEWHERE);
   });
 
   it("a cached status list keeps answering for its ttl, then is refetched", async () => {
     const { d, v } = streamless();
-    await v.verifyToken(d.token());
+    await v.verifyToken(d.token(), ELSEWHERE);
     d.revoked.set(0, [3]);
     d.clock.now += 10_000;
-    await v.verifyToken(d.token()); // still the cached list (ttl 30 s)
+    await v.verifyToken(d.token(), ELSEWHERE); // still the cached list (ttl 30 s)
     d.clock.now += 25_000;
-    expect(await refusal(v.verifyToken(d.token()))).toBe("ERR_TOKEN_REVOKED");
+    expect(await refusal(v.verifyToken(d.token(), ELSEWHERE))).toBe("ERR_TOKEN_REVOKED");
   });
 });

@@ -2,8 +2,9 @@
  * A Server-Sent Events parser per the WHATWG HTML standard §9.2.6 ("Interpreting an event
  * stream"): lines end in CRLF, LF or CR; a leading BOM is dropped; `:` starts a comment; `data`
  * lines accumulate; `id` without NUL sets the last event id; `retry` takes ASCII digits only; a
- * blank line dispatches. Lines longer than `maxLineLength` are an error (a stream that never
- * sends a newline must not grow our memory without bound).
+ * blank line dispatches. Lines longer than `maxLineLength` and events whose `data` lines add up to
+ * more than `maxEventLength` are errors (a stream that never sends a newline, or never a blank
+ * line, must not grow our memory without bound).
  *
  * @example
  * const parser = new SseParser({ onEvent: (e) => console.log(e.type, e.data), onComment: () => {}, onRetry: () => {} });
@@ -25,20 +26,33 @@ export interface SseHandlers {
   onRetry?(ms: number): void;
 }
 
+/** Default bound on one line, in characters (UTF-16 code units): 1 MiB of ASCII. */
+export const DEFAULT_SSE_MAX_LINE_LENGTH = 1 << 20;
+/** Default bound on one event's `data`, in characters, one more per `data` line: 1 MiB of ASCII. */
+export const DEFAULT_SSE_MAX_EVENT_LENGTH = 1 << 20;
+
 export class SseParser {
   readonly #h: SseHandlers;
   readonly #maxLine: number;
+  readonly #maxEvent: number;
   #buffer = "";
   #started = false;
   /** A CR ended the previous chunk: an LF at the start of the next one belongs to it. */
   #pendingCr = false;
   #data: string[] = [];
+  /** Characters held in `#data`, counting the line break each line adds when joined. */
+  #dataLength = 0;
   #type = "";
   #lastEventId = "";
 
-  constructor(handlers: SseHandlers, maxLineLength = 1 << 20) {
+  constructor(
+    handlers: SseHandlers,
+    maxLineLength = DEFAULT_SSE_MAX_LINE_LENGTH,
+    maxEventLength = DEFAULT_SSE_MAX_EVENT_LENGTH,
+  ) {
     this.#h = handlers;
     this.#maxLine = maxLineLength;
+    this.#maxEvent = maxEventLength;
   }
 
   /** The last event id seen (what a reconnect sends as `Last-Event-ID`). */
@@ -47,7 +61,8 @@ export class SseParser {
   }
 
   /**
-   * Feeds decoded text. Throws when a line exceeds the limit.
+   * Feeds decoded text. Throws when a line or an event exceeds its limit (the stream is then
+   * broken: drop it and start over with a new parser).
    *
    * @example
    * for await (const chunk of body.pipeThrough(new TextDecoderStream())) parser.push(chunk);
@@ -98,6 +113,14 @@ export class SseParser {
         this.#type = value;
         break;
       case "data":
+        // Each line is bounded, but their number is not: without this, one event that never
+        // ends (no blank line) could hold any amount of memory.
+        this.#dataLength += value.length + 1;
+        if (this.#dataLength > this.#maxEvent) {
+          this.#data = [];
+          this.#dataLength = 0;
+          throw new Error(`event stream event longer than ${this.#maxEvent} characters`);
+        }
         this.#data.push(value);
         break;
       case "id":
@@ -115,6 +138,7 @@ export class SseParser {
     const data = this.#data;
     const type = this.#type;
     this.#data = [];
+    this.#dataLength = 0;
     this.#type = "";
     if (data.length === 0) return;
     this.#h.onEvent({

@@ -1,7 +1,11 @@
 /**
- * Tokens already verified, keyed by the exact token string (any change, signature included,
+ * Tokens already verified, matched on the exact token string (any change, signature included,
  * misses), so a token seen before skips parsing and the signature (the warm path). Bounded;
  * the oldest entry goes first. Entries signed by a key that left the JWKS are dropped.
+ *
+ * The map is keyed by the token's signature part and a hit compares the whole token: hashing
+ * ~90 characters instead of ~1,000 (V8 hashes every character of a string key, ~2.5 µs for a
+ * whole token here, on every cold verification).
  *
  * @example
  * const hit = cache.get(token);
@@ -10,13 +14,22 @@
 import type { AccessTokenClaims } from "./access-token.js";
 
 interface Entry {
+  token: string;
   claims: AccessTokenClaims;
   kid: string;
 }
 
+/** The compact JWS's signature part (the whole string when it has no dot: it never matches). */
+const keyOf = (token: string): string => token.slice(token.lastIndexOf(".") + 1);
+
+/** Freezes in place (JSON values only: plain objects and arrays), without allocating. */
 function deepFreeze<T>(value: T): T {
   if (typeof value === "object" && value !== null) {
-    for (const v of Object.values(value)) deepFreeze(v);
+    const o = value as Record<string, unknown>;
+    for (const k in o) {
+      const v = o[k];
+      if (typeof v === "object" && v !== null) deepFreeze(v);
+    }
     Object.freeze(value);
   }
   return value;
@@ -35,26 +48,34 @@ export class VerifiedTokenCache {
   }
 
   get(token: string): AccessTokenClaims | undefined {
-    return this.#entries.get(token)?.claims;
+    const e = this.#entries.get(keyOf(token));
+    return e !== undefined && e.token === token ? e.claims : undefined;
   }
 
-  /** Only ever pass claims that passed every check of `verifyAccessToken`. */
+  /**
+   * Only ever pass claims that passed every check of `verifyAccessToken`. Freezes them (deeply,
+   * in place) even when the cache keeps nothing, so callers always get immutable claims.
+   */
   set(token: string, claims: AccessTokenClaims, kid: string): void {
+    deepFreeze(claims);
     if (this.#max === 0) return;
-    if (this.#entries.size >= this.#max && !this.#entries.has(token)) {
+    const key = keyOf(token);
+    if (this.#entries.size >= this.#max && !this.#entries.has(key)) {
       const oldest = this.#entries.keys().next();
       if (oldest.done !== true) this.#entries.delete(oldest.value);
     }
-    this.#entries.set(token, { claims: deepFreeze(claims), kid });
+    // Two tokens with one signature part (only one can be valid) just take turns: a miss, never a wrong hit.
+    this.#entries.set(key, { token, claims, kid });
   }
 
   delete(token: string): void {
-    this.#entries.delete(token);
+    const key = keyOf(token);
+    if (this.#entries.get(key)?.token === token) this.#entries.delete(key);
   }
 
   /** Drops every token signed by one of `kids` (the issuer withdrew those keys). */
   dropKids(kids: readonly string[]): void {
     const gone = new Set(kids);
-    for (const [token, e] of this.#entries) if (gone.has(e.kid)) this.#entries.delete(token);
+    for (const [key, e] of this.#entries) if (gone.has(e.kid)) this.#entries.delete(key);
   }
 }

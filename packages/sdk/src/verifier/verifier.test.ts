@@ -23,6 +23,8 @@ const BACKENDS: Array<[string, SignatureBackend | undefined]> = [
 ];
 let backend: SignatureBackend | undefined;
 
+/** These tests are about the token alone; the DPoP proof is the subject of other tests. */
+const ELSEWHERE = { dpop: "checked-elsewhere" } as const;
 const URL_ = `${AUDIENCE}/tickets`;
 const open: Verifier[] = [];
 afterEach(async () => {
@@ -117,59 +119,104 @@ for (const [name, b] of BACKENDS) {
         const good = d.token();
         const [, p] = good.split(".");
         const none = `${Buffer.from(JSON.stringify({ alg: "none", typ: "at+jwt" })).toString("base64url")}.${p}.`;
-        expect(await refusal(v.verifyToken(none))).toBe("ERR_TOKEN_MALFORMED");
+        expect(await refusal(v.verifyToken(none, ELSEWHERE))).toBe("ERR_TOKEN_MALFORMED");
         const hs = `${Buffer.from(JSON.stringify({ alg: "HS256", typ: "at+jwt", kid: d.issuerKey.kid })).toString("base64url")}.${p}.AAAA`;
-        expect(await refusal(v.verifyToken(hs))).toBe("ERR_TOKEN_ALG_NOT_ALLOWED");
+        expect(await refusal(v.verifyToken(hs, ELSEWHERE))).toBe("ERR_TOKEN_ALG_NOT_ALLOWED");
         const forged = d.token({}, {}, seededKey("attacker")).split(".");
         const withIssuerKid = d.token().split(".");
         // Issuer's header and kid, attacker's signature over different claims.
         const mixed = `${withIssuerKid[0]}.${forged[1]}.${forged[2]}`;
-        expect(await refusal(v.verifyToken(mixed))).toBe("ERR_TOKEN_SIGNATURE");
+        expect(await refusal(v.verifyToken(mixed, ELSEWHERE))).toBe("ERR_TOKEN_SIGNATURE");
       });
 
       it("UTF-8 claims decode; a payload that is not valid UTF-8 is malformed", async () => {
         const { d, v } = setup();
-        const who = await v.verifyToken(d.token({ note: "Adé ✓" }));
+        const who = await v.verifyToken(d.token({ note: "Adé ✓" }), ELSEWHERE);
         expect(who.claims.note).toBe("Adé ✓");
         const h = d.token().split(".")[0];
         const bad = `${h}.${Buffer.from([0x7b, 0xff, 0x7d]).toString("base64url")}.${"A".repeat(86)}`;
-        expect(await refusal(v.verifyToken(bad))).toBe("ERR_TOKEN_MALFORMED");
+        expect(await refusal(v.verifyToken(bad, ELSEWHERE))).toBe("ERR_TOKEN_MALFORMED");
+      });
+
+      it("a signature in non-canonical base64url (non-zero trailing bits, or 4n+1 characters) is malformed", async () => {
+        const { d, v } = setup();
+        const token = d.token();
+        const dot = token.lastIndexOf(".");
+        const sig = token.slice(dot + 1);
+        const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+        // 86 characters for 64 bytes: the last one carries 2 bits and 4 zero bits; set one of those.
+        const last = alphabet.indexOf(sig.at(-1) as string);
+        const twin = `${token.slice(0, dot + 1)}${sig.slice(0, -1)}${alphabet[last | 1]}`;
+        expect(Buffer.from(twin.slice(dot + 1), "base64url")).toEqual(Buffer.from(sig, "base64url"));
+        expect(await refusal(v.verifyToken(twin, ELSEWHERE))).toBe("ERR_TOKEN_MALFORMED");
+        expect(await refusal(v.verifyToken(`${token}AAA`, ELSEWHERE))).toBe("ERR_TOKEN_MALFORMED");
+        await v.verifyToken(token, ELSEWHERE);
+      });
+
+      it("scopes: stray spaces make no empty scope; payloads of every base64 length decode", async () => {
+        const { d, v } = setup();
+        expect((await v.verifyToken(d.token({ scope: " read  write " }), ELSEWHERE)).scope).toEqual([
+          "read",
+          "write",
+        ]);
+        expect((await v.verifyToken(d.token({ scope: "" }), ELSEWHERE)).scope).toEqual([]);
+        for (const pad of ["", "x", "xx", "xxx"]) {
+          expect((await v.verifyToken(d.token({ pad }), ELSEWHERE)).claims.pad).toBe(pad);
+        }
+      });
+
+      it("returned claims are frozen, also when the token cache keeps nothing", async () => {
+        for (const tokenCacheSize of [0, 10]) {
+          const { d, v } = setup({ tokenCacheSize });
+          const who = await v.verifyToken(d.token(), ELSEWHERE);
+          expect(Object.isFrozen(who.claims)).toBe(true);
+          expect(Object.isFrozen(who.claims.act)).toBe(true);
+          expect(Object.isFrozen(who.claims.status?.status_list)).toBe(true);
+        }
       });
 
       it("typ other than at+jwt is refused (RFC 8725 §3.11)", async () => {
         const { d, v } = setup();
-        expect(await refusal(v.verifyToken(d.token({}, { typ: "JWT" })))).toBe("ERR_TOKEN_TYP");
+        expect(await refusal(v.verifyToken(d.token({}, { typ: "JWT" }), ELSEWHERE))).toBe("ERR_TOKEN_TYP");
       });
 
       it("missing or malformed claims are refused", async () => {
         const { d, v } = setup();
-        expect(await refusal(v.verifyToken(d.token({ grant_id: undefined })))).toBe("ERR_TOKEN_CLAIMS");
-        expect(await refusal(v.verifyToken(d.token({ act: { sub: "agt_someone_else" } })))).toBe(
+        expect(await refusal(v.verifyToken(d.token({ grant_id: undefined }), ELSEWHERE))).toBe(
+          "ERR_TOKEN_CLAIMS",
+        );
+        expect(await refusal(v.verifyToken(d.token({ act: { sub: "agt_someone_else" } }), ELSEWHERE))).toBe(
           "ERR_TOKEN_CLAIMS",
         );
         expect(
-          await refusal(v.verifyToken(d.token({ status: { status_list: { idx: -1, uri: "x" } } }))),
+          await refusal(
+            v.verifyToken(d.token({ status: { status_list: { idx: -1, uri: "x" } } }), ELSEWHERE),
+          ),
         ).toBe("ERR_TOKEN_CLAIMS");
-        expect(await refusal(v.verifyToken("not a jwt"))).toBe("ERR_TOKEN_MALFORMED");
-        expect(await refusal(v.verifyToken("a.b.c"))).toBe("ERR_TOKEN_MALFORMED");
+        expect(await refusal(v.verifyToken("not a jwt", ELSEWHERE))).toBe("ERR_TOKEN_MALFORMED");
+        expect(await refusal(v.verifyToken("a.b.c", ELSEWHERE))).toBe("ERR_TOKEN_MALFORMED");
       });
 
       it("clock skew: within the leeway passes, beyond it is refused", async () => {
         const { d, v } = setup({ leewaySec: 5 });
         const now = Math.floor(d.clock.now / 1000);
-        await v.verifyToken(d.token({ iat: now + 4 }));
-        expect(await refusal(v.verifyToken(d.token({ iat: now + 30 })))).toBe("ERR_TOKEN_IAT_IN_FUTURE");
-        expect(await refusal(v.verifyToken(d.token({ nbf: now + 30 })))).toBe("ERR_TOKEN_NOT_YET_VALID");
-        await v.verifyToken(d.token({ exp: now - 4 }));
-        expect(await refusal(v.verifyToken(d.token({ exp: now - 6 })))).toBe("ERR_TOKEN_EXPIRED");
+        await v.verifyToken(d.token({ iat: now + 4 }), ELSEWHERE);
+        expect(await refusal(v.verifyToken(d.token({ iat: now + 30 }), ELSEWHERE))).toBe(
+          "ERR_TOKEN_IAT_IN_FUTURE",
+        );
+        expect(await refusal(v.verifyToken(d.token({ nbf: now + 30 }), ELSEWHERE))).toBe(
+          "ERR_TOKEN_NOT_YET_VALID",
+        );
+        await v.verifyToken(d.token({ exp: now - 4 }), ELSEWHERE);
+        expect(await refusal(v.verifyToken(d.token({ exp: now - 6 }), ELSEWHERE))).toBe("ERR_TOKEN_EXPIRED");
       });
 
       it("a cached (warm) token is still refused once it expires", async () => {
         const { d, v } = setup();
         const token = d.token();
-        await v.verifyToken(token);
+        await v.verifyToken(token, ELSEWHERE);
         d.clock.now += 306_000;
-        expect(await refusal(v.verifyToken(token))).toBe("ERR_TOKEN_EXPIRED");
+        expect(await refusal(v.verifyToken(token, ELSEWHERE))).toBe("ERR_TOKEN_EXPIRED");
       });
     });
 
@@ -178,8 +225,10 @@ for (const [name, b] of BACKENDS) {
         const { d, v } = setup();
         const impostor = seededKey("impostor");
         d.jwks.keys.push({ ...impostor.publicJwk, kid: d.issuerKey.kid, alg: "EdDSA", use: "sig" });
-        expect(await refusal(v.verifyToken(d.token()))).toBe("ERR_TOKEN_UNKNOWN_KEY");
-        expect(await refusal(v.verifyToken(d.token({}, {}, impostor)))).toBe("ERR_TOKEN_UNKNOWN_KEY");
+        expect(await refusal(v.verifyToken(d.token(), ELSEWHERE))).toBe("ERR_TOKEN_UNKNOWN_KEY");
+        expect(await refusal(v.verifyToken(d.token({}, {}, impostor), ELSEWHERE))).toBe(
+          "ERR_TOKEN_UNKNOWN_KEY",
+        );
       });
 
       it("unexpected key types (RSA, oct, private, encryption, wrong alg) are skipped without crashing", async () => {
@@ -194,9 +243,11 @@ for (const [name, b] of BACKENDS) {
           { kty: "OKP", crv: "Ed25519", kid: "bad-point", x: "!!" },
           null as unknown as Record<string, unknown>,
         );
-        await v.verifyToken(d.token());
+        await v.verifyToken(d.token(), ELSEWHERE);
         for (const kid of ["rsa", "hmac", "private", "enc", "wrong-alg", "bad-point"]) {
-          expect(await refusal(v.verifyToken(d.token({}, { kid }, other)))).toBe("ERR_TOKEN_UNKNOWN_KEY");
+          expect(await refusal(v.verifyToken(d.token({}, { kid }, other), ELSEWHERE))).toBe(
+            "ERR_TOKEN_UNKNOWN_KEY",
+          );
         }
         expect(v.keys.size).toBe(1);
       });
@@ -204,27 +255,106 @@ for (const [name, b] of BACKENDS) {
       it("rotation: a new key is fetched on an unknown kid; a rotated-out key is refused once gone", async () => {
         const { d, v } = setup({ jwks: { minRefetchIntervalMs: 1_000, refreshIntervalMs: 60_000 } });
         const oldToken = d.token();
-        await v.verifyToken(oldToken);
+        await v.verifyToken(oldToken, ELSEWHERE);
         const next = seededKey("issuer-2");
         d.jwks.keys.push({ ...next.publicJwk, kid: next.kid, alg: "EdDSA", use: "sig" });
         d.clock.now += 2_000;
-        await v.verifyToken(d.token({}, {}, next));
+        await v.verifyToken(d.token({}, {}, next), ELSEWHERE);
         // The old key leaves the JWKS: after the next refresh, even a cached token by it is refused.
         d.jwks.keys.splice(0, 1);
         d.clock.now += 61_000;
         const fresh = d.token({}, {}, d.issuerKey);
-        expect(await refusal(v.verifyToken(fresh))).toBe("ERR_TOKEN_UNKNOWN_KEY");
+        expect(await refusal(v.verifyToken(fresh, ELSEWHERE))).toBe("ERR_TOKEN_UNKNOWN_KEY");
         // oldToken was verified (and cached) before and has not expired: the cache dropped it too.
-        expect(await refusal(v.verifyToken(oldToken))).toBe("ERR_TOKEN_UNKNOWN_KEY");
+        expect(await refusal(v.verifyToken(oldToken, ELSEWHERE))).toBe("ERR_TOKEN_UNKNOWN_KEY");
       });
 
       it("unknown kids do not hammer the JWKS (refetch is rate-limited)", async () => {
         const { d, v } = setup({ jwks: { minRefetchIntervalMs: 10_000 } });
-        await v.verifyToken(d.token());
+        await v.verifyToken(d.token(), ELSEWHERE);
         const jwksFetches = () => d.requests.filter((u) => u.endsWith("/jwks.json")).length;
         const before = jwksFetches();
-        for (let i = 0; i < 20; i++) await refusal(v.verifyToken(d.token({}, { kid: `forged-${i}` })));
+        for (let i = 0; i < 20; i++)
+          await refusal(v.verifyToken(d.token({}, { kid: `forged-${i}` }), ELSEWHERE));
         expect(jwksFetches() - before).toBeLessThanOrEqual(1);
+      });
+
+      it("issuer outage: random kids cost at most one JWKS fetch per cooldown, one in flight at a time", async () => {
+        const d = fakeIssuer();
+        let down = false;
+        let jwksFetches = 0;
+        const outage: typeof fetch = async (input, init) => {
+          const url = String(input);
+          if (url.endsWith("/jwks.json") || url.includes("/.well-known/oauth-authorization-server")) {
+            if (url.endsWith("/jwks.json")) jwksFetches++;
+            if (down) throw new Error("ECONNREFUSED");
+          }
+          return d.fetch(input, init);
+        };
+        const v = createVerifier({
+          issuer: ISSUER,
+          audience: AUDIENCE,
+          fetch: outage,
+          now: () => d.clock.now,
+          jwks: { minRefetchIntervalMs: 10_000, refreshIntervalMs: 60_000 },
+          ...(backend !== undefined ? { signatureBackend: backend } : {}),
+        });
+        open.push(v);
+        await v.verifyToken(d.token(), ELSEWHERE);
+        expect(jwksFetches).toBe(1);
+        down = true;
+        d.clock.now += 61_000; // the key set is due for its refresh, and the issuer is down
+        const forged = (i: number) => d.token({}, { kid: `forged-${i}` });
+        // 50 at once: one fetch, shared.
+        const codes = await Promise.all(
+          Array.from({ length: 50 }, (_, i) => refusal(v.verifyToken(forged(i), ELSEWHERE))),
+        );
+        expect(new Set(codes)).toEqual(new Set(["ERR_TOKEN_UNKNOWN_KEY"]));
+        expect(jwksFetches).toBe(2);
+        // One after another within the cooldown: none; the known key keeps verifying meanwhile.
+        for (let i = 0; i < 50; i++) {
+          d.clock.now += 100;
+          expect(await refusal(v.verifyToken(forged(100 + i), ELSEWHERE))).toBe("ERR_TOKEN_UNKNOWN_KEY");
+          await v.verifyToken(d.token(), ELSEWHERE);
+        }
+        expect(jwksFetches).toBe(2);
+        // Once the cooldown is over, one more try.
+        d.clock.now += 10_000;
+        for (let i = 0; i < 10; i++) await refusal(v.verifyToken(forged(200 + i), ELSEWHERE));
+        expect(jwksFetches).toBe(3);
+        // The issuer is back: the next due fetch brings new keys.
+        down = false;
+        const next = seededKey("issuer-after-outage");
+        d.jwks.keys.push({ ...next.publicJwk, kid: next.kid, alg: "EdDSA", use: "sig" });
+        d.clock.now += 10_000;
+        await v.verifyToken(d.token({}, {}, next), ELSEWHERE);
+        expect(jwksFetches).toBe(4);
+      });
+
+      it("no JWKS yet and the issuer down: ERR_JWKS_UNAVAILABLE, retried at most once per cooldown", async () => {
+        let fetches = 0;
+        const d = fakeIssuer();
+        const v = createVerifier({
+          issuer: ISSUER,
+          audience: AUDIENCE,
+          now: () => d.clock.now,
+          jwks: { minRefetchIntervalMs: 10_000 },
+          fetch: async () => {
+            fetches++;
+            throw new Error("ECONNREFUSED");
+          },
+        });
+        open.push(v);
+        for (let i = 0; i < 20; i++) {
+          d.clock.now += 100;
+          expect(await refusal(v.verifyToken(d.token({}, { kid: `k${i}` }), ELSEWHERE))).toBe(
+            "ERR_JWKS_UNAVAILABLE",
+          );
+        }
+        expect(fetches).toBe(1);
+        d.clock.now += 10_000;
+        expect(await refusal(v.verifyToken(d.token(), ELSEWHERE))).toBe("ERR_JWKS_UNAVAILABLE");
+        expect(fetches).toBe(2);
       });
 
       it("an unreachable issuer: ERR_JWKS_UNAVAILABLE (503), not a crash", async () => {
@@ -237,12 +367,66 @@ for (const [name, b] of BACKENDS) {
         });
         open.push(v);
         const d = fakeIssuer();
-        const e = await v.verifyToken(d.token()).catch((x: unknown) => x);
+        const e = await v.verifyToken(d.token(), ELSEWHERE).catch((x: unknown) => x);
         expect(e).toMatchObject({ code: "ERR_JWKS_UNAVAILABLE", status: 503 });
       });
     });
 
     describe("verifier: DPoP (RFC 9449)", () => {
+      it("verifyToken refuses a DPoP-bound token without its proof (a stolen token is not a bearer token)", async () => {
+        const { d, v, errors } = setup();
+        const stolen = d.token();
+        // RFC 9449 §7.1: cold (never seen) and warm (seen with its proof before) alike.
+        expect(await refusal(v.verifyToken(stolen))).toBe("ERR_DPOP_PROOF_REQUIRED");
+        await v.verify(request(d, stolen));
+        const e = await v.verifyToken(stolen).catch((x: unknown) => x);
+        expect(e).toMatchObject({ code: "ERR_DPOP_PROOF_REQUIRED", status: 401, error: "invalid_token" });
+        // A misspelt opt-out is not an opt-out.
+        expect(
+          await refusal(
+            v.verifyToken(stolen, { dpop: "checked_elsewhere" } as unknown as { dpop: "checked-elsewhere" }),
+          ),
+        ).toBe("ERR_DPOP_MISSING");
+        expect(errors).toEqual([]);
+      });
+
+      it("verifyToken with the proof and request checks the proof; the explicit opt-out skips it", async () => {
+        const { d, v } = setup();
+        const token = d.token();
+        const r = request(d, token);
+        const dpop = { proof: r.headers.dpop, method: "get", url: URL_ };
+        expect((await v.verifyToken(token, { dpop })).jkt).toBe(d.agentKey.kid);
+        expect(await refusal(v.verifyToken(token, { dpop }))).toBe("ERR_DPOP_REPLAYED");
+        const other = request(d, token).headers.dpop;
+        expect(
+          await refusal(v.verifyToken(token, { dpop: { ...dpop, proof: other, url: `${AUDIENCE}/admin` } })),
+        ).toBe("ERR_DPOP_HTU_MISMATCH");
+        const thief = dpopProof(seededKey("thief"), {
+          htm: "GET",
+          htu: URL_,
+          iat: Math.floor(d.clock.now / 1000),
+          token,
+        });
+        expect(await refusal(v.verifyToken(token, { dpop: { ...dpop, proof: thief } }))).toBe(
+          "ERR_DPOP_KEY_MISMATCH",
+        );
+        expect(await refusal(v.verifyToken(token, { dpop: { ...dpop, proof: "" } }))).toBe(
+          "ERR_DPOP_MISSING",
+        );
+        // Opting out hands the caller the key to check the proof against.
+        expect((await v.verifyToken(token, { dpop: "checked-elsewhere" })).jkt).toBe(d.agentKey.kid);
+      });
+
+      it("verifyToken: a token that is not bound needs no proof, and a proof for it is refused", async () => {
+        const { d, v } = setup();
+        const unbound = d.token({ cnf: undefined });
+        expect((await v.verifyToken(unbound)).jkt).toBeUndefined();
+        const proof = request(d, unbound).headers.dpop;
+        expect(await refusal(v.verifyToken(unbound, { dpop: { proof, method: "GET", url: URL_ } }))).toBe(
+          "ERR_TOKEN_CLAIMS",
+        );
+      });
+
       it("a proof for another URL or method is refused", async () => {
         const { d, v } = setup();
         const token = d.token();
@@ -440,8 +624,8 @@ for (const [name, b] of BACKENDS) {
         const sig = sign("sha256", Buffer.from(`${h}.${p}`), { key: privateKey, dsaEncoding: "ieee-p1363" });
         return `${h}.${p}.${sig.toString("base64url")}`;
       };
-      await v.verifyToken(es256("p256"));
-      expect(await refusal(v.verifyToken(es256(d.issuerKey.kid)))).toBe("ERR_TOKEN_SIGNATURE");
+      await v.verifyToken(es256("p256"), ELSEWHERE);
+      expect(await refusal(v.verifyToken(es256(d.issuerKey.kid), ELSEWHERE))).toBe("ERR_TOKEN_SIGNATURE");
     });
   });
 }

@@ -38,6 +38,28 @@ export interface RequestLike {
   headers: HeadersLike;
 }
 
+/** The DPoP proof a token came with, and the request it must name (RFC 9449 §4.3). */
+export interface DpopRequest {
+  /** The `DPoP` header's value. */
+  proof: string;
+  /** The request method (`htm`). */
+  method: string;
+  /** The absolute URL the client addressed (`htu`). */
+  url: string;
+}
+
+/** What {@link Verifier.verifyToken} needs besides the token. */
+export interface VerifyTokenOptions {
+  /**
+   * For a DPoP-bound token (`cnf.jkt`): the proof and request it came with, checked here; or
+   * `"checked-elsewhere"` when the caller verifies the proof itself against the returned `jkt`
+   * (a deliberate opt-out: skipping the proof turns a bound token into a bearer token).
+   * Without it, a bound token is refused with `ERR_DPOP_PROOF_REQUIRED`. Ignored for a token
+   * that is not bound, except that a proof given for one is refused (`ERR_TOKEN_CLAIMS`).
+   */
+  dpop?: DpopRequest | "checked-elsewhere";
+}
+
 /** Who is calling, once verified. */
 export interface VerifiedCaller {
   /** The principal on whose behalf the agent acts (`sub`). */
@@ -90,8 +112,24 @@ export interface VerifierOptions {
     maxBackoffMs?: number;
     /** Tokens issued this close to the stream's start are also checked against the status list. Default 5 000 ms. */
     coverageMarginMs?: number;
+    /**
+     * Largest revocation event accepted, in characters of its `data` (one more per line). A bigger
+     * one drops the connection as garbage (reconnect with backoff; the status list answers
+     * meanwhile). Default 1 048 576 (1 MiB).
+     */
+    maxEventLength?: number;
   };
-  jwks?: { refreshIntervalMs?: number; minRefetchIntervalMs?: number; jwksUri?: string };
+  jwks?: {
+    /** Refetch the key set this often. Default 300 000 ms. */
+    refreshIntervalMs?: number;
+    /**
+     * Cooldown between fetches that verifications trigger (unknown `kid`, due refresh, retry during
+     * an outage), from the last attempt's start or end; one fetch in flight at a time. Default 5 000 ms.
+     */
+    minRefetchIntervalMs?: number;
+    /** Skip discovery and use this JWKS URL. */
+    jwksUri?: string;
+  };
   /** Where signatures are checked; default Web Crypto. On Node, `nodeCryptoBackend` from `@deputy/sdk/node`. */
   signatureBackend?: SignatureBackend;
   /** Verified tokens kept for the warm path. Default 10 000. */
@@ -224,6 +262,7 @@ export class Verifier {
         ...(r.heartbeatTimeoutMs !== undefined ? { heartbeatTimeoutMs: r.heartbeatTimeoutMs } : {}),
         ...(r.initialBackoffMs !== undefined ? { initialBackoffMs: r.initialBackoffMs } : {}),
         ...(r.maxBackoffMs !== undefined ? { maxBackoffMs: r.maxBackoffMs } : {}),
+        ...(r.maxEventLength !== undefined ? { maxEventLength: r.maxEventLength } : {}),
       });
     }
   }
@@ -312,42 +351,68 @@ export class Verifier {
         "this resource accepts DPoP-bound tokens only (Authorization: DPoP)",
       );
     }
-    const caller = await this.verifyToken(token);
-    const jkt = caller.claims.cnf?.jkt;
+    const caller = await this.#verifyAccessToken(token, false);
     if (scheme === "bearer") {
       // RFC 9449 §7.1: a DPoP-bound token presented as Bearer is a stolen-token attempt, refused.
-      if (jkt !== undefined)
+      if (caller.jkt !== undefined)
         throw refuse("ERR_TOKEN_NOT_BEARER", "a DPoP-bound token must be sent with Authorization: DPoP");
     } else {
-      if (jkt === undefined)
-        throw refuse("ERR_TOKEN_CLAIMS", "Authorization: DPoP needs a DPoP-bound token (cnf.jkt)");
-      if (proof === undefined || proof === "")
-        throw refuse("ERR_DPOP_MISSING", "the DPoP proof header is missing");
-      await verifyDpopProof(proof, {
-        htm: request.method.toUpperCase(),
-        htu: request.url,
-        nowSec: Math.floor(this.#now() / 1000),
-        accessToken: token,
-        expectedJkt: jkt,
-        replay: this.#replay,
-        ...(this.#o.dpop?.maxAgeSec !== undefined ? { maxAgeSec: this.#o.dpop.maxAgeSec } : {}),
-        ...(this.#o.dpop?.futureSkewSec !== undefined ? { futureSkewSec: this.#o.dpop.futureSkewSec } : {}),
-        ...(this.#nonce !== undefined ? { nonce: this.#nonce } : {}),
-        ...(this.#o.signatureBackend !== undefined ? { backend: this.#o.signatureBackend } : {}),
-      });
+      await this.#checkProof(token, caller, { proof: proof ?? "", method: request.method, url: request.url });
     }
     if (options.requiredScope !== undefined) requireScope(caller, options.requiredScope);
     return caller;
   }
 
   /**
-   * Verifies an access token alone (no DPoP proof): signature (skipped for a token seen before),
-   * claims, lifetime and revocation.
+   * Verifies an access token: signature (skipped for a token seen before), claims, lifetime and
+   * revocation. A DPoP-bound token (`cnf.jkt`) also needs its proof (RFC 9449 §7.1): pass
+   * `dpop: { proof, method, url }` from the request it came with, or — only when your code checks
+   * that proof itself — `dpop: "checked-elsewhere"`. Without either, a bound token is refused with
+   * `ERR_DPOP_PROOF_REQUIRED`, so a stolen bound token can never pass as a bearer token by accident.
+   * Prefer {@link verify}, which reads the token and the proof from the request.
    *
    * @example
-   * const who = await verifier.verifyToken(token);
+   * const who = await verifier.verifyToken(token, { dpop: { proof: req.headers.dpop, method: "GET", url: "https://api.example.com/tickets" } });
+   * const mine = await verifier.verifyToken(token, { dpop: "checked-elsewhere" }); // you verify the proof against who.jkt
    */
-  async verifyToken(token: string): Promise<VerifiedCaller> {
+  verifyToken(token: string, options: VerifyTokenOptions = {}): Promise<VerifiedCaller> {
+    const dpop = options?.dpop;
+    // No wrapper promise when there is no proof to check here (the cold path is latency-bound).
+    if (dpop === undefined || dpop === "checked-elsewhere")
+      return this.#verifyAccessToken(token, dpop === undefined);
+    return this.#verifyAccessToken(token, false).then(async (caller) => {
+      await this.#checkProof(token, caller, dpop);
+      return caller;
+    });
+  }
+
+  /** RFC 9449 §4.3 and §7.1: the proof of possession of the key the token is bound to. */
+  async #checkProof(token: string, caller: VerifiedCaller, dpop: DpopRequest): Promise<void> {
+    const jkt = caller.jkt;
+    if (jkt === undefined)
+      throw refuse("ERR_TOKEN_CLAIMS", "Authorization: DPoP needs a DPoP-bound token (cnf.jkt)");
+    // Plain JavaScript callers may hand over a missing header, or misspell "checked-elsewhere".
+    if (typeof dpop !== "object" || dpop === null || typeof dpop.proof !== "string" || dpop.proof === "")
+      throw refuse("ERR_DPOP_MISSING", "the DPoP proof header is missing");
+    await verifyDpopProof(dpop.proof, {
+      htm: String(dpop.method).toUpperCase(),
+      htu: String(dpop.url),
+      nowSec: Math.floor(this.#now() / 1000),
+      accessToken: token,
+      expectedJkt: jkt,
+      replay: this.#replay,
+      ...(this.#o.dpop?.maxAgeSec !== undefined ? { maxAgeSec: this.#o.dpop.maxAgeSec } : {}),
+      ...(this.#o.dpop?.futureSkewSec !== undefined ? { futureSkewSec: this.#o.dpop.futureSkewSec } : {}),
+      ...(this.#nonce !== undefined ? { nonce: this.#nonce } : {}),
+      ...(this.#o.signatureBackend !== undefined ? { backend: this.#o.signatureBackend } : {}),
+    });
+  }
+
+  /**
+   * The token alone: signature (skipped for a token seen before), claims, lifetime, then — when
+   * `refuseBound` — a bound token with no proof to come, and revocation.
+   */
+  async #verifyAccessToken(token: string, refuseBound: boolean): Promise<VerifiedCaller> {
     this.#startStream();
     const nowMs = this.#now();
     const nowSec = Math.floor(nowMs / 1000);
@@ -356,16 +421,26 @@ export class Verifier {
       // RFC 9068 §4: exp (and nbf) are checked on every use, not only the first.
       checkLifetime(claims, { nowSec, leewaySec: this.#leeway });
     } else {
-      const verified = await verifyAccessToken(token, {
+      const pending = verifyAccessToken(token, {
         issuer: this.issuer,
         audience: this.audience,
         nowSec,
         leewaySec: this.#leeway,
         keys: this.keys,
       });
+      // Synchronous with a cached key on a synchronous backend: no await, no extra microtask.
+      const verified = pending instanceof Promise ? await pending : pending;
       claims = verified.claims;
+      // Freezes the claims in place: what we return is what the cache holds.
       this.#cache.set(token, claims, verified.kid);
-      claims = this.#cache.get(token) ?? claims;
+    }
+    // RFC 9449 §7.1: a DPoP-bound token is only good with a proof by its key; before the
+    // revocation check, so a token refused anyway costs no status-list fetch.
+    if (refuseBound && claims.cnf !== undefined) {
+      throw refuse(
+        "ERR_DPOP_PROOF_REQUIRED",
+        'the access token is DPoP-bound (cnf.jkt): verifyToken needs its DPoP proof, or dpop: "checked-elsewhere"',
+      );
     }
     if (!this.#revocationDecided(claims, nowMs)) await this.#checkRevocation(claims, nowMs);
     return callerOf(claims);
@@ -515,6 +590,12 @@ function checkStatus(list: StatusList, idx: number): void {
   if (status !== 0) throw refuse("ERR_TOKEN_REVOKED", "the access token has been revoked (status list)");
 }
 
+/** RFC 6749 §3.3: space-delimited; stray spaces make no empty scope. */
+function scopesOf(scope: string): string[] {
+  const scopes = scope.split(" ");
+  return scopes.includes("") ? scopes.filter((s) => s.length > 0) : scopes;
+}
+
 function callerOf(claims: AccessTokenClaims): VerifiedCaller {
   const chain: string[] = [];
   for (let a = claims.act.act; a !== undefined; a = a.act) chain.push(a.sub);
@@ -522,7 +603,7 @@ function callerOf(claims: AccessTokenClaims): VerifiedCaller {
     principal: claims.sub,
     agent: claims.client_id,
     chain,
-    scope: claims.scope.split(" ").filter((s) => s.length > 0),
+    scope: scopesOf(claims.scope),
     tokenId: claims.jti,
     grantId: claims.grant_id,
     jkt: claims.cnf?.jkt,

@@ -16,6 +16,8 @@ import {
   type TestDeputy,
 } from "../test-support/server.js";
 
+/** These tests are about the token alone; the DPoP proof is the subject of other tests. */
+const ELSEWHERE = { dpop: "checked-elsewhere" } as const;
 let t: TestDeputy;
 let story: Story;
 let base: string;
@@ -61,10 +63,12 @@ describe("@deputy/sdk/verifier against this server", () => {
   it("reads the status list: accepts a valid token, refuses it once revoked", async () => {
     const token = await getToken(t, story.agent, story.agentKey);
     const before = verifier({ events: false });
-    expect((await before.verifyToken(token)).agent).toBe(story.agent);
+    expect((await before.verifyToken(token, ELSEWHERE)).agent).toBe(story.agent);
     await expectOk(t.api("POST", `/v1/agents/${story.agent}/revoke`, {}));
     // A fresh verifier (no cached list) sees the bit at once.
-    expect(await refusal(verifier({ events: false }).verifyToken(token))).toBe("ERR_TOKEN_REVOKED");
+    expect(await refusal(verifier({ events: false }).verifyToken(token, ELSEWHERE))).toBe(
+      "ERR_TOKEN_REVOKED",
+    );
   });
 
   it("follows the event stream: a revocation refuses tokens, including ones it never saw", async () => {
@@ -76,12 +80,12 @@ describe("@deputy/sdk/verifier against this server", () => {
     const deadline = Date.now() + 5_000;
     while (!v.health().streamConnected && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
     expect(v.health().streamConnected).toBe(true);
-    expect((await v.verifyToken(seen)).agent).toBe(story.agent);
+    expect((await v.verifyToken(seen, ELSEWHERE)).agent).toBe(story.agent);
     await expectOk(t.api("POST", `/v1/agents/${story.agent}/revoke`, { reason: "compromised" }));
     while (events === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
     expect(events).toBe(1);
     expect(v.health().lastEventId).toBe(1);
-    expect(await refusal(v.verifyToken(seen))).toBe("ERR_TOKEN_REVOKED");
-    expect(await refusal(v.verifyToken(unseen))).toBe("ERR_TOKEN_REVOKED");
+    expect(await refusal(v.verifyToken(seen, ELSEWHERE))).toBe("ERR_TOKEN_REVOKED");
+    expect(await refusal(v.verifyToken(unseen, ELSEWHERE))).toBe("ERR_TOKEN_REVOKED");
   });
 });
