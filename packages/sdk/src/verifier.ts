@@ -18,6 +18,7 @@ export {
   type VerificationErrorCode,
 } from "./verifier/errors.js";
 export {
+  DEFAULT_REVOCATION_EVENT_LENGTH,
   EventStreamError,
   parseRevocationEvent,
   type RevocationEvent,

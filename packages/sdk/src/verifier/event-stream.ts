@@ -9,12 +9,15 @@
  * const stream = new RevocationStream({ url, authorization: `Basic ${b64}`, fetch, now: Date.now, onRevocation: (e) => index.apply(e.cascade) });
  * stream.start();
  */
-import {
-  DEFAULT_SSE_MAX_EVENT_LENGTH,
-  DEFAULT_SSE_MAX_LINE_LENGTH,
-  type SseEvent,
-  SseParser,
-} from "./sse.js";
+import { DEFAULT_SSE_MAX_LINE_LENGTH, type SseEvent, SseParser } from "./sse.js";
+
+/**
+ * Default bound on one revocation event (characters of its `data`): 16 MiB. Deputy sends a
+ * revocation's whole cascade as one event, about 45 characters per token, so this carries a
+ * revocation of some 350,000 live tokens while still bounding what a hostile stream can make the
+ * verifier hold.
+ */
+export const DEFAULT_REVOCATION_EVENT_LENGTH = 16 << 20;
 
 /** One revocation with everything it cascaded to. */
 export interface RevocationEvent {
@@ -63,8 +66,8 @@ export interface RevocationStreamOptions {
   maxBackoffMs?: number;
   /**
    * Bound on one event's `data` (characters, one more per `data` line): a bigger event is an
-   * `ERR_EVENT_STREAM_GARBAGE` error that drops the connection. Default 1 MiB
-   * ({@link DEFAULT_SSE_MAX_EVENT_LENGTH}).
+   * `ERR_EVENT_STREAM_GARBAGE` error that drops the connection. Default 16 MiB
+   * ({@link DEFAULT_REVOCATION_EVENT_LENGTH}).
    */
   maxEventLength?: number;
   /** Resume after this id on the first connection. */
@@ -205,7 +208,7 @@ export class RevocationStream {
   }
 
   #maxEvent(): number {
-    return this.#o.maxEventLength ?? DEFAULT_SSE_MAX_EVENT_LENGTH;
+    return this.#o.maxEventLength ?? DEFAULT_REVOCATION_EVENT_LENGTH;
   }
 
   #timeout(): number {

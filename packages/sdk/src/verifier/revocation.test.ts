@@ -7,6 +7,7 @@ import {
   ISSUER,
   revocationFrame,
   seededKey,
+  T0,
 } from "../test-support/fake-issuer.js";
 import { VerificationError } from "./errors.js";
 import { SseParser } from "./sse.js";
@@ -222,6 +223,24 @@ describe("revocation via the event stream", () => {
     expect(
       await refusal(v.verifyToken(d.token({ client_id: "agt_2", act: { sub: "agt_2" } }), ELSEWHERE)),
     ).toBe("ERR_TOKEN_REVOKED");
+  });
+
+  it("with the default cap, a revocation of 100,000 tokens (one 4.6 MB line) arrives whole", async () => {
+    const { d, v, errors } = setup();
+    await connected(v, d);
+    const tokens = Array.from({ length: 100_000 }, (_, i) => ({
+      id: `tok_${String(i).padStart(26, "a")}`,
+      exp: Math.floor(T0 / 1000) + 300,
+    }));
+    const frame = revocationFrame(1, { tokens });
+    expect(frame.length).toBeGreaterThan(4_000_000);
+    d.sse.write(frame);
+    await vi.waitFor(() => expect(v.health().lastEventId).toBe(1));
+    expect(errors).toEqual([]);
+    d.clock.now += 1_000;
+    expect(await refusal(v.verifyToken(d.token({ jti: tokens[99_999]!.id }), ELSEWHERE))).toBe(
+      "ERR_TOKEN_REVOKED",
+    );
   });
 
   it("an oversized event (endless data lines) drops the connection; resumed after the last event, status list meanwhile", async () => {

@@ -115,7 +115,8 @@ export interface VerifierOptions {
     /**
      * Largest revocation event accepted, in characters of its `data` (one more per line). A bigger
      * one drops the connection as garbage (reconnect with backoff; the status list answers
-     * meanwhile). Default 1 048 576 (1 MiB).
+     * meanwhile). Default 16 MiB (`DEFAULT_REVOCATION_EVENT_LENGTH`: a cascade of some
+     * 350,000 tokens).
      */
     maxEventLength?: number;
   };
