@@ -417,14 +417,22 @@ for (const [name, b] of BACKENDS) {
         expect((await v.verifyToken(token, { dpop: "checked-elsewhere" })).jkt).toBe(d.agentKey.kid);
       });
 
-      it("verifyToken: a token that is not bound needs no proof, and a proof for it is refused", async () => {
+      it("verifyToken: a token that is not bound is a bearer token: refused unless allowBearer, and a proof for it is refused", async () => {
         const { d, v } = setup();
         const unbound = d.token({ cnf: undefined });
-        expect((await v.verifyToken(unbound)).jkt).toBeUndefined();
-        const proof = request(d, unbound).headers.dpop;
-        expect(await refusal(v.verifyToken(unbound, { dpop: { proof, method: "GET", url: URL_ } }))).toBe(
-          "ERR_TOKEN_CLAIMS",
+        // As verify() refuses `Authorization: Bearer`, whatever the caller says about the proof.
+        expect(await refusal(v.verifyToken(unbound))).toBe("ERR_BEARER_NOT_ALLOWED");
+        expect(await refusal(v.verifyToken(unbound, { dpop: "checked-elsewhere" }))).toBe(
+          "ERR_BEARER_NOT_ALLOWED",
         );
+        const bearer = setup({ allowBearer: true }).v;
+        expect((await bearer.verifyToken(unbound)).jkt).toBeUndefined();
+        const proof = request(d, unbound).headers.dpop;
+        for (const verifier of [v, bearer]) {
+          expect(
+            await refusal(verifier.verifyToken(unbound, { dpop: { proof, method: "GET", url: URL_ } })),
+          ).toBe("ERR_TOKEN_CLAIMS");
+        }
       });
 
       it("a proof for another URL or method is refused", async () => {

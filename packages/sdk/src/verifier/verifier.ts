@@ -370,6 +370,8 @@ export class Verifier {
    * `dpop: { proof, method, url }` from the request it came with, or — only when your code checks
    * that proof itself — `dpop: "checked-elsewhere"`. Without either, a bound token is refused with
    * `ERR_DPOP_PROOF_REQUIRED`, so a stolen bound token can never pass as a bearer token by accident.
+   * A token that is not DPoP-bound is refused with `ERR_BEARER_NOT_ALLOWED` unless the verifier
+   * was created with `allowBearer`, as {@link verify} refuses `Authorization: Bearer`.
    * Prefer {@link verify}, which reads the token and the proof from the request.
    *
    * @example
@@ -379,9 +381,11 @@ export class Verifier {
   verifyToken(token: string, options: VerifyTokenOptions = {}): Promise<VerifiedCaller> {
     const dpop = options?.dpop;
     // No wrapper promise when there is no proof to check here (the cold path is latency-bound).
+    // A token that is not DPoP-bound is a bearer token: only where `allowBearer` says so.
+    const refuseUnbound = !this.#o.allowBearer;
     if (dpop === undefined || dpop === "checked-elsewhere")
-      return this.#verifyAccessToken(token, dpop === undefined);
-    return this.#verifyAccessToken(token, false).then(async (caller) => {
+      return this.#verifyAccessToken(token, dpop === undefined, refuseUnbound);
+    return this.#verifyAccessToken(token, false, false).then(async (caller) => {
       await this.#checkProof(token, caller, dpop);
       return caller;
     });
@@ -413,7 +417,11 @@ export class Verifier {
    * The token alone: signature (skipped for a token seen before), claims, lifetime, then — when
    * `refuseBound` — a bound token with no proof to come, and revocation.
    */
-  async #verifyAccessToken(token: string, refuseBound: boolean): Promise<VerifiedCaller> {
+  async #verifyAccessToken(
+    token: string,
+    refuseBound: boolean,
+    refuseUnbound = false,
+  ): Promise<VerifiedCaller> {
     this.#startStream();
     const nowMs = this.#now();
     const nowSec = Math.floor(nowMs / 1000);
@@ -441,6 +449,12 @@ export class Verifier {
       throw refuse(
         "ERR_DPOP_PROOF_REQUIRED",
         'the access token is DPoP-bound (cnf.jkt): verifyToken needs its DPoP proof, or dpop: "checked-elsewhere"',
+      );
+    }
+    if (refuseUnbound && claims.cnf === undefined) {
+      throw refuse(
+        "ERR_BEARER_NOT_ALLOWED",
+        "the access token is not DPoP-bound, and this verifier accepts bearer tokens only with allowBearer",
       );
     }
     if (!this.#revocationDecided(claims, nowMs)) await this.#checkRevocation(claims, nowMs);
