@@ -164,6 +164,17 @@ export async function verifySoftwareStatement(d: Deputy, jwt: string): Promise<V
             : (e as Error).message;
     throw new DeputyError("ERR_STATEMENT_INVALID", `software_statement: ${reason}`, { cause: e });
   }
+  // RFC 7519 §4.1.3: when `aud` is present and does not name us, the JWT MUST be rejected; a
+  // statement a launcher addressed to another relying party is not a statement for Deputy.
+  if (payload.aud !== undefined) {
+    const audiences = Array.isArray(payload.aud) ? payload.aud : [payload.aud];
+    if (!audiences.includes(d.urls.issuer)) {
+      throw new DeputyError(
+        "ERR_STATEMENT_INVALID",
+        `software_statement: aud does not name this server (${d.urls.issuer})`,
+      );
+    }
+  }
   const verified: VerifiedProvenance = {
     iss,
     sub: String(payload.sub),
