@@ -1,6 +1,6 @@
 /**
  * Provisioning attacks found in review, at the wire, on whichever store the run selects (SQLite,
- * or PostgreSQL with DEPUTY_TEST_DATABASE_URL). Attacks by name: statement-for-another-audience.
+ * or PostgreSQL with DEPUTY_TEST_DATABASE_URL). Attacks by name: statement-for-another-audience, statement-from-the-future.
  */
 import { afterEach, describe, expect, it } from "vitest";
 import { signJwt, type TestKey, testKey } from "../test-support/keys.js";
@@ -84,5 +84,34 @@ describe("software statements", () => {
     const among = statement(launcher, { aud: ["https://elsewhere.test", TEST_ISSUER] });
     expect((await registerWith(s.principal, 203, among)).statusCode).toBe(201);
     expect((await registerWith(s.principal, 204, statement(launcher))).statusCode).toBe(201);
+  });
+
+  it("statement-from-the-future: an iat or nbf later than now (beyond the skew) is refused", async () => {
+    await deputy();
+    const s = await setupStory(t);
+    const launcher = testKey(90);
+    await registerLauncher(launcher);
+    const now = Math.floor(t.clock.now() / 1000);
+    const skew = t.deputy.config.clockSkew;
+    const future = await registerWith(
+      s.principal,
+      210,
+      statement(launcher, { iat: now + skew + 3600, exp: now + skew + 7200 }),
+    );
+    expect(future.statusCode).toBe(400);
+    expect(future.json()).toEqual({
+      type: "statement-invalid",
+      title: "Invalid software statement",
+      status: 400,
+      detail: "software_statement: iat is in the future",
+      code: "ERR_STATEMENT_INVALID",
+    });
+    const notYet = await registerWith(s.principal, 211, statement(launcher, { nbf: now + skew + 60 }));
+    expect(notYet.statusCode).toBe(400);
+    expect(notYet.json().code).toBe("ERR_STATEMENT_INVALID");
+    // Within the skew: accepted.
+    expect((await registerWith(s.principal, 212, statement(launcher, { iat: now + skew }))).statusCode).toBe(
+      201,
+    );
   });
 });

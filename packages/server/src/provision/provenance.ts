@@ -164,6 +164,11 @@ export async function verifySoftwareStatement(d: Deputy, jwt: string): Promise<V
             : (e as Error).message;
     throw new DeputyError("ERR_STATEMENT_INVALID", `software_statement: ${reason}`, { cause: e });
   }
+  // jose checks `nbf` but not an `iat` in the future (only with maxTokenAge): a statement "issued"
+  // later than now, beyond the allowed skew, comes from a broken or forging clock.
+  if (typeof payload.iat === "number" && payload.iat > d.clock.now() / 1000 + d.config.clockSkew) {
+    throw new DeputyError("ERR_STATEMENT_INVALID", "software_statement: iat is in the future");
+  }
   // RFC 7519 §4.1.3: when `aud` is present and does not name us, the JWT MUST be rejected; a
   // statement a launcher addressed to another relying party is not a statement for Deputy.
   if (payload.aud !== undefined) {
