@@ -1,14 +1,20 @@
 /**
  * Provisioning attacks found in review, at the wire, on whichever store the run selects (SQLite,
- * or PostgreSQL with DEPUTY_TEST_DATABASE_URL). Attacks by name: statement-for-another-audience, statement-from-the-future.
+ * or PostgreSQL with DEPUTY_TEST_DATABASE_URL). Attacks by name: statement-for-another-audience,
+ * statement-from-the-future, claim-during-sweep.
  */
 import { afterEach, describe, expect, it } from "vitest";
+import { solveChallenge, sweepTemporaryAgents } from "../provision/index.js";
+import type { AgentStore, Store } from "../store/index.js";
 import { signJwt, type TestKey, testKey } from "../test-support/keys.js";
+import { getToken } from "../test-support/oauth.js";
 import {
   createTestDeputy,
   expectOk,
   setupStory,
+  T0,
   TEST_ISSUER,
+  TEST_RESOURCE,
   type TestDeputy,
 } from "../test-support/server.js";
 
@@ -20,7 +26,13 @@ afterEach(async () => {
 });
 
 async function deputy(overrides: Record<string, unknown> = {}): Promise<TestDeputy> {
-  t = await createTestDeputy({ powDifficulty: 8, temporaryAgentsPerHour: 100, ...overrides });
+  t = await createTestDeputy({
+    powDifficulty: 8,
+    sandboxResources: TEST_RESOURCE,
+    sandboxScopes: "read",
+    temporaryAgentsPerHour: 100,
+    ...overrides,
+  });
   return t;
 }
 
@@ -50,6 +62,53 @@ function registerWith(principal: string, seed: number, softwareStatement: string
     jwks: { keys: [testKey(seed).publicJwk] },
     provenance: { software_statement: softwareStatement },
   });
+}
+
+function post(path: string, body: unknown, headers: Record<string, string> = {}) {
+  return t.app.inject({
+    method: "POST",
+    url: path,
+    headers: { "content-type": "application/json", ...headers },
+    payload: JSON.stringify(body),
+  });
+}
+
+async function temporary(key: TestKey) {
+  const c = (await t.app.inject({ method: "GET", url: "/v1/agents/temporary/challenge" })).json();
+  return post("/v1/agents/temporary", {
+    name: "stray",
+    jwks: { keys: [key.publicJwk] },
+    challenge: c.challenge,
+    nonce: solveChallenge(c.challenge, c.difficulty),
+  });
+}
+
+/**
+ * Makes every transaction see `overrides` on its agent store: how a test reproduces a read that a
+ * concurrent transaction's commit has since made stale (PostgreSQL, READ COMMITTED).
+ */
+function overrideAgents(overrides: (agents: AgentStore) => Partial<AgentStore>): () => void {
+  const store = t.deputy.store;
+  const original = store.transaction;
+  const bind = (target: object, prop: string | symbol) => {
+    const v = Reflect.get(target, prop);
+    return typeof v === "function" ? v.bind(target) : v;
+  };
+  const wrap = (tx: Store): Store =>
+    new Proxy(tx, {
+      get: (target, prop) => {
+        if (prop !== "agents") return bind(target, prop);
+        const changed = overrides(target.agents);
+        return new Proxy(target.agents, {
+          get: (agents, p) => (p in changed ? changed[p as keyof AgentStore] : bind(agents, p)),
+        });
+      },
+    });
+  store.transaction = ((fn: (tx: Store) => Promise<unknown>) =>
+    original.call(store, (tx) => fn(wrap(tx)))) as Store["transaction"];
+  return () => {
+    store.transaction = original;
+  };
 }
 
 describe("software statements", () => {
@@ -113,5 +172,43 @@ describe("software statements", () => {
     expect((await registerWith(s.principal, 212, statement(launcher, { iat: now + skew }))).statusCode).toBe(
       201,
     );
+  });
+});
+
+describe("claims and the sweeper", () => {
+  it("claim-during-sweep: an agent claimed after the sweeper read the expired ones is not swept", async () => {
+    await deputy();
+    const s = await setupStory(t);
+    const { token: ada } = await expectOk(t.api("POST", `/v1/principals/${s.principal}/tokens`));
+    const key = testKey(220);
+    const tmp = (await temporary(key)).json();
+    const closes = T0 + 3_600_000;
+    // The sweeper starts at `closes` and reads the expired agents; a claim made a second before
+    // the window closed commits before the sweeper writes.
+    t.clock.set(closes - 1000);
+    const claim = await t.api("POST", `/v1/claims/${tmp.claim_code}`, {}, ada);
+    expect(claim.statusCode).toBe(200);
+    let reads = 0;
+    const restore = overrideAgents((agents) => ({
+      // The first read is the stale one; later reads see the claim.
+      expiredTemporary: async (now, limit) =>
+        reads++ === 0 ? [tmp.agent.id] : agents.expiredTemporary(now, limit),
+    }));
+    try {
+      expect(await sweepTemporaryAgents(t.deputy, { now: closes })).toBe(0);
+    } finally {
+      restore();
+    }
+    const agent = await expectOk(t.api("GET", `/v1/agents/${tmp.agent.id}`, undefined, ada));
+    expect(agent).toMatchObject({
+      status: "active",
+      principal: s.principal,
+      revoke_reason: null,
+      claimed_at: new Date(closes - 1000).toISOString(),
+    });
+    expect(agent.jwks.keys.map((k: { kid: string }) => k.kid)).toEqual([key.kid]);
+    expect(await getToken(t, tmp.agent.id, key)).toMatch(/^ey/);
+    const swept = await expectOk(t.api("GET", "/v1/audit/events?action=agent.swept"));
+    expect(swept.items).toEqual([]);
   });
 });
