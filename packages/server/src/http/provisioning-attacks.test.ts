@@ -1,13 +1,13 @@
 /**
  * Provisioning attacks found in review, at the wire, on whichever store the run selects (SQLite,
  * or PostgreSQL with DEPUTY_TEST_DATABASE_URL). Attacks by name: statement-for-another-audience,
- * statement-from-the-future, claim-during-sweep.
+ * statement-from-the-future, claim-during-sweep, sandbox-sub-agents.
  */
 import { afterEach, describe, expect, it } from "vitest";
 import { solveChallenge, sweepTemporaryAgents } from "../provision/index.js";
 import type { AgentStore, Store } from "../store/index.js";
-import { signJwt, type TestKey, testKey } from "../test-support/keys.js";
-import { getToken } from "../test-support/oauth.js";
+import { dpopProof, signJwt, type TestKey, testKey } from "../test-support/keys.js";
+import { getToken, nowS } from "../test-support/oauth.js";
 import {
   createTestDeputy,
   expectOk,
@@ -210,5 +210,63 @@ describe("claims and the sweeper", () => {
     expect(await getToken(t, tmp.agent.id, key)).toMatch(/^ey/);
     const swept = await expectOk(t.api("GET", "/v1/audit/events?action=agent.swept"));
     expect(swept.items).toEqual([]);
+  });
+});
+
+describe("temporary agents in their sandbox", () => {
+  function asAgent(key: TestKey, token: string, method: string, url: string, body: unknown) {
+    const proof = dpopProof(key, {
+      htm: method,
+      htu: `${TEST_ISSUER}${url}`,
+      iat: nowS(t),
+      accessToken: token,
+    });
+    return t.app.inject({
+      method: method as "POST",
+      url,
+      headers: { authorization: `DPoP ${token}`, dpop: proof, "content-type": "application/json" },
+      payload: JSON.stringify(body),
+    });
+  }
+
+  it("sandbox-sub-agents: an unclaimed temporary agent cannot have sub-agents, even where its sandbox allows agents:delegate", async () => {
+    // An operator lets sandboxed agents call Deputy's own API with agents:delegate.
+    await deputy({
+      sandboxResources: `${TEST_RESOURCE} ${TEST_ISSUER}`,
+      sandboxScopes: "read agents:delegate",
+    });
+    const s = await setupStory(t);
+    const { token: ada } = await expectOk(t.api("POST", `/v1/principals/${s.principal}/tokens`));
+    const key = testKey(230);
+    const tmp = (await temporary(key)).json();
+    const sandbox = tmp.agent.principal as string;
+    const token = await getToken(t, tmp.agent.id, key, { resource: TEST_ISSUER, scope: "agents:delegate" });
+    const child = {
+      principal: sandbox,
+      parent: tmp.agent.id,
+      name: "spawn",
+      jwks: { keys: [testKey(231).publicJwk] },
+    };
+    // One proof of work would otherwise buy any number of identities that are never swept.
+    const own = await asAgent(key, token, "POST", "/v1/agents", child);
+    expect(own.statusCode).toBe(400);
+    expect(own.json()).toEqual({
+      type: "agent-ceiling",
+      title: "Exceeds the agent's ceiling",
+      status: 400,
+      detail: `agent ${tmp.agent.id} is an unclaimed temporary agent: it can have sub-agents once a human claims it`,
+      code: "ERR_AGENT_CEILING",
+    });
+    const byAdmin = await t.api("POST", "/v1/agents", child);
+    expect(byAdmin.statusCode).toBe(400);
+    expect(byAdmin.json().code).toBe("ERR_AGENT_CEILING");
+    const list = await expectOk(t.api("GET", `/v1/agents?parent=${tmp.agent.id}`));
+    expect(list.items).toEqual([]);
+
+    // Once claimed it is an ordinary agent of its principal.
+    await expectOk(t.api("POST", `/v1/claims/${tmp.claim_code}`, {}, ada));
+    const afterClaim = await t.api("POST", "/v1/agents", { ...child, principal: s.principal }, ada);
+    expect(afterClaim.statusCode).toBe(201);
+    expect(afterClaim.json()).toMatchObject({ parent: tmp.agent.id, principal: s.principal });
   });
 });
