@@ -1,7 +1,7 @@
 /**
  * Provisioning attacks found in review, at the wire, on whichever store the run selects (SQLite,
  * or PostgreSQL with DEPUTY_TEST_DATABASE_URL). Attacks by name: statement-for-another-audience,
- * statement-from-the-future, claim-during-sweep, sandbox-sub-agents.
+ * statement-from-the-future, claim-during-sweep, sandbox-sub-agents, ipv6-address-hopping.
  */
 import { afterEach, describe, expect, it } from "vitest";
 import { solveChallenge, sweepTemporaryAgents } from "../provision/index.js";
@@ -64,22 +64,19 @@ function registerWith(principal: string, seed: number, softwareStatement: string
   });
 }
 
-function post(path: string, body: unknown, headers: Record<string, string> = {}) {
+async function temporary(key: TestKey, remoteAddress?: string) {
+  const c = (await t.app.inject({ method: "GET", url: "/v1/agents/temporary/challenge" })).json();
   return t.app.inject({
     method: "POST",
-    url: path,
-    headers: { "content-type": "application/json", ...headers },
-    payload: JSON.stringify(body),
-  });
-}
-
-async function temporary(key: TestKey) {
-  const c = (await t.app.inject({ method: "GET", url: "/v1/agents/temporary/challenge" })).json();
-  return post("/v1/agents/temporary", {
-    name: "stray",
-    jwks: { keys: [key.publicJwk] },
-    challenge: c.challenge,
-    nonce: solveChallenge(c.challenge, c.difficulty),
+    url: "/v1/agents/temporary",
+    headers: { "content-type": "application/json" },
+    payload: JSON.stringify({
+      name: "stray",
+      jwks: { keys: [key.publicJwk] },
+      challenge: c.challenge,
+      nonce: solveChallenge(c.challenge, c.difficulty),
+    }),
+    ...(remoteAddress ? { remoteAddress } : {}),
   });
 }
 
@@ -268,5 +265,29 @@ describe("temporary agents in their sandbox", () => {
     const afterClaim = await t.api("POST", "/v1/agents", { ...child, principal: s.principal }, ada);
     expect(afterClaim.statusCode).toBe(201);
     expect(afterClaim.json()).toMatchObject({ parent: tmp.agent.id, principal: s.principal });
+  });
+});
+
+describe("the per-address limit on temporary agents", () => {
+  it("ipv6-address-hopping: addresses of one /64 share one count; IPv4-mapped addresses count as IPv4", async () => {
+    await deputy({ temporaryAgentsPerHour: 2 });
+    await setupStory(t);
+    expect((await temporary(testKey(240), "2001:db8:1:2::1")).statusCode).toBe(201);
+    expect((await temporary(testKey(241), "2001:db8:1:2::2")).statusCode).toBe(201);
+    const hopped = await temporary(testKey(242), "2001:db8:1:2:ffff:ffff:ffff:fffe");
+    expect(hopped.statusCode).toBe(429);
+    expect(hopped.json()).toEqual({
+      type: "rate-limited",
+      title: "Too many requests",
+      status: 429,
+      detail: "at most 2 temporary agents per hour from one address",
+      code: "ERR_RATE_LIMITED",
+      retry_after: 3600,
+    });
+    // Another /64 has its own count.
+    expect((await temporary(testKey(243), "2001:db8:1:3::1")).statusCode).toBe(201);
+    expect((await temporary(testKey(244), "203.0.113.9")).statusCode).toBe(201);
+    expect((await temporary(testKey(245), "::ffff:203.0.113.9")).statusCode).toBe(201);
+    expect((await temporary(testKey(246), "203.0.113.9")).statusCode).toBe(429);
   });
 });

@@ -13,6 +13,7 @@ import type { Deputy } from "../context.js";
 import { hashSecret, newSecret } from "../crypto/secrets.js";
 import type { AgentRecord, GrantRecord } from "../store/index.js";
 import { checkChallenge } from "./pow.js";
+import { clientAddressKey } from "./rate-limit.js";
 import { prepareAgent, provenanceDetails } from "./register.js";
 import { ensureSandboxPrincipal, sandboxCeiling } from "./sandbox.js";
 
@@ -43,12 +44,13 @@ export async function createTemporaryAgent(
   if (d.config.temporaryAgentsPerHour <= 0) {
     throw new DeputyError("ERR_FORBIDDEN", "temporary agents are disabled on this server");
   }
-  if (!d.provisioning.temporaryLimiter.take(remote, now)) {
+  const limitKey = clientAddressKey(remote);
+  if (!d.provisioning.temporaryLimiter.take(limitKey, now)) {
     await refuse(d, "ERR_RATE_LIMITED", remote);
     throw new DeputyError(
       "ERR_RATE_LIMITED",
       `at most ${d.config.temporaryAgentsPerHour} temporary agents per hour from one address`,
-      { extra: { retry_after: Math.ceil(d.provisioning.temporaryLimiter.retryAfter(remote, now) / 1000) } },
+      { extra: { retry_after: Math.ceil(d.provisioning.temporaryLimiter.retryAfter(limitKey, now) / 1000) } },
     );
   }
   let challenge: { expiresAt: number };
