@@ -1,7 +1,8 @@
 /**
  * Provisioning attacks found in review, at the wire, on whichever store the run selects (SQLite,
  * or PostgreSQL with DEPUTY_TEST_DATABASE_URL). Attacks by name: statement-for-another-audience,
- * statement-from-the-future, claim-during-sweep, sandbox-sub-agents, ipv6-address-hopping.
+ * statement-from-the-future, claim-during-sweep, racing-claims, sandbox-sub-agents,
+ * ipv6-address-hopping.
  */
 import { afterEach, describe, expect, it } from "vitest";
 import { solveChallenge, sweepTemporaryAgents } from "../provision/index.js";
@@ -173,6 +174,46 @@ describe("software statements", () => {
 });
 
 describe("claims and the sweeper", () => {
+  it("racing-claims: of 12 parallel claims by two humans exactly one wins; the others get 409 and write nothing", async () => {
+    await deputy();
+    const s = await setupStory(t);
+    const bob = await expectOk(t.api("POST", "/v1/principals", { type: "human", name: "Bob" }));
+    const { token: ada } = await expectOk(t.api("POST", `/v1/principals/${s.principal}/tokens`));
+    const { token: bobToken } = await expectOk(t.api("POST", `/v1/principals/${bob.id}/tokens`));
+    const tmp = (await temporary(testKey(225))).json();
+    const results = await Promise.all(
+      Array.from({ length: 12 }, (_, i) =>
+        t.api("POST", `/v1/claims/${tmp.claim_code}`, {}, i % 2 === 0 ? ada : bobToken),
+      ),
+    );
+    const won = results.filter((r) => r.statusCode === 200);
+    expect(won).toHaveLength(1);
+    const winner = won[0]!.json().principal as string;
+    expect([s.principal, bob.id]).toContain(winner);
+    for (const r of results.filter((x) => x.statusCode !== 200)) {
+      expect(r.statusCode).toBe(409);
+      expect(r.json()).toEqual({
+        type: "claim-used",
+        title: "Agent was already claimed",
+        status: 409,
+        detail: `agent ${tmp.agent.id} was already claimed`,
+        code: "ERR_CLAIM_USED",
+      });
+    }
+    const agent = await expectOk(t.api("GET", `/v1/agents/${tmp.agent.id}`));
+    expect(agent).toMatchObject({ principal: winner, status: "active", ceiling: null });
+    const grants = await expectOk(t.api("GET", `/v1/grants?agent=${tmp.agent.id}`));
+    expect(grants.items.map((g: { principal: string }) => g.principal)).toEqual([winner]);
+    const claimed = await expectOk(t.api("GET", "/v1/audit/events?action=agent.claimed"));
+    expect(claimed.items).toHaveLength(1);
+    expect(claimed.items[0].entry.actor.principal).toBe(winner);
+    const refused = await expectOk(t.api("GET", "/v1/audit/events?action=agent.claim_refused"));
+    expect(refused.items).toHaveLength(11);
+    // The loser sees nothing of the agent.
+    const loserToken = winner === s.principal ? bobToken : ada;
+    expect((await t.api("GET", `/v1/agents/${tmp.agent.id}`, undefined, loserToken)).statusCode).toBe(404);
+  });
+
   it("claim-during-sweep: an agent claimed after the sweeper read the expired ones is not swept", async () => {
     await deputy();
     const s = await setupStory(t);
