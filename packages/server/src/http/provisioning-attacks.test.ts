@@ -2,13 +2,13 @@
  * Provisioning attacks found in review, at the wire, on whichever store the run selects (SQLite,
  * or PostgreSQL with DEPUTY_TEST_DATABASE_URL). Attacks by name: statement-for-another-audience,
  * statement-from-the-future, claim-during-sweep, racing-claims, sandbox-sub-agents,
- * ipv6-address-hopping.
+ * window-closed-before-sweep, ipv6-address-hopping.
  */
 import { afterEach, describe, expect, it } from "vitest";
 import { solveChallenge, sweepTemporaryAgents } from "../provision/index.js";
 import type { AgentStore, Store } from "../store/index.js";
 import { dpopProof, signJwt, type TestKey, testKey } from "../test-support/keys.js";
-import { getToken, nowS } from "../test-support/oauth.js";
+import { clientCredentials, getToken, nowS } from "../test-support/oauth.js";
 import {
   createTestDeputy,
   expectOk,
@@ -306,6 +306,32 @@ describe("temporary agents in their sandbox", () => {
     const afterClaim = await t.api("POST", "/v1/agents", { ...child, principal: s.principal }, ada);
     expect(afterClaim.statusCode).toBe(201);
     expect(afterClaim.json()).toMatchObject({ parent: tmp.agent.id, principal: s.principal });
+  });
+});
+
+describe("the claim window", () => {
+  it("window-closed-before-sweep: an unclaimed temporary agent past its window gets no token, even from a longer grant", async () => {
+    await deputy();
+    await setupStory(t);
+    const key = testKey(250);
+    const tmp = (await temporary(key)).json();
+    // Within the sandbox, but outliving the claim window.
+    await expectOk(
+      t.api("POST", "/v1/grants", {
+        agent: tmp.agent.id,
+        scopes: ["read"],
+        resources: [TEST_RESOURCE],
+        expires_at: new Date(T0 + 7_200_000).toISOString(),
+      }),
+    );
+    expect((await clientCredentials(t, tmp.agent.id, key)).statusCode).toBe(200);
+    t.clock.set(T0 + 3_600_000); // the window closes; the sweeper has not run yet
+    const late = await clientCredentials(t, tmp.agent.id, key);
+    expect(late.statusCode).toBe(401);
+    expect(late.json()).toEqual({
+      error: "invalid_client",
+      error_description: `temporary agent ${tmp.agent.id} was not claimed within its claim window`,
+    });
   });
 });
 
