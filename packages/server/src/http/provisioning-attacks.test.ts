@@ -1,7 +1,7 @@
 /**
  * Provisioning attacks found in review, at the wire, on whichever store the run selects (SQLite,
  * or PostgreSQL with DEPUTY_TEST_DATABASE_URL). Attacks by name: statement-for-another-audience,
- * statement-from-the-future, claim-during-sweep, racing-claims, sandbox-sub-agents,
+ * statement-from-the-future, statement-with-malformed-sub, claim-during-sweep, racing-claims, sandbox-sub-agents,
  * window-closed-before-sweep, ipv6-address-hopping.
  */
 import { afterEach, describe, expect, it } from "vitest";
@@ -170,6 +170,30 @@ describe("software statements", () => {
     expect((await registerWith(s.principal, 212, statement(launcher, { iat: now + skew }))).statusCode).toBe(
       201,
     );
+  });
+});
+
+describe("software statement claims", () => {
+  it("statement-with-malformed-sub: a sub that is not a string of 1..512 characters is refused", async () => {
+    await deputy();
+    const s = await setupStory(t);
+    const launcher = testKey(90);
+    await registerLauncher(launcher);
+    const cases: unknown[] = [{ run: 42 }, 42, "", "x".repeat(513)];
+    for (const [i, sub] of cases.entries()) {
+      const res = await registerWith(s.principal, 260 + i, statement(launcher, { sub }));
+      expect(res.statusCode).toBe(400);
+      expect(res.json()).toEqual({
+        type: "statement-invalid",
+        title: "Invalid software statement",
+        status: 400,
+        detail: "software_statement claim sub must be a string of 1..512 characters",
+        code: "ERR_STATEMENT_INVALID",
+      });
+    }
+    const ok = await registerWith(s.principal, 270, statement(launcher, { sub: "x".repeat(512) }));
+    expect(ok.statusCode).toBe(201);
+    expect(ok.json().provenance.verified.sub).toBe("x".repeat(512));
   });
 });
 

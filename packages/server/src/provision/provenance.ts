@@ -164,6 +164,14 @@ export async function verifySoftwareStatement(d: Deputy, jwt: string): Promise<V
             : (e as Error).message;
     throw new DeputyError("ERR_STATEMENT_INVALID", `software_statement: ${reason}`, { cause: e });
   }
+  // jose checks that `sub` is present, not that it is a string: a number or an object would be
+  // stringified into the verified record, and an unbounded one stored and shown with every agent.
+  if (typeof payload.sub !== "string" || payload.sub.length === 0 || payload.sub.length > 512) {
+    throw new DeputyError(
+      "ERR_STATEMENT_INVALID",
+      "software_statement claim sub must be a string of 1..512 characters",
+    );
+  }
   // jose checks `nbf` but not an `iat` in the future (only with maxTokenAge): a statement "issued"
   // later than now, beyond the allowed skew, comes from a broken or forging clock.
   if (typeof payload.iat === "number" && payload.iat > d.clock.now() / 1000 + d.config.clockSkew) {
@@ -182,7 +190,7 @@ export async function verifySoftwareStatement(d: Deputy, jwt: string): Promise<V
   }
   const verified: VerifiedProvenance = {
     iss,
-    sub: String(payload.sub),
+    sub: payload.sub,
     software_id: null,
     software_version: null,
     code_digest: null,
