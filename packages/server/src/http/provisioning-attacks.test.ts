@@ -2,7 +2,7 @@
  * Provisioning attacks found in review, at the wire, on whichever store the run selects (SQLite,
  * or PostgreSQL with DEPUTY_TEST_DATABASE_URL). Attacks by name: statement-for-another-audience,
  * statement-from-the-future, statement-with-malformed-sub, claim-during-sweep, racing-claims, sandbox-sub-agents,
- * window-closed-before-sweep, ipv6-address-hopping.
+ * window-closed-before-sweep, ipv6-address-hopping, limit-burned-without-work.
  */
 import { afterEach, describe, expect, it } from "vitest";
 import { solveChallenge, sweepTemporaryAgents } from "../provision/index.js";
@@ -380,5 +380,43 @@ describe("the per-address limit on temporary agents", () => {
     expect((await temporary(testKey(244), "203.0.113.9")).statusCode).toBe(201);
     expect((await temporary(testKey(245), "::ffff:203.0.113.9")).statusCode).toBe(201);
     expect((await temporary(testKey(246), "203.0.113.9")).statusCode).toBe(429);
+  });
+
+  it("limit-burned-without-work: unsolved, forged or replayed requests do not use up an address's allowance", async () => {
+    await deputy({ temporaryAgentsPerHour: 2 });
+    await setupStory(t);
+    const shared = "198.51.100.7"; // one NAT, two users
+    const c = (await t.app.inject({ method: "GET", url: "/v1/agents/temporary/challenge" })).json();
+    const send = (key: TestKey, challenge: string, nonce: string) =>
+      t.app.inject({
+        method: "POST",
+        url: "/v1/agents/temporary",
+        headers: { "content-type": "application/json" },
+        payload: JSON.stringify({ name: "x", jwks: { keys: [key.publicJwk] }, challenge, nonce }),
+        remoteAddress: shared,
+      });
+    for (let i = 0; i < 5; i++) {
+      const forged = await send(testKey(280 + i), c.challenge.replace(/-8-/, "-0-"), "0");
+      expect(forged.json().code).toBe("ERR_CHALLENGE_INVALID");
+    }
+    const nonce = solveChallenge(c.challenge, c.difficulty);
+    expect((await send(testKey(290), c.challenge, nonce)).statusCode).toBe(201);
+    for (let i = 0; i < 3; i++) {
+      const replayed = await send(testKey(291 + i), c.challenge, nonce);
+      expect(replayed.json().code).toBe("ERR_CHALLENGE_REUSED");
+    }
+    expect((await temporary(testKey(295), shared)).statusCode).toBe(201);
+    const third = await temporary(testKey(296), shared);
+    expect(third.statusCode).toBe(429);
+    expect(third.json()).toMatchObject({ code: "ERR_RATE_LIMITED", retry_after: 3600 });
+    // Every refusal is audited, the rate-limited one included.
+    const refused = await expectOk(t.api("GET", "/v1/audit/events?action=agent.temporary_refused&limit=100"));
+    expect(
+      refused.items.map((i: { entry: { details: { error: string } } }) => i.entry.details.error),
+    ).toEqual([
+      ...Array(5).fill("ERR_CHALLENGE_INVALID"),
+      ...Array(3).fill("ERR_CHALLENGE_REUSED"),
+      "ERR_RATE_LIMITED",
+    ]);
   });
 });

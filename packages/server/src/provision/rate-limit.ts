@@ -45,6 +45,12 @@ export class WindowRateLimiter {
     private readonly windowMs = 3_600_000,
   ) {}
 
+  /** Whether {@link take} would count one more request now (counts nothing). */
+  allows(key: string, now: number): boolean {
+    const w = this.windows.get(key);
+    return !w || now - w.start >= this.windowMs || w.count < this.limit;
+  }
+
   /** Counts one request; false once `limit` were counted in the current window. */
   take(key: string, now: number): boolean {
     let w = this.windows.get(key);

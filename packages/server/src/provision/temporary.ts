@@ -44,14 +44,19 @@ export async function createTemporaryAgent(
   if (d.config.temporaryAgentsPerHour <= 0) {
     throw new DeputyError("ERR_FORBIDDEN", "temporary agents are disabled on this server");
   }
+  const limiter = d.provisioning.temporaryLimiter;
   const limitKey = clientAddressKey(remote);
-  if (!d.provisioning.temporaryLimiter.take(limitKey, now)) {
-    await refuse(d, "ERR_RATE_LIMITED", remote);
-    throw new DeputyError(
+  const rateLimited = () =>
+    new DeputyError(
       "ERR_RATE_LIMITED",
       `at most ${d.config.temporaryAgentsPerHour} temporary agents per hour from one address`,
-      { extra: { retry_after: Math.ceil(d.provisioning.temporaryLimiter.retryAfter(limitKey, now) / 1000) } },
+      { extra: { retry_after: Math.ceil(limiter.retryAfter(limitKey, now) / 1000) } },
     );
+  // Checked here without counting; counted below only with a fresh, solved challenge, so requests
+  // that did no work (or replay a used challenge) cannot use up a shared address's allowance.
+  if (!limiter.allows(limitKey, now)) {
+    await refuse(d, "ERR_RATE_LIMITED", remote);
+    throw rateLimited();
   }
   let challenge: { expiresAt: number };
   try {
@@ -104,6 +109,8 @@ export async function createTemporaryAgent(
       if (!(await tx.nonces.consumeOnce(`pow:${input.challenge}`, challenge.expiresAt, now))) {
         throw new DeputyError("ERR_CHALLENGE_REUSED", "this challenge was already used; get a new one");
       }
+      // Rolled back with the transaction when over the limit: the challenge stays unused.
+      if (!limiter.take(limitKey, now)) throw rateLimited();
       await tx.agents.create(record, keys, hashSecret(claimCode));
       if (grant) await tx.grants.create(grant);
       await d.audit.record(
@@ -126,7 +133,8 @@ export async function createTemporaryAgent(
       );
     });
   } catch (e) {
-    if (e instanceof DeputyError && e.code === "ERR_CHALLENGE_REUSED") await refuse(d, e.code, remote);
+    if (e instanceof DeputyError && (e.code === "ERR_CHALLENGE_REUSED" || e.code === "ERR_RATE_LIMITED"))
+      await refuse(d, e.code, remote);
     throw e;
   }
   return { agent: record, grant, claimCode, expiresAt };
