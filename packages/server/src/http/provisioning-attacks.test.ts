@@ -2,7 +2,8 @@
  * Provisioning attacks found in review, at the wire, on whichever store the run selects (SQLite,
  * or PostgreSQL with DEPUTY_TEST_DATABASE_URL). Attacks by name: statement-for-another-audience,
  * statement-from-the-future, statement-with-malformed-sub, claim-during-sweep, racing-claims, sandbox-sub-agents,
- * window-closed-before-sweep, ipv6-address-hopping, limit-burned-without-work.
+ * window-closed-before-sweep, ipv6-address-hopping, limit-burned-without-work, ceiling-lookalikes,
+ * ceiling-through-sub-agents.
  */
 import { afterEach, describe, expect, it } from "vitest";
 import { solveChallenge, sweepTemporaryAgents } from "../provision/index.js";
@@ -418,5 +419,108 @@ describe("the per-address limit on temporary agents", () => {
       ...Array(3).fill("ERR_CHALLENGE_REUSED"),
       "ERR_RATE_LIMITED",
     ]);
+  });
+});
+
+describe("enrollment ceilings", () => {
+  async function enrolled(scopes: string[]) {
+    const s = await setupStory(t);
+    const e = await expectOk(
+      t.api("POST", "/v1/enrollments", {
+        principal: s.principal,
+        scopes,
+        resources: [TEST_RESOURCE],
+        max_agents: 5,
+        expires_in: 3600,
+      }),
+    );
+    const key = testKey(300);
+    const res = await t.app.inject({
+      method: "POST",
+      url: "/v1/agents/enroll",
+      headers: { "content-type": "application/json" },
+      payload: JSON.stringify({
+        enrollment_code: e.enrollment_code,
+        name: "r",
+        jwks: { keys: [key.publicJwk] },
+      }),
+    });
+    expect(res.statusCode).toBe(201);
+    return { s, e, agent: res.json().agent.id as string, key };
+  }
+  const until = new Date(T0 + 3_600_000).toISOString();
+
+  it("ceiling-lookalikes: prefixes, case, duplicates, whitespace and a trailing slash are compared exactly", async () => {
+    await deputy();
+    const { agent } = await enrolled(["read"]);
+    await expectOk(t.api("POST", "/v1/resources", { audience: `${TEST_RESOURCE}/`, name: "Slash" }));
+    const grant = (scopes: unknown[], resources: string[]) =>
+      t.api("POST", "/v1/grants", { agent, scopes, resources, expires_at: until });
+    for (const scopes of [["read:all"], ["rea"], ["READ"], ["read", "read:write"]]) {
+      const res = await grant(scopes, [TEST_RESOURCE]);
+      expect(res.statusCode).toBe(400);
+      expect(res.json().code).toBe("ERR_AGENT_CEILING");
+    }
+    const slash = await grant(["read"], [`${TEST_RESOURCE}/`]);
+    expect(slash.statusCode).toBe(400);
+    expect(slash.json()).toMatchObject({
+      code: "ERR_AGENT_CEILING",
+      detail: `resource ${TEST_RESOURCE}/ is outside its enrollment (agent ${agent})`,
+    });
+    // Not scope tokens at all (RFC 6749 §3.3): refused before any ceiling check.
+    for (const scopes of [["read write"], [" read"], ["read\t"]]) {
+      const res = await grant(scopes, [TEST_RESOURCE]);
+      expect(res.statusCode).toBe(400);
+      expect(res.json().code).toBe("ERR_INVALID_REQUEST");
+    }
+    const dup = await grant(["read", "read"], [TEST_RESOURCE, TEST_RESOURCE]);
+    expect(dup.statusCode).toBe(201);
+    expect(dup.json()).toMatchObject({ scopes: ["read"], resources: [TEST_RESOURCE] });
+  });
+
+  it("ceiling-through-sub-agents: a sub-agent's grants and delegated tokens stay within its parent's enrollment; the cascade reaches it", async () => {
+    await deputy();
+    const { s, e, agent } = await enrolled(["read", "agents:delegate"]);
+    // Within the ceiling, with one hop of delegation.
+    await expectOk(
+      t.api("POST", "/v1/grants", {
+        agent,
+        scopes: ["read"],
+        resources: [TEST_RESOURCE],
+        expires_at: until,
+        max_delegation_depth: 1,
+      }),
+    );
+    const sub = await expectOk(
+      t.api("POST", "/v1/agents", {
+        principal: s.principal,
+        parent: agent,
+        name: "sub",
+        jwks: { keys: [testKey(301).publicJwk] },
+      }),
+    );
+    // The story's agent holds write on the same resource; the sub-agent still may not.
+    const wider = await t.api("POST", "/v1/grants", {
+      agent: sub.id,
+      scopes: ["write"],
+      resources: [TEST_RESOURCE],
+      expires_at: until,
+    });
+    expect(wider.statusCode).toBe(400);
+    expect(wider.json().code).toBe("ERR_DELEGATION_WIDENS_SCOPE");
+    expect(
+      (
+        await t.api("POST", "/v1/grants", {
+          agent: sub.id,
+          scopes: ["read"],
+          resources: [TEST_RESOURCE],
+          expires_at: until,
+        })
+      ).statusCode,
+    ).toBe(201);
+    const revoked = await expectOk(t.api("POST", `/v1/enrollments/${e.id}/revoke`, { cascade: true }));
+    expect(revoked.revoked).toMatchObject({ agents: 2 });
+    expect([...revoked.agents].sort()).toEqual([agent, sub.id].sort());
+    expect((await expectOk(t.api("GET", `/v1/agents/${sub.id}`))).status).toBe("revoked");
   });
 });
