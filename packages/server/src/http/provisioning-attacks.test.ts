@@ -1,7 +1,8 @@
 /**
  * Provisioning attacks found in review, at the wire, on whichever store the run selects (SQLite,
  * or PostgreSQL with DEPUTY_TEST_DATABASE_URL). Attacks by name: statement-for-another-audience,
- * statement-from-the-future, statement-with-malformed-sub, claim-during-sweep, racing-claims, sandbox-sub-agents,
+ * statement-from-the-future, statement-with-malformed-sub, self-signed-statement, crit-header,
+ * claim-during-sweep, racing-claims, sandbox-sub-agents,
  * window-closed-before-sweep, ipv6-address-hopping, limit-burned-without-work, ceiling-lookalikes,
  * ceiling-through-sub-agents.
  */
@@ -171,6 +172,40 @@ describe("software statements", () => {
     expect((await registerWith(s.principal, 212, statement(launcher, { iat: now + skew }))).statusCode).toBe(
       201,
     );
+  });
+});
+
+describe("software statement signatures", () => {
+  it("self-signed-statement and crit-header: only the registered issuer's keys verify; unknown crit is refused", async () => {
+    await deputy();
+    const s = await setupStory(t);
+    const launcher = testKey(90);
+    await registerLauncher(launcher);
+    const own = testKey(310); // the registering agent's own key
+    const now = Math.floor(t.clock.now() / 1000);
+    const claims = { iss: LAUNCHER, sub: "run-1", code_digest: "sha256:good", iat: now, exp: now + 300 };
+    const register = (jwt: string) =>
+      t.api("POST", "/v1/agents", {
+        principal: s.principal,
+        name: "self",
+        jwks: { keys: [own.publicJwk] },
+        provenance: { software_statement: jwt },
+      });
+    const attempts = [
+      signJwt(own, { typ: "JWT", kid: own.kid }, claims), // its own kid
+      signJwt(own, { typ: "JWT" }, claims), // no kid: the issuer's only key is tried
+      signJwt(own, { typ: "JWT", kid: launcher.kid }, claims), // the issuer's kid, the wrong key
+      signJwt(own, { typ: "JWT", jwk: own.publicJwk }, claims), // a key embedded in the header
+      signJwt(launcher, { typ: "JWT", kid: launcher.kid, crit: ["x-unknown"], "x-unknown": 1 }, claims),
+      signJwt(launcher, { typ: "JWT", kid: launcher.kid, alg: "ES256" }, claims), // alg of another key type
+    ];
+    for (const jwt of attempts) {
+      const res = await register(jwt);
+      expect(res.statusCode).toBe(400);
+      expect(res.json().code).toBe("ERR_STATEMENT_INVALID");
+    }
+    const agents = await expectOk(t.api("GET", `/v1/agents?principal=${s.principal}`));
+    expect(agents.items).toHaveLength(1); // the story's agent only
   });
 });
 
