@@ -2,7 +2,7 @@
  * Provisioning attacks found in review, at the wire, on whichever store the run selects (SQLite,
  * or PostgreSQL with DEPUTY_TEST_DATABASE_URL). Attacks by name: statement-for-another-audience,
  * statement-from-the-future, statement-with-malformed-sub, self-signed-statement, crit-header,
- * claim-during-sweep, racing-claims, sandbox-sub-agents,
+ * claim-during-sweep, claim-by-the-wrong-caller, racing-claims, sandbox-sub-agents,
  * window-closed-before-sweep, ipv6-address-hopping, limit-burned-without-work, ceiling-lookalikes,
  * ceiling-through-sub-agents.
  */
@@ -274,6 +274,53 @@ describe("claims and the sweeper", () => {
     expect((await t.api("GET", `/v1/agents/${tmp.agent.id}`, undefined, loserToken)).statusCode).toBe(404);
   });
 
+  it("claim-by-the-wrong-caller: an agent token, a disabled human or the admin cannot claim; nothing moves", async () => {
+    await deputy({
+      sandboxResources: `${TEST_RESOURCE} ${TEST_ISSUER}`,
+      sandboxScopes: "read agents:delegate",
+    });
+    const s = await setupStory(t);
+    const { token: ada } = await expectOk(t.api("POST", `/v1/principals/${s.principal}/tokens`));
+    const key = testKey(320);
+    const tmp = (await temporary(key)).json();
+    const url = `/v1/claims/${tmp.claim_code}`;
+    // The temporary agent itself, with a DPoP-bound token for Deputy's API.
+    const token = await getToken(t, tmp.agent.id, key, { resource: TEST_ISSUER, scope: "agents:delegate" });
+    const proof = dpopProof(key, {
+      htm: "POST",
+      htu: `${TEST_ISSUER}${url}`,
+      iat: nowS(t),
+      accessToken: token,
+    });
+    const byAgent = await t.app.inject({
+      method: "POST",
+      url,
+      headers: { authorization: `DPoP ${token}`, dpop: proof, "content-type": "application/json" },
+      payload: "{}",
+    });
+    expect(byAgent.statusCode).toBe(403);
+    expect(byAgent.json()).toEqual({
+      type: "forbidden",
+      title: "Forbidden",
+      status: 403,
+      detail: "a temporary agent is claimed with a human principal's token",
+      code: "ERR_FORBIDDEN",
+    });
+    expect((await t.api("POST", url, {})).statusCode).toBe(403); // the admin
+    await expectOk(t.api("POST", `/v1/principals/${s.principal}/disable`, {}));
+    const disabled = await t.api("POST", url, {}, ada);
+    expect(disabled.statusCode).toBe(401);
+    expect(disabled.json()).toMatchObject({
+      code: "ERR_UNAUTHENTICATED",
+      detail: "the token's principal is disabled",
+    });
+    const agent = await expectOk(t.api("GET", `/v1/agents/${tmp.agent.id}`));
+    expect(agent).toMatchObject({ principal: tmp.agent.principal, claimed_at: null, status: "active" });
+    // No refusal names the claim code.
+    const log = await expectOk(t.api("GET", "/v1/audit/events?limit=1000"));
+    expect(JSON.stringify(log)).not.toContain(tmp.claim_code);
+  });
+
   it("claim-during-sweep: an agent claimed after the sweeper read the expired ones is not swept", async () => {
     await deputy();
     const s = await setupStory(t);
@@ -481,7 +528,7 @@ describe("enrollment ceilings", () => {
       }),
     });
     expect(res.statusCode).toBe(201);
-    return { s, e, agent: res.json().agent.id as string, key };
+    return { s, e, agent: res.json().agent.id as string, initialGrant: res.json().grant.id as string, key };
   }
   const until = new Date(T0 + 3_600_000).toISOString();
 
@@ -515,8 +562,10 @@ describe("enrollment ceilings", () => {
 
   it("ceiling-through-sub-agents: a sub-agent's grants and delegated tokens stay within its parent's enrollment; the cascade reaches it", async () => {
     await deputy();
-    const { s, e, agent } = await enrolled(["read", "agents:delegate"]);
-    // Within the ceiling, with one hop of delegation.
+    const { s, e, agent, initialGrant } = await enrolled(["read", "agents:delegate"]);
+    // Only one grant to delegate from (so the refusal below names the scope, not the depth 0 of
+    // the initial grant): within the ceiling, with one hop of delegation.
+    await expectOk(t.api("POST", `/v1/grants/${initialGrant}/revoke`, {}));
     await expectOk(
       t.api("POST", "/v1/grants", {
         agent,
