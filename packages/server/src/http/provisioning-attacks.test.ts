@@ -3,7 +3,7 @@
  * or PostgreSQL with DEPUTY_TEST_DATABASE_URL). Attacks by name: statement-for-another-audience,
  * statement-from-the-future, statement-with-malformed-sub, self-signed-statement, crit-header,
  * claim-during-sweep, claim-by-the-wrong-caller, racing-claims, sandbox-sub-agents,
- * window-closed-before-sweep, ipv6-address-hopping, limit-burned-without-work, ceiling-lookalikes,
+ * window-closed-before-sweep, disabled-sandbox, ipv6-address-hopping, limit-burned-without-work, ceiling-lookalikes,
  * ceiling-through-sub-agents.
  */
 import { afterEach, describe, expect, it } from "vitest";
@@ -439,6 +439,30 @@ describe("the claim window", () => {
       error: "invalid_client",
       error_description: `temporary agent ${tmp.agent.id} was not claimed within its claim window`,
     });
+  });
+});
+
+describe("the sandbox principal", () => {
+  it("disabled-sandbox: once the sandbox principal is disabled, no temporary agent is created under it", async () => {
+    await deputy();
+    await setupStory(t);
+    const first = (await temporary(testKey(330))).json();
+    const sandbox = first.agent.principal as string;
+    const disabled = await expectOk(t.api("POST", `/v1/principals/${sandbox}/disable`, {}));
+    expect(disabled.revoked).toMatchObject({ agents: 1 });
+    const after = await temporary(testKey(331));
+    expect(after.statusCode).toBe(409);
+    expect(after.json()).toEqual({
+      type: "principal-disabled",
+      title: "Principal is disabled",
+      status: 409,
+      detail: `the sandbox principal ${sandbox} is disabled: this server creates no temporary agents`,
+      code: "ERR_PRINCIPAL_DISABLED",
+    });
+    const agents = await expectOk(t.api("GET", `/v1/agents?principal=${sandbox}`));
+    expect(agents.items.map((a: { id: string; status: string }) => [a.id, a.status])).toEqual([
+      [first.agent.id, "revoked"],
+    ]);
   });
 });
 

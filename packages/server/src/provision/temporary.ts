@@ -66,6 +66,14 @@ export async function createTemporaryAgent(
     throw e;
   }
   const sandbox = await ensureSandboxPrincipal(d);
+  // Disabling the sandbox principal revoked every temporary agent (the principal cascade); it must
+  // not be left acting for new ones, active under a disabled principal.
+  if ((await d.store.principals.get(sandbox))?.status !== "active") {
+    throw new DeputyError(
+      "ERR_PRINCIPAL_DISABLED",
+      `the sandbox principal ${sandbox} is disabled: this server creates no temporary agents`,
+    );
+  }
   const ceiling = sandboxCeiling(d);
   for (const aud of ceiling.resources) {
     if (!(await d.resources.byAudience(aud))) {
