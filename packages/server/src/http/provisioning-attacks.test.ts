@@ -4,7 +4,7 @@
  * statement-from-the-future, statement-with-malformed-sub, self-signed-statement, crit-header,
  * claim-during-sweep, claim-by-the-wrong-caller, racing-claims, sandbox-sub-agents,
  * window-closed-before-sweep, disabled-sandbox, ipv6-address-hopping, limit-burned-without-work, ceiling-lookalikes,
- * ceiling-through-sub-agents.
+ * ceiling-through-sub-agents, enroll-for-disabled-principal.
  */
 import { afterEach, describe, expect, it } from "vitest";
 import { solveChallenge, sweepTemporaryAgents } from "../provision/index.js";
@@ -555,6 +555,44 @@ describe("enrollment ceilings", () => {
     return { s, e, agent: res.json().agent.id as string, initialGrant: res.json().grant.id as string, key };
   }
   const until = new Date(T0 + 3_600_000).toISOString();
+
+  it("enroll-for-disabled-principal: refused with 409, written nowhere but its audit entry", async () => {
+    await deputy();
+    const s = await setupStory(t);
+    const e = await expectOk(
+      t.api("POST", "/v1/enrollments", {
+        principal: s.principal,
+        scopes: ["read"],
+        resources: [TEST_RESOURCE],
+        max_agents: 5,
+        expires_in: 3600,
+      }),
+    );
+    await expectOk(t.api("POST", `/v1/principals/${s.principal}/disable`, {}));
+    const res = await t.app.inject({
+      method: "POST",
+      url: "/v1/agents/enroll",
+      headers: { "content-type": "application/json" },
+      payload: JSON.stringify({
+        enrollment_code: e.enrollment_code,
+        name: "late",
+        jwks: { keys: [testKey(340).publicJwk] },
+      }),
+    });
+    expect(res.statusCode).toBe(409);
+    expect(res.json()).toEqual({
+      type: "principal-disabled",
+      title: "Principal is disabled",
+      status: 409,
+      detail: `principal ${s.principal} is disabled`,
+      code: "ERR_PRINCIPAL_DISABLED",
+    });
+    expect((await expectOk(t.api("GET", `/v1/enrollments/${e.id}`))).agents_enrolled).toBe(0);
+    const refused = await expectOk(t.api("GET", "/v1/audit/events?action=agent.enroll_refused"));
+    expect(
+      refused.items.map((i: { entry: Record<string, any> }) => [i.entry.target, i.entry.details.error]),
+    ).toEqual([[e.id, "ERR_PRINCIPAL_DISABLED"]]);
+  });
 
   it("ceiling-lookalikes: prefixes, case, duplicates, whitespace and a trailing slash are compared exactly", async () => {
     await deputy();
