@@ -1,7 +1,7 @@
 /**
  * Provisioning attacks found in review, at the wire, on whichever store the run selects (SQLite,
  * or PostgreSQL with DEPUTY_TEST_DATABASE_URL). Attacks by name: statement-for-another-audience,
- * statement-from-the-future, statement-with-malformed-sub, self-signed-statement, crit-header,
+ * statement-from-the-future, statement-with-malformed-sub, oversized-provenance, self-signed-statement, crit-header,
  * claim-during-sweep, claim-by-the-wrong-caller, racing-claims, sandbox-sub-agents,
  * window-closed-before-sweep, disabled-sandbox, ipv6-address-hopping, limit-burned-without-work, ceiling-lookalikes,
  * ceiling-through-sub-agents, enroll-for-disabled-principal.
@@ -230,6 +230,65 @@ describe("software statement claims", () => {
     const ok = await registerWith(s.principal, 270, statement(launcher, { sub: "x".repeat(512) }));
     expect(ok.statusCode).toBe(201);
     expect(ok.json().provenance.verified.sub).toBe("x".repeat(512));
+  });
+});
+
+describe("provenance sizes", () => {
+  it("oversized-provenance: a huge statement or self-asserted record is refused before anything is stored", async () => {
+    await deputy();
+    const s = await setupStory(t);
+    const launcher = testKey(90);
+    await registerLauncher(launcher);
+    const big = await registerWith(
+      s.principal,
+      350,
+      statement(launcher, { runtime_notes: "x".repeat(17_000) }),
+    );
+    expect(big.statusCode).toBe(400);
+    expect(big.json()).toEqual({
+      type: "statement-invalid",
+      title: "Invalid software statement",
+      status: 400,
+      detail: "software_statement is longer than 16384 characters",
+      code: "ERR_STATEMENT_INVALID",
+    });
+    const chatty = await t.api("POST", "/v1/agents", {
+      principal: s.principal,
+      name: "chatty",
+      jwks: { keys: [testKey(351).publicJwk] },
+      provenance: { notes: "x".repeat(5000) },
+    });
+    expect(chatty.statusCode).toBe(400);
+    expect(chatty.json()).toMatchObject({
+      code: "ERR_INVALID_REQUEST",
+      detail: "self-asserted provenance may hold at most 4096 characters of JSON",
+    });
+    // Also without an account: a temporary agent.
+    const c = (await t.app.inject({ method: "GET", url: "/v1/agents/temporary/challenge" })).json();
+    const tmp = await t.app.inject({
+      method: "POST",
+      url: "/v1/agents/temporary",
+      headers: { "content-type": "application/json" },
+      payload: JSON.stringify({
+        name: "chatty",
+        jwks: { keys: [testKey(352).publicJwk] },
+        challenge: c.challenge,
+        nonce: solveChallenge(c.challenge, c.difficulty),
+        provenance: { notes: "x".repeat(5000) },
+      }),
+    });
+    expect(tmp.statusCode).toBe(400);
+    expect(tmp.json().code).toBe("ERR_INVALID_REQUEST");
+    const agents = await expectOk(t.api("GET", `/v1/agents?principal=${s.principal}`));
+    expect(agents.items).toHaveLength(1);
+    // Up to the limits: accepted.
+    const fits = await t.api("POST", "/v1/agents", {
+      principal: s.principal,
+      name: "fits",
+      jwks: { keys: [testKey(353).publicJwk] },
+      provenance: { notes: "x".repeat(4000), software_statement: statement(launcher) },
+    });
+    expect(fits.statusCode).toBe(201);
   });
 });
 

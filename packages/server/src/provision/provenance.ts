@@ -26,6 +26,10 @@ import {
 
 /** Most keys one provenance issuer may register. */
 export const MAX_ISSUER_KEYS = 10;
+/** Largest software statement accepted (compact JWS characters). */
+export const MAX_STATEMENT_CHARS = 16_384;
+/** Largest self-asserted provenance kept with an agent (characters of its JSON). */
+export const MAX_SELF_ASSERTED_CHARS = 4096;
 
 /** The string claims a software statement may carry, besides `iss`, `sub`, `iat`, `exp`. */
 const STATEMENT_FIELDS = [
@@ -101,9 +105,23 @@ export async function resolveProvenance(
   if (provenance === undefined) return { selfAsserted: null, verified: null };
   const { software_statement: statement, ...rest } = provenance;
   const selfAsserted = Object.keys(rest).length > 0 ? rest : null;
+  // Stored with the agent and shown in every answer about it (lists included): kept small, since
+  // temporary agents and enrollments register without an account.
+  if (selfAsserted && JSON.stringify(selfAsserted).length > MAX_SELF_ASSERTED_CHARS) {
+    throw new DeputyError(
+      "ERR_INVALID_REQUEST",
+      `self-asserted provenance may hold at most ${MAX_SELF_ASSERTED_CHARS} characters of JSON`,
+    );
+  }
   if (statement === undefined) return { selfAsserted, verified: null };
   if (typeof statement !== "string") {
     throw new DeputyError("ERR_STATEMENT_INVALID", "provenance.software_statement must be a compact JWT");
+  }
+  if (statement.length > MAX_STATEMENT_CHARS) {
+    throw new DeputyError(
+      "ERR_STATEMENT_INVALID",
+      `software_statement is longer than ${MAX_STATEMENT_CHARS} characters`,
+    );
   }
   return { selfAsserted, verified: await verifySoftwareStatement(d, statement) };
 }
