@@ -147,7 +147,7 @@ export const SETTINGS = {
     env: "DEPUTY_POW_CHALLENGE_TTL",
   },
   temporaryAgentsPerHour: {
-    doc: "Temporary agents one client address may create per hour (0 disables temporary agents).",
+    doc: "Temporary agents one client address (an IPv6 address counts by its /64) may create per hour (0 disables temporary agents).",
     default: 20,
     env: "DEPUTY_TEMPORARY_AGENTS_PER_HOUR",
   },

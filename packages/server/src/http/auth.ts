@@ -107,9 +107,11 @@ async function authenticateAgentCaller(d: Deputy, request: FastifyRequest, token
   if (!(await d.store.nonces.consumeOnce(dpop.replayKey, dpop.replayUntil, d.clock.now()))) {
     throw new DeputyError("ERR_INVALID_DPOP_PROOF", "DPoP proof jti was already used (replay)");
   }
-  const agent = await loadActiveAgent(d.store, claims.client_id, "ERR_INVALID_GRANT").catch((e: Error) => {
-    throw new DeputyError("ERR_INVALID_TOKEN", e.message);
-  });
+  const agent = await loadActiveAgent(d.store, claims.client_id, "ERR_INVALID_GRANT", d.clock.now()).catch(
+    (e: Error) => {
+      throw new DeputyError("ERR_INVALID_TOKEN", e.message);
+    },
+  );
   return {
     kind: "agent",
     agentId: agent.id,

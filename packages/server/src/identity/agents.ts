@@ -76,6 +76,14 @@ export async function createAgent(d: Deputy, caller: Caller, input: CreateAgentI
     }
     if (parent.status !== "active")
       throw new DeputyError("ERR_AGENT_REVOKED", `parent agent ${parent.id} is revoked`);
+    // A sub-agent is neither temporary nor claimable: under an unclaimed temporary agent it would
+    // outlive the sweep and let one proof of work buy any number of identities.
+    if (parent.temporaryUntil !== null) {
+      throw new DeputyError(
+        "ERR_AGENT_CEILING",
+        `agent ${parent.id} is an unclaimed temporary agent: it can have sub-agents once a human claims it`,
+      );
+    }
     chain = [parent.id, ...parent.chain];
     if (chain.length > MAX_DELEGATION_DEPTH) {
       throw new DeputyError(

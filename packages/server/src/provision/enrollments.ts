@@ -204,6 +204,7 @@ export async function enrollAgent(
   }
   const principal = await d.store.principals.get(enrollment.principalId);
   if (principal?.status !== "active") {
+    await refuse(d, enrollment, "ERR_PRINCIPAL_DISABLED", remote);
     throw new DeputyError("ERR_PRINCIPAL_DISABLED", `principal ${enrollment.principalId} is disabled`);
   }
   let prepared: Awaited<ReturnType<typeof prepareAgent>>;

@@ -26,6 +26,10 @@ import {
 
 /** Most keys one provenance issuer may register. */
 export const MAX_ISSUER_KEYS = 10;
+/** Largest software statement accepted (compact JWS characters). */
+export const MAX_STATEMENT_CHARS = 16_384;
+/** Largest self-asserted provenance kept with an agent (characters of its JSON). */
+export const MAX_SELF_ASSERTED_CHARS = 4096;
 
 /** The string claims a software statement may carry, besides `iss`, `sub`, `iat`, `exp`. */
 const STATEMENT_FIELDS = [
@@ -101,9 +105,23 @@ export async function resolveProvenance(
   if (provenance === undefined) return { selfAsserted: null, verified: null };
   const { software_statement: statement, ...rest } = provenance;
   const selfAsserted = Object.keys(rest).length > 0 ? rest : null;
+  // Stored with the agent and shown in every answer about it (lists included): kept small, since
+  // temporary agents and enrollments register without an account.
+  if (selfAsserted && JSON.stringify(selfAsserted).length > MAX_SELF_ASSERTED_CHARS) {
+    throw new DeputyError(
+      "ERR_INVALID_REQUEST",
+      `self-asserted provenance may hold at most ${MAX_SELF_ASSERTED_CHARS} characters of JSON`,
+    );
+  }
   if (statement === undefined) return { selfAsserted, verified: null };
   if (typeof statement !== "string") {
     throw new DeputyError("ERR_STATEMENT_INVALID", "provenance.software_statement must be a compact JWT");
+  }
+  if (statement.length > MAX_STATEMENT_CHARS) {
+    throw new DeputyError(
+      "ERR_STATEMENT_INVALID",
+      `software_statement is longer than ${MAX_STATEMENT_CHARS} characters`,
+    );
   }
   return { selfAsserted, verified: await verifySoftwareStatement(d, statement) };
 }
@@ -164,9 +182,33 @@ export async function verifySoftwareStatement(d: Deputy, jwt: string): Promise<V
             : (e as Error).message;
     throw new DeputyError("ERR_STATEMENT_INVALID", `software_statement: ${reason}`, { cause: e });
   }
+  // jose checks that `sub` is present, not that it is a string: a number or an object would be
+  // stringified into the verified record, and an unbounded one stored and shown with every agent.
+  if (typeof payload.sub !== "string" || payload.sub.length === 0 || payload.sub.length > 512) {
+    throw new DeputyError(
+      "ERR_STATEMENT_INVALID",
+      "software_statement claim sub must be a string of 1..512 characters",
+    );
+  }
+  // jose checks `nbf` but not an `iat` in the future (only with maxTokenAge): a statement "issued"
+  // later than now, beyond the allowed skew, comes from a broken or forging clock.
+  if (typeof payload.iat === "number" && payload.iat > d.clock.now() / 1000 + d.config.clockSkew) {
+    throw new DeputyError("ERR_STATEMENT_INVALID", "software_statement: iat is in the future");
+  }
+  // RFC 7519 §4.1.3: when `aud` is present and does not name us, the JWT MUST be rejected; a
+  // statement a launcher addressed to another relying party is not a statement for Deputy.
+  if (payload.aud !== undefined) {
+    const audiences = Array.isArray(payload.aud) ? payload.aud : [payload.aud];
+    if (!audiences.includes(d.urls.issuer)) {
+      throw new DeputyError(
+        "ERR_STATEMENT_INVALID",
+        `software_statement: aud does not name this server (${d.urls.issuer})`,
+      );
+    }
+  }
   const verified: VerifiedProvenance = {
     iss,
-    sub: String(payload.sub),
+    sub: payload.sub,
     software_id: null,
     software_version: null,
     code_digest: null,

@@ -1,10 +1,41 @@
+import { isIPv6 } from "node:net";
+
+/**
+ * The key one client address is counted under: an IPv4 address as it is (also when the socket
+ * reports it IPv4-mapped, `::ffff:a.b.c.d`), an IPv6 address by its /64 prefix. One host (one
+ * customer of an ISP or a cloud) gets a whole /64 (RFC 6177), so counting each of its 2^64
+ * addresses on its own would let it step around any per-address limit.
+ *
+ * @example
+ * clientAddressKey("2001:db8:1:2::7"); // "2001:db8:1:2::/64"
+ * clientAddressKey("::ffff:203.0.113.9"); // "203.0.113.9"
+ */
+export function clientAddressKey(address: string): string {
+  const a = (address.split("%")[0] ?? "").toLowerCase();
+  const mapped = /^::ffff:(\d{1,3}(?:\.\d{1,3}){3})$/.exec(a);
+  if (mapped) return mapped[1]!;
+  if (!isIPv6(a)) return a;
+  const [head = "", tail = ""] = a.split("::");
+  const groups = head === "" ? [] : head.split(":");
+  if (a.includes("::")) {
+    const tailGroups = tail === "" ? [] : tail.split(":");
+    // A dotted IPv4 tail stands for two groups.
+    const tailLength = tailGroups.length + (tail.includes(".") ? 1 : 0);
+    groups.push(...Array<string>(8 - groups.length - tailLength).fill("0"), ...tailGroups);
+  }
+  return `${groups
+    .slice(0, 4)
+    .map((g) => Number.parseInt(g, 16).toString(16))
+    .join(":")}::/64`;
+}
+
 /**
  * A fixed-window counter per client address (one hour), in memory: enough to stop one address
  * from minting temporary identities in bulk. Each replica counts on its own; the proof of work
  * is what makes bulk creation expensive across replicas.
  *
  * @example
- * if (!limiter.take(request.ip, now)) throw new DeputyError("ERR_RATE_LIMITED");
+ * if (!limiter.take(clientAddressKey(request.ip), now)) throw new DeputyError("ERR_RATE_LIMITED");
  */
 export class WindowRateLimiter {
   private readonly windows = new Map<string, { start: number; count: number }>();
@@ -13,6 +44,12 @@ export class WindowRateLimiter {
     private readonly limit: number,
     private readonly windowMs = 3_600_000,
   ) {}
+
+  /** Whether {@link take} would count one more request now (counts nothing). */
+  allows(key: string, now: number): boolean {
+    const w = this.windows.get(key);
+    return !w || now - w.start >= this.windowMs || w.count < this.limit;
+  }
 
   /** Counts one request; false once `limit` were counted in the current window. */
   take(key: string, now: number): boolean {

@@ -30,10 +30,14 @@ export async function sweepTemporaryAgents(
   for (let i = 0; i < (opts.maxBatches ?? Number.POSITIVE_INFINITY); i++) {
     const t0 = performance.now();
     const swept = await d.store.transaction(async (tx) => {
-      const ids = await tx.agents.expiredTemporary(now, batch);
-      if (ids.length === 0) return null;
+      const candidates = await tx.agents.expiredTemporary(now, batch);
+      if (candidates.length === 0) return null;
+      // A claim may commit between that read and these writes (PostgreSQL, READ COMMITTED):
+      // removeTemporary re-checks each row under its lock, and only what it took is revoked, so a
+      // claimed agent is never swept.
+      const ids = await tx.agents.removeTemporary(candidates, now);
+      if (ids.length === 0) return { raced: true as const };
       const changed = await revokeAgentsIn(tx, ids, now, SWEEP_REASON);
-      await tx.agents.removeTemporary(ids);
       await d.audit.record(
         {
           action: "agent.swept",
@@ -55,6 +59,7 @@ export async function sweepTemporaryAgents(
       return { ...changed, ...(await appendRevocationEvent(tx, now, SWEEP_TARGET, SWEEP_REASON, changed)) };
     });
     if (swept === null) break;
+    if ("raced" in swept) continue;
     await publishRevocation(d, now, SWEEP_TARGET, SWEEP_REASON, swept);
     total += swept.agents.length;
     // Busy for `elapsed`, then idle so that busy ÷ (busy + idle) ≤ duty.

@@ -13,6 +13,7 @@ import type { Deputy } from "../context.js";
 import { hashSecret, newSecret } from "../crypto/secrets.js";
 import type { AgentRecord, GrantRecord } from "../store/index.js";
 import { checkChallenge } from "./pow.js";
+import { clientAddressKey } from "./rate-limit.js";
 import { prepareAgent, provenanceDetails } from "./register.js";
 import { ensureSandboxPrincipal, sandboxCeiling } from "./sandbox.js";
 
@@ -43,13 +44,19 @@ export async function createTemporaryAgent(
   if (d.config.temporaryAgentsPerHour <= 0) {
     throw new DeputyError("ERR_FORBIDDEN", "temporary agents are disabled on this server");
   }
-  if (!d.provisioning.temporaryLimiter.take(remote, now)) {
-    await refuse(d, "ERR_RATE_LIMITED", remote);
-    throw new DeputyError(
+  const limiter = d.provisioning.temporaryLimiter;
+  const limitKey = clientAddressKey(remote);
+  const rateLimited = () =>
+    new DeputyError(
       "ERR_RATE_LIMITED",
       `at most ${d.config.temporaryAgentsPerHour} temporary agents per hour from one address`,
-      { extra: { retry_after: Math.ceil(d.provisioning.temporaryLimiter.retryAfter(remote, now) / 1000) } },
+      { extra: { retry_after: Math.ceil(limiter.retryAfter(limitKey, now) / 1000) } },
     );
+  // Checked here without counting; counted below only with a fresh, solved challenge, so requests
+  // that did no work (or replay a used challenge) cannot use up a shared address's allowance.
+  if (!limiter.allows(limitKey, now)) {
+    await refuse(d, "ERR_RATE_LIMITED", remote);
+    throw rateLimited();
   }
   let challenge: { expiresAt: number };
   try {
@@ -59,6 +66,14 @@ export async function createTemporaryAgent(
     throw e;
   }
   const sandbox = await ensureSandboxPrincipal(d);
+  // Disabling the sandbox principal revoked every temporary agent (the principal cascade); it must
+  // not be left acting for new ones, active under a disabled principal.
+  if ((await d.store.principals.get(sandbox))?.status !== "active") {
+    throw new DeputyError(
+      "ERR_PRINCIPAL_DISABLED",
+      `the sandbox principal ${sandbox} is disabled: this server creates no temporary agents`,
+    );
+  }
   const ceiling = sandboxCeiling(d);
   for (const aud of ceiling.resources) {
     if (!(await d.resources.byAudience(aud))) {
@@ -102,6 +117,8 @@ export async function createTemporaryAgent(
       if (!(await tx.nonces.consumeOnce(`pow:${input.challenge}`, challenge.expiresAt, now))) {
         throw new DeputyError("ERR_CHALLENGE_REUSED", "this challenge was already used; get a new one");
       }
+      // Rolled back with the transaction when over the limit: the challenge stays unused.
+      if (!limiter.take(limitKey, now)) throw rateLimited();
       await tx.agents.create(record, keys, hashSecret(claimCode));
       if (grant) await tx.grants.create(grant);
       await d.audit.record(
@@ -124,7 +141,8 @@ export async function createTemporaryAgent(
       );
     });
   } catch (e) {
-    if (e instanceof DeputyError && e.code === "ERR_CHALLENGE_REUSED") await refuse(d, e.code, remote);
+    if (e instanceof DeputyError && (e.code === "ERR_CHALLENGE_REUSED" || e.code === "ERR_RATE_LIMITED"))
+      await refuse(d, e.code, remote);
     throw e;
   }
   return { agent: record, grant, claimCode, expiresAt };

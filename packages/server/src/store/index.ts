@@ -128,11 +128,15 @@ export interface AgentStore {
   /** Up to `limit` unclaimed temporary agents whose `temporaryUntil` is at or before `now`, oldest first. */
   expiredTemporary(now: number, limit: number): Promise<string[]>;
   /**
-   * Removes what lets swept temporary agents act (their keys) and ends their claim window; the
-   * revoked agent row stays as a tombstone (audit entries and the status list still resolve, and
-   * a late claim answers "expired" rather than "unknown"). Idempotent.
+   * Ends the claim window of those of `ids` that are still unclaimed and expired at `now`, removes
+   * what lets them act (their keys) and answers their ids; the caller then revokes exactly those.
+   * The condition is re-checked row by row under the row lock, so an agent claimed after
+   * {@link expiredTemporary} read it (a concurrent claim that committed in between) is left alone,
+   * and a claim waiting on the lock then finds the window closed. The agent row stays as a
+   * tombstone (audit entries and the status list still resolve, and a late claim answers
+   * "expired" rather than "unknown"). Idempotent.
    */
-  removeTemporary(ids: string[]): Promise<void>;
+  removeTemporary(ids: string[], now: number): Promise<string[]>;
 }
 
 export interface EnrollmentStore {

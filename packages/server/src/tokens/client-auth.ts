@@ -54,7 +54,7 @@ export async function authenticateAgent(d: Deputy, form: TokenForm): Promise<Aut
   if (clientId !== undefined && clientId !== parsed.agentId) {
     throw new DeputyError("ERR_INVALID_CLIENT", "client_id does not match the assertion's subject");
   }
-  const agent = await loadActiveAgent(d.store, parsed.agentId, "ERR_INVALID_CLIENT");
+  const agent = await loadActiveAgent(d.store, parsed.agentId, "ERR_INVALID_CLIENT", d.clock.now());
   const keys = await agentVerificationKeys(d.store, agent.id);
   await prefetchAgentJwt(parsed, keys);
   const verified = verifyAgentJwt(parsed, {
@@ -72,15 +72,22 @@ export async function authenticateAgent(d: Deputy, form: TokenForm): Promise<Aut
   };
 }
 
-/** The agent, refusing unknown or revoked agents and disabled principals with `code`. */
+/**
+ * The agent, refusing with `code` unknown or revoked agents, disabled principals, and temporary
+ * agents whose claim window closed unclaimed at `now` (epoch ms), even before the sweeper got to them.
+ */
 export async function loadActiveAgent(
   store: Store,
   agentId: string,
   code: "ERR_INVALID_CLIENT" | "ERR_INVALID_GRANT",
+  now: number,
 ): Promise<AgentRecord> {
   const agent = await store.agents.get(agentId);
   if (!agent) throw new DeputyError(code, `unknown agent ${agentId}`);
   if (agent.status !== "active") throw new DeputyError(code, `agent ${agentId} is revoked`);
+  if (agent.temporaryUntil !== null && agent.temporaryUntil <= now) {
+    throw new DeputyError(code, `temporary agent ${agentId} was not claimed within its claim window`);
+  }
   const principal = await store.principals.get(agent.principalId);
   if (principal?.status !== "active") {
     throw new DeputyError(code, `the principal of agent ${agentId} is disabled`);

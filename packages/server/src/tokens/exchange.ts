@@ -98,7 +98,7 @@ export async function tokenExchange(
   } catch (e) {
     throw new DeputyError("ERR_INVALID_GRANT", `actor_token: ${(e as Error).message}`, { cause: e });
   }
-  const sub = await loadActiveAgent(d.store, actorParsed.agentId, "ERR_INVALID_GRANT");
+  const sub = await loadActiveAgent(d.store, actorParsed.agentId, "ERR_INVALID_GRANT", d.clock.now());
   if (sub.parentId !== parent.id) {
     throw new DeputyError("ERR_INVALID_GRANT", `agent ${sub.id} is not a sub-agent of ${parent.id}`);
   }

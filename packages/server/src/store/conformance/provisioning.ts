@@ -136,11 +136,29 @@ export function provisioningTests(s: () => Store): void {
       const expired = await s().agents.expiredTemporary(T0 + 100, 10);
       expect(expired).toContain(old.id);
       expect(expired).not.toContain(fresh.id);
-      await s().agents.removeTemporary([old.id]);
+      expect(await s().agents.removeTemporary([old.id], T0 + 100)).toEqual([old.id]);
       expect(await s().agents.keys(old.id)).toEqual([]);
       expect((await s().agents.get(old.id))?.temporaryUntil).toBeNull();
       expect(await s().agents.expiredTemporary(T0 + 100, 10)).not.toContain(old.id);
       expect(await s().agents.keys(fresh.id)).toHaveLength(1);
+      // Idempotent, and never takes an agent whose window is still open.
+      expect(await s().agents.removeTemporary([old.id, fresh.id], T0 + 100)).toEqual([]);
+      expect(await s().agents.keys(fresh.id)).toHaveLength(1);
+    });
+
+    it("removeTemporary leaves alone an agent claimed after expiredTemporary read it", async () => {
+      const sandbox = principal();
+      const human = principal();
+      await s().principals.create(sandbox);
+      await s().principals.create(human);
+      const a = agent(sandbox.id, { temporaryUntil: T0 + 100 });
+      await s().agents.create(a, [agentKey(a.id)], randomBytes(32).toString("hex"));
+      // The sweeper's read (at T0 + 100) and a claim that commits before its writes (at T0 + 99).
+      expect(await s().agents.expiredTemporary(T0 + 100, 10)).toEqual([a.id]);
+      expect(await s().transaction((tx) => tx.agents.claim(a.id, human.id, T0 + 99))).toBe(true);
+      expect(await s().agents.removeTemporary([a.id], T0 + 100)).toEqual([]);
+      expect(await s().agents.keys(a.id)).toHaveLength(1);
+      expect(await s().agents.get(a.id)).toMatchObject({ principalId: human.id, status: "active" });
     });
   });
 }

@@ -148,21 +148,33 @@ export class SqlAgentStore implements AgentStore {
       .selectFrom("agents")
       .select("id")
       .where("temporary_until", "<=", now)
+      .where("claimed_at", "is", null)
       .orderBy("temporary_until")
       .limit(limit)
       .execute();
     return rows.map((x) => x.id);
   }
 
-  async removeTemporary(ids: string[]): Promise<void> {
+  async removeTemporary(ids: string[], now: number): Promise<string[]> {
+    const removed: string[] = [];
     for (const part of chunks(ids)) {
-      await this.ctx.db.deleteFrom("agent_keys").where("agent_id", "in", part).execute();
-      await this.ctx.db
+      // A conditional UPDATE, not a blind one: on PostgreSQL (READ COMMITTED) a claim may have
+      // committed since expiredTemporary read these ids; the WHERE is re-evaluated on each locked
+      // row, so a claimed agent (temporary_until NULL, claimed_at set) is not taken.
+      const rows = await this.ctx.db
         .updateTable("agents")
         .set({ temporary_until: null })
         .where("id", "in", part)
+        .where("temporary_until", "<=", now)
+        .where("claimed_at", "is", null)
+        .returning("id")
         .execute();
+      const taken = rows.map((r) => r.id);
+      if (taken.length > 0)
+        await this.ctx.db.deleteFrom("agent_keys").where("agent_id", "in", taken).execute();
+      removed.push(...taken);
     }
+    return removed;
   }
 
   async idsByPrincipal(principalId: string): Promise<string[]> {
