@@ -86,6 +86,7 @@ async function appendsAndLag({ quick, log, db }) {
   const { Audit } = await import(serverModule("audit/record.js"));
   const { AuditLedger } = await import(serverModule("audit/ledger.js"));
   const { createLogger } = await import(serverModule("serve.js"));
+  const { MasterKeyRing } = await import(serverModule("crypto/master-key-ring.js"));
   const seconds = quick ? 1.5 : 6;
   const dir = mkdtempSync(join(tmpdir(), "deputy-bench-ledger-"));
   try {
@@ -96,7 +97,7 @@ async function appendsAndLag({ quick, log, db }) {
       store,
       clock,
       log: createLogger("silent"),
-      masterKey: Buffer.alloc(32, 3),
+      masterKeys: MasterKeyRing.from([Buffer.alloc(32, 3)]),
       issuer: "http://127.0.0.1:4747",
     });
     audit.onAppend = () => ledger.nudge();
