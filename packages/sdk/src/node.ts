@@ -9,16 +9,11 @@
  * const res = await agent.fetch("https://api.example.com/tickets", {}, { resource: "https://api.example.com" });
  */
 /// <reference types="node" />
-import {
-  createPublicKey,
-  type KeyObject,
-  type JsonWebKey as NodeJsonWebKey,
-  verify as nodeVerify,
-} from "node:crypto";
+import * as nodeCrypto from "node:crypto";
 import { readFile } from "node:fs/promises";
 import type { JWK } from "jose";
 import { DeputyAgent, type DeputyAgentOptions } from "./agent/deputy-agent.js";
-import type { SignatureBackend } from "./verifier/jws.js";
+import { type NodeCryptoLike, nodeCryptoBackendOf, type SignatureBackend } from "./verifier/jws.js";
 
 /** The agent key file written by `deputy agent create`. */
 export interface AgentKeyFile {
@@ -73,21 +68,14 @@ export async function loadAgent(
 /**
  * A signature backend for the verifier on synchronous `node:crypto`: same checks, no thread-pool
  * round trip per signature, so a token never seen before is verified with less latency than
- * through Web Crypto (see docs/benchmarks.md, `sdk-verify`).
+ * through Web Crypto (see docs/benchmarks.md, `sdk-verify`). The verifier already uses it by
+ * default where the runtime offers `process.getBuiltinModule` (Node ≥ 20.16); pass it explicitly
+ * on older Node versions.
  *
  * @example
  * import { nodeCryptoBackend } from "@deputy/sdk/node";
  * const verifier = createVerifier({ issuer, audience, signatureBackend: nodeCryptoBackend });
  */
-export const nodeCryptoBackend: SignatureBackend = {
-  async importKey(jwk) {
-    return createPublicKey({ key: jwk as NodeJsonWebKey, format: "jwk" });
-  },
-  verify(alg, key, signature, data) {
-    const k = key as KeyObject;
-    // RFC 7518 §3.4: the JWS ES256 signature is raw r || s, which node calls ieee-p1363.
-    return alg === "EdDSA"
-      ? nodeVerify(null, data, k, signature)
-      : nodeVerify("sha256", data, { key: k, dsaEncoding: "ieee-p1363" }, signature);
-  },
-};
+export const nodeCryptoBackend: SignatureBackend = nodeCryptoBackendOf(
+  nodeCrypto as unknown as NodeCryptoLike,
+);

@@ -26,7 +26,13 @@ export {
   type RevocationStreamOptions,
 } from "./verifier/event-stream.js";
 export { type IssuerMetadata, metadataUrl } from "./verifier/issuer-keys.js";
-export { type SignatureBackend, webCryptoBackend } from "./verifier/jws.js";
+export {
+  defaultSignatureBackend,
+  type NodeCryptoLike,
+  nodeCryptoBackendOf,
+  type SignatureBackend,
+  webCryptoBackend,
+} from "./verifier/jws.js";
 export { ReplayCache } from "./verifier/replay-cache.js";
 export { type RevocationCascade, RevocationIndex } from "./verifier/revocation-index.js";
 export {

@@ -21,10 +21,13 @@ export interface ParsedJws {
 }
 
 /**
- * Where signatures are checked. The default is Web Crypto ({@link webCryptoBackend}); on Node,
- * `@deputy/sdk/node` offers `nodeCryptoBackend` (synchronous node:crypto, lower latency per call).
+ * Where signatures are checked. The default ({@link defaultSignatureBackend}) is the runtime's
+ * own `node:crypto` where it offers it without an import (Node ≥ 20.16, Bun, Deno), else Web
+ * Crypto ({@link webCryptoBackend}).
  */
 export interface SignatureBackend {
+  /** For diagnostics: "web-crypto" or "node:crypto". */
+  readonly name?: string;
   /** Imports a public Ed25519 or P-256 JWK (only `kty`, `crv`, `x`, `y`); throws when it is not a valid key. */
   importKey(jwk: JsonWebKey, alg: "EdDSA" | "ES256"): Promise<unknown>;
   /** True when `signature` (raw JWS form: 64 bytes) is valid over `data`. */
@@ -43,6 +46,7 @@ const PARAMS = {
 
 /** Web Crypto: runs on every runtime with `crypto.subtle` (Node ≥ 20, Deno, Bun, browsers, workers). */
 export const webCryptoBackend: SignatureBackend = {
+  name: "web-crypto",
   importKey: (jwk, alg) =>
     crypto.subtle.importKey(
       "jwk",
@@ -53,6 +57,63 @@ export const webCryptoBackend: SignatureBackend = {
     ),
   verify: (alg, key, signature, data) => crypto.subtle.verify(PARAMS[alg], key as CryptoKey, signature, data),
 };
+
+/** The part of `node:crypto` a signature backend needs (structural: no Node types here). */
+export interface NodeCryptoLike {
+  createPublicKey(options: { key: JsonWebKey; format: "jwk" }): unknown;
+  verify(algorithm: string | null, data: Uint8Array, key: unknown, signature: Uint8Array): boolean;
+}
+
+/**
+ * A backend on synchronous `node:crypto`: the same checks as Web Crypto, without Node's
+ * thread-pool round trip per signature (about 1.5 × the throughput one call at a time; see
+ * docs/benchmarks.md, `sdk-verify`).
+ *
+ * @example
+ * const backend = nodeCryptoBackendOf(await import("node:crypto"));
+ */
+export function nodeCryptoBackendOf(nodeCrypto: NodeCryptoLike): SignatureBackend {
+  return {
+    name: "node:crypto",
+    async importKey(jwk) {
+      return nodeCrypto.createPublicKey({ key: jwk, format: "jwk" });
+    },
+    verify(alg, key, signature, data) {
+      // RFC 7518 §3.4: the JWS ES256 signature is raw r || s, which node calls ieee-p1363.
+      return alg === "EdDSA"
+        ? nodeCrypto.verify(null, data, key, signature)
+        : nodeCrypto.verify("sha256", data, { key, dsaEncoding: "ieee-p1363" }, signature);
+    },
+  };
+}
+
+/**
+ * `node:crypto` if the runtime hands it out without an import statement
+ * (`process.getBuiltinModule`, Node ≥ 20.16 and ≥ 22.3), so this module still imports nothing
+ * Node-only and runs unchanged on runtimes without it.
+ */
+function runtimeNodeCrypto(): NodeCryptoLike | undefined {
+  try {
+    const get = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process
+      ?.getBuiltinModule;
+    const mod =
+      typeof get === "function" ? (get("node:crypto") as Partial<NodeCryptoLike> | undefined) : undefined;
+    return typeof mod?.createPublicKey === "function" && typeof mod.verify === "function"
+      ? (mod as NodeCryptoLike)
+      : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+const nodeCryptoHere = runtimeNodeCrypto();
+
+/**
+ * The backend the verifier uses unless told otherwise: `node:crypto` where the runtime offers it
+ * ({@link nodeCryptoBackendOf}), else Web Crypto.
+ */
+export const defaultSignatureBackend: SignatureBackend =
+  nodeCryptoHere !== undefined ? nodeCryptoBackendOf(nodeCryptoHere) : webCryptoBackend;
 
 /** A public key ready for its backend, with the one `alg` it may verify. */
 export interface VerifyKey {
@@ -209,7 +270,7 @@ const PRIVATE_MEMBERS = ["d", "p", "q", "dp", "dq", "qi", "oth", "k"];
  */
 export async function importPublicJwk(
   jwk: Record<string, unknown>,
-  backend: SignatureBackend = webCryptoBackend,
+  backend: SignatureBackend = defaultSignatureBackend,
 ): Promise<VerifyKey | undefined> {
   const alg = algOfJwk(jwk);
   if (alg === undefined) return undefined;

@@ -13,13 +13,14 @@ import {
 } from "../test-support/fake-issuer.js";
 import { challengeFor } from "./challenge.js";
 import { VerificationError } from "./errors.js";
-import type { SignatureBackend } from "./jws.js";
+import { defaultSignatureBackend, type SignatureBackend, webCryptoBackend } from "./jws.js";
 import { createVerifier, type Verifier, type VerifierOptions } from "./verifier.js";
 
 /** Every test runs on both signature backends: Web Crypto (the default) and node:crypto. */
 const BACKENDS: Array<[string, SignatureBackend | undefined]> = [
-  ["Web Crypto", undefined],
+  ["Web Crypto", webCryptoBackend],
   ["node:crypto", nodeCryptoBackend],
+  ["the default backend", undefined],
 ];
 let backend: SignatureBackend | undefined;
 
@@ -73,6 +74,13 @@ async function refusal(p: Promise<unknown>): Promise<string> {
   expect(e).toBeInstanceOf(VerificationError);
   return (e as VerificationError).code;
 }
+
+it("defaults to node:crypto where the runtime hands it out (process.getBuiltinModule), else Web Crypto", () => {
+  const offered = typeof (process as { getBuiltinModule?: unknown }).getBuiltinModule === "function";
+  expect(defaultSignatureBackend.name).toBe(offered ? "node:crypto" : "web-crypto");
+  expect(webCryptoBackend.name).toBe("web-crypto");
+  expect(nodeCryptoBackend.name).toBe("node:crypto");
+});
 
 for (const [name, b] of BACKENDS) {
   describe(`signatures on ${name}`, () => {

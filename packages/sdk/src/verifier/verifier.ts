@@ -131,7 +131,10 @@ export interface VerifierOptions {
     /** Skip discovery and use this JWKS URL. */
     jwksUri?: string;
   };
-  /** Where signatures are checked; default Web Crypto. On Node, `nodeCryptoBackend` from `@deputy/sdk/node`. */
+  /**
+   * Where signatures are checked. Default: the runtime's `node:crypto` where it offers it without an
+   * import (Node ≥ 20.16, Bun, Deno), else Web Crypto; pass `webCryptoBackend` to force Web Crypto.
+   */
   signatureBackend?: SignatureBackend;
   /** Verified tokens kept for the warm path. Default 10 000. */
   tokenCacheSize?: number;
