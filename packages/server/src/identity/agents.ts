@@ -95,7 +95,17 @@ export async function createAgent(d: Deputy, caller: Caller, input: CreateAgentI
   const now = d.clock.now();
   const id = newId("agt");
   const keys = importAgentKeys(id, input.jwks.keys, now);
-  const prov = await resolveProvenance(d, input.provenance);
+  let prov: Awaited<ReturnType<typeof resolveProvenance>>;
+  try {
+    prov = await resolveProvenance(
+      d,
+      input.provenance,
+      keys.map((k) => k.kid),
+    );
+  } catch (e) {
+    await refuseStatement(d, caller, input.principal, e);
+    throw e;
+  }
   const record: AgentRecord = {
     id,
     principalId: principal.id,
@@ -134,6 +144,22 @@ export async function createAgent(d: Deputy, caller: Caller, input: CreateAgentI
     );
   });
   return record;
+}
+
+/**
+ * A refused software statement (forged, bound to another key) is audited as
+ * `agent.create_refused`, as enrollment and temporary registrations audit theirs: a statement
+ * bound to someone else's key is how a leaked one shows.
+ */
+async function refuseStatement(d: Deputy, caller: Caller, principal: string, e: unknown): Promise<void> {
+  if (!(e instanceof DeputyError && e.code.startsWith("ERR_STATEMENT"))) return;
+  await d.audit.record({
+    action: "agent.create_refused",
+    decision: "denied",
+    actor: actorOf(caller),
+    target: null,
+    details: { principal, error: e.code },
+  });
 }
 
 export async function getAgent(d: Deputy, caller: Caller, id: string): Promise<AgentRecord> {
@@ -177,6 +203,15 @@ export async function addAgentKey(
   const agent = await getAgent(d, caller, id);
   requireDelegatingAgent(caller, agent, "add keys");
   if (agent.status !== "active") throw new DeputyError("ERR_AGENT_REVOKED", `agent ${id} is revoked`);
+  // A key-bound statement vouched for one key. Another key added by whoever manages the agent
+  // (perhaps after registering it with a leaked statement and the launched agent's public key)
+  // would carry the label without its launcher's word.
+  if (agent.verifiedProvenance?.bound) {
+    throw new DeputyError(
+      "ERR_CONFLICT",
+      `agent ${id} has provenance bound to its key: register a new agent with a statement bound to the new key`,
+    );
+  }
   const [key] = importAgentKeys(id, [jwk], d.clock.now());
   await d.store.transaction(async (tx) => {
     const active = await tx.agents.keys(id);

@@ -8,6 +8,12 @@
  * RFC 8725 §3.1: only the algorithms on Deputy's allow-list (EdDSA, ES256) are accepted; `iss`
  * must name a registered issuer; `exp` is required and checked against Deputy's clock.
  *
+ * A statement alone is a bearer assertion: whoever holds it could attach it to any registration.
+ * `cnf: {jkt}` (RFC 7800 §3.1, the RFC 7638 thumbprint of the agent's key)
+ * binds it to the agent being registered: it must name the registration's only key (and no key
+ * can be added to that agent later), and an issuer with `require_key_binding` has unbound
+ * statements refused.
+ *
  * @example
  * const prov = await resolveProvenance(deputy, { software_statement: jwt, model: "claude" });
  * // { selfAsserted: { model: "claude" }, verified: { iss: "https://ci.example", code_digest: "sha256:…", … } }
@@ -16,7 +22,7 @@ import { ALLOWED_ALGS, DeputyError, newId } from "@deputy/protocol";
 import { decodeJwt, errors as joseErrors, jwtVerify } from "jose";
 import type { Deputy } from "../context.js";
 import { importAgentPublicJwk } from "../crypto/jwk.js";
-import { actorOf, type Caller, requireAdmin } from "../identity/caller.js";
+import { actorOf, type Caller, notFound, requireAdmin } from "../identity/caller.js";
 import {
   type AgentRecord,
   type ProvenanceIssuerRecord,
@@ -43,7 +49,7 @@ const STATEMENT_FIELDS = [
 
 /**
  * Registers a provenance issuer (admin only). Keys must be public Ed25519 or P-256 JWKs; `issuer`
- * must be unique.
+ * must be unique. `requireKeyBinding` defaults to true: its statements must carry `cnf.jkt`.
  *
  * @example
  * await createProvenanceIssuer(deputy, admin, { name: "CI", issuer: "https://ci.example", jwks: { keys: [jwk] } });
@@ -51,7 +57,12 @@ const STATEMENT_FIELDS = [
 export async function createProvenanceIssuer(
   d: Deputy,
   caller: Caller,
-  input: { name: string; issuer: string; jwks: { keys: unknown[] } },
+  input: {
+    name: string;
+    issuer: string;
+    jwks: { keys: unknown[] };
+    requireKeyBinding?: boolean | undefined;
+  },
 ): Promise<ProvenanceIssuerRecord> {
   requireAdmin(caller, "registering a provenance issuer");
   if (input.jwks.keys.length === 0 || input.jwks.keys.length > MAX_ISSUER_KEYS) {
@@ -63,6 +74,7 @@ export async function createProvenanceIssuer(
     name: input.name,
     issuer: input.issuer,
     jwks: { keys },
+    requireKeyBinding: input.requireKeyBinding ?? true,
     createdAt: d.clock.now(),
   };
   try {
@@ -74,7 +86,11 @@ export async function createProvenanceIssuer(
           decision: "allowed",
           actor: actorOf(caller),
           target: record.id,
-          details: { issuer: record.issuer, keys: keys.map((k) => k.kid) },
+          details: {
+            issuer: record.issuer,
+            keys: keys.map((k) => k.kid),
+            require_key_binding: record.requireKeyBinding,
+          },
         },
         tx,
       );
@@ -88,6 +104,38 @@ export async function createProvenanceIssuer(
   return record;
 }
 
+/**
+ * Turns key binding on (or off) for a provenance issuer (admin): how an issuer registered before
+ * Deputy supported binding is made to require it once its launcher sends `cnf.jkt`. Applies to
+ * registrations from then on; agents already registered keep their label.
+ *
+ * @example
+ * await updateProvenanceIssuer(deputy, admin, "pvi_…", { requireKeyBinding: true });
+ */
+export async function updateProvenanceIssuer(
+  d: Deputy,
+  caller: Caller,
+  id: string,
+  change: { requireKeyBinding: boolean },
+): Promise<ProvenanceIssuerRecord> {
+  requireAdmin(caller, "changing a provenance issuer");
+  return d.store.transaction(async (tx) => {
+    const updated = await tx.provenanceIssuers.setRequireKeyBinding(id, change.requireKeyBinding);
+    if (!updated) throw notFound("provenance issuer", id);
+    await d.audit.record(
+      {
+        action: "provenance_issuer.updated",
+        decision: "allowed",
+        actor: actorOf(caller),
+        target: id,
+        details: { issuer: updated.issuer, require_key_binding: updated.requireKeyBinding },
+      },
+      tx,
+    );
+    return updated;
+  });
+}
+
 /** What an agent carries: self-asserted fields and, separately, verified statement claims. */
 export interface ResolvedProvenance {
   selfAsserted: Record<string, unknown> | null;
@@ -97,10 +145,13 @@ export interface ResolvedProvenance {
 /**
  * Splits a registration's `provenance` into the verified statement (when `software_statement`
  * is present, it must verify or the registration is refused) and the self-asserted rest.
+ * `agentKeys` are the RFC 7638 thumbprints of the keys being registered: a key-bound statement
+ * must name one of them.
  */
 export async function resolveProvenance(
   d: Deputy,
   provenance: Record<string, unknown> | undefined,
+  agentKeys: readonly string[],
 ): Promise<ResolvedProvenance> {
   if (provenance === undefined) return { selfAsserted: null, verified: null };
   const { software_statement: statement, ...rest } = provenance;
@@ -123,17 +174,23 @@ export async function resolveProvenance(
       `software_statement is longer than ${MAX_STATEMENT_CHARS} characters`,
     );
   }
-  return { selfAsserted, verified: await verifySoftwareStatement(d, statement) };
+  return { selfAsserted, verified: await verifySoftwareStatement(d, statement, agentKeys) };
 }
 
 /**
  * Verifies a software statement: a compact JWS from a registered provenance issuer, with an
- * allowed algorithm, a valid signature, a `sub` and an unexpired `exp`.
+ * allowed algorithm, a valid signature, a `sub` and an unexpired `exp`; bound (`cnf.jkt`) to one
+ * of `agentKeys` when it says so or its issuer requires it.
  *
  * @example
- * const claims = await verifySoftwareStatement(deputy, jwt); // throws ERR_STATEMENT_* on failure
+ * const claims = await verifySoftwareStatement(deputy, jwt, [agentKeyThumbprint]);
+ * // throws ERR_STATEMENT_* on failure
  */
-export async function verifySoftwareStatement(d: Deputy, jwt: string): Promise<VerifiedProvenance> {
+export async function verifySoftwareStatement(
+  d: Deputy,
+  jwt: string,
+  agentKeys: readonly string[],
+): Promise<VerifiedProvenance> {
   let iss: unknown;
   try {
     iss = decodeJwt(jwt).iss;
@@ -206,6 +263,7 @@ export async function verifySoftwareStatement(d: Deputy, jwt: string): Promise<V
       );
     }
   }
+  const bound = checkKeyBinding(payload.cnf, issuer, agentKeys);
   const verified: VerifiedProvenance = {
     iss,
     sub: payload.sub,
@@ -217,6 +275,7 @@ export async function verifySoftwareStatement(d: Deputy, jwt: string): Promise<V
     launched_by: null,
     iat: typeof payload.iat === "number" ? payload.iat : null,
     exp: payload.exp as number,
+    bound,
   };
   for (const f of STATEMENT_FIELDS) {
     const v = payload[f];
@@ -227,6 +286,52 @@ export async function verifySoftwareStatement(d: Deputy, jwt: string): Promise<V
     verified[f] = v;
   }
   return verified;
+}
+
+/**
+ * RFC 7800 §3.1: `cnf.jkt` names the key the statement was issued for. It must be a key of this
+ * registration, so a statement copied from another launch (a CI log, say) verifies for nobody
+ * else; an issuer that requires binding has unbound statements refused. Returns whether bound.
+ */
+function checkKeyBinding(
+  cnf: unknown,
+  issuer: ProvenanceIssuerRecord,
+  agentKeys: readonly string[],
+): boolean {
+  if (cnf === undefined) {
+    if (!issuer.requireKeyBinding) return false;
+    throw new DeputyError(
+      "ERR_STATEMENT_INVALID",
+      `software_statement is not bound to the agent's key: issuer ${issuer.issuer} requires cnf.jkt (the RFC 7638 thumbprint of the agent's public key)`,
+    );
+  }
+  // Only `jkt` is understood; a statement bound some other way (`jwk`, `kid`) cannot be checked
+  // and is refused rather than taken as unbound.
+  const jkt =
+    typeof cnf === "object" && cnf !== null && !Array.isArray(cnf)
+      ? (cnf as { jkt?: unknown }).jkt
+      : undefined;
+  if (typeof jkt !== "string" || Object.keys(cnf as object).length !== 1) {
+    throw new DeputyError(
+      "ERR_STATEMENT_INVALID",
+      "software_statement claim cnf must be {jkt: <RFC 7638 thumbprint of the agent's public key>}",
+    );
+  }
+  if (!agentKeys.includes(jkt)) {
+    throw new DeputyError(
+      "ERR_STATEMENT_INVALID",
+      "software_statement is bound to another key: its cnf.jkt is the thumbprint of no key in jwks",
+    );
+  }
+  // Public keys are not secrets: with the launched agent's key listed beside one of its own, a
+  // holder of the statement would get the label and authenticate with the other key.
+  if (agentKeys.length > 1) {
+    throw new DeputyError(
+      "ERR_STATEMENT_INVALID",
+      "software_statement is bound to one key (cnf.jkt): jwks must hold that key alone",
+    );
+  }
+  return true;
 }
 
 /** The label shown everywhere an agent is shown. */

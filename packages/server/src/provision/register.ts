@@ -22,7 +22,10 @@ export interface PrepareAgentInput {
   temporaryUntil?: number | null;
 }
 
-/** Validates keys and provenance (verifying any software statement) and builds the agent record. */
+/**
+ * Validates keys and provenance (verifying any software statement, bound to these keys when it
+ * says so) and builds the agent record.
+ */
 export async function prepareAgent(
   d: Deputy,
   input: PrepareAgentInput,
@@ -30,7 +33,11 @@ export async function prepareAgent(
   const now = d.clock.now();
   const id = newId("agt");
   const keys = importAgentKeys(id, input.jwks.keys, now);
-  const prov = await resolveProvenance(d, input.provenance);
+  const prov = await resolveProvenance(
+    d,
+    input.provenance,
+    keys.map((k) => k.kid),
+  );
   if (input.requireVerifiedProvenance && !prov.verified) {
     throw new DeputyError(
       "ERR_PROVENANCE_REQUIRED",
@@ -64,6 +71,7 @@ export function provenanceDetails(a: AgentRecord): Record<string, unknown> {
     ? {
         provenance: "verified",
         provenance_iss: a.verifiedProvenance.iss,
+        provenance_bound: a.verifiedProvenance.bound,
         code_digest: a.verifiedProvenance.code_digest,
       }
     : { provenance: a.provenance ? "self_asserted" : "none" };

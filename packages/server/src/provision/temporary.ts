@@ -84,14 +84,23 @@ export async function createTemporaryAgent(
     }
   }
   const expiresAt = now + d.config.temporaryAgentTtl * 1000;
-  const { record, keys } = await prepareAgent(d, {
-    principalId: sandbox,
-    name: input.name,
-    jwks: input.jwks,
-    provenance: input.provenance,
-    ceiling,
-    temporaryUntil: expiresAt,
-  });
+  let prepared: Awaited<ReturnType<typeof prepareAgent>>;
+  try {
+    prepared = await prepareAgent(d, {
+      principalId: sandbox,
+      name: input.name,
+      jwks: input.jwks,
+      provenance: input.provenance,
+      ceiling,
+      temporaryUntil: expiresAt,
+    });
+  } catch (e) {
+    // Without an account, a statement is the one thing that vouches for the agent: a refused one
+    // (another agent's, forged) is worth a trace.
+    if (e instanceof DeputyError && e.code.startsWith("ERR_STATEMENT")) await refuse(d, e.code, remote);
+    throw e;
+  }
+  const { record, keys } = prepared;
   const grant: GrantRecord | null =
     ceiling.scopes.length > 0 && ceiling.resources.length > 0
       ? {
