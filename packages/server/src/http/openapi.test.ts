@@ -1206,6 +1206,7 @@ describe("every response in a full story matches the document", () => {
         iat: stmtNow,
         exp: stmtNow + 300,
         cnf: { jkt: testKey(44).kid },
+        jti: "run-1",
       },
     );
     const e3 = (await enr({ ...enrBody, require_provenance: true })).json();

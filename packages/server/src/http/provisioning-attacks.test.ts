@@ -6,7 +6,7 @@
  * window-closed-before-sweep, disabled-sandbox, ipv6-address-hopping, limit-burned-without-work, ceiling-lookalikes,
  * ceiling-through-sub-agents, enroll-for-disabled-principal; and a leaked statement reused:
  * statement-bound-to-another-key, bound-statement-accepted, key-added-to-bound-agent,
- * unbound-statement-when-binding-required, unbound-statement-from-legacy-issuer.
+ * unbound-statement-when-binding-required, unbound-statement-from-legacy-issuer, statement-replayed.
  */
 import { afterEach, describe, expect, it } from "vitest";
 import { solveChallenge, sweepTemporaryAgents } from "../provision/index.js";
@@ -299,7 +299,7 @@ describe("provenance sizes", () => {
   });
 });
 
-describe("a leaked software statement (key binding)", () => {
+describe("a leaked software statement (key binding, single use)", () => {
   const invalid = (detail: string) => ({
     type: "statement-invalid",
     title: "Invalid software statement",
@@ -538,6 +538,39 @@ describe("a leaked software statement (key binding)", () => {
     // The agent registered before keeps its (unbound) label.
     const earlier = await expectOk(t.api("GET", `/v1/agents/${unbound.json().id}`));
     expect(earlier.provenance.verified.bound).toBe(false);
+  });
+
+  it("statement-replayed: a statement with a jti registers one agent, even when parallel requests race", async () => {
+    await deputy();
+    const s = await setupStory(t);
+    const launcher = testKey(90);
+    await registerLauncher(launcher);
+    const key = testKey(450);
+    const once = statement(launcher, { cnf: { jkt: key.kid }, jti: "launch-450" });
+    const results = await Promise.all(Array.from({ length: 6 }, () => registerWith(s.principal, 450, once)));
+    expect(results.filter((r) => r.statusCode === 201)).toHaveLength(1);
+    for (const r of results.filter((x) => x.statusCode !== 201)) {
+      expect(r.statusCode).toBe(400);
+      expect(r.json()).toEqual(
+        invalid("software_statement was already used: a statement with a jti registers one agent"),
+      );
+    }
+    // Replayed where no account is needed, and through an enrollment: refused too, audited.
+    const tmp = await temporary(key, undefined, { software_statement: once });
+    expect(tmp.statusCode).toBe(400);
+    expect(tmp.json().detail).toMatch(/already used/);
+    const e = await enrollment(s.principal);
+    expect((await enroll(e.enrollment_code, key, once)).json().detail).toMatch(/already used/);
+    expect(await refusals("agent.create_refused")).toEqual(Array(5).fill("ERR_STATEMENT_INVALID"));
+    expect(await refusals("agent.temporary_refused")).toEqual(["ERR_STATEMENT_INVALID"]);
+    expect(await refusals("agent.enroll_refused")).toEqual(["ERR_STATEMENT_INVALID"]);
+    expect((await expectOk(t.api("GET", `/v1/enrollments/${e.id}`))).agents_enrolled).toBe(0);
+    // Another launch (another jti) is another statement.
+    const next = statement(launcher, { cnf: { jkt: key.kid }, jti: "launch-451" });
+    expect((await registerWith(s.principal, 450, next)).statusCode).toBe(201);
+    // A jti that is not a short string is refused.
+    const odd = await registerWith(s.principal, 450, statement(launcher, { cnf: { jkt: key.kid }, jti: 7 }));
+    expect(odd.json()).toEqual(invalid("software_statement claim jti must be a string of 1..256 characters"));
   });
 });
 

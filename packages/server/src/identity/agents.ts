@@ -8,7 +8,7 @@
 import { DeputyError, MAX_DELEGATION_DEPTH, newId, SCOPE_AGENTS_DELEGATE } from "@deputy/protocol";
 import type { Deputy } from "../context.js";
 import { importAgentPublicJwk } from "../crypto/jwk.js";
-import { resolveProvenance } from "../provision/provenance.js";
+import { consumeStatement, resolveProvenance } from "../provision/provenance.js";
 import { provenanceDetails } from "../provision/register.js";
 import type { AgentKeyRecord, AgentRecord, AgentStatus, Page, PageRequest } from "../store/index.js";
 import { actorOf, type Caller, canSeeAgent, notFound, requireDelegatingAgent } from "./caller.js";
@@ -125,31 +125,37 @@ export async function createAgent(d: Deputy, caller: Caller, input: CreateAgentI
     temporaryUntil: null,
     claimedAt: null,
   };
-  await d.store.transaction(async (tx) => {
-    await tx.agents.create(record, keys);
-    await d.audit.record(
-      {
-        action: "agent.created",
-        decision: "allowed",
-        actor: actorOf(caller),
-        target: id,
-        details: {
-          principal: principal.id,
-          parent: record.parentId,
-          keys: keys.map((k) => k.kid),
-          ...provenanceDetails(record),
+  try {
+    await d.store.transaction(async (tx) => {
+      await consumeStatement(tx, prov.use, now);
+      await tx.agents.create(record, keys);
+      await d.audit.record(
+        {
+          action: "agent.created",
+          decision: "allowed",
+          actor: actorOf(caller),
+          target: id,
+          details: {
+            principal: principal.id,
+            parent: record.parentId,
+            keys: keys.map((k) => k.kid),
+            ...provenanceDetails(record),
+          },
         },
-      },
-      tx,
-    );
-  });
+        tx,
+      );
+    });
+  } catch (e) {
+    await refuseStatement(d, caller, input.principal, e);
+    throw e;
+  }
   return record;
 }
 
 /**
- * A refused software statement (forged, bound to another key) is audited as
+ * A refused software statement (forged, bound to another key, replayed) is audited as
  * `agent.create_refused`, as enrollment and temporary registrations audit theirs: a statement
- * bound to someone else's key is how a leaked one shows.
+ * bound to someone else's key or used twice is how a leaked one shows.
  */
 async function refuseStatement(d: Deputy, caller: Caller, principal: string, e: unknown): Promise<void> {
   if (!(e instanceof DeputyError && e.code.startsWith("ERR_STATEMENT"))) return;

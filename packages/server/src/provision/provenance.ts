@@ -9,10 +9,12 @@
  * must name a registered issuer; `exp` is required and checked against Deputy's clock.
  *
  * A statement alone is a bearer assertion: whoever holds it could attach it to any registration.
- * `cnf: {jkt}` (RFC 7800 §3.1, the RFC 7638 thumbprint of the agent's key)
+ * Two claims close that. `cnf: {jkt}` (RFC 7800 §3.1, the RFC 7638 thumbprint of the agent's key)
  * binds it to the agent being registered: it must name the registration's only key (and no key
  * can be added to that agent later), and an issuer with `require_key_binding` has unbound
- * statements refused.
+ * statements refused. A `jti` makes it single-use: it is consumed in the nonce store
+ * (`stmt:<issuer id>:<jti>`, until `exp`) by the transaction that creates the agent
+ * ({@link consumeStatement}).
  *
  * @example
  * const prov = await resolveProvenance(deputy, { software_statement: jwt, model: "claude" });
@@ -26,6 +28,7 @@ import { actorOf, type Caller, notFound, requireAdmin } from "../identity/caller
 import {
   type AgentRecord,
   type ProvenanceIssuerRecord,
+  type Store,
   StoreConflictError,
   type VerifiedProvenance,
 } from "../store/index.js";
@@ -36,6 +39,8 @@ export const MAX_ISSUER_KEYS = 10;
 export const MAX_STATEMENT_CHARS = 16_384;
 /** Largest self-asserted provenance kept with an agent (characters of its JSON). */
 export const MAX_SELF_ASSERTED_CHARS = 4096;
+/** Longest `jti` a software statement may carry. */
+export const MAX_STATEMENT_JTI_CHARS = 256;
 
 /** The string claims a software statement may carry, besides `iss`, `sub`, `iat`, `exp`. */
 const STATEMENT_FIELDS = [
@@ -136,10 +141,19 @@ export async function updateProvenanceIssuer(
   });
 }
 
+/** A statement's `jti`, to be consumed once: the nonce-store key and until when it is kept. */
+export interface StatementUse {
+  key: string;
+  /** Epoch ms: the statement's `exp` plus the clock skew, after which it is refused anyway. */
+  expiresAt: number;
+}
+
 /** What an agent carries: self-asserted fields and, separately, verified statement claims. */
 export interface ResolvedProvenance {
   selfAsserted: Record<string, unknown> | null;
   verified: VerifiedProvenance | null;
+  /** Set when the statement has a `jti`: consume it with {@link consumeStatement}. */
+  use: StatementUse | null;
 }
 
 /**
@@ -153,7 +167,7 @@ export async function resolveProvenance(
   provenance: Record<string, unknown> | undefined,
   agentKeys: readonly string[],
 ): Promise<ResolvedProvenance> {
-  if (provenance === undefined) return { selfAsserted: null, verified: null };
+  if (provenance === undefined) return { selfAsserted: null, verified: null, use: null };
   const { software_statement: statement, ...rest } = provenance;
   const selfAsserted = Object.keys(rest).length > 0 ? rest : null;
   // Stored with the agent and shown in every answer about it (lists included): kept small, since
@@ -164,7 +178,7 @@ export async function resolveProvenance(
       `self-asserted provenance may hold at most ${MAX_SELF_ASSERTED_CHARS} characters of JSON`,
     );
   }
-  if (statement === undefined) return { selfAsserted, verified: null };
+  if (statement === undefined) return { selfAsserted, verified: null, use: null };
   if (typeof statement !== "string") {
     throw new DeputyError("ERR_STATEMENT_INVALID", "provenance.software_statement must be a compact JWT");
   }
@@ -174,7 +188,26 @@ export async function resolveProvenance(
       `software_statement is longer than ${MAX_STATEMENT_CHARS} characters`,
     );
   }
-  return { selfAsserted, verified: await verifySoftwareStatement(d, statement, agentKeys) };
+  const { verified, use } = await verifySoftwareStatement(d, statement, agentKeys);
+  return { selfAsserted, verified, use };
+}
+
+/**
+ * Consumes a statement's `jti` inside the transaction that creates the agent, so a refused
+ * registration leaves it unused and of two racing registrations exactly one gets it
+ * (NonceStore.consumeOnce).
+ *
+ * @example
+ * await d.store.transaction(async (tx) => { await consumeStatement(tx, prov.use, now); … });
+ */
+export async function consumeStatement(tx: Store, use: StatementUse | null, now: number): Promise<void> {
+  if (use === null) return;
+  if (!(await tx.nonces.consumeOnce(use.key, use.expiresAt, now))) {
+    throw new DeputyError(
+      "ERR_STATEMENT_INVALID",
+      "software_statement was already used: a statement with a jti registers one agent",
+    );
+  }
 }
 
 /**
@@ -183,14 +216,14 @@ export async function resolveProvenance(
  * of `agentKeys` when it says so or its issuer requires it.
  *
  * @example
- * const claims = await verifySoftwareStatement(deputy, jwt, [agentKeyThumbprint]);
+ * const { verified, use } = await verifySoftwareStatement(deputy, jwt, [agentKeyThumbprint]);
  * // throws ERR_STATEMENT_* on failure
  */
 export async function verifySoftwareStatement(
   d: Deputy,
   jwt: string,
   agentKeys: readonly string[],
-): Promise<VerifiedProvenance> {
+): Promise<{ verified: VerifiedProvenance; use: StatementUse | null }> {
   let iss: unknown;
   try {
     iss = decodeJwt(jwt).iss;
@@ -264,6 +297,7 @@ export async function verifySoftwareStatement(
     }
   }
   const bound = checkKeyBinding(payload.cnf, issuer, agentKeys);
+  const use = statementUse(payload.jti, payload.exp as number, issuer, d.config.clockSkew);
   const verified: VerifiedProvenance = {
     iss,
     sub: payload.sub,
@@ -285,7 +319,7 @@ export async function verifySoftwareStatement(
     }
     verified[f] = v;
   }
-  return verified;
+  return { verified, use };
 }
 
 /**
@@ -332,6 +366,26 @@ function checkKeyBinding(
     );
   }
   return true;
+}
+
+/** A `jti` makes the statement single-use, keyed by the issuer's id (which holds no `:`). */
+function statementUse(
+  jti: unknown,
+  exp: number,
+  issuer: ProvenanceIssuerRecord,
+  clockSkew: number,
+): StatementUse | null {
+  if (jti === undefined) return null;
+  if (typeof jti !== "string" || jti.length === 0 || jti.length > MAX_STATEMENT_JTI_CHARS) {
+    throw new DeputyError(
+      "ERR_STATEMENT_INVALID",
+      `software_statement claim jti must be a string of 1..${MAX_STATEMENT_JTI_CHARS} characters`,
+    );
+  }
+  // Accepted until exp plus the skew, so remembered as long (a whole millisecond count within
+  // BIGINT: an issuer's exp may be fractional or absurdly far away).
+  const expiresAt = Math.min(Math.ceil((exp + clockSkew) * 1000), Number.MAX_SAFE_INTEGER);
+  return { key: `stmt:${issuer.id}:${jti}`, expiresAt };
 }
 
 /** The label shown everywhere an agent is shown. */

@@ -9,7 +9,7 @@ import { DeputyError, newId } from "@deputy/protocol";
 import type { Deputy } from "../context.js";
 import { importAgentKeys } from "../identity/agents.js";
 import type { AgentCeiling, AgentKeyRecord, AgentRecord } from "../store/index.js";
-import { resolveProvenance } from "./provenance.js";
+import { resolveProvenance, type StatementUse } from "./provenance.js";
 
 export interface PrepareAgentInput {
   principalId: string;
@@ -24,12 +24,13 @@ export interface PrepareAgentInput {
 
 /**
  * Validates keys and provenance (verifying any software statement, bound to these keys when it
- * says so) and builds the agent record.
+ * says so) and builds the agent record. The caller consumes `statementUse` (consumeStatement) in
+ * the transaction that creates the agent.
  */
 export async function prepareAgent(
   d: Deputy,
   input: PrepareAgentInput,
-): Promise<{ record: AgentRecord; keys: AgentKeyRecord[] }> {
+): Promise<{ record: AgentRecord; keys: AgentKeyRecord[]; statementUse: StatementUse | null }> {
   const now = d.clock.now();
   const id = newId("agt");
   const keys = importAgentKeys(id, input.jwks.keys, now);
@@ -62,7 +63,7 @@ export async function prepareAgent(
     temporaryUntil: input.temporaryUntil ?? null,
     claimedAt: null,
   };
-  return { record, keys };
+  return { record, keys, statementUse: prov.use };
 }
 
 /** The audit details every registration records about provenance (never the statement itself). */
