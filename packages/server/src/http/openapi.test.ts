@@ -429,6 +429,7 @@ const BODIES: Record<string, z.ZodType> = {
   createTemporaryAgent: inputs.TemporaryAgentBody,
   claimAgent: inputs.EmptyBody,
   createProvenanceIssuer: inputs.CreateProvenanceIssuerBody,
+  updateProvenanceIssuer: inputs.UpdateProvenanceIssuerBody,
   createConnection: inputs.CreateConnectionBody,
   rotateConnectionSecret: inputs.RotateSecretBody,
   rotateVaultKey: inputs.EmptyBody,
@@ -1186,6 +1187,13 @@ describe("every response in a full story matches the document", () => {
     await api("GET", "/v1/provenance-issuers", "/v1/provenance-issuers?nope=1");
     await api("GET", "/v1/provenance-issuers/{id}", `/v1/provenance-issuers/${issuer.id}`);
     await api("GET", "/v1/provenance-issuers/{id}", "/v1/provenance-issuers/pvi_nope");
+    const pviPatch = (url: string, body: unknown, token?: string) =>
+      api("PATCH", "/v1/provenance-issuers/{id}", url, body, token);
+    await pviPatch(`/v1/provenance-issuers/${issuer.id}`, { require_key_binding: false });
+    await pviPatch(`/v1/provenance-issuers/${issuer.id}`, { require_key_binding: true });
+    await pviPatch(`/v1/provenance-issuers/${issuer.id}`, {});
+    await pviPatch(`/v1/provenance-issuers/${issuer.id}`, { require_key_binding: false }, ptok);
+    await pviPatch("/v1/provenance-issuers/pvi_nope", { require_key_binding: true });
     const stmtNow = nowS(t);
     const statement = signJwt(
       launcher,
@@ -1197,6 +1205,8 @@ describe("every response in a full story matches the document", () => {
         model: "m",
         iat: stmtNow,
         exp: stmtNow + 300,
+        cnf: { jkt: testKey(44).kid },
+        jti: "run-1",
       },
     );
     const e3 = (await enr({ ...enrBody, require_provenance: true })).json();
@@ -1207,6 +1217,11 @@ describe("every response in a full story matches the document", () => {
       provenance: { software_statement: statement, runtime: "node20" },
     });
     expect(verified.json().agent.provenance.status).toBe("verified");
+    // Its provenance is bound to its key: no other key joins it (409).
+    const boundKeys = `/v1/agents/${verified.json().agent.id}/keys`;
+    expect(
+      (await api("POST", "/v1/agents/{id}/keys", boundKeys, { jwk: testKey(99).publicJwk })).statusCode,
+    ).toBe(409);
 
     const challenge = async () =>
       (await raw("GET", "/v1/agents/temporary/challenge", { url: "/v1/agents/temporary/challenge" })).json();

@@ -4,7 +4,9 @@
  * statement-from-the-future, statement-with-malformed-sub, oversized-provenance, self-signed-statement, crit-header,
  * claim-during-sweep, claim-by-the-wrong-caller, racing-claims, sandbox-sub-agents,
  * window-closed-before-sweep, disabled-sandbox, ipv6-address-hopping, limit-burned-without-work, ceiling-lookalikes,
- * ceiling-through-sub-agents, enroll-for-disabled-principal.
+ * ceiling-through-sub-agents, enroll-for-disabled-principal; and a leaked statement reused:
+ * statement-bound-to-another-key, bound-statement-accepted, key-added-to-bound-agent,
+ * unbound-statement-when-binding-required, unbound-statement-from-legacy-issuer, statement-replayed.
  */
 import { afterEach, describe, expect, it } from "vitest";
 import { solveChallenge, sweepTemporaryAgents } from "../provision/index.js";
@@ -48,12 +50,16 @@ function statement(key: TestKey, claims: Record<string, unknown> = {}) {
   );
 }
 
-async function registerLauncher(key: TestKey) {
-  await expectOk(
+/** Issuers registered before key binding existed (migration 006 keeps them so). */
+const LEGACY = { require_key_binding: false };
+
+async function registerLauncher(key: TestKey, settings: Record<string, unknown> = {}) {
+  return expectOk(
     t.api("POST", "/v1/provenance-issuers", {
       name: "CI",
       issuer: LAUNCHER,
       jwks: { keys: [key.publicJwk] },
+      ...settings,
     }),
   );
 }
@@ -67,7 +73,7 @@ function registerWith(principal: string, seed: number, softwareStatement: string
   });
 }
 
-async function temporary(key: TestKey, remoteAddress?: string) {
+async function temporary(key: TestKey, remoteAddress?: string, provenance?: Record<string, unknown>) {
   const c = (await t.app.inject({ method: "GET", url: "/v1/agents/temporary/challenge" })).json();
   return t.app.inject({
     method: "POST",
@@ -78,6 +84,7 @@ async function temporary(key: TestKey, remoteAddress?: string) {
       jwks: { keys: [key.publicJwk] },
       challenge: c.challenge,
       nonce: solveChallenge(c.challenge, c.difficulty),
+      ...(provenance ? { provenance } : {}),
     }),
     ...(remoteAddress ? { remoteAddress } : {}),
   });
@@ -116,7 +123,7 @@ describe("software statements", () => {
     await deputy();
     const s = await setupStory(t);
     const launcher = testKey(90);
-    await registerLauncher(launcher);
+    await registerLauncher(launcher, LEGACY);
     const other = await registerWith(
       s.principal,
       200,
@@ -149,7 +156,7 @@ describe("software statements", () => {
     await deputy();
     const s = await setupStory(t);
     const launcher = testKey(90);
-    await registerLauncher(launcher);
+    await registerLauncher(launcher, LEGACY);
     const now = Math.floor(t.clock.now() / 1000);
     const skew = t.deputy.config.clockSkew;
     const future = await registerWith(
@@ -180,7 +187,7 @@ describe("software statement signatures", () => {
     await deputy();
     const s = await setupStory(t);
     const launcher = testKey(90);
-    await registerLauncher(launcher);
+    await registerLauncher(launcher, LEGACY);
     const own = testKey(310); // the registering agent's own key
     const now = Math.floor(t.clock.now() / 1000);
     const claims = { iss: LAUNCHER, sub: "run-1", code_digest: "sha256:good", iat: now, exp: now + 300 };
@@ -214,7 +221,7 @@ describe("software statement claims", () => {
     await deputy();
     const s = await setupStory(t);
     const launcher = testKey(90);
-    await registerLauncher(launcher);
+    await registerLauncher(launcher, LEGACY);
     const cases: unknown[] = [{ run: 42 }, 42, "", "x".repeat(513)];
     for (const [i, sub] of cases.entries()) {
       const res = await registerWith(s.principal, 260 + i, statement(launcher, { sub }));
@@ -238,7 +245,7 @@ describe("provenance sizes", () => {
     await deputy();
     const s = await setupStory(t);
     const launcher = testKey(90);
-    await registerLauncher(launcher);
+    await registerLauncher(launcher, LEGACY);
     const big = await registerWith(
       s.principal,
       350,
@@ -289,6 +296,281 @@ describe("provenance sizes", () => {
       provenance: { notes: "x".repeat(4000), software_statement: statement(launcher) },
     });
     expect(fits.statusCode).toBe(201);
+  });
+});
+
+describe("a leaked software statement (key binding, single use)", () => {
+  const invalid = (detail: string) => ({
+    type: "statement-invalid",
+    title: "Invalid software statement",
+    status: 400,
+    detail,
+    code: "ERR_STATEMENT_INVALID",
+  });
+  const OTHER_KEY =
+    "software_statement is bound to another key: its cnf.jkt is the thumbprint of no key in jwks";
+  const refusals = async (action: string) =>
+    (await expectOk(t.api("GET", `/v1/audit/events?action=${action}`))).items.map(
+      (i: { entry: { details: { error: string } } }) => i.entry.details.error,
+    );
+  async function enrollment(principal: string) {
+    return expectOk(
+      t.api("POST", "/v1/enrollments", {
+        principal,
+        scopes: ["read"],
+        resources: [TEST_RESOURCE],
+        max_agents: 5,
+        expires_in: 3600,
+      }),
+    );
+  }
+  function enroll(code: string, key: TestKey, softwareStatement: string) {
+    return t.app.inject({
+      method: "POST",
+      url: "/v1/agents/enroll",
+      headers: { "content-type": "application/json" },
+      payload: JSON.stringify({
+        enrollment_code: code,
+        name: "runner",
+        jwks: { keys: [key.publicJwk] },
+        provenance: { software_statement: softwareStatement },
+      }),
+    });
+  }
+
+  it("statement-bound-to-another-key: refused on every registration path, audited, nothing created", async () => {
+    await deputy();
+    const s = await setupStory(t);
+    const launcher = testKey(90);
+    expect(await registerLauncher(launcher)).toMatchObject({ require_key_binding: true });
+    const launched = testKey(400); // the agent the launcher started, and vouched for
+    const leaked = statement(launcher, { cnf: { jkt: launched.kid } });
+    const attacker = testKey(401);
+
+    const viaApi = await registerWith(s.principal, 401, leaked);
+    expect(viaApi.statusCode).toBe(400);
+    expect(viaApi.json()).toEqual(invalid(OTHER_KEY));
+    const viaTemporary = await temporary(attacker, undefined, { software_statement: leaked });
+    expect(viaTemporary.statusCode).toBe(400);
+    expect(viaTemporary.json()).toEqual(invalid(OTHER_KEY));
+    const e = await enrollment(s.principal);
+    const viaEnrollment = await enroll(e.enrollment_code, attacker, leaked);
+    expect(viaEnrollment.statusCode).toBe(400);
+    expect(viaEnrollment.json()).toEqual(invalid(OTHER_KEY));
+    // The launched agent's public key listed beside the attacker's own: the statement vouches
+    // for one key, so the registration may hold that key alone.
+    const beside = await t.api("POST", "/v1/agents", {
+      principal: s.principal,
+      name: "beside",
+      jwks: { keys: [launched.publicJwk, attacker.publicJwk] },
+      provenance: { software_statement: leaked },
+    });
+    expect(beside.statusCode).toBe(400);
+    expect(beside.json()).toEqual(
+      invalid("software_statement is bound to one key (cnf.jkt): jwks must hold that key alone"),
+    );
+    // Bound some other way than jkt (here an embedded key): not understood, so refused.
+    const otherCnf = await registerWith(
+      s.principal,
+      402,
+      statement(launcher, { cnf: { jwk: attacker.publicJwk } }),
+    );
+    expect(otherCnf.statusCode).toBe(400);
+    expect(otherCnf.json()).toEqual(
+      invalid("software_statement claim cnf must be {jkt: <RFC 7638 thumbprint of the agent's public key>}"),
+    );
+
+    expect(await refusals("agent.create_refused")).toEqual(Array(3).fill("ERR_STATEMENT_INVALID"));
+    expect(await refusals("agent.temporary_refused")).toEqual(["ERR_STATEMENT_INVALID"]);
+    expect(await refusals("agent.enroll_refused")).toEqual(["ERR_STATEMENT_INVALID"]);
+    const agents = await expectOk(t.api("GET", `/v1/agents?principal=${s.principal}`));
+    expect(agents.items).toHaveLength(1); // the story's agent only
+    expect((await expectOk(t.api("GET", `/v1/enrollments/${e.id}`))).agents_enrolled).toBe(0);
+  });
+
+  it("bound-statement-accepted: the agent's own key gets the verified label, bound: true, and passes a digest allow-list", async () => {
+    await deputy();
+    const s = await setupStory(t);
+    const launcher = testKey(90);
+    await registerLauncher(launcher);
+    await expectOk(t.api("PATCH", `/v1/resources/${s.resource.id}`, { code_digests: ["sha256:good"] }));
+    const key = testKey(410);
+    // An agent with no account at all: the statement is what vouches for it.
+    const tmp = await temporary(key, undefined, {
+      software_statement: statement(launcher, { cnf: { jkt: key.kid } }),
+    });
+    expect(tmp.statusCode).toBe(201);
+    const now = Math.floor(T0 / 1000);
+    expect(tmp.json().agent.provenance).toEqual({
+      status: "verified",
+      verified: {
+        iss: LAUNCHER,
+        sub: "run-42",
+        software_id: null,
+        software_version: null,
+        code_digest: "sha256:good",
+        model: null,
+        runtime: null,
+        launched_by: null,
+        iat: now,
+        exp: now + 300,
+        bound: true,
+      },
+      self_asserted: null,
+    });
+    const token = await getToken(t, tmp.json().agent.id, key, { resource: TEST_RESOURCE });
+    expect(token).toMatch(/^ey/);
+    const created = await expectOk(t.api("GET", "/v1/audit/events?action=agent.temporary_created"));
+    expect(created.items[0].entry.details).toMatchObject({
+      provenance: "verified",
+      provenance_iss: LAUNCHER,
+      provenance_bound: true,
+      code_digest: "sha256:good",
+    });
+    // And through POST /v1/agents.
+    const own = testKey(411);
+    const viaApi = await registerWith(s.principal, 411, statement(launcher, { cnf: { jkt: own.kid } }));
+    expect(viaApi.statusCode).toBe(201);
+    expect(viaApi.json().provenance.verified.bound).toBe(true);
+  });
+
+  it("key-added-to-bound-agent: no key can join an agent whose provenance is bound to its key", async () => {
+    await deputy();
+    const s = await setupStory(t);
+    const launcher = testKey(90);
+    await registerLauncher(launcher, LEGACY);
+    // Someone who holds a leaked bound statement and the launched agent's public key registers
+    // an agent with that key alone, then tries to add a key of their own.
+    const launched = testKey(420);
+    const agent = await expectOk(
+      registerWith(s.principal, 420, statement(launcher, { cnf: { jkt: launched.kid } })),
+    );
+    const added = await t.api("POST", `/v1/agents/${agent.id}/keys`, { jwk: testKey(421).publicJwk });
+    expect(added.statusCode).toBe(409);
+    expect(added.json()).toEqual({
+      type: "conflict",
+      title: "Conflict",
+      status: 409,
+      detail: `agent ${agent.id} has provenance bound to its key: register a new agent with a statement bound to the new key`,
+      code: "ERR_CONFLICT",
+    });
+    const keys = await expectOk(t.api("GET", `/v1/agents/${agent.id}/keys`));
+    expect(keys.items.map((k: { kid: string }) => k.kid)).toEqual([launched.kid]);
+    // An agent with an unbound (legacy) statement can still rotate its keys.
+    const unbound = await expectOk(registerWith(s.principal, 422, statement(launcher)));
+    expect(
+      (await t.api("POST", `/v1/agents/${unbound.id}/keys`, { jwk: testKey(423).publicJwk })).statusCode,
+    ).toBe(201);
+  });
+
+  it("unbound-statement-when-binding-required: an issuer registered now requires cnf.jkt unless told otherwise", async () => {
+    await deputy();
+    const s = await setupStory(t);
+    const launcher = testKey(90);
+    const issuer = await registerLauncher(launcher);
+    expect(await expectOk(t.api("GET", `/v1/provenance-issuers/${issuer.id}`))).toMatchObject({
+      require_key_binding: true,
+    });
+    const unbound = await registerWith(s.principal, 430, statement(launcher));
+    expect(unbound.statusCode).toBe(400);
+    expect(unbound.json()).toEqual(
+      invalid(
+        `software_statement is not bound to the agent's key: issuer ${LAUNCHER} requires cnf.jkt (the RFC 7638 thumbprint of the agent's public key)`,
+      ),
+    );
+    const tmp = await temporary(testKey(431), undefined, { software_statement: statement(launcher) });
+    expect(tmp.statusCode).toBe(400);
+    expect(tmp.json().detail).toMatch(/not bound to the agent's key/);
+    expect(await refusals("agent.create_refused")).toEqual(["ERR_STATEMENT_INVALID"]);
+    expect(await refusals("agent.temporary_refused")).toEqual(["ERR_STATEMENT_INVALID"]);
+  });
+
+  it("unbound-statement-from-legacy-issuer: accepted and labelled bound: false; a bound one is still checked", async () => {
+    await deputy();
+    const s = await setupStory(t);
+    const launcher = testKey(90);
+    const issuer = await registerLauncher(launcher, LEGACY);
+    expect(issuer.require_key_binding).toBe(false);
+    const listed = await expectOk(t.api("GET", "/v1/provenance-issuers"));
+    expect(listed.items.map((i: { require_key_binding: boolean }) => i.require_key_binding)).toEqual([false]);
+    const unbound = await registerWith(s.principal, 440, statement(launcher));
+    expect(unbound.statusCode).toBe(201);
+    expect(unbound.json().provenance).toMatchObject({
+      status: "verified",
+      verified: { iss: LAUNCHER, code_digest: "sha256:good", bound: false },
+    });
+    const created = await expectOk(t.api("GET", "/v1/audit/events?action=agent.created"));
+    expect(created.items.at(-1).entry.details).toMatchObject({
+      provenance: "verified",
+      provenance_bound: false,
+    });
+    // Binding is optional for this issuer, but a statement that claims it must hold.
+    const mismatch = await registerWith(
+      s.principal,
+      441,
+      statement(launcher, { cnf: { jkt: testKey(442).kid } }),
+    );
+    expect(mismatch.statusCode).toBe(400);
+    expect(mismatch.json()).toEqual(invalid(OTHER_KEY));
+    const bound = await registerWith(
+      s.principal,
+      443,
+      statement(launcher, { cnf: { jkt: testKey(443).kid } }),
+    );
+    expect(bound.statusCode).toBe(201);
+    expect(bound.json().provenance.verified.bound).toBe(true);
+
+    // Once the launcher binds its statements, the admin turns binding on (a principal cannot).
+    const url = `/v1/provenance-issuers/${issuer.id}`;
+    const { token } = await expectOk(t.api("POST", `/v1/principals/${s.principal}/tokens`));
+    expect((await t.api("PATCH", url, { require_key_binding: true }, token)).statusCode).toBe(403);
+    expect(await expectOk(t.api("PATCH", url, { require_key_binding: true }))).toMatchObject({
+      id: issuer.id,
+      require_key_binding: true,
+    });
+    const later = await registerWith(s.principal, 444, statement(launcher));
+    expect(later.statusCode).toBe(400);
+    expect(later.json().detail).toMatch(/requires cnf\.jkt/);
+    const updated = await expectOk(t.api("GET", "/v1/audit/events?action=provenance_issuer.updated"));
+    expect(
+      updated.items.map((i: { entry: Record<string, any> }) => [i.entry.target, i.entry.details]),
+    ).toEqual([[issuer.id, { issuer: LAUNCHER, require_key_binding: true }]]);
+    // The agent registered before keeps its (unbound) label.
+    const earlier = await expectOk(t.api("GET", `/v1/agents/${unbound.json().id}`));
+    expect(earlier.provenance.verified.bound).toBe(false);
+  });
+
+  it("statement-replayed: a statement with a jti registers one agent, even when parallel requests race", async () => {
+    await deputy();
+    const s = await setupStory(t);
+    const launcher = testKey(90);
+    await registerLauncher(launcher);
+    const key = testKey(450);
+    const once = statement(launcher, { cnf: { jkt: key.kid }, jti: "launch-450" });
+    const results = await Promise.all(Array.from({ length: 6 }, () => registerWith(s.principal, 450, once)));
+    expect(results.filter((r) => r.statusCode === 201)).toHaveLength(1);
+    for (const r of results.filter((x) => x.statusCode !== 201)) {
+      expect(r.statusCode).toBe(400);
+      expect(r.json()).toEqual(
+        invalid("software_statement was already used: a statement with a jti registers one agent"),
+      );
+    }
+    // Replayed where no account is needed, and through an enrollment: refused too, audited.
+    const tmp = await temporary(key, undefined, { software_statement: once });
+    expect(tmp.statusCode).toBe(400);
+    expect(tmp.json().detail).toMatch(/already used/);
+    const e = await enrollment(s.principal);
+    expect((await enroll(e.enrollment_code, key, once)).json().detail).toMatch(/already used/);
+    expect(await refusals("agent.create_refused")).toEqual(Array(5).fill("ERR_STATEMENT_INVALID"));
+    expect(await refusals("agent.temporary_refused")).toEqual(["ERR_STATEMENT_INVALID"]);
+    expect(await refusals("agent.enroll_refused")).toEqual(["ERR_STATEMENT_INVALID"]);
+    expect((await expectOk(t.api("GET", `/v1/enrollments/${e.id}`))).agents_enrolled).toBe(0);
+    // Another launch (another jti) is another statement.
+    const next = statement(launcher, { cnf: { jkt: key.kid }, jti: "launch-451" });
+    expect((await registerWith(s.principal, 450, next)).statusCode).toBe(201);
+    // A jti that is not a short string is refused.
+    const odd = await registerWith(s.principal, 450, statement(launcher, { cnf: { jkt: key.kid }, jti: 7 }));
+    expect(odd.json()).toEqual(invalid("software_statement claim jti must be a string of 1..256 characters"));
   });
 });
 

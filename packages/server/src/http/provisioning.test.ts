@@ -99,12 +99,20 @@ function statement(key: TestKey, claims: Record<string, unknown> = {}, header: R
   );
 }
 
-async function registerLauncher(key = testKey(90)) {
+/**
+ * Registers the launcher. `require_key_binding: false` (an issuer from before key binding) lets
+ * tests about other checks send unbound statements; binding is tested in provisioning-attacks.test.ts.
+ */
+async function registerLauncher(
+  key = testKey(90),
+  settings: Record<string, unknown> = { require_key_binding: false },
+) {
   return expectOk(
     t.api("POST", "/v1/provenance-issuers", {
       name: "CI",
       issuer: LAUNCHER,
       jwks: { keys: [key.publicJwk] },
+      ...settings,
     }),
   );
 }
@@ -348,18 +356,22 @@ describe("provenance", () => {
     await deputy();
     const s = await setupStory(t);
     const launcher = testKey(90);
-    const issuer = await registerLauncher(launcher);
+    const issuer = await registerLauncher(launcher, {}); // binding required by default
     expect(issuer).toEqual({
       id: expect.stringMatching(/^pvi_/),
       name: "CI",
       issuer: LAUNCHER,
       jwks: { keys: [{ ...launcher.publicJwk, kid: launcher.kid, alg: "EdDSA" }] },
+      require_key_binding: true,
       created_at: iso(T0),
     });
     const e = await enrollment(s.principal, { require_provenance: true });
     const key = testKey(50);
     const r = await enroll(e.enrollment_code, key, {
-      provenance: { software_statement: statement(launcher), model: "claimed-model" },
+      provenance: {
+        software_statement: statement(launcher, { cnf: { jkt: key.kid } }),
+        model: "claimed-model",
+      },
     });
     expect(r.statusCode).toBe(201);
     const nowS = Math.floor(T0 / 1000);
@@ -376,6 +388,7 @@ describe("provenance", () => {
         launched_by: "github-actions",
         iat: nowS,
         exp: nowS + 300,
+        bound: true,
       },
       self_asserted: { model: "claimed-model" },
     });

@@ -114,7 +114,11 @@ export const CreateProvenanceIssuerBody = z.strictObject({
   name,
   issuer: z.string().min(1).max(2048),
   jwks,
+  /** Refuse its statements unless bound to the agent's key (`cnf.jkt`); true unless set false. */
+  require_key_binding: z.boolean().optional(),
 });
+
+export const UpdateProvenanceIssuerBody = z.strictObject({ require_key_binding: z.boolean() });
 
 export const RevocationBody = z.strictObject({
   target: z.string().min(1).max(64),

@@ -112,7 +112,14 @@ export function enrollmentJson(e: EnrollmentRecord) {
 }
 
 export function provenanceIssuerJson(i: ProvenanceIssuerRecord) {
-  return { id: i.id, name: i.name, issuer: i.issuer, jwks: i.jwks, created_at: iso(i.createdAt) };
+  return {
+    id: i.id,
+    name: i.name,
+    issuer: i.issuer,
+    jwks: i.jwks,
+    require_key_binding: i.requireKeyBinding,
+    created_at: iso(i.createdAt),
+  };
 }
 
 /** A connection without its secret: only the vault key id and version say a secret exists. */

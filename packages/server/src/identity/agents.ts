@@ -8,7 +8,7 @@
 import { DeputyError, MAX_DELEGATION_DEPTH, newId, SCOPE_AGENTS_DELEGATE } from "@deputy/protocol";
 import type { Deputy } from "../context.js";
 import { importAgentPublicJwk } from "../crypto/jwk.js";
-import { resolveProvenance } from "../provision/provenance.js";
+import { consumeStatement, resolveProvenance } from "../provision/provenance.js";
 import { provenanceDetails } from "../provision/register.js";
 import type { AgentKeyRecord, AgentRecord, AgentStatus, Page, PageRequest } from "../store/index.js";
 import { actorOf, type Caller, canSeeAgent, notFound, requireDelegatingAgent } from "./caller.js";
@@ -95,7 +95,17 @@ export async function createAgent(d: Deputy, caller: Caller, input: CreateAgentI
   const now = d.clock.now();
   const id = newId("agt");
   const keys = importAgentKeys(id, input.jwks.keys, now);
-  const prov = await resolveProvenance(d, input.provenance);
+  let prov: Awaited<ReturnType<typeof resolveProvenance>>;
+  try {
+    prov = await resolveProvenance(
+      d,
+      input.provenance,
+      keys.map((k) => k.kid),
+    );
+  } catch (e) {
+    await refuseStatement(d, caller, input.principal, e);
+    throw e;
+  }
   const record: AgentRecord = {
     id,
     principalId: principal.id,
@@ -115,25 +125,47 @@ export async function createAgent(d: Deputy, caller: Caller, input: CreateAgentI
     temporaryUntil: null,
     claimedAt: null,
   };
-  await d.store.transaction(async (tx) => {
-    await tx.agents.create(record, keys);
-    await d.audit.record(
-      {
-        action: "agent.created",
-        decision: "allowed",
-        actor: actorOf(caller),
-        target: id,
-        details: {
-          principal: principal.id,
-          parent: record.parentId,
-          keys: keys.map((k) => k.kid),
-          ...provenanceDetails(record),
+  try {
+    await d.store.transaction(async (tx) => {
+      await consumeStatement(tx, prov.use, now);
+      await tx.agents.create(record, keys);
+      await d.audit.record(
+        {
+          action: "agent.created",
+          decision: "allowed",
+          actor: actorOf(caller),
+          target: id,
+          details: {
+            principal: principal.id,
+            parent: record.parentId,
+            keys: keys.map((k) => k.kid),
+            ...provenanceDetails(record),
+          },
         },
-      },
-      tx,
-    );
-  });
+        tx,
+      );
+    });
+  } catch (e) {
+    await refuseStatement(d, caller, input.principal, e);
+    throw e;
+  }
   return record;
+}
+
+/**
+ * A refused software statement (forged, bound to another key, replayed) is audited as
+ * `agent.create_refused`, as enrollment and temporary registrations audit theirs: a statement
+ * bound to someone else's key or used twice is how a leaked one shows.
+ */
+async function refuseStatement(d: Deputy, caller: Caller, principal: string, e: unknown): Promise<void> {
+  if (!(e instanceof DeputyError && e.code.startsWith("ERR_STATEMENT"))) return;
+  await d.audit.record({
+    action: "agent.create_refused",
+    decision: "denied",
+    actor: actorOf(caller),
+    target: null,
+    details: { principal, error: e.code },
+  });
 }
 
 export async function getAgent(d: Deputy, caller: Caller, id: string): Promise<AgentRecord> {
@@ -177,6 +209,15 @@ export async function addAgentKey(
   const agent = await getAgent(d, caller, id);
   requireDelegatingAgent(caller, agent, "add keys");
   if (agent.status !== "active") throw new DeputyError("ERR_AGENT_REVOKED", `agent ${id} is revoked`);
+  // A key-bound statement vouched for one key. Another key added by whoever manages the agent
+  // (perhaps after registering it with a leaked statement and the launched agent's public key)
+  // would carry the label without its launcher's word.
+  if (agent.verifiedProvenance?.bound) {
+    throw new DeputyError(
+      "ERR_CONFLICT",
+      `agent ${id} has provenance bound to its key: register a new agent with a statement bound to the new key`,
+    );
+  }
   const [key] = importAgentKeys(id, [jwk], d.clock.now());
   await d.store.transaction(async (tx) => {
     const active = await tx.agents.keys(id);

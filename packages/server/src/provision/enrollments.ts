@@ -28,6 +28,7 @@ import type {
   RevokedTokenRef,
   Store,
 } from "../store/index.js";
+import { consumeStatement } from "./provenance.js";
 import { prepareAgent, provenanceDetails } from "./register.js";
 
 export const ENROLLMENT_CODE_PREFIX = "den";
@@ -227,7 +228,7 @@ export async function enrollAgent(
     }
     throw e;
   }
-  const { record, keys } = prepared;
+  const { record, keys, statementUse } = prepared;
   const grant: GrantRecord = {
     id: newId("grt"),
     agentId: record.id,
@@ -247,6 +248,7 @@ export async function enrollAgent(
     await d.store.transaction(async (tx) => {
       if (!(await tx.enrollments.takeSlot(enrollment.id, now)))
         throw await slotRefusal(tx, enrollment.id, now);
+      await consumeStatement(tx, statementUse, now);
       await tx.agents.create(record, keys);
       await tx.grants.create(grant);
       await d.audit.record(
@@ -268,7 +270,10 @@ export async function enrollAgent(
       );
     });
   } catch (e) {
-    if (e instanceof DeputyError && e.code.startsWith("ERR_ENROLLMENT"))
+    if (
+      e instanceof DeputyError &&
+      (e.code.startsWith("ERR_ENROLLMENT") || e.code.startsWith("ERR_STATEMENT"))
+    )
       await refuse(d, enrollment, e.code, remote);
     throw e;
   }

@@ -8,6 +8,14 @@
  * RFC 8725 §3.1: only the algorithms on Deputy's allow-list (EdDSA, ES256) are accepted; `iss`
  * must name a registered issuer; `exp` is required and checked against Deputy's clock.
  *
+ * A statement alone is a bearer assertion: whoever holds it could attach it to any registration.
+ * Two claims close that. `cnf: {jkt}` (RFC 7800 §3.1, the RFC 7638 thumbprint of the agent's key)
+ * binds it to the agent being registered: it must name the registration's only key (and no key
+ * can be added to that agent later), and an issuer with `require_key_binding` has unbound
+ * statements refused. A `jti` makes it single-use: it is consumed in the nonce store
+ * (`stmt:<issuer id>:<jti>`, until `exp`) by the transaction that creates the agent
+ * ({@link consumeStatement}).
+ *
  * @example
  * const prov = await resolveProvenance(deputy, { software_statement: jwt, model: "claude" });
  * // { selfAsserted: { model: "claude" }, verified: { iss: "https://ci.example", code_digest: "sha256:…", … } }
@@ -16,10 +24,11 @@ import { ALLOWED_ALGS, DeputyError, newId } from "@deputy/protocol";
 import { decodeJwt, errors as joseErrors, jwtVerify } from "jose";
 import type { Deputy } from "../context.js";
 import { importAgentPublicJwk } from "../crypto/jwk.js";
-import { actorOf, type Caller, requireAdmin } from "../identity/caller.js";
+import { actorOf, type Caller, notFound, requireAdmin } from "../identity/caller.js";
 import {
   type AgentRecord,
   type ProvenanceIssuerRecord,
+  type Store,
   StoreConflictError,
   type VerifiedProvenance,
 } from "../store/index.js";
@@ -30,6 +39,8 @@ export const MAX_ISSUER_KEYS = 10;
 export const MAX_STATEMENT_CHARS = 16_384;
 /** Largest self-asserted provenance kept with an agent (characters of its JSON). */
 export const MAX_SELF_ASSERTED_CHARS = 4096;
+/** Longest `jti` a software statement may carry. */
+export const MAX_STATEMENT_JTI_CHARS = 256;
 
 /** The string claims a software statement may carry, besides `iss`, `sub`, `iat`, `exp`. */
 const STATEMENT_FIELDS = [
@@ -43,7 +54,7 @@ const STATEMENT_FIELDS = [
 
 /**
  * Registers a provenance issuer (admin only). Keys must be public Ed25519 or P-256 JWKs; `issuer`
- * must be unique.
+ * must be unique. `requireKeyBinding` defaults to true: its statements must carry `cnf.jkt`.
  *
  * @example
  * await createProvenanceIssuer(deputy, admin, { name: "CI", issuer: "https://ci.example", jwks: { keys: [jwk] } });
@@ -51,7 +62,12 @@ const STATEMENT_FIELDS = [
 export async function createProvenanceIssuer(
   d: Deputy,
   caller: Caller,
-  input: { name: string; issuer: string; jwks: { keys: unknown[] } },
+  input: {
+    name: string;
+    issuer: string;
+    jwks: { keys: unknown[] };
+    requireKeyBinding?: boolean | undefined;
+  },
 ): Promise<ProvenanceIssuerRecord> {
   requireAdmin(caller, "registering a provenance issuer");
   if (input.jwks.keys.length === 0 || input.jwks.keys.length > MAX_ISSUER_KEYS) {
@@ -63,6 +79,7 @@ export async function createProvenanceIssuer(
     name: input.name,
     issuer: input.issuer,
     jwks: { keys },
+    requireKeyBinding: input.requireKeyBinding ?? true,
     createdAt: d.clock.now(),
   };
   try {
@@ -74,7 +91,11 @@ export async function createProvenanceIssuer(
           decision: "allowed",
           actor: actorOf(caller),
           target: record.id,
-          details: { issuer: record.issuer, keys: keys.map((k) => k.kid) },
+          details: {
+            issuer: record.issuer,
+            keys: keys.map((k) => k.kid),
+            require_key_binding: record.requireKeyBinding,
+          },
         },
         tx,
       );
@@ -88,21 +109,65 @@ export async function createProvenanceIssuer(
   return record;
 }
 
+/**
+ * Turns key binding on (or off) for a provenance issuer (admin): how an issuer registered before
+ * Deputy supported binding is made to require it once its launcher sends `cnf.jkt`. Applies to
+ * registrations from then on; agents already registered keep their label.
+ *
+ * @example
+ * await updateProvenanceIssuer(deputy, admin, "pvi_…", { requireKeyBinding: true });
+ */
+export async function updateProvenanceIssuer(
+  d: Deputy,
+  caller: Caller,
+  id: string,
+  change: { requireKeyBinding: boolean },
+): Promise<ProvenanceIssuerRecord> {
+  requireAdmin(caller, "changing a provenance issuer");
+  return d.store.transaction(async (tx) => {
+    const updated = await tx.provenanceIssuers.setRequireKeyBinding(id, change.requireKeyBinding);
+    if (!updated) throw notFound("provenance issuer", id);
+    await d.audit.record(
+      {
+        action: "provenance_issuer.updated",
+        decision: "allowed",
+        actor: actorOf(caller),
+        target: id,
+        details: { issuer: updated.issuer, require_key_binding: updated.requireKeyBinding },
+      },
+      tx,
+    );
+    return updated;
+  });
+}
+
+/** A statement's `jti`, to be consumed once: the nonce-store key and until when it is kept. */
+export interface StatementUse {
+  key: string;
+  /** Epoch ms: the statement's `exp` plus the clock skew, after which it is refused anyway. */
+  expiresAt: number;
+}
+
 /** What an agent carries: self-asserted fields and, separately, verified statement claims. */
 export interface ResolvedProvenance {
   selfAsserted: Record<string, unknown> | null;
   verified: VerifiedProvenance | null;
+  /** Set when the statement has a `jti`: consume it with {@link consumeStatement}. */
+  use: StatementUse | null;
 }
 
 /**
  * Splits a registration's `provenance` into the verified statement (when `software_statement`
  * is present, it must verify or the registration is refused) and the self-asserted rest.
+ * `agentKeys` are the RFC 7638 thumbprints of the keys being registered: a key-bound statement
+ * must name one of them.
  */
 export async function resolveProvenance(
   d: Deputy,
   provenance: Record<string, unknown> | undefined,
+  agentKeys: readonly string[],
 ): Promise<ResolvedProvenance> {
-  if (provenance === undefined) return { selfAsserted: null, verified: null };
+  if (provenance === undefined) return { selfAsserted: null, verified: null, use: null };
   const { software_statement: statement, ...rest } = provenance;
   const selfAsserted = Object.keys(rest).length > 0 ? rest : null;
   // Stored with the agent and shown in every answer about it (lists included): kept small, since
@@ -113,7 +178,7 @@ export async function resolveProvenance(
       `self-asserted provenance may hold at most ${MAX_SELF_ASSERTED_CHARS} characters of JSON`,
     );
   }
-  if (statement === undefined) return { selfAsserted, verified: null };
+  if (statement === undefined) return { selfAsserted, verified: null, use: null };
   if (typeof statement !== "string") {
     throw new DeputyError("ERR_STATEMENT_INVALID", "provenance.software_statement must be a compact JWT");
   }
@@ -123,17 +188,42 @@ export async function resolveProvenance(
       `software_statement is longer than ${MAX_STATEMENT_CHARS} characters`,
     );
   }
-  return { selfAsserted, verified: await verifySoftwareStatement(d, statement) };
+  const { verified, use } = await verifySoftwareStatement(d, statement, agentKeys);
+  return { selfAsserted, verified, use };
+}
+
+/**
+ * Consumes a statement's `jti` inside the transaction that creates the agent, so a refused
+ * registration leaves it unused and of two racing registrations exactly one gets it
+ * (NonceStore.consumeOnce).
+ *
+ * @example
+ * await d.store.transaction(async (tx) => { await consumeStatement(tx, prov.use, now); … });
+ */
+export async function consumeStatement(tx: Store, use: StatementUse | null, now: number): Promise<void> {
+  if (use === null) return;
+  if (!(await tx.nonces.consumeOnce(use.key, use.expiresAt, now))) {
+    throw new DeputyError(
+      "ERR_STATEMENT_INVALID",
+      "software_statement was already used: a statement with a jti registers one agent",
+    );
+  }
 }
 
 /**
  * Verifies a software statement: a compact JWS from a registered provenance issuer, with an
- * allowed algorithm, a valid signature, a `sub` and an unexpired `exp`.
+ * allowed algorithm, a valid signature, a `sub` and an unexpired `exp`; bound (`cnf.jkt`) to one
+ * of `agentKeys` when it says so or its issuer requires it.
  *
  * @example
- * const claims = await verifySoftwareStatement(deputy, jwt); // throws ERR_STATEMENT_* on failure
+ * const { verified, use } = await verifySoftwareStatement(deputy, jwt, [agentKeyThumbprint]);
+ * // throws ERR_STATEMENT_* on failure
  */
-export async function verifySoftwareStatement(d: Deputy, jwt: string): Promise<VerifiedProvenance> {
+export async function verifySoftwareStatement(
+  d: Deputy,
+  jwt: string,
+  agentKeys: readonly string[],
+): Promise<{ verified: VerifiedProvenance; use: StatementUse | null }> {
   let iss: unknown;
   try {
     iss = decodeJwt(jwt).iss;
@@ -206,6 +296,8 @@ export async function verifySoftwareStatement(d: Deputy, jwt: string): Promise<V
       );
     }
   }
+  const bound = checkKeyBinding(payload.cnf, issuer, agentKeys);
+  const use = statementUse(payload.jti, payload.exp as number, issuer, d.config.clockSkew);
   const verified: VerifiedProvenance = {
     iss,
     sub: payload.sub,
@@ -217,6 +309,7 @@ export async function verifySoftwareStatement(d: Deputy, jwt: string): Promise<V
     launched_by: null,
     iat: typeof payload.iat === "number" ? payload.iat : null,
     exp: payload.exp as number,
+    bound,
   };
   for (const f of STATEMENT_FIELDS) {
     const v = payload[f];
@@ -226,7 +319,73 @@ export async function verifySoftwareStatement(d: Deputy, jwt: string): Promise<V
     }
     verified[f] = v;
   }
-  return verified;
+  return { verified, use };
+}
+
+/**
+ * RFC 7800 §3.1: `cnf.jkt` names the key the statement was issued for. It must be a key of this
+ * registration, so a statement copied from another launch (a CI log, say) verifies for nobody
+ * else; an issuer that requires binding has unbound statements refused. Returns whether bound.
+ */
+function checkKeyBinding(
+  cnf: unknown,
+  issuer: ProvenanceIssuerRecord,
+  agentKeys: readonly string[],
+): boolean {
+  if (cnf === undefined) {
+    if (!issuer.requireKeyBinding) return false;
+    throw new DeputyError(
+      "ERR_STATEMENT_INVALID",
+      `software_statement is not bound to the agent's key: issuer ${issuer.issuer} requires cnf.jkt (the RFC 7638 thumbprint of the agent's public key)`,
+    );
+  }
+  // Only `jkt` is understood; a statement bound some other way (`jwk`, `kid`) cannot be checked
+  // and is refused rather than taken as unbound.
+  const jkt =
+    typeof cnf === "object" && cnf !== null && !Array.isArray(cnf)
+      ? (cnf as { jkt?: unknown }).jkt
+      : undefined;
+  if (typeof jkt !== "string" || Object.keys(cnf as object).length !== 1) {
+    throw new DeputyError(
+      "ERR_STATEMENT_INVALID",
+      "software_statement claim cnf must be {jkt: <RFC 7638 thumbprint of the agent's public key>}",
+    );
+  }
+  if (!agentKeys.includes(jkt)) {
+    throw new DeputyError(
+      "ERR_STATEMENT_INVALID",
+      "software_statement is bound to another key: its cnf.jkt is the thumbprint of no key in jwks",
+    );
+  }
+  // Public keys are not secrets: with the launched agent's key listed beside one of its own, a
+  // holder of the statement would get the label and authenticate with the other key.
+  if (agentKeys.length > 1) {
+    throw new DeputyError(
+      "ERR_STATEMENT_INVALID",
+      "software_statement is bound to one key (cnf.jkt): jwks must hold that key alone",
+    );
+  }
+  return true;
+}
+
+/** A `jti` makes the statement single-use, keyed by the issuer's id (which holds no `:`). */
+function statementUse(
+  jti: unknown,
+  exp: number,
+  issuer: ProvenanceIssuerRecord,
+  clockSkew: number,
+): StatementUse | null {
+  if (jti === undefined) return null;
+  if (typeof jti !== "string" || jti.length === 0 || jti.length > MAX_STATEMENT_JTI_CHARS) {
+    throw new DeputyError(
+      "ERR_STATEMENT_INVALID",
+      `software_statement claim jti must be a string of 1..${MAX_STATEMENT_JTI_CHARS} characters`,
+    );
+  }
+  // Accepted until exp plus the skew, so remembered as long (a whole millisecond count within
+  // BIGINT: an issuer's exp may be fractional or absurdly far away).
+  const expiresAt = Math.min(Math.ceil((exp + clockSkew) * 1000), Number.MAX_SAFE_INTEGER);
+  return { key: `stmt:${issuer.id}:${jti}`, expiresAt };
 }
 
 /** The label shown everywhere an agent is shown. */

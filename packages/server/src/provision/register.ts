@@ -9,7 +9,7 @@ import { DeputyError, newId } from "@deputy/protocol";
 import type { Deputy } from "../context.js";
 import { importAgentKeys } from "../identity/agents.js";
 import type { AgentCeiling, AgentKeyRecord, AgentRecord } from "../store/index.js";
-import { resolveProvenance } from "./provenance.js";
+import { resolveProvenance, type StatementUse } from "./provenance.js";
 
 export interface PrepareAgentInput {
   principalId: string;
@@ -22,15 +22,23 @@ export interface PrepareAgentInput {
   temporaryUntil?: number | null;
 }
 
-/** Validates keys and provenance (verifying any software statement) and builds the agent record. */
+/**
+ * Validates keys and provenance (verifying any software statement, bound to these keys when it
+ * says so) and builds the agent record. The caller consumes `statementUse` (consumeStatement) in
+ * the transaction that creates the agent.
+ */
 export async function prepareAgent(
   d: Deputy,
   input: PrepareAgentInput,
-): Promise<{ record: AgentRecord; keys: AgentKeyRecord[] }> {
+): Promise<{ record: AgentRecord; keys: AgentKeyRecord[]; statementUse: StatementUse | null }> {
   const now = d.clock.now();
   const id = newId("agt");
   const keys = importAgentKeys(id, input.jwks.keys, now);
-  const prov = await resolveProvenance(d, input.provenance);
+  const prov = await resolveProvenance(
+    d,
+    input.provenance,
+    keys.map((k) => k.kid),
+  );
   if (input.requireVerifiedProvenance && !prov.verified) {
     throw new DeputyError(
       "ERR_PROVENANCE_REQUIRED",
@@ -55,7 +63,7 @@ export async function prepareAgent(
     temporaryUntil: input.temporaryUntil ?? null,
     claimedAt: null,
   };
-  return { record, keys };
+  return { record, keys, statementUse: prov.use };
 }
 
 /** The audit details every registration records about provenance (never the statement itself). */
@@ -64,6 +72,7 @@ export function provenanceDetails(a: AgentRecord): Record<string, unknown> {
     ? {
         provenance: "verified",
         provenance_iss: a.verifiedProvenance.iss,
+        provenance_bound: a.verifiedProvenance.bound,
         code_digest: a.verifiedProvenance.code_digest,
       }
     : { provenance: a.provenance ? "self_asserted" : "none" };

@@ -13,6 +13,7 @@ import type { Deputy } from "../context.js";
 import { hashSecret, newSecret } from "../crypto/secrets.js";
 import type { AgentRecord, GrantRecord } from "../store/index.js";
 import { checkChallenge } from "./pow.js";
+import { consumeStatement } from "./provenance.js";
 import { clientAddressKey } from "./rate-limit.js";
 import { prepareAgent, provenanceDetails } from "./register.js";
 import { ensureSandboxPrincipal, sandboxCeiling } from "./sandbox.js";
@@ -84,14 +85,23 @@ export async function createTemporaryAgent(
     }
   }
   const expiresAt = now + d.config.temporaryAgentTtl * 1000;
-  const { record, keys } = await prepareAgent(d, {
-    principalId: sandbox,
-    name: input.name,
-    jwks: input.jwks,
-    provenance: input.provenance,
-    ceiling,
-    temporaryUntil: expiresAt,
-  });
+  let prepared: Awaited<ReturnType<typeof prepareAgent>>;
+  try {
+    prepared = await prepareAgent(d, {
+      principalId: sandbox,
+      name: input.name,
+      jwks: input.jwks,
+      provenance: input.provenance,
+      ceiling,
+      temporaryUntil: expiresAt,
+    });
+  } catch (e) {
+    // Without an account, a statement is the one thing that vouches for the agent: a refused one
+    // (another agent's, replayed, forged) is worth a trace.
+    if (e instanceof DeputyError && e.code.startsWith("ERR_STATEMENT")) await refuse(d, e.code, remote);
+    throw e;
+  }
+  const { record, keys, statementUse } = prepared;
   const grant: GrantRecord | null =
     ceiling.scopes.length > 0 && ceiling.resources.length > 0
       ? {
@@ -117,6 +127,8 @@ export async function createTemporaryAgent(
       if (!(await tx.nonces.consumeOnce(`pow:${input.challenge}`, challenge.expiresAt, now))) {
         throw new DeputyError("ERR_CHALLENGE_REUSED", "this challenge was already used; get a new one");
       }
+      // Before the limiter, which no rollback undoes: a replayed statement takes no allowance.
+      await consumeStatement(tx, statementUse, now);
       // Rolled back with the transaction when over the limit: the challenge stays unused.
       if (!limiter.take(limitKey, now)) throw rateLimited();
       await tx.agents.create(record, keys, hashSecret(claimCode));
@@ -141,7 +153,12 @@ export async function createTemporaryAgent(
       );
     });
   } catch (e) {
-    if (e instanceof DeputyError && (e.code === "ERR_CHALLENGE_REUSED" || e.code === "ERR_RATE_LIMITED"))
+    if (
+      e instanceof DeputyError &&
+      (e.code === "ERR_CHALLENGE_REUSED" ||
+        e.code === "ERR_RATE_LIMITED" ||
+        e.code.startsWith("ERR_STATEMENT"))
+    )
       await refuse(d, e.code, remote);
     throw e;
   }

@@ -12,11 +12,13 @@ import { migration as postgres002 } from "./migrations/postgres/002_audit_ledger
 import { migration as postgres003 } from "./migrations/postgres/003_revocation_events.js";
 import { migration as postgres004 } from "./migrations/postgres/004_broker.js";
 import { migration as postgres005 } from "./migrations/postgres/005_provisioning.js";
+import { migration as postgres006 } from "./migrations/postgres/006_statement_binding.js";
 import { migration as sqlite001 } from "./migrations/sqlite/001_init.js";
 import { migration as sqlite002 } from "./migrations/sqlite/002_audit_ledger.js";
 import { migration as sqlite003 } from "./migrations/sqlite/003_revocation_events.js";
 import { migration as sqlite004 } from "./migrations/sqlite/004_broker.js";
 import { migration as sqlite005 } from "./migrations/sqlite/005_provisioning.js";
+import { migration as sqlite006 } from "./migrations/sqlite/006_statement_binding.js";
 import type { Database } from "./schema.js";
 
 /** One schema step: statements run in order, in one transaction. */
@@ -26,9 +28,10 @@ export interface Migration {
   statements: readonly string[];
 }
 
-const MIGRATIONS: Record<"sqlite" | "postgres", readonly Migration[]> = {
-  sqlite: [sqlite001, sqlite002, sqlite003, sqlite004, sqlite005],
-  postgres: [postgres001, postgres002, postgres003, postgres004, postgres005],
+/** Every migration of each dialect, in version order. */
+export const MIGRATIONS: Record<"sqlite" | "postgres", readonly Migration[]> = {
+  sqlite: [sqlite001, sqlite002, sqlite003, sqlite004, sqlite005, sqlite006],
+  postgres: [postgres001, postgres002, postgres003, postgres004, postgres005, postgres006],
 };
 
 /**

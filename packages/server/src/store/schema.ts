@@ -125,6 +125,8 @@ export interface ProvenanceIssuersTable {
   issuer: string;
   /** JSON `{keys: [...]}` (public keys only). */
   jwks: string;
+  /** Migration 006: true by default; issuers registered before it were set to false. */
+  require_key_binding: boolean | number;
   created_at: number;
 }
 

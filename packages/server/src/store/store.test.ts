@@ -3,6 +3,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import BetterSqlite3 from "better-sqlite3";
+import { Kysely, PostgresDialect, sql } from "kysely";
 import pg from "pg";
 import { afterAll, describe, expect, it } from "vitest";
 import {
@@ -13,14 +14,65 @@ import {
 } from "../test-support/store.js";
 import { principal } from "./conformance/fixtures.js";
 import { runStoreConformance } from "./conformance.js";
+import { MIGRATIONS as ALL_MIGRATIONS, migrate } from "./migrate.js";
 import { openStore } from "./open.js";
+import { createPool } from "./postgres.js";
+import type { Database } from "./schema.js";
+import { DeputySqliteDialect } from "./sqlite-dialect.js";
 
 const PG_URL = process.env.DEPUTY_TEST_DATABASE_URL ?? "postgres://root@127.0.0.1:5432/test";
 /** In CI, or when a database is configured explicitly, PostgreSQL must be tested. */
 const PG_REQUIRED = Boolean(process.env.CI || process.env.DEPUTY_TEST_DATABASE_URL);
 const PG_REACHABLE = await reachable(PG_URL);
-/** Schema versions a fresh database ends up with (001 init, 002 audit ledger, 003 revocation events, 004 broker, 005 provisioning). */
-const MIGRATIONS = 5;
+/** Schema versions a fresh database ends up with (001 init, 002 audit ledger, 003 revocation events, 004 broker, 005 provisioning, 006 statement binding). */
+const MIGRATIONS = 6;
+
+/**
+ * Migration 006 on a database that already has a provenance issuer (registered at 005): that
+ * issuer keeps accepting unbound statements; an issuer inserted afterwards without naming the
+ * column requires binding (the column's default).
+ */
+async function checkStatementBindingMigration(
+  db: Kysely<Database>,
+  dialect: "sqlite" | "postgres",
+  reopen: () => Promise<Awaited<ReturnType<typeof openStore>>>,
+): Promise<void> {
+  await migrate(
+    db,
+    dialect,
+    ALL_MIGRATIONS[dialect].filter((m) => m.version <= 5),
+  );
+  const insert = (id: string) =>
+    sql`INSERT INTO provenance_issuers (id, name, issuer, jwks, created_at)
+      VALUES (${id}, 'CI', ${`https://${id}.test`}, '{"keys":[]}', 1)`.execute(db);
+  await insert("pvi_before");
+  // An agent whose statement was verified before binding existed: its record has no `bound`.
+  const verified = JSON.stringify({
+    iss: "https://pvi_before.test",
+    sub: "run-1",
+    code_digest: "sha256:x",
+    exp: 9,
+  });
+  await sql`INSERT INTO principals (id, type, name, status, created_at) VALUES ('prn_before', 'service', 'P', 'active', 1)`.execute(
+    db,
+  );
+  await sql`INSERT INTO agents (id, principal_id, chain, name, status, created_at, provenance_verified)
+    VALUES ('agt_before', 'prn_before', '[]', 'A', 'active', 1, ${verified})`.execute(db);
+  await db.destroy();
+  const store = await reopen();
+  try {
+    expect(await store.provenanceIssuers.get("pvi_before")).toMatchObject({ requireKeyBinding: false });
+    expect((await store.agents.get("agt_before"))?.verifiedProvenance).toEqual({
+      iss: "https://pvi_before.test",
+      sub: "run-1",
+      code_digest: "sha256:x",
+      exp: 9,
+      bound: false,
+    });
+  } finally {
+    await store.close();
+  }
+}
 
 async function reachable(url: string): Promise<boolean> {
   const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 3_000 });
@@ -129,6 +181,29 @@ describe("SQLite store opening and migrations", () => {
     }
   }, 60_000);
 
+  it("006 keeps issuers registered before it accepting unbound statements; new ones require binding", async () => {
+    const dir = await tempDir();
+    const path = join(dir, "deputy.db");
+    const db = new Kysely<Database>({ dialect: new DeputySqliteDialect(new BetterSqlite3(path)) });
+    await checkStatementBindingMigration(db, "sqlite", () => openStore({ url: path }));
+    const raw = new BetterSqlite3(path);
+    try {
+      raw
+        .prepare(
+          `INSERT INTO provenance_issuers (id, name, issuer, jwks, created_at) VALUES ('pvi_after', 'CI', 'https://after.test', '{"keys":[]}', 2)`,
+        )
+        .run();
+      expect(
+        raw.prepare("SELECT id, require_key_binding AS v FROM provenance_issuers ORDER BY created_at").all(),
+      ).toEqual([
+        { id: "pvi_before", v: 0 },
+        { id: "pvi_after", v: 1 },
+      ]);
+    } finally {
+      raw.close();
+    }
+  });
+
   it("works in memory", async () => {
     const store = await openStore({ url: "sqlite::memory:" });
     expect(await store.tokens.nextStatusIndex()).toBe(0);
@@ -159,6 +234,31 @@ if (PG_REACHABLE || PG_REQUIRED) {
         expect(await second.principals.get(p.id)).toEqual(p);
         await second.close();
         expect(await pgScalar(schema, "SELECT count(*)::int AS v FROM schema_migrations")).toBe(MIGRATIONS);
+      } finally {
+        await dropSchema(PG_URL, schema);
+      }
+    });
+
+    it("006 keeps issuers registered before it accepting unbound statements; new ones require binding", async () => {
+      const schema = uniqueSchemaName();
+      try {
+        const pool = createPool(PG_URL, schema, 1);
+        await pool.query(`CREATE SCHEMA "${schema}"`);
+        const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+        await checkStatementBindingMigration(db, "postgres", () => openStore({ url: PG_URL, schema }));
+        expect(
+          await pgScalar(
+            schema,
+            `INSERT INTO provenance_issuers (id, name, issuer, jwks, created_at)
+             VALUES ('pvi_after', 'CI', 'https://after.test', '{"keys":[]}', 2) RETURNING require_key_binding AS v`,
+          ),
+        ).toBe(true);
+        expect(
+          await pgScalar(
+            schema,
+            "SELECT require_key_binding AS v FROM provenance_issuers WHERE id = 'pvi_before'",
+          ),
+        ).toBe(false);
       } finally {
         await dropSchema(PG_URL, schema);
       }

@@ -76,6 +76,12 @@ export interface VerifiedProvenance {
   launched_by: string | null;
   iat: number | null;
   exp: number;
+  /**
+   * Whether the statement was bound to a key of this agent (`cnf.jkt`, RFC 7800). False for an
+   * unbound statement, which whoever held it could have attached to any registration; also false
+   * for agents registered before key binding existed.
+   */
+  bound: boolean;
 }
 
 export interface EnrollmentRecord {
@@ -100,6 +106,8 @@ export interface ProvenanceIssuerRecord {
   /** The `iss` its software statements carry. */
   issuer: string;
   jwks: { keys: Record<string, unknown>[] };
+  /** Its statements must carry `cnf.jkt` naming a key of the registering agent (RFC 7800). */
+  requireKeyBinding: boolean;
   createdAt: number;
 }
 

@@ -20,6 +20,7 @@ import {
   issueChallenge,
   listEnrollments,
   revokeEnrollment,
+  updateProvenanceIssuer,
 } from "../../provision/index.js";
 import { authenticateCaller } from "../auth.js";
 import { listBody, pageRequest } from "../pagination.js";
@@ -34,6 +35,7 @@ import {
   parse,
   RevokeEnrollmentBody,
   TemporaryAgentBody,
+  UpdateProvenanceIssuerBody,
 } from "../schemas.js";
 import { agentJson, enrollmentJson, grantJson, provenanceIssuerJson } from "../serialize.js";
 
@@ -129,7 +131,13 @@ export function registerProvisioning(app: FastifyInstance, d: Deputy): void {
   app.post("/v1/provenance-issuers", async (r, reply) => {
     const c = await caller(r);
     const body = parse(CreateProvenanceIssuerBody, r.body);
-    return reply.code(201).send(provenanceIssuerJson(await createProvenanceIssuer(d, c, body)));
+    const issuer = await createProvenanceIssuer(d, c, {
+      name: body.name,
+      issuer: body.issuer,
+      jwks: body.jwks,
+      requireKeyBinding: body.require_key_binding,
+    });
+    return reply.code(201).send(provenanceIssuerJson(issuer));
   });
   app.get("/v1/provenance-issuers", async (r) => {
     await caller(r);
@@ -141,5 +149,12 @@ export function registerProvisioning(app: FastifyInstance, d: Deputy): void {
     const i = await d.store.provenanceIssuers.get(r.params.id);
     if (!i) throw notFound("provenance issuer", r.params.id);
     return provenanceIssuerJson(i);
+  });
+  app.patch<{ Params: P }>("/v1/provenance-issuers/:id", async (r) => {
+    const c = await caller(r);
+    const body = parse(UpdateProvenanceIssuerBody, r.body);
+    return provenanceIssuerJson(
+      await updateProvenanceIssuer(d, c, r.params.id, { requireKeyBinding: body.require_key_binding }),
+    );
   });
 }

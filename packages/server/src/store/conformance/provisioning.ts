@@ -80,11 +80,20 @@ export function provisioningTests(s: () => Store): void {
         name: "CI",
         issuer: `https://${uid("ci")}.example`,
         jwks: { keys: [{ kty: "OKP", crv: "Ed25519", x: "abc" }] },
+        requireKeyBinding: true,
         createdAt: T0,
       };
       await s().provenanceIssuers.create(i);
       expect(await s().provenanceIssuers.get(i.id)).toEqual(i);
       expect(await s().provenanceIssuers.getByIssuer(i.issuer)).toEqual(i);
+      const legacy = {
+        ...i,
+        id: uid("pvi"),
+        issuer: `https://${uid("ci")}.example`,
+        requireKeyBinding: false,
+      };
+      await s().provenanceIssuers.create(legacy);
+      expect(await s().provenanceIssuers.get(legacy.id)).toEqual(legacy);
       await expect(s().provenanceIssuers.create({ ...i, id: uid("pvi") })).rejects.toBeInstanceOf(
         StoreConflictError,
       );

@@ -249,10 +249,16 @@ function toAgent(r: Selectable<AgentsTable>): AgentRecord {
     revokeReason: r.revoke_reason,
     enrollmentId: r.enrollment_id,
     ceiling: fromJsonOrNull<AgentCeiling>(r.ceiling),
-    verifiedProvenance: fromJsonOrNull<VerifiedProvenance>(r.provenance_verified),
+    verifiedProvenance: verifiedOf(r.provenance_verified),
     temporaryUntil: r.temporary_until === null ? null : Number(r.temporary_until),
     claimedAt: r.claimed_at === null ? null : Number(r.claimed_at),
   };
+}
+
+/** Statements verified before key binding existed (migration 006) were all unbound. */
+function verifiedOf(text: string | null): VerifiedProvenance | null {
+  const v = fromJsonOrNull<Omit<VerifiedProvenance, "bound"> & { bound?: boolean }>(text);
+  return v === null ? null : { ...v, bound: v.bound ?? false };
 }
 
 function toKeyRow(k: AgentKeyRecord): Selectable<AgentKeysTable> {

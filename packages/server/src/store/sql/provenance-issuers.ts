@@ -21,6 +21,7 @@ export class SqlProvenanceIssuerStore implements ProvenanceIssuerStore {
         name: i.name,
         issuer: i.issuer,
         jwks: toJson(i.jwks),
+        require_key_binding: i.requireKeyBinding,
         created_at: i.createdAt,
       }),
     );
@@ -40,6 +41,15 @@ export class SqlProvenanceIssuerStore implements ProvenanceIssuerStore {
     return rows[0] ? toIssuer(rows[0]) : null;
   }
 
+  async setRequireKeyBinding(id: string, value: boolean): Promise<ProvenanceIssuerRecord | null> {
+    await this.ctx.db
+      .updateTable("provenance_issuers")
+      .set({ require_key_binding: value })
+      .where("id", "=", id)
+      .execute();
+    return this.get(id);
+  }
+
   list(page: PageRequest): Promise<Page<ProvenanceIssuerRecord>> {
     return fetchPage(this.ctx.db.selectFrom("provenance_issuers").selectAll(), page, toIssuer);
   }
@@ -51,6 +61,7 @@ function toIssuer(r: Selectable<ProvenanceIssuersTable>): ProvenanceIssuerRecord
     name: r.name,
     issuer: r.issuer,
     jwks: fromJson<ProvenanceIssuerRecord["jwks"]>(r.jwks),
+    requireKeyBinding: Boolean(r.require_key_binding),
     createdAt: Number(r.created_at),
   };
 }
