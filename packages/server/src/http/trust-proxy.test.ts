@@ -2,7 +2,7 @@
  * Trusted reverse proxies (`trustProxy`, DEPUTY_TRUST_PROXY) at the wire, on whichever store the
  * run selects (SQLite, or PostgreSQL with DEPUTY_TEST_DATABASE_URL): which address the
  * temporary-agent limit counts and the audit log records as `remote`. Attacks by name:
- * forged-forwarded-for, forwarded-for-prefix, ipv6-hopping-behind-a-proxy.
+ * forged-forwarded-for, forwarded-for-prefix, ipv6-hopping-behind-a-proxy, port-hopping-behind-a-proxy.
  */
 import { afterEach, describe, expect, it } from "vitest";
 import { solveChallenge } from "../provision/index.js";
@@ -114,6 +114,18 @@ describe("trustProxy listing the proxies", () => {
     expect((await temporary("2001:db8:ffff::2", "2001:db8:1:3::1")).statusCode).toBe(201);
     expect(await remotes("agent.temporary_created")).toEqual(["2001:db8:1:2::1", "2001:db8:1:3::1"]);
     expect(await remotes("agent.temporary_refused")).toEqual(["2001:db8:1:2:ffff:ffff:ffff:fffe"]);
+  });
+
+  it("port-hopping-behind-a-proxy: a forwarded address with a source port counts without it", async () => {
+    await deputy("10.0.0.0/8");
+    expect((await temporary("10.0.0.2", "198.51.100.1:4711")).statusCode).toBe(201);
+    const hopped = await temporary("10.0.0.2", "198.51.100.1:4712");
+    expect(hopped.statusCode).toBe(429);
+    expect(hopped.json()).toEqual(RATE_LIMITED);
+    expect((await temporary("10.0.0.2", "[2001:db8:1:2::1]:443")).statusCode).toBe(201);
+    expect((await temporary("10.0.0.2", "[2001:db8:1:2::2]:443")).statusCode).toBe(429);
+    // The audit log keeps what the proxy wrote.
+    expect(await remotes("agent.temporary_created")).toEqual(["198.51.100.1:4711", "[2001:db8:1:2::1]:443"]);
   });
 
   it("forged-forwarded-for: a peer that is not a trusted proxy is counted under its own address, whatever its header says", async () => {
