@@ -71,7 +71,8 @@ describe("deputy serve with DEPUTY_TRUST_PROXY", () => {
 
   it("starts with a list of proxies", async () => {
     const r = await serve("10.0.0.0/8, 2001:db8:ffff::/48");
-    expect(r.code).toBe(0);
+    // Its exit code is not asserted: the SIGTERM can land before the CLI installs its handler.
     expect(r.stdout).toContain("Deputy is listening on");
+    expect(r.stderr).not.toContain("error:");
   });
 });
