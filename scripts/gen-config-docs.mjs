@@ -66,6 +66,11 @@ Rules applied when the settings are read:
 - \`dpopNonce\` applies wherever Deputy checks a DPoP proof: the token endpoint and agents calling
   \`/v1\`. A proof without the current nonce gets \`use_dpop_nonce\` (400 at the token endpoint,
   401 on \`/v1\`) with the nonce in a \`DPoP-Nonce\` header; a nonce stays good for 1 to 2 minutes.
+- \`trustProxy\` entries are IP addresses (\`10.0.0.7\`, \`2001:db8::1\`) or CIDR ranges
+  (\`10.0.0.0/8\`, \`2001:db8::/32\`); anything else (a host name, a netmask, an empty entry, a
+  prefix out of range, a \`/0\` range that would believe every peer) stops the server at start
+  with a message naming the entry. Behind a reverse proxy, see docs/provisioning.md (The rate
+  limit behind a reverse proxy).
 - \`adminToken\`, when set, must be at least 32 characters. When unset, the token in
   \`<data dir>/admin.token\` is used, or a new one is generated, printed once and written there
   (mode 0600).

@@ -6,6 +6,7 @@
  * @example
  * const config = resolveConfig({ port: 4747 }, process.env);
  */
+import { parseTrustProxy } from "./trust-proxy.js";
 
 export interface Setting<T> {
   /** What it does, shown in docs and `deputy serve --help`. */
@@ -20,6 +21,11 @@ export const SETTINGS = {
     doc: "Interface to bind. The default keeps Deputy on loopback; set 0.0.0.0 only behind TLS.",
     default: "127.0.0.1",
     env: "DEPUTY_HOST",
+  },
+  trustProxy: {
+    doc: "Reverse proxies whose `X-Forwarded-For` is believed: comma-separated IP addresses and CIDR ranges (IPv4 and IPv6), such as `10.0.0.0/8,2001:db8::1`. When the connection comes from a listed proxy, the client address (what the temporary-agent limit counts and audit entries record as `remote`) is the rightmost `X-Forwarded-For` entry that is not itself a listed proxy; from any other peer the header is ignored. Empty trusts nobody: the client address is the connection's own.",
+    default: "",
+    env: "DEPUTY_TRUST_PROXY",
   },
   dataDir: {
     doc: "Directory for the embedded database, master key and admin token.",
@@ -147,7 +153,7 @@ export const SETTINGS = {
     env: "DEPUTY_POW_CHALLENGE_TTL",
   },
   temporaryAgentsPerHour: {
-    doc: "Temporary agents one client address (an IPv6 address counts by its /64) may create per hour (0 disables temporary agents).",
+    doc: "Temporary agents one client address (an IPv6 address counts by its /64; behind a reverse proxy see `trustProxy`) may create per hour (0 disables temporary agents).",
     default: 20,
     env: "DEPUTY_TEMPORARY_AGENTS_PER_HOUR",
   },
@@ -236,6 +242,7 @@ export function resolveConfig(
   if (!Number.isInteger(config.powDifficulty) || config.powDifficulty < 0 || config.powDifficulty > 32) {
     throw new Error("powDifficulty must be an integer 0..32");
   }
+  parseTrustProxy(config.trustProxy); // throws, naming the malformed entry
   if (config.accessTokenTtl > config.maxAccessTokenTtl) {
     throw new Error("accessTokenTtl exceeds maxAccessTokenTtl");
   }

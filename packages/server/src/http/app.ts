@@ -9,6 +9,7 @@
 import { createServer } from "node:http";
 import { DeputyError } from "@deputy/protocol";
 import Fastify, { type FastifyInstance, LogController } from "fastify";
+import { parseTrustProxy } from "../config/trust-proxy.js";
 import type { Deputy } from "../context.js";
 import { errorHandler, sendOAuthError, sendProblem } from "./errors.js";
 import { handleProxy, isProxyRequest } from "./proxy.js";
@@ -41,12 +42,17 @@ function holdsNul(value: unknown): boolean {
 const ROUTE_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"] as const;
 
 export async function buildApp(d: Deputy): Promise<FastifyInstance> {
+  const trustedProxies = parseTrustProxy(d.config.trustProxy);
   const app = Fastify({
     loggerInstance: d.log,
     bodyLimit: d.config.bodyLimit,
     // Request logs would carry Authorization and DPoP headers; pino redaction guards the rest.
     logController: new LogController({ disableRequestLogging: true }),
-    trustProxy: false,
+    // X-Forwarded-For is believed only from the listed proxies (proxy-addr: from the right, past
+    // listed hops, to the first address that is not one); `false` ignores it from everyone.
+    // Fastify applies the same rule to X-Forwarded-Host/-Proto, but Deputy builds no URL from them
+    // (every URL comes from the configured issuer). The /proxy gateway derives no client address.
+    trustProxy: trustedProxies.length > 0 ? trustedProxies : false,
     return503OnClosing: true,
     routerOptions: { ignoreTrailingSlash: false, maxParamLength: 200 },
     // The broker gateway (/proxy) runs on the raw server ahead of Fastify, so request and response

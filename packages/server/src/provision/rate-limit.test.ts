@@ -16,4 +16,11 @@ describe("clientAddressKey", () => {
     expect(clientAddressKey("64:ff9b::192.0.2.33")).toBe("64:ff9b:0:0::/64");
     expect(clientAddressKey("2001:db8:1::5:192.0.2.33")).toBe("2001:db8:1:0::/64");
   });
+
+  it("drops a port, as some load balancers write one into X-Forwarded-For", () => {
+    expect(clientAddressKey("203.0.113.9:4711")).toBe("203.0.113.9");
+    expect(clientAddressKey("[2001:db8:1:2::7]:443")).toBe("2001:db8:1:2::/64");
+    expect(clientAddressKey("[2001:db8:1:2::7]")).toBe("2001:db8:1:2::/64");
+    expect(clientAddressKey("[::ffff:203.0.113.9]:80")).toBe("203.0.113.9");
+  });
 });

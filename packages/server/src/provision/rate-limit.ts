@@ -6,12 +6,21 @@ import { isIPv6 } from "node:net";
  * customer of an ISP or a cloud) gets a whole /64 (RFC 6177), so counting each of its 2^64
  * addresses on its own would let it step around any per-address limit.
  *
+ * A port is dropped (`203.0.113.9:4711`, `[2001:db8::7]:443`): some load balancers append the
+ * client's address to `X-Forwarded-For` with its source port, and a key per port would give every
+ * connection a fresh allowance behind a trusted proxy.
+ *
  * @example
  * clientAddressKey("2001:db8:1:2::7"); // "2001:db8:1:2::/64"
  * clientAddressKey("::ffff:203.0.113.9"); // "203.0.113.9"
+ * clientAddressKey("203.0.113.9:4711"); // "203.0.113.9"
  */
 export function clientAddressKey(address: string): string {
-  const a = (address.split("%")[0] ?? "").toLowerCase();
+  const unported =
+    /^(\d{1,3}(?:\.\d{1,3}){3}):\d+$/.exec(address)?.[1] ??
+    /^\[([^\]]+)\](?::\d+)?$/.exec(address)?.[1] ??
+    address;
+  const a = (unported.split("%")[0] ?? "").toLowerCase();
   const mapped = /^::ffff:(\d{1,3}(?:\.\d{1,3}){3})$/.exec(a);
   if (mapped) return mapped[1]!;
   if (!isIPv6(a)) return a;
