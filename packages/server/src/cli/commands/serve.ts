@@ -127,6 +127,10 @@ export function registerServe(program: Command): void {
   ).action(async (opts: ServeOpts) => {
     const options = deputyOptions(opts);
     const workers = opts.workers ?? 1;
+    // Signal handlers first: a SIGTERM that arrives while starting, or right after "listening"
+    // is printed, still closes whatever has started (before, it killed the process outright).
+    let close: () => Promise<void> = async () => undefined;
+    closeOnSignals(() => close(), cluster.isWorker);
     // Loaded here, not at the top: every other command stays a light HTTP client.
     if (workers > 1 || cluster.isWorker) {
       const { serveCluster } = await import("../../cluster.js");
@@ -134,7 +138,7 @@ export function registerServe(program: Command): void {
         if (event.type === "ready") announce(event.url, options, event.workers, event.newAdminToken);
         else if (event.restarting) note(`worker ${event.pid} exited (code ${event.code}); starting another`);
       });
-      closeOnSignals(served.close, cluster.isWorker);
+      close = served.close;
       return;
     }
     const { startDeputy } = await import("../../serve.js");
@@ -147,7 +151,7 @@ export function registerServe(program: Command): void {
         "is another `deputy serve` running? Stop it, or pick another --port.",
       );
     });
+    close = running.close;
     announce(running.url, options, 1, running.newAdminToken);
-    closeOnSignals(running.close, false);
   });
 }
