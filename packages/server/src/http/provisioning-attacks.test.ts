@@ -13,6 +13,7 @@ import { solveChallenge, sweepTemporaryAgents } from "../provision/index.js";
 import type { AgentStore, Store } from "../store/index.js";
 import { dpopProof, signJwt, type TestKey, testKey } from "../test-support/keys.js";
 import { clientCredentials, getToken, nowS } from "../test-support/oauth.js";
+import { PROVISIONING_TEST_SETTINGS, postTemporaryAgent } from "../test-support/provisioning.js";
 import {
   createTestDeputy,
   expectOk,
@@ -31,13 +32,7 @@ afterEach(async () => {
 });
 
 async function deputy(overrides: Record<string, unknown> = {}): Promise<TestDeputy> {
-  t = await createTestDeputy({
-    powDifficulty: 8,
-    sandboxResources: TEST_RESOURCE,
-    sandboxScopes: "read",
-    temporaryAgentsPerHour: 100,
-    ...overrides,
-  });
+  t = await createTestDeputy({ ...PROVISIONING_TEST_SETTINGS, ...overrides });
   return t;
 }
 
@@ -73,20 +68,10 @@ function registerWith(principal: string, seed: number, softwareStatement: string
   });
 }
 
-async function temporary(key: TestKey, remoteAddress?: string, provenance?: Record<string, unknown>) {
-  const c = (await t.app.inject({ method: "GET", url: "/v1/agents/temporary/challenge" })).json();
-  return t.app.inject({
-    method: "POST",
-    url: "/v1/agents/temporary",
-    headers: { "content-type": "application/json" },
-    payload: JSON.stringify({
-      name: "stray",
-      jwks: { keys: [key.publicJwk] },
-      challenge: c.challenge,
-      nonce: solveChallenge(c.challenge, c.difficulty),
-      ...(provenance ? { provenance } : {}),
-    }),
-    ...(remoteAddress ? { remoteAddress } : {}),
+function temporary(key: TestKey, remoteAddress?: string, provenance?: Record<string, unknown>) {
+  return postTemporaryAgent(t, key, {
+    ...(remoteAddress !== undefined ? { remoteAddress } : {}),
+    ...(provenance ? { body: { provenance } } : {}),
   });
 }
 
@@ -271,18 +256,8 @@ describe("provenance sizes", () => {
       detail: "self-asserted provenance may hold at most 4096 characters of JSON",
     });
     // Also without an account: a temporary agent.
-    const c = (await t.app.inject({ method: "GET", url: "/v1/agents/temporary/challenge" })).json();
-    const tmp = await t.app.inject({
-      method: "POST",
-      url: "/v1/agents/temporary",
-      headers: { "content-type": "application/json" },
-      payload: JSON.stringify({
-        name: "chatty",
-        jwks: { keys: [testKey(352).publicJwk] },
-        challenge: c.challenge,
-        nonce: solveChallenge(c.challenge, c.difficulty),
-        provenance: { notes: "x".repeat(5000) },
-      }),
+    const tmp = await postTemporaryAgent(t, testKey(352), {
+      body: { name: "chatty", provenance: { notes: "x".repeat(5000) } },
     });
     expect(tmp.statusCode).toBe(400);
     expect(tmp.json().code).toBe("ERR_INVALID_REQUEST");

@@ -18,6 +18,11 @@ import { leadingZeroBits, powDigest, solveChallenge, sweepTemporaryAgents } from
 import { clientAssertion, signJwt, type TestKey, testKey } from "../test-support/keys.js";
 import { clientCredentials, decodeJwt, getToken, introspectAs, tokenRequest } from "../test-support/oauth.js";
 import {
+  PROVISIONING_TEST_SETTINGS,
+  postTemporaryAgent,
+  solvedChallenge,
+} from "../test-support/provisioning.js";
+import {
   createTestDeputy,
   expectOk,
   setupStory,
@@ -37,13 +42,7 @@ afterEach(async () => {
 });
 
 async function deputy(overrides: Record<string, unknown> = {}): Promise<TestDeputy> {
-  t = await createTestDeputy({
-    powDifficulty: 8,
-    sandboxResources: TEST_RESOURCE,
-    sandboxScopes: "read",
-    temporaryAgentsPerHour: 100,
-    ...overrides,
-  });
+  t = await createTestDeputy({ ...PROVISIONING_TEST_SETTINGS, ...overrides });
   return t;
 }
 
@@ -117,24 +116,10 @@ async function registerLauncher(
   );
 }
 
-async function solved(): Promise<{ challenge: string; nonce: string; difficulty: number }> {
-  const c = (await t.app.inject({ method: "GET", url: "/v1/agents/temporary/challenge" })).json();
-  return {
-    challenge: c.challenge,
-    difficulty: c.difficulty,
-    nonce: solveChallenge(c.challenge, c.difficulty),
-  };
-}
+const solved = () => solvedChallenge(t);
 
-async function temporary(key: TestKey, extra: Record<string, unknown> = {}) {
-  const s = await solved();
-  return post("/v1/agents/temporary", {
-    name: "stray",
-    jwks: { keys: [key.publicJwk] },
-    challenge: s.challenge,
-    nonce: s.nonce,
-    ...extra,
-  });
+function temporary(key: TestKey, extra: Record<string, unknown> = {}) {
+  return postTemporaryAgent(t, key, { body: extra });
 }
 
 describe("enrollments", () => {

@@ -5,15 +5,9 @@
  * forged-forwarded-for, forwarded-for-prefix, ipv6-hopping-behind-a-proxy, port-hopping-behind-a-proxy.
  */
 import { afterEach, describe, expect, it } from "vitest";
-import { solveChallenge } from "../provision/index.js";
 import { type TestKey, testKey } from "../test-support/keys.js";
-import {
-  createTestDeputy,
-  expectOk,
-  setupStory,
-  TEST_RESOURCE,
-  type TestDeputy,
-} from "../test-support/server.js";
+import { PROVISIONING_TEST_SETTINGS, postTemporaryAgent } from "../test-support/provisioning.js";
+import { createTestDeputy, expectOk, setupStory, type TestDeputy } from "../test-support/server.js";
 
 let t: TestDeputy;
 afterEach(async () => {
@@ -22,13 +16,7 @@ afterEach(async () => {
 
 /** One temporary agent per client address and hour, so a second one from the same client is a 429. */
 async function deputy(trustProxy: string): Promise<TestDeputy> {
-  t = await createTestDeputy({
-    powDifficulty: 8,
-    sandboxResources: TEST_RESOURCE,
-    sandboxScopes: "read",
-    temporaryAgentsPerHour: 1,
-    trustProxy,
-  });
+  t = await createTestDeputy({ ...PROVISIONING_TEST_SETTINGS, temporaryAgentsPerHour: 1, trustProxy });
   await setupStory(t);
   return t;
 }
@@ -36,22 +24,10 @@ async function deputy(trustProxy: string): Promise<TestDeputy> {
 let seed = 300;
 
 /** Creates a temporary agent from socket peer `peer`, with `X-Forwarded-For: forwardedFor` if given. */
-async function temporary(peer: string, forwardedFor?: string, key: TestKey = testKey(seed++)) {
-  const c = (await t.app.inject({ method: "GET", url: "/v1/agents/temporary/challenge" })).json();
-  return t.app.inject({
-    method: "POST",
-    url: "/v1/agents/temporary",
+function temporary(peer: string, forwardedFor?: string, key: TestKey = testKey(seed++)) {
+  return postTemporaryAgent(t, key, {
     remoteAddress: peer,
-    headers: {
-      "content-type": "application/json",
-      ...(forwardedFor !== undefined ? { "x-forwarded-for": forwardedFor } : {}),
-    },
-    payload: JSON.stringify({
-      name: "stray",
-      jwks: { keys: [key.publicJwk] },
-      challenge: c.challenge,
-      nonce: solveChallenge(c.challenge, c.difficulty),
-    }),
+    ...(forwardedFor !== undefined ? { headers: { "x-forwarded-for": forwardedFor } } : {}),
   });
 }
 
