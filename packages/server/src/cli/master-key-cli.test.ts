@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { masterKeyId } from "../crypto/master-key-ring.js";
 import { createLogger, type RunningDeputy, startDeputy } from "../serve.js";
-import { runCli } from "../test-support/cli.js";
+import { runCli, runCliJson } from "../test-support/cli.js";
 import { dropSchema, uniqueSchemaName } from "../test-support/store.js";
 
 const PG_URL = process.env.DEPUTY_TEST_DATABASE_URL;
@@ -38,11 +38,8 @@ const restart = async () => {
 };
 const cli = (args: string[], env: Record<string, string> = {}) =>
   runCli(args, { cwd: work, url: server!.url, adminToken: server!.adminToken, env });
-async function json(args: string[], env: Record<string, string> = {}) {
-  const r = await cli([...args, "--json"], env);
-  if (r.code !== 0) throw new Error(`deputy ${args.join(" ")}: ${r.code} ${r.stderr}`);
-  return JSON.parse(r.stdout);
-}
+const json = (args: string[], env: Record<string, string> = {}) =>
+  runCliJson(args, { cwd: work, url: server!.url, adminToken: server!.adminToken, env });
 
 beforeAll(async () => {
   dataDir = await mkdtemp(join(tmpdir(), "deputy-mk-cli-"));

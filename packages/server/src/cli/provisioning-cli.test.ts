@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createLogger, type RunningDeputy, startDeputy } from "../serve.js";
-import { type CliRun, runCli } from "../test-support/cli.js";
+import { type CliRun, runCli, runCliJson } from "../test-support/cli.js";
 import { dropSchema, uniqueSchemaName } from "../test-support/store.js";
 
 const MAIN = fileURLToPath(new URL("../../dist/cli/main.js", import.meta.url));
@@ -27,10 +27,8 @@ function deputy(args: string[]): Promise<CliRun> {
   return runCli(args, { cwd: work, url: server.url, adminToken: server.adminToken });
 }
 
-async function json<T = Record<string, any>>(args: string[]): Promise<T> {
-  const r = await deputy([...args, "--json"]);
-  if (r.code !== 0) throw new Error(`deputy ${args.join(" ")}: ${r.code} ${r.stderr}`);
-  return JSON.parse(r.stdout) as T;
+function json<T = Record<string, any>>(args: string[]): Promise<T> {
+  return runCliJson<T>(args, { cwd: work, url: server.url, adminToken: server.adminToken });
 }
 
 beforeAll(async () => {

@@ -37,3 +37,19 @@ export function runCli(
     );
   });
 }
+
+/**
+ * Runs `deputy <args> --json` and answers the parsed output; throws with the exit code and
+ * stderr when the command fails.
+ *
+ * @example
+ * const agent = await runCliJson(["agent", "show", id], { cwd, url, adminToken });
+ */
+export async function runCliJson<T = Record<string, any>>(
+  args: string[],
+  opts: { cwd: string; url: string; adminToken: string; env?: Record<string, string> },
+): Promise<T> {
+  const r = await runCli([...args, "--json"], opts);
+  if (r.code !== 0) throw new Error(`deputy ${args.join(" ")}: ${r.code} ${r.stderr}`);
+  return JSON.parse(r.stdout) as T;
+}
