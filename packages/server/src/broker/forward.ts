@@ -104,18 +104,19 @@ export function forwardCall(input: ForwardInput): Promise<ForwardOutcome> {
   headers.unshift("Host", base.host);
   const cred = credentialHeader(auth);
   if (cred) headers.push(cred[0], cred[1]);
+  // The body's framing on this hop is always set here, never copied (requestHeadersFor drops the
+  // agent's Content-Length and Transfer-Encoding). Without framing of our own, node:http writes a
+  // GET or DELETE body raw after the headers, and the upstream reads it as the next request on a
+  // shared keep-alive connection (request smuggling, RFC 9112 §6.3 / §11.2) — which is what an
+  // agent got by listing `Content-Length` in `Connection`.
   if (input.body !== undefined) {
-    // Backwards, so removing a pair never skips the one after it.
-    for (let i = headers.length - 2; i >= 0; i -= 2) {
-      if (headers[i]!.toLowerCase() === "content-length") headers.splice(i, 2);
-    }
     headers.push("Content-Length", String(input.body.length));
   } else if (req.headers["transfer-encoding"] !== undefined) {
-    // The agent's body was chunked, and Transfer-Encoding is hop-by-hop (stripped above). Without
-    // framing of our own, node:http writes a GET or DELETE body raw after the headers, and the
-    // upstream would read it as the next request on a shared keep-alive connection (request
-    // smuggling, RFC 9112 §6.3 / §11.2). Re-frame it as chunked on this hop.
+    // The agent's body was chunked: re-framed as chunked on this hop.
     headers.push("Transfer-Encoding", "chunked");
+  } else if (req.headers["content-length"] !== undefined) {
+    // node:http has parsed and checked it (one decimal value), and reads exactly that many bytes.
+    headers.push("Content-Length", req.headers["content-length"]);
   }
   const hash: Hash = createHash("sha256");
   let bytesIn = 0;

@@ -357,6 +357,42 @@ describe("gateway", () => {
     expect(up.requests[0]!.body.toString()).toBe(smuggled);
   });
 
+  it("request-smuggling: `Connection: Content-Length` cannot strip the body's framing on the upstream hop", async () => {
+    const path = "/proxy/github/repos/acme/app/issues";
+    const smuggled =
+      "POST /base/repos/attacker/x/issues HTTP/1.1\r\nHost: upstream\r\nContent-Length: 300\r\n\r\n";
+    const res = await send({
+      method: "GET",
+      path,
+      headers: {
+        authorization: `DPoP ${token}`,
+        dpop: dpopProof(key, { htm: "GET", htu: `${TEST_ISSUER}${path}`, iat: nowS(t), accessToken: token }),
+        connection: "keep-alive, Content-Length",
+        "content-length": String(Buffer.byteLength(smuggled)),
+      },
+      body: smuggled,
+    });
+    expect(res.status).toBe(200);
+    await new Promise((r) => setTimeout(r, 100)); // a smuggled request would arrive just after
+    expect(up.requests.map((r) => `${r.method} ${r.url}`)).toEqual(["GET /base/repos/acme/app/issues"]);
+    expect(up.requests[0]!.headers["content-length"]).toBe(String(Buffer.byteLength(smuggled)));
+    expect(up.requests[0]!.body.toString()).toBe(smuggled);
+  });
+
+  it("method-override: X-HTTP-Method-Override and URL-rewrite headers never reach the upstream", async () => {
+    const overrides = {
+      "x-http-method-override": "DELETE",
+      "x-http-method": "DELETE",
+      "x-method-override": "DELETE",
+      "x-original-url": "/base/admin",
+      "x-rewrite-url": "/base/admin",
+    };
+    const res = await call("POST", "/proxy/github/repos/acme/app/issues", { body: "{}", headers: overrides });
+    expect(res.status).toBe(200);
+    expect(up.requests).toHaveLength(1);
+    for (const name of Object.keys(overrides)) expect(up.requests[0]!.headers[name]).toBeUndefined();
+  });
+
   it("method-not-allowed: no rule allows PUT", async () => {
     const res = await call("PUT", "/proxy/github/repos/acme/app/issues");
     expect(res.status).toBe(403);
@@ -384,6 +420,8 @@ describe("gateway", () => {
     ["nul-byte", "/proxy/github/repos/acme/app/issues/1%00"],
     ["crlf-in-path", "/proxy/github/repos/acme/app/issues/1%0d%0aX-Injected:%20yes"],
     ["dot-segment", "/proxy/github/repos/acme/./app/issues"],
+    ["dotdot-with-path-parameter", "/proxy/github/repos/..;/..;/issues"],
+    ["encoded-dotdot-with-path-parameter", "/proxy/github/repos/acme/%2e%2e;x/issues"],
     ["empty-segment", "/proxy/github/repos//acme/app/issues"],
     ["malformed-escape", "/proxy/github/repos/acme/app/issues/%zz"],
   ] as const) {

@@ -32,6 +32,17 @@ const NEVER_FORWARDED = new Set([
   // The gateway answers `Expect: 100-continue` itself (node:http does); forwarding it would make
   // the upstream wait for a second interim response.
   "expect",
+  // Framing is the gateway's own (forward.ts re-frames every body), so an agent's
+  // `Content-Length` is never copied, whatever `Connection` lists.
+  "content-length",
+  // Method and URL overrides honoured by many frameworks (Laravel, Symfony, Express
+  // method-override, IIS): they would let an allowed `POST /x` act as a `DELETE` or another path
+  // upstream, past the rules and approvals that judged the request line.
+  "x-http-method-override",
+  "x-http-method",
+  "x-method-override",
+  "x-original-url",
+  "x-rewrite-url",
 ]);
 
 const NEVER_RETURNED = new Set(["set-cookie", "set-cookie2"]);

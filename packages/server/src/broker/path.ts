@@ -3,7 +3,8 @@
  * path decoded exactly once and forwards the original bytes, so the two must mean the same
  * thing to every server behind it. Anything whose meaning could change with another round of
  * decoding or dot-segment removal is refused, never "normalised" into some other rule's glob:
- * encoded `/` or `\`, a literal `\`, `.` and `..` segments (plain or percent-encoded), `%25`
+ * encoded `/` or `\`, a literal `\`, `.` and `..` segments (plain or percent-encoded, also with
+ * `;` parameters such as `..;x`), `%25`
  * (double encoding), NUL and other control characters, malformed escapes, empty segments.
  *
  * @example
@@ -65,7 +66,12 @@ export function decodePath(raw: string): string {
   const segments = path.split("/").slice(1);
   for (let i = 0; i < segments.length; i++) {
     const s = segments[i]!;
-    if (s === "." || s === "..") throw bad("'.' and '..' segments are not allowed (RFC 3986 §5.2.4)");
+    // A segment's path parameters (`..;x`) are dropped by Tomcat, Jetty and Spring before they
+    // resolve dot-segments, so `..;` means `..` to them: judge the segment without them.
+    const bare = s.split(";", 1)[0];
+    if (bare === "." || bare === "..") {
+      throw bad("'.' and '..' segments are not allowed, also with ';' parameters (RFC 3986 §5.2.4)");
+    }
     if (s === "" && i < segments.length - 1) throw bad("empty path segments ('//') are not allowed");
   }
   return path;
