@@ -36,6 +36,14 @@ export function toDeputyError(err: unknown): DeputyError | null {
   if (fe && fe.statusCode === 400 && (err as SyntaxError) instanceof SyntaxError) {
     return new DeputyError("ERR_MALFORMED_JSON", "request body is not valid JSON");
   }
+  // PostgreSQL refused a value it cannot store (22021: U+0000 in text; 22P05: an escape it cannot
+  // convert). Input that reached the database without a narrower check is still bad input.
+  if (fe && (fe.code === "22021" || fe.code === "22P05")) {
+    return new DeputyError(
+      "ERR_INVALID_REQUEST",
+      "the request holds text the database cannot store (U+0000 or an unpaired surrogate); remove it",
+    );
+  }
   return null;
 }
 

@@ -4,8 +4,10 @@
  * id in a path or an audit query filter answered 500 there (while SQLite stored it).
  */
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { form, postForm } from "../test-support/oauth.js";
-import { createTestDeputy, TEST_RESOURCE, type TestDeputy } from "../test-support/server.js";
+import { clientAssertion, dpopProof, signJwt, testKey } from "../test-support/keys.js";
+import { clientCredentials, form, nowS, postForm, TOKEN_URL } from "../test-support/oauth.js";
+import { PROVISIONING_TEST_SETTINGS, postTemporaryAgent } from "../test-support/provisioning.js";
+import { createTestDeputy, setupStory, TEST_RESOURCE, type TestDeputy } from "../test-support/server.js";
 
 const DETAIL = "the request contains a NUL character (U+0000), which Deputy does not accept";
 
@@ -63,6 +65,44 @@ describe("NUL characters in input", () => {
     expect({ status: res.statusCode, body: res.json() }).toEqual({
       status: 400,
       body: { error: "invalid_request", error_description: DETAIL },
+    });
+  });
+
+  it("inside a JWT (where the request-level check cannot look): a jti or iss with U+0000 is refused, never a 500", async () => {
+    const story = await setupStory(t);
+    const key = story.agentKey;
+    const badProof = dpopProof(key, { htm: "POST", htu: TOKEN_URL, iat: nowS(t) }, { jti: "j\u0000" });
+    const proofRes = await clientCredentials(t, story.agent, key, { proof: badProof });
+    expect({ status: proofRes.statusCode, body: proofRes.json() }).toEqual({
+      status: 400,
+      body: {
+        error: "invalid_dpop_proof",
+        error_description: "DPoP proof jti contains U+0000 or an unpaired surrogate",
+      },
+    });
+    const badAssertion = clientAssertion(key, story.agent, nowS(t), { jti: "a\ud800" });
+    const assertionRes = await clientCredentials(t, story.agent, key, { assertion: badAssertion });
+    expect(assertionRes.statusCode).toBe(401);
+    expect(assertionRes.json()).toMatchObject({ error: "invalid_client" });
+    expect(assertionRes.json().error_description).toContain("jti contains U+0000 or an unpaired surrogate");
+    // A software statement's iss is looked up before its signature can be checked.
+    await t.close();
+    t = await createTestDeputy({ ...PROVISIONING_TEST_SETTINGS });
+    await setupStory(t);
+    const launcher = testKey(91);
+    const now = nowS(t);
+    const statement = signJwt(
+      launcher,
+      { typ: "JWT", kid: launcher.kid },
+      { iss: "x\u0000", sub: "s", iat: now, exp: now + 60 },
+    );
+    const tmp = await postTemporaryAgent(t, testKey(92), {
+      body: { provenance: { software_statement: statement } },
+    });
+    expect(tmp.statusCode, tmp.body).toBe(400);
+    expect(tmp.json()).toMatchObject({
+      code: "ERR_STATEMENT_INVALID",
+      detail: "software_statement iss contains U+0000 or an unpaired surrogate",
     });
   });
 });

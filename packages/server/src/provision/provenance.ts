@@ -24,6 +24,7 @@ import { ALLOWED_ALGS, DeputyError, newId } from "@deputy/protocol";
 import { decodeJwt, errors as joseErrors, jwtVerify } from "jose";
 import type { Deputy } from "../context.js";
 import { importAgentPublicJwk } from "../crypto/jwk.js";
+import { isStorableText } from "../crypto/text.js";
 import { actorOf, type Caller, notFound, requireAdmin } from "../identity/caller.js";
 import {
   type AgentRecord,
@@ -232,6 +233,12 @@ export async function verifySoftwareStatement(
   }
   if (typeof iss !== "string")
     throw new DeputyError("ERR_STATEMENT_INVALID", "software_statement has no iss");
+  if (!isStorableText(iss)) {
+    throw new DeputyError(
+      "ERR_STATEMENT_INVALID",
+      "software_statement iss contains U+0000 or an unpaired surrogate",
+    );
+  }
   const issuer = await d.store.provenanceIssuers.getByIssuer(iss);
   if (!issuer) {
     throw new DeputyError(

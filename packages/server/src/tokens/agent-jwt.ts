@@ -17,6 +17,7 @@ import {
   prefetchJwsSignature,
   verifyJwsSignature,
 } from "../crypto/jws.js";
+import { isStorableText } from "../crypto/text.js";
 
 /** `ERR_INVALID_CLIENT` for client assertions, `ERR_INVALID_GRANT` for actor tokens. */
 export type AgentJwtErrorCode = "ERR_INVALID_CLIENT" | "ERR_INVALID_GRANT";
@@ -169,6 +170,7 @@ function checkTimes(claims: Record<string, unknown>, opts: AgentJwtCheckOptions)
 function checkJti(jti: unknown, code: AgentJwtErrorCode): string {
   if (typeof jti !== "string" || jti.length === 0) throw fail(code, "has no jti");
   if (jti.length > MAX_JTI_LENGTH) throw fail(code, `jti is longer than ${MAX_JTI_LENGTH} characters`);
+  if (!isStorableText(jti)) throw fail(code, "jti contains U+0000 or an unpaired surrogate");
   return jti;
 }
 

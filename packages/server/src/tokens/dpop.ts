@@ -15,6 +15,7 @@ import {
   prefetchJwsSignature,
   verifyJwsSignature,
 } from "../crypto/jws.js";
+import { isStorableText } from "../crypto/text.js";
 
 /** The request a DPoP proof must match, and the optional bindings (RFC 9449 §4.3). */
 export interface DpopCheckOptions {
@@ -115,6 +116,7 @@ function checkClaims(claims: Record<string, unknown>, opts: DpopCheckOptions): {
   const { jti, htm, htu, iat } = claims;
   if (typeof jti !== "string" || jti.length === 0) throw fail("DPoP proof has no jti");
   if (jti.length > MAX_JTI_LENGTH) throw fail(`DPoP proof jti is longer than ${MAX_JTI_LENGTH} characters`);
+  if (!isStorableText(jti)) throw fail("DPoP proof jti contains U+0000 or an unpaired surrogate");
   if (typeof htm !== "string") throw fail("DPoP proof has no htm");
   if (htm !== opts.htm) throw fail("DPoP proof htm does not match the request method");
   if (typeof htu !== "string") throw fail("DPoP proof has no htu");

@@ -58,6 +58,21 @@ export function auditTests(s: () => Store): void {
       expect([...results].sort((a, b) => a - b)).toEqual(Array.from({ length: 20 }, (_, i) => i));
     });
 
+    it("stores a batch whose query columns hold U+0000 or an unpaired surrogate, the entry exactly", async () => {
+      const odd = auditFields({ target: "t\u0000\ud800", resource: "r\udc00" });
+      const plain = auditFields();
+      const [a, b] = await s().audit.appendMany([
+        { fields: odd, entry: entryFor(odd) },
+        { fields: plain, entry: entryFor(plain) },
+      ]);
+      const stored = await s().audit.get(a!);
+      expect(stored?.entry).toBe(JSON.stringify({ index: a, ...odd }));
+      // The query columns hold U+FFFD in their place, on every store.
+      expect(stored?.target).toBe("t\ufffd\ufffd");
+      expect(stored?.resource).toBe("r\ufffd");
+      expect((await s().audit.get(b!))?.entry).toBe(JSON.stringify({ index: b, ...plain }));
+    });
+
     it("stores an entry's bytes exactly, whatever characters its template holds", async () => {
       const f = auditFields({ action: "weird" });
       // Quotes, backslashes, escapes as text, non-BMP and combining characters, JSON-ish noise.

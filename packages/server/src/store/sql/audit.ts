@@ -8,6 +8,7 @@
  * const index = await new SqlAuditStore(ctx).append(fields, (i) => canonicalize({ ...fields, index: i }));
  */
 import { CompiledQuery, type Kysely, type Selectable, type SqlBool, sql } from "kysely";
+import { storableText } from "../../crypto/text.js";
 import { type AuditStore, type EntryTemplate, type Page, renderEntry } from "../index.js";
 import type { AuditLogTable, Database } from "../schema.js";
 import type { AuditRecord } from "../types.js";
@@ -34,16 +35,11 @@ export class SqlAuditStore implements AuditStore {
         const params: unknown[] = [];
         chunk.forEach(({ fields: f, entry }, k) => {
           const index = start + i + k;
-          params.push(
-            index,
-            f.at,
-            f.action,
-            f.decision,
-            f.actorAgent,
-            toJson(f.actorChain),
-            f.actorPrincipal,
-          );
-          params.push(f.target, f.resource, f.tokenId, f.grantId, renderEntry(entry, index));
+          // Query columns as on PostgreSQL (appendPostgres): U+0000 and unpaired surrogates become
+          // U+FFFD, so both stores hold the same text and SQLite never holds invalid UTF-8.
+          params.push(index, f.at, col(f.action), f.decision, col(f.actorAgent), col(toJson(f.actorChain)));
+          params.push(col(f.actorPrincipal), col(f.target), col(f.resource), col(f.tokenId), col(f.grantId));
+          params.push(renderEntry(entry, index));
         });
         await db.executeQuery(CompiledQuery.raw(insertEntriesSql(chunk.length), params));
       }
@@ -197,6 +193,9 @@ export class SqlAuditStore implements AuditStore {
   }
 }
 
+/** A query column's text as stored (see appendPostgres): U+0000 and unpaired surrogates → U+FFFD. */
+const col = (v: string | null): string | null => (v === null ? null : storableText(v));
+
 /** Rows per multi-row INSERT on SQLite (12 parameters each, far below its bound-variable limit). */
 const SQLITE_INSERT_ROWS = 200;
 
@@ -228,19 +227,22 @@ async function appendPostgres(
   db: Kysely<Database>,
   items: ReadonlyArray<{ fields: Omit<AuditRecord, "index" | "entry">; entry: EntryTemplate }>,
 ): Promise<number[]> {
+  // The query columns carry raw strings: one holding U+0000 or an unpaired surrogate would make
+  // PostgreSQL refuse the JSON and with it the whole batch. They are stored with U+FFFD instead;
+  // the entry itself (head, tail) is canonical JSON, already escaped, and kept exactly.
   const rows = JSON.stringify(
     items.map(({ fields: f, entry }, k) => ({
       k,
       at: f.at,
-      action: f.action,
+      action: col(f.action),
       decision: f.decision,
-      agent: f.actorAgent,
-      chain: toJson(f.actorChain),
-      principal: f.actorPrincipal,
-      target: f.target,
-      resource: f.resource,
-      token: f.tokenId,
-      grant: f.grantId,
+      agent: col(f.actorAgent),
+      chain: col(toJson(f.actorChain)),
+      principal: col(f.actorPrincipal),
+      target: col(f.target),
+      resource: col(f.resource),
+      token: col(f.tokenId),
+      grant: col(f.grantId),
       head: entry.head,
       tail: entry.tail,
     })),
