@@ -18,7 +18,7 @@
  *   isProxyRequest(req) ? handleProxy(deputy, req, res) : fastifyHandler(req, res));
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { type AccessTokenClaims, actorChain, DeputyError } from "@deputy/protocol";
+import { type AccessTokenClaims, actorChain, DeputyError, isId } from "@deputy/protocol";
 import { APPROVAL_HEADER, holdCall, useApproval } from "../broker/approvals.js";
 import { forwardCall, readBody, sha256Hex } from "../broker/forward.js";
 import { headerBytes } from "../broker/headers.js";
@@ -165,7 +165,9 @@ async function run(d: Deputy, req: IncomingMessage, res: ServerResponse, call: C
     const presented = req.headers[APPROVAL_HEADER];
     const chain = actorChain(claims.act).slice(1);
     if (typeof presented === "string" && presented !== "") {
-      call.approvalId = presented;
+      // Only a well-formed id is recorded with the call: the header is the agent's own text, and
+      // the audit entry must not carry whatever it chose to put there.
+      if (isId("apv", presented)) call.approvalId = presented;
       await useApproval(d, presented, {
         agentId: claims.client_id,
         connectionId: connection.record.id,
