@@ -141,6 +141,9 @@ export async function revokeAgentsIn(
   return { agents, grants, tokens };
 }
 
+/** Seconds after its `exp` that a revoked token is still named in a revocation event. */
+export const EXPIRED_TOKEN_GRACE_S = 60;
+
 /**
  * DESIGN §4: appends the event verifiers receive for one revocation, inside its transaction (it
  * commits with the revocation or not at all); call it as the transaction's last write, so the
@@ -161,7 +164,9 @@ export async function appendRevocationEvent(
     principals: changed.principals ?? [],
     agents: changed.agents,
     grants: changed.grants,
-    tokens: changed.tokens.filter((t) => t.exp * 1000 > now),
+    // Verifiers accept a token until `exp` plus their clock leeway (the SDK's default is 5 s):
+    // a token that expired within the last minute is still named, so none is left acceptable.
+    tokens: changed.tokens.filter((t) => (t.exp + EXPIRED_TOKEN_GRACE_S) * 1000 > now),
   };
   const eventId = isEmpty(cascade)
     ? null

@@ -147,11 +147,20 @@ describe("GET /v1/revocations/events", () => {
     await s.close();
   });
 
+  it("names a token that expired within the last minute (verifiers' leeway), not one expired longer", async () => {
+    const token = await getToken(t, story.agent, story.agentKey);
+    t.clock.advance((exp(token) + 2) * 1000 - T0);
+    const s = await events();
+    await expectOk(t.api("POST", "/v1/revocations", { target: jti(token) }));
+    expect((await nextEvent(s)).data.cascade.tokens).toEqual([{ id: jti(token), exp: exp(token) }]);
+    await s.close();
+  });
+
   it("leaves out tokens that have already expired", async () => {
     const token = await getToken(t, story.agent, story.agentKey);
     const fresh = await getToken(t, story.agent, story.agentKey, { scope: "read" });
     expect(exp(fresh)).toBe(exp(token));
-    t.clock.advance((exp(token) + 1) * 1000 - T0);
+    t.clock.advance((exp(token) + 61) * 1000 - T0);
     const late = await getToken(t, story.agent, story.agentKey);
     const s = await events();
     await expectOk(t.api("POST", `/v1/grants/${story.grant}/revoke`, {}));
