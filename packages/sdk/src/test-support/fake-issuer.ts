@@ -101,6 +101,8 @@ export interface FakeIssuer {
   /** Push SSE text to every open stream. */
   sse: {
     write(text: string): void;
+    /** Send the caught-up comment as soon as a stream opens (Deputy sends it after the replay). */
+    caughtUpOnOpen: boolean;
     close(): void;
     status: number;
     opened: number;
@@ -164,6 +166,7 @@ export function fakeIssuer(): FakeIssuer {
     },
     sse: {
       status: 200,
+      caughtUpOnOpen: true,
       opened: 0,
       lastEventIds: [],
       authorizations: [],
@@ -204,6 +207,8 @@ export function fakeIssuer(): FakeIssuer {
           start(c) {
             ctrl = c;
             streams.add(c);
+            // As Deputy does once any replay is written: the stream is caught up from here.
+            if (d.sse.caughtUpOnOpen) c.enqueue(enc.encode(": ping 0\n\n"));
           },
           cancel() {
             streams.delete(ctrl);

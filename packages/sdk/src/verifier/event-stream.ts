@@ -131,6 +131,8 @@ export class RevocationStream {
   #stallTimer: ReturnType<typeof setInterval> | undefined;
   #lastEventId: number;
   #connected = false;
+  /** A response is being read (live or still replaying): what the stall check watches. */
+  #reading = false;
   #lastFrameAt = Number.NEGATIVE_INFINITY;
   #coveredSince = Number.POSITIVE_INFINITY;
   #connects = 0;
@@ -202,6 +204,7 @@ export class RevocationStream {
   stop(): void {
     this.#stopped = true;
     this.#connected = false;
+    this.#reading = false;
     this.#abort?.abort();
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     if (this.#stallTimer !== undefined) clearInterval(this.#stallTimer);
@@ -216,7 +219,7 @@ export class RevocationStream {
   }
 
   #checkStall(): void {
-    if (this.#connected && this.#o.now() - this.#lastFrameAt > this.#timeout()) {
+    if (this.#reading && this.#o.now() - this.#lastFrameAt > this.#timeout()) {
       this.#fail(
         new EventStreamError("ERR_EVENT_STREAM_STALLED", `no event or heartbeat for ${this.#timeout()} ms`),
       );
@@ -225,6 +228,7 @@ export class RevocationStream {
 
   #fail(error: EventStreamError): void {
     this.#connected = false;
+    this.#reading = false;
     this.#abort?.abort();
     this.#o.onError?.(error);
   }
@@ -253,6 +257,7 @@ export class RevocationStream {
         }
       } finally {
         this.#connected = false;
+        this.#reading = false;
         abort.abort();
       }
       if (this.#stopped) return;
@@ -288,7 +293,10 @@ export class RevocationStream {
       );
     }
     if (!res.body) throw new EventStreamError("ERR_EVENT_STREAM_CONNECT", "event stream has no body");
-    this.#connected = true;
+    // Not live yet: a resumed stream first replays what was missed. The server marks the end of
+    // that replay with a comment (`: ping`), and only from then does the stream vouch for
+    // revocations; until then the status list decides.
+    this.#reading = true;
     this.#connects++;
     this.#lastFrameAt = this.#o.now();
     if (this.#coveredSince === Number.POSITIVE_INFINITY) this.#coveredSince = this.#lastFrameAt;
@@ -303,6 +311,7 @@ export class RevocationStream {
         },
         onComment: () => {
           gotFrame = true;
+          this.#connected = true;
         },
         onRetry: (ms) => {
           this.#backoffMs = Math.max(100, Math.min(ms, this.#o.maxBackoffMs ?? 30_000));

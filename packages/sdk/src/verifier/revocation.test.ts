@@ -225,6 +225,21 @@ describe("revocation via the event stream", () => {
     ).toBe("ERR_TOKEN_REVOKED");
   });
 
+  it("a stream that is still replaying is not live: the status list decides until the caught-up comment", async () => {
+    const { d, v } = setup();
+    d.sse.caughtUpOnOpen = false;
+    await v.start();
+    await vi.waitFor(() => expect(d.sse.opened).toBe(1));
+    expect(v.health().streamConnected).toBe(false);
+    d.revoked.set(0, [5]); // revoked while this verifier was away; its event is not replayed yet
+    d.clock.now += 1_000;
+    const at = (idx: number) =>
+      d.token({ status: { status_list: { idx, uri: `${ISSUER}/v1/status/lists/0` } } });
+    expect(await refusal(v.verifyToken(at(5), ELSEWHERE))).toBe("ERR_TOKEN_REVOKED");
+    d.sse.write(": ping 1\n\n");
+    await vi.waitFor(() => expect(v.health().streamConnected).toBe(true));
+  });
+
   it("with the default cap, a revocation of 100,000 tokens (one 4.6 MB line) arrives whole", async () => {
     const { d, v, errors } = setup();
     await connected(v, d);

@@ -168,6 +168,24 @@ describe("GET /v1/revocations/events", () => {
     await s.close();
   });
 
+  it("marks the end of the replay with a comment, after every replayed event (verifiers go live on it)", async () => {
+    const a = await expectOk(
+      t.api("POST", "/v1/agents", {
+        principal: story.principal,
+        name: "x",
+        jwks: { keys: [story.agentKey.publicJwk] },
+      }),
+    );
+    await expectOk(t.api("POST", `/v1/agents/${a.id}/revoke`, {}));
+    await expectOk(t.api("POST", `/v1/grants/${story.grant}/revoke`, {}));
+    const s = await events({ "last-event-id": "0" });
+    const frames = [await s.next(), await s.next(), await s.next(), await s.next()];
+    expect(frames[0]).toBe("retry: 1000");
+    expect([eventData(frames[1]!)?.id, eventData(frames[2]!)?.id]).toEqual([1, 2]);
+    expect(frames[3]).toMatch(/^: ping \d+$/);
+    await s.close();
+  });
+
   it("resumes after Last-Event-ID: replay, then live, no gap and no duplicate", async () => {
     const agents: string[] = [];
     for (let i = 0; i < 4; i++) {
@@ -270,7 +288,8 @@ describe("GET /v1/revocations/events", () => {
 
   it("ends open streams when the server closes, without holding up close()", async () => {
     const s = await events();
-    await s.next();
+    await s.next(); // retry
+    await s.next(); // caught up
     const started = Date.now();
     await t.app.close();
     expect(Date.now() - started).toBeLessThan(2_000);

@@ -104,6 +104,10 @@ export function registerStatus(app: FastifyInstance, d: Deputy): void {
       live = true;
       for (const e of held) send(e);
       held = [];
+      // Caught up: everything up to now is written. Verifiers treat the stream as live only from
+      // this comment on, so a token revoked while they were disconnected is never accepted on the
+      // strength of a stream that has not replayed its revocation yet.
+      stream.write(heartbeatFrame(d.clock.now()));
     } catch (err) {
       d.log.warn({ err }, "revocation events: replay failed; closing the stream (the client resumes)");
       stream.finish("server");
