@@ -6,7 +6,8 @@
  * Nothing that decides a request lives only in one worker's memory: replay caches, revocations
  * and grants are in the database; DPoP nonces are stateless HMACs; a key rotation made by one
  * worker reaches the others on their next key reload (≤ 10 s for signing, immediately for an
- * unknown `kid`). SQLite in WAL mode serialises writers across processes with `busy_timeout`;
+ * unknown `kid`). SQLite in WAL mode serialises writers across processes; a worker waits for the
+ * write lock without blocking its event loop (DeputySqliteDialect);
  * PostgreSQL is the path past one machine.
  *
  * @example

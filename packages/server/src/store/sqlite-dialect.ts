@@ -1,8 +1,14 @@
 /**
  * A Kysely dialect for better-sqlite3 tuned for Deputy: transactions start with `BEGIN IMMEDIATE`
- * (so concurrent writers wait on `busy_timeout` instead of failing with SQLITE_BUSY when a
+ * (so a transaction waits for the write lock up front instead of failing with SQLITE_BUSY when a
  * read transaction upgrades), prepared statements are cached by SQL text, and booleans are bound
  * as 0/1.
+ *
+ * Waiting for another process's lock (`deputy serve --workers N` shares one database file) is
+ * asynchronous: the connection runs with `busy_timeout = 0` and a statement that meets SQLITE_BUSY
+ * is retried from the event loop ({@link whenNotBusy}) until {@link SQLITE_BUSY_WAIT_MS} have
+ * passed. SQLite's own busy handler sleeps inside the call, freezing the whole event loop of the
+ * waiting worker for 1–100 ms at a time; with two workers that froze each of them on most commits.
  *
  * @example
  * const db = new Kysely<Database>({ dialect: new DeputySqliteDialect(new BetterSqlite3(path)) });
@@ -26,12 +32,23 @@ import {
 /** Distinct SQL texts kept prepared; IN-lists of varying length are the only unbounded source. */
 const STATEMENT_CACHE_SIZE = 512;
 
+/** How long a statement waits for another connection's lock before SQLITE_BUSY is thrown. */
+export const SQLITE_BUSY_WAIT_MS = 5000;
+
 /** Kysely dialect over one better-sqlite3 connection (see module docs). */
 export class DeputySqliteDialect implements Dialect {
-  constructor(private readonly database: BetterSqlite3.Database) {}
+  /**
+   * @param database opened with `busy_timeout = 0` (openSqliteStore sets it after migrating), so
+   *   lock waits happen here, off the call stack, instead of inside SQLite.
+   * @param busyWaitMs how long a statement keeps retrying SQLITE_BUSY (tests shorten it).
+   */
+  constructor(
+    private readonly database: BetterSqlite3.Database,
+    private readonly busyWaitMs = SQLITE_BUSY_WAIT_MS,
+  ) {}
 
   createDriver(): Driver {
-    return new SqliteDriver(this.database);
+    return new SqliteDriver(this.database, this.busyWaitMs);
   }
 
   createQueryCompiler(): QueryCompiler {
@@ -52,8 +69,11 @@ class SqliteDriver implements Driver {
   readonly #mutex = new Mutex();
   readonly #connection: SqliteConnection;
 
-  constructor(private readonly database: BetterSqlite3.Database) {
-    this.#connection = new SqliteConnection(database);
+  constructor(
+    private readonly database: BetterSqlite3.Database,
+    private readonly busyWaitMs: number,
+  ) {
+    this.#connection = new SqliteConnection(database, busyWaitMs);
   }
 
   async init(): Promise<void> {}
@@ -65,11 +85,13 @@ class SqliteDriver implements Driver {
   }
 
   async beginTransaction(): Promise<void> {
-    this.database.exec("BEGIN IMMEDIATE");
+    await whenNotBusy(() => this.database.exec("BEGIN IMMEDIATE"), this.busyWaitMs);
   }
 
   async commitTransaction(): Promise<void> {
-    this.database.exec("COMMIT");
+    // A COMMIT that meets SQLITE_BUSY leaves the transaction open and may be retried (SQLite docs,
+    // "COMMIT"); in WAL mode with BEGIN IMMEDIATE that only happens around a checkpoint.
+    await whenNotBusy(() => this.database.exec("COMMIT"), this.busyWaitMs);
   }
 
   async rollbackTransaction(): Promise<void> {
@@ -89,14 +111,21 @@ class SqliteDriver implements Driver {
 class SqliteConnection implements DatabaseConnection {
   readonly #statements = new Map<string, BetterSqlite3.Statement>();
 
-  constructor(private readonly database: BetterSqlite3.Database) {}
+  constructor(
+    private readonly database: BetterSqlite3.Database,
+    private readonly busyWaitMs: number,
+  ) {}
 
   async executeQuery<R>(query: CompiledQuery): Promise<QueryResult<R>> {
-    const statement = this.#prepare(query.sql);
-    const params = bindable(query.parameters);
-    if (statement.reader) return { rows: statement.all(params) as R[] };
-    const { changes, lastInsertRowid } = statement.run(params);
-    return { numAffectedRows: BigInt(changes), insertId: BigInt(lastInsertRowid), rows: [] };
+    const run = (): QueryResult<R> => {
+      const statement = this.#prepare(query.sql);
+      const params = bindable(query.parameters);
+      if (statement.reader) return { rows: statement.all(params) as R[] };
+      const { changes, lastInsertRowid } = statement.run(params);
+      return { numAffectedRows: BigInt(changes), insertId: BigInt(lastInsertRowid), rows: [] };
+    };
+    // A statement that failed with SQLITE_BUSY did nothing, so it can be run again as it is.
+    return whenNotBusy(run, this.busyWaitMs);
   }
 
   // biome-ignore lint/correctness/useYield: streaming is not supported; the generator only throws.
@@ -115,6 +144,38 @@ class SqliteConnection implements DatabaseConnection {
     this.#statements.set(sql, statement);
     return statement;
   }
+}
+
+/** SQLITE_BUSY and SQLITE_BUSY_RECOVERY: the statement did not run and may be retried as is. */
+function isBusy(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return code === "SQLITE_BUSY" || code === "SQLITE_BUSY_RECOVERY";
+}
+
+/**
+ * Runs `run` now; while it fails with SQLITE_BUSY, runs it again from the event loop (the first
+ * retries on the next turn, so requests keep being parsed and join the waiting group commit; then
+ * every 1–4 ms) until `waitMs` have passed, after which the SQLITE_BUSY error is thrown.
+ */
+export async function whenNotBusy<T>(run: () => T, waitMs: number): Promise<T> {
+  try {
+    return run();
+  } catch (error) {
+    if (!isBusy(error)) throw error;
+  }
+  const deadline = Date.now() + waitMs;
+  for (let attempt = 1; ; attempt++) {
+    await (attempt <= 4 ? new Promise<void>((r) => setImmediate(r)) : sleep(Math.min(attempt - 4, 4)));
+    try {
+      return run();
+    } catch (error) {
+      if (!isBusy(error) || Date.now() >= deadline) throw error;
+    }
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 function bindable(parameters: readonly unknown[]): unknown[] {

@@ -17,7 +17,7 @@ import type { Store } from "./index.js";
 import { migrate } from "./migrate.js";
 import type { Database } from "./schema.js";
 import { SqlStore } from "./sql-store.js";
-import { DeputySqliteDialect } from "./sqlite-dialect.js";
+import { DeputySqliteDialect, SQLITE_BUSY_WAIT_MS } from "./sqlite-dialect.js";
 
 /** "normal": durable against process crash (default); "full": also against OS crash / power loss. */
 export type Durability = "normal" | "full";
@@ -28,6 +28,8 @@ export interface SqliteStoreOptions {
   durability?: Durability | undefined;
   /** Apply pending migrations before returning (default true). */
   migrate?: boolean | undefined;
+  /** How long a statement waits for another process's lock (default {@link SQLITE_BUSY_WAIT_MS}). */
+  busyWaitMs?: number | undefined;
 }
 
 /** Opens (and by default migrates) a SQLite database; see the module docs for durability. */
@@ -54,9 +56,14 @@ export async function openSqliteStore(options: SqliteStoreOptions): Promise<Stor
     raw.close();
     throw err;
   }
-  const db = new Kysely<Database>({ dialect: new DeputySqliteDialect(raw) });
+  const db = new Kysely<Database>({
+    dialect: new DeputySqliteDialect(raw, options.busyWaitMs ?? SQLITE_BUSY_WAIT_MS),
+  });
   try {
     if (options.migrate !== false) await migrate(db, "sqlite");
+    // From here on, lock waits are the dialect's (asynchronous, see DeputySqliteDialect): SQLite's
+    // own busy handler would sleep inside the call and freeze this process's event loop.
+    raw.pragma("busy_timeout = 0");
   } catch (err) {
     await db.destroy();
     throw err;
