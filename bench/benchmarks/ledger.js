@@ -456,6 +456,7 @@ function entryText(i, at) {
 async function populateLog(dataDir, count, log) {
   const { openStore } = await import(serverModule("store/open.js"));
   const { hashEntry, merkleHasher } = await import(serverModule("audit/hasher.js"));
+  const { isStoredLevel } = await import(serverModule("audit/tree-nodes.js"));
   const { CompactRange } = await import(protocolModule("index.js"));
   const canonicalize = requireFromServer("canonicalize");
   const path = join(dataDir, "deputy.db");
@@ -478,8 +479,9 @@ async function populateLog(dataDir, count, log) {
       const text = entryText(i, at);
       const e = JSON.parse(text);
       insertEntry.run(i, at, e.actor.agent, e.actor.principal, e.target, e.token_id, e.grant_id, text);
+      // The nodes the integrator stores (levels 1–3 are folded from the leaves when read).
       for (const { node, hash: h } of range.append(hashEntry(text)))
-        insertNode.run(node.level, node.index, h);
+        if (isStoredLevel(node.level)) insertNode.run(node.level, node.index, h);
     }
   });
   for (let i = 0; i < count; i += 50_000) chunk(i, Math.min(count, i + 50_000));

@@ -26,6 +26,7 @@ import type { Clock } from "../clock.js";
 import type { AuditTreeNodeRecord, AuditTreeState, Store } from "../store/index.js";
 import { hashEntry, merkleHasher } from "./hasher.js";
 import type { LogKey } from "./log-key.js";
+import { isStoredLevel, treeNodes } from "./tree-nodes.js";
 
 /**
  * The stored tree does not hash to its recorded root: refuse to extend it.
@@ -80,13 +81,14 @@ export async function integrateStep(store: Store, options: StepOptions): Promise
   const entries = await store.audit.entriesJsonl(state.size, end);
   if (entries.count === 0) return { kind: "stalled", size: state.size, logSize };
 
-  // Level 0 is the leaf itself; each append also returns the perfect subtrees it completed.
+  // Level 0 is the leaf itself; each append also returns the perfect subtrees it completed, of
+  // which levels 1–3 are not stored (tree-nodes.ts).
   const nodes: AuditTreeNodeRecord[] = [];
   let at = 0;
   for (let k = 0; k < entries.count; k++) {
     const nl = entries.bytes.indexOf(0x0a, at);
     for (const { node, hash } of range.append(hashEntry(entries.bytes.subarray(at, nl)))) {
-      nodes.push({ level: node.level, index: node.index, hash });
+      if (isStoredLevel(node.level)) nodes.push({ level: node.level, index: node.index, hash });
     }
     at = nl + 1;
   }
@@ -111,8 +113,8 @@ export async function integrateStep(store: Store, options: StepOptions): Promise
 
 /**
  * The right edge of the tree at `state`: the caller's, when it is at that size and root; else
- * rebuilt from the stored nodes `rangeNodes({start: 0, end: size})` (one query, O(log n) rows) and
- * checked against the recorded root.
+ * rebuilt from the nodes `rangeNodes({start: 0, end: size})` (one query, O(log n) rows; levels 1–3
+ * folded from their leaves) and checked against the recorded root.
  *
  * @example
  * const range = await rangeAt(store, await store.auditTree.state(), null);
@@ -125,7 +127,7 @@ export async function rangeAt(
   if (kept && kept.size === state.size && sameBytes(kept.root(), state.rootHash)) return kept;
   if (state.size === 0) return new CompactRange(merkleHasher);
   const ids = rangeNodes({ start: 0, end: state.size });
-  const stored = await store.auditTree.nodes(ids);
+  const stored = await treeNodes(store, ids);
   const hashes = ids.map((id) => {
     const hash = stored.get(`${id.level}/${id.index}`);
     if (!hash) throw new TreeIntegrityError(`tree node ${id.level}/${id.index} is missing`);

@@ -1,5 +1,6 @@
 /**
- * Inclusion and consistency proofs answered from stored tree nodes: O(log n) reads in one query,
+ * Inclusion and consistency proofs answered from stored tree nodes (levels 1–3 folded from their
+ * stored leaves, see tree-nodes.ts): O(log n) reads in one query,
  * never a rebuild. The proof's subtrees come from the protocol library (RFC 9162 §2.1.3.1 PATH and
  * §2.1.4.1 PROOF, unrolled); each subtree's hash is a stored node when the subtree is perfect and
  * aligned, else the fold of the stored perfect subtrees it splits into at the largest power of two
@@ -18,6 +19,7 @@ import {
 } from "@deputy/protocol";
 import type { Store } from "../store/index.js";
 import { merkleHasher } from "./hasher.js";
+import { treeNodes } from "./tree-nodes.js";
 
 /**
  * Thrown when a node a proof needs is not stored: the tree is damaged (or was tampered with).
@@ -38,7 +40,7 @@ export class MissingNodeError extends Error {
  */
 export async function subtreeHashes(store: Store, ranges: readonly LeafRange[]): Promise<Uint8Array[]> {
   const ids = ranges.flatMap((r) => rangeNodes(r));
-  const stored = await store.auditTree.nodes(ids);
+  const stored = await treeNodes(store, ids);
   return proofFromNodes(
     ranges,
     (node) => {
