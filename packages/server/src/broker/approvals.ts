@@ -19,7 +19,7 @@ import { DeputyError, newId } from "@deputy/protocol";
 import { canonicalJson } from "../audit/record.js";
 import type { Deputy } from "../context.js";
 import { actorOf, type Caller, notFound } from "../identity/caller.js";
-import type { ApprovalRecord, ApprovalStatus, Page, PageRequest } from "../store/index.js";
+import type { ApprovalRecord, ApprovalStatus, Page, PageRequest, Store } from "../store/index.js";
 
 export const SCOPE_APPROVALS_REVIEW = "approvals:review";
 export const APPROVAL_RECEIPT_TYP = "deputy-approval+jwt";
@@ -242,14 +242,16 @@ export async function holdCall(
 
 /**
  * Checks a `Deputy-Approval` presented with a call, then consumes it (single use). Everything
- * must match the held call exactly; a mismatch does not consume it.
+ * must match the held call exactly; a mismatch does not consume it. Pass the transaction `tx`
+ * that also charges the call (its budget) so that a call refused there leaves the approval unused.
  */
 export async function useApproval(
   d: Deputy,
   id: string,
   call: Pick<ApprovalRecord, "agentId" | "connectionId" | "method" | "url" | "bodySha256">,
+  tx: Store = d.store,
 ): Promise<ApprovalRecord> {
-  const a = /^apv_[a-z2-7]{26}$/.test(id) ? await d.store.broker.getApproval(id) : null;
+  const a = /^apv_[a-z2-7]{26}$/.test(id) ? await tx.broker.getApproval(id) : null;
   if (!a || a.agentId !== call.agentId)
     throw new DeputyError("ERR_APPROVAL_NOT_FOUND", "no such approval for this agent");
   if (a.connectionId !== call.connectionId || a.method !== call.method || a.url !== call.url) {
@@ -267,7 +269,7 @@ export async function useApproval(
       extra: { approval_id: id, approval_status: status },
     });
   }
-  if (!(await d.store.broker.consumeApproval(id, now))) {
+  if (!(await tx.broker.consumeApproval(id, now))) {
     throw new DeputyError("ERR_APPROVAL_USED", `approval ${id} was already used`);
   }
   return a;

@@ -1011,6 +1011,60 @@ describe("approval refusals", () => {
 });
 
 describe("budgets, revocation, rotation and secrecy", () => {
+  /** A new agent of the principal with one grant (extra fields merged in) and a token for `scope` at AUD. */
+  async function grantedAgent(
+    seed: number,
+    name: string,
+    scope: string,
+    extra: Record<string, unknown> = {},
+  ) {
+    const k = testKey(seed);
+    const a = (
+      await expectOk(t.api("POST", "/v1/agents", { principal, name, jwks: { keys: [k.publicJwk] } }))
+    ).id as string;
+    const g = (
+      await expectOk(
+        t.api("POST", "/v1/grants", {
+          agent: a,
+          scopes: scope.split(" "),
+          resources: [AUD],
+          expires_at: new Date(T0 + 86_400_000).toISOString(),
+          ...extra,
+        }),
+      )
+    ).id as string;
+    return { agent: a, key: k, grant: g, token: await getToken(t, a, k, { scope, resource: AUD }) };
+  }
+
+  it("a call refused for its grant's call budget does not use up the approval it presents", async () => {
+    const path = "/proxy/github/repos/acme/app/issues/5";
+    const body = JSON.stringify({ confirm: true });
+    const b = await grantedAgent(31, "budget-approval", "issues:read issues:write", {
+      constraints: { max_calls: 1 },
+    });
+    const as = { token: b.token, key: b.key };
+    const held = await call("DELETE", path, { ...as, body });
+    expect(held.json()).toEqual(problem(403, "ERR_APPROVAL_REQUIRED"));
+    const id = held.json().approval_id as string;
+    expect((await t.api("POST", `/v1/approvals/${id}/approve`, {}, principalToken)).statusCode).toBe(200);
+    // The grant's only call goes elsewhere; the approved call is then refused for the budget.
+    expect((await call("GET", "/proxy/github/repos/acme/app/issues", as)).status).toBe(200);
+    const refused = await call("DELETE", path, { ...as, body, headers: { "deputy-approval": id } });
+    expect(refused.status).toBe(403);
+    expect(refused.headers["content-type"]).toBe("application/problem+json");
+    expect(refused.json()).toEqual({
+      type: "call-budget-exhausted",
+      title: "Grant's call budget is used up",
+      status: 403,
+      detail: `grant ${b.grant} has used its max_calls (1)`,
+      code: "ERR_CALL_BUDGET_EXHAUSTED",
+    });
+    expect(up.requests.map((r) => r.method)).toEqual(["GET"]);
+    // The refused call used nothing up: the approval is still approved and unused.
+    const after = (await t.api("GET", `/v1/approvals/${id}`, undefined, principalToken)).json();
+    expect(after).toMatchObject({ status: "approved", used_at: null });
+  });
+
   it("constraints.max_calls is enforced per grant", async () => {
     const k = testKey(3);
     const a = (

@@ -8,8 +8,9 @@
  * 3. DPoP proof for this method and URL, bound to the token (RFC 9449 §4.3, §7.1), single use
  * 4. revocation: in-memory index, then the token's stored state (another replica's revocation)
  * 5. per-agent rate limit, then the connection's rules for the token's scopes
- * 6. approval: hold the call, or check and consume a presented `Deputy-Approval`
- * 7. per-grant call budget (`constraints.max_calls`), then forward with the credential injected
+ * 6. approval: hold the call, or check a presented `Deputy-Approval`
+ * 7. consume that approval and charge the per-grant call budget (`constraints.max_calls`) in one
+ *    transaction, then forward with the credential injected
  *
  * Every outcome is one audit entry: `broker.call_allowed`, `broker.call_denied` or `broker.call_held`.
  *
@@ -155,8 +156,10 @@ async function run(d: Deputy, req: IncomingMessage, res: ServerResponse, call: C
     );
   }
 
-  // 6. Approval: the body is read (up to a limit) so the approval can bind its hash.
+  // 6. Approval: the body is read (up to a limit) so the approval can bind its hash. A presented
+  // approval is used up in step 7, together with the call budget.
   let body: Buffer | undefined;
+  let presentedApproval: { id: string; call: Parameters<typeof useApproval>[2] } | undefined;
   if (match.approval) {
     body = await readBody(req, d.config.brokerApprovalBodyLimit);
     const bodySha256 = sha256Hex(body);
@@ -168,13 +171,10 @@ async function run(d: Deputy, req: IncomingMessage, res: ServerResponse, call: C
       // Only a well-formed id is recorded with the call: the header is the agent's own text, and
       // the audit entry must not carry whatever it chose to put there.
       if (isId("apv", presented)) call.approvalId = presented;
-      await useApproval(d, presented, {
-        agentId: claims.client_id,
-        connectionId: connection.record.id,
-        method,
-        url,
-        bodySha256,
-      });
+      presentedApproval = {
+        id: presented,
+        call: { agentId: claims.client_id, connectionId: connection.record.id, method, url, bodySha256 },
+      };
     } else {
       const held = await holdCall(d, {
         connectionId: connection.record.id,
@@ -203,18 +203,25 @@ async function run(d: Deputy, req: IncomingMessage, res: ServerResponse, call: C
     }
   }
 
-  // 7. Budget, then forward.
+  // 7. Approval and budget, then forward. Both are used up in one transaction, so a call refused
+  // for either uses up neither (a budget refusal never burns the approval, and the reverse).
   let maxCalls = d.broker.maxCalls.get(claims.grant_id);
   if (maxCalls === undefined) {
     const grant = await d.store.grants.get(claims.grant_id);
     maxCalls = grant?.constraints.max_calls ?? null;
     d.broker.maxCalls.set(claims.grant_id, maxCalls);
   }
-  if (maxCalls !== null && !(await d.store.broker.consumeCallBudget(claims.grant_id, maxCalls))) {
-    throw new DeputyError(
-      "ERR_CALL_BUDGET_EXHAUSTED",
-      `grant ${claims.grant_id} has used its max_calls (${maxCalls})`,
-    );
+  const budget = maxCalls;
+  if (presentedApproval !== undefined || budget !== null) {
+    await d.store.transaction(async (tx) => {
+      if (presentedApproval) await useApproval(d, presentedApproval.id, presentedApproval.call, tx);
+      if (budget !== null && !(await tx.broker.consumeCallBudget(claims.grant_id, budget))) {
+        throw new DeputyError(
+          "ERR_CALL_BUDGET_EXHAUSTED",
+          `grant ${claims.grant_id} has used its max_calls (${budget})`,
+        );
+      }
+    });
   }
   const outcome = await forwardCall({
     req,
