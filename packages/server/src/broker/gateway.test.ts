@@ -9,7 +9,7 @@ import { connect } from "node:net";
 import { Writable } from "node:stream";
 import { compactVerify, createLocalJWKSet } from "jose";
 import pino from "pino";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 import { dpopProof, type TestKey, testKey } from "../test-support/keys.js";
 import { getToken, nowS } from "../test-support/oauth.js";
 import { createTestDeputy, expectOk, T0, TEST_ISSUER, type TestDeputy } from "../test-support/server.js";
@@ -1093,6 +1093,35 @@ describe("budgets, revocation, rotation and secrecy", () => {
     expect(third.status).toBe(403);
     expect(third.json()).toEqual(problem(403, "ERR_CALL_BUDGET_EXHAUSTED"));
     expect(up.requests).toHaveLength(2);
+  });
+
+  it("a token whose grant cannot be found is refused (fail closed), never given an unlimited budget", async () => {
+    const b = await grantedAgent(32, "orphan", "issues:read", { constraints: { max_calls: 1 } });
+    // Foreign keys keep a token's grant in place; this stands in for a store that answers "none".
+    const get = vi.spyOn(t.deputy.store.grants, "get").mockResolvedValue(null);
+    try {
+      for (let i = 0; i < 2; i++) {
+        const res = await call("GET", "/proxy/github/repos/acme/app/issues", { token: b.token, key: b.key });
+        expect(res.status).toBe(401);
+        expect(res.headers["www-authenticate"]).toBe('DPoP error="invalid_token", algs="EdDSA ES256"');
+        expect(res.json()).toEqual({
+          type: "invalid-token",
+          title: "Invalid access token",
+          status: 401,
+          detail: `the access token's grant ${b.grant} no longer exists, so the token is revoked`,
+          code: "ERR_INVALID_TOKEN",
+        });
+      }
+    } finally {
+      get.mockRestore();
+    }
+    expect(up.requests).toHaveLength(0);
+    // Nothing was remembered from the miss: once the grant is found, its max_calls holds.
+    const as = { token: b.token, key: b.key };
+    expect((await call("GET", "/proxy/github/repos/acme/app/issues", as)).status).toBe(200);
+    const over = await call("GET", "/proxy/github/repos/acme/app/issues", as);
+    expect(over.json()).toEqual(problem(403, "ERR_CALL_BUDGET_EXHAUSTED"));
+    expect(up.requests).toHaveLength(1);
   });
 
   it("revoked-between-calls: the next call is refused", async () => {

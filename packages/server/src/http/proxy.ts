@@ -208,7 +208,14 @@ async function run(d: Deputy, req: IncomingMessage, res: ServerResponse, call: C
   let maxCalls = d.broker.maxCalls.get(claims.grant_id);
   if (maxCalls === undefined) {
     const grant = await d.store.grants.get(claims.grant_id);
-    maxCalls = grant?.constraints.max_calls ?? null;
+    // Fail closed: a grant that cannot be found has no budget to give (and nothing is remembered).
+    if (!grant) {
+      throw new DeputyError(
+        "ERR_INVALID_TOKEN",
+        `the access token's grant ${claims.grant_id} no longer exists, so the token is revoked`,
+      );
+    }
+    maxCalls = grant.constraints.max_calls ?? null;
     d.broker.maxCalls.set(claims.grant_id, maxCalls);
   }
   const budget = maxCalls;
