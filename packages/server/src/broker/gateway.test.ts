@@ -15,6 +15,7 @@ import { getToken, nowS } from "../test-support/oauth.js";
 import { createTestDeputy, expectOk, T0, TEST_ISSUER, type TestDeputy } from "../test-support/server.js";
 import { startUpstream, type Upstream } from "../test-support/upstream.js";
 import { RateLimiter } from "./rate-limit.js";
+import { ConnectionCache } from "./runtime.js";
 
 const SECRET = "ghp_SuperSecretUpstreamToken_0123456789";
 const AUD = "urn:deputy:connection:github";
@@ -525,6 +526,87 @@ describe("gateway", () => {
     const res = await call("GET", "/proxy/nope/x");
     expect(res.status).toBe(404);
     expect(res.json()).toEqual(problem(404, "ERR_CONNECTION_NOT_FOUND"));
+  });
+
+  it("an unknown connection is not remembered: a connection created just after a call named it works at once", async () => {
+    const miss = await call("GET", "/proxy/later/items");
+    expect(miss.status).toBe(404);
+    await expectOk(
+      t.api("POST", "/v1/connections", {
+        name: "later",
+        upstream: up.url,
+        auth: { type: "bearer", secret: "later-secret-0123" },
+        rules: [{ scope: "items:read", methods: ["GET"], paths: ["/**"] }],
+      }),
+    );
+    const k = testKey(33);
+    const a = (
+      await expectOk(t.api("POST", "/v1/agents", { principal, name: "later", jwks: { keys: [k.publicJwk] } }))
+    ).id as string;
+    await expectOk(
+      t.api("POST", "/v1/grants", {
+        agent: a,
+        scopes: ["items:read"],
+        resources: ["urn:deputy:connection:later"],
+        expires_at: new Date(T0 + 86_400_000).toISOString(),
+      }),
+    );
+    const tok = await getToken(t, a, k, { scope: "items:read", resource: "urn:deputy:connection:later" });
+    const res = await call("GET", "/proxy/later/items", { token: tok, key: k });
+    expect(res.status).toBe(200);
+    expect(up.requests.map((r) => r.url)).toEqual(["/items"]);
+    expect((await t.api("DELETE", "/v1/connections/later")).statusCode).toBe(204);
+  });
+
+  it("cache-flush: calls naming unknown connections cannot evict a cached connection", async () => {
+    await expectOk(
+      t.api("POST", "/v1/connections", {
+        name: "kept",
+        upstream: up.url,
+        auth: { type: "bearer", secret: "kept-secret-0123" },
+        rules: [{ scope: "items:read", methods: ["GET"], paths: ["/**"] }],
+      }),
+    );
+    const k = testKey(34);
+    const a = (
+      await expectOk(t.api("POST", "/v1/agents", { principal, name: "kept", jwks: { keys: [k.publicJwk] } }))
+    ).id as string;
+    await expectOk(
+      t.api("POST", "/v1/grants", {
+        agent: a,
+        scopes: ["items:read"],
+        resources: ["urn:deputy:connection:kept"],
+        expires_at: new Date(T0 + 86_400_000).toISOString(),
+      }),
+    );
+    const as = {
+      token: await getToken(t, a, k, { scope: "items:read", resource: "urn:deputy:connection:kept" }),
+      key: k,
+    };
+    const saved = t.deputy.broker.connections;
+    t.deputy.broker.connections = new ConnectionCache(t.deputy.store, t.deputy.vault, 2);
+    try {
+      expect((await call("GET", "/proxy/kept/items", as)).status).toBe(200);
+      // Seen from here, the row vanishes behind the cache (as another replica's delete would): only
+      // the cached entry can still serve the next call, within its 2 s.
+      const kept = await t.deputy.store.broker.getConnectionByName("kept");
+      expect(await t.deputy.store.broker.deleteConnection(kept!.id)).toBe(true);
+      for (let i = 0; i < 4; i++) {
+        const res = await call("GET", `/proxy/nope-${i}/items`, as);
+        expect(res.status).toBe(404);
+        expect(res.json()).toEqual({
+          type: "connection-not-found",
+          title: "No such connection",
+          status: 404,
+          detail: `no connection named nope-${i}`,
+          code: "ERR_CONNECTION_NOT_FOUND",
+        });
+      }
+      expect((await call("GET", "/proxy/kept/items", as)).status).toBe(200);
+      expect(up.requests).toHaveLength(2);
+    } finally {
+      t.deputy.broker.connections = saved;
+    }
   });
 
   it("upstream-hangs: 504 ERR_UPSTREAM_TIMEOUT", async () => {

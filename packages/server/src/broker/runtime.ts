@@ -25,20 +25,21 @@ export interface OpenConnection {
 }
 
 export class ConnectionCache {
-  readonly #entries = new Map<string, OpenConnection | null>();
+  /** Connections that exist, by name. Misses are never kept: unknown names are the caller's choice. */
+  readonly #entries = new Map<string, OpenConnection>();
   readonly #loading = new Map<string, Promise<OpenConnection | null>>();
-  readonly #loadedAt = new Map<string, number>();
 
   constructor(
     private readonly store: Store,
     private readonly vault: Vault,
+    private readonly maxEntries = 10_000,
   ) {}
 
   /** The connection by name with its secret, or null if there is none. */
   async get(name: string): Promise<OpenConnection | null> {
     const now = Date.now();
-    const at = this.#loadedAt.get(name);
-    if (at !== undefined && now - at < CONNECTION_TTL_MS) return this.#entries.get(name) ?? null;
+    const hit = this.#entries.get(name);
+    if (hit !== undefined && now - hit.loadedAt < CONNECTION_TTL_MS) return hit;
     let p = this.#loading.get(name);
     if (!p) {
       p = this.#load(name, now).finally(() => this.#loading.delete(name));
@@ -49,26 +50,35 @@ export class ConnectionCache {
 
   async #load(name: string, now: number): Promise<OpenConnection | null> {
     const record = await this.store.broker.getConnectionByName(name);
-    const entry = record
-      ? { record, secret: (await this.vault.open(record.id, record.secret)).toString("utf8"), loadedAt: now }
-      : null;
-    if (this.#entries.size > 10_000) {
-      this.#entries.clear();
-      this.#loadedAt.clear();
+    if (!record) {
+      // A miss is not cached: caching it let calls naming made-up connections fill the cache and
+      // flush the real ones (and hid a connection created meanwhile).
+      this.#entries.delete(name);
+      return null;
+    }
+    const entry = {
+      record,
+      secret: (await this.vault.open(record.id, record.secret)).toString("utf8"),
+      loadedAt: now,
+    };
+    this.#entries.delete(name);
+    // Full (only with more connections than the bound): the least recently loaded one goes.
+    if (this.#entries.size >= this.maxEntries) {
+      const oldest = this.#entries.keys().next();
+      if (oldest.done !== true) this.#entries.delete(oldest.value);
     }
     this.#entries.set(name, entry);
-    this.#loadedAt.set(name, now);
     return entry;
   }
 
   invalidate(name: string): void {
     this.#entries.delete(name);
-    this.#loadedAt.delete(name);
   }
 }
 
 export class BrokerRuntime {
-  readonly connections: ConnectionCache;
+  /** Replaceable so tests can bound it. */
+  connections: ConnectionCache;
   /** Replaceable so operators (and tests) can change limits without a restart. */
   limiter: RateLimiter;
   /** Emits `decided:<apv id>` when a decision is recorded in this process. */
