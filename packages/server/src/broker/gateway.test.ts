@@ -1280,6 +1280,40 @@ describe("budgets, revocation, rotation and secrecy", () => {
 });
 
 describe("rate limit and query auth", () => {
+  it("a rate-limited call writes nothing: its DPoP proof is still unused once the agent may call again", async () => {
+    const path = "/proxy/github/repos/acme/app/issues";
+    const proof = dpopProof(key, {
+      htm: "GET",
+      htu: `${TEST_ISSUER}${path}`,
+      iat: nowS(t),
+      accessToken: token,
+    });
+    const headers = { authorization: `DPoP ${token}`, dpop: proof };
+    const saved = t.deputy.broker.limiter;
+    t.deputy.broker.limiter = new RateLimiter(1, 0); // an empty bucket: every call waits 1 s
+    try {
+      const limited = await send({ method: "GET", path, headers });
+      expect(limited.status).toBe(429);
+      expect(limited.headers["retry-after"]).toBe("1");
+      expect(limited.json()).toEqual({
+        type: "rate-limited",
+        title: "Too many requests",
+        status: 429,
+        detail: `rate limit reached for agent ${agent}; retry later`,
+        code: "ERR_RATE_LIMITED",
+        retry_after_ms: 1000,
+      });
+      // Limited before the store is asked anything: an unknown connection is not even looked up.
+      expect((await call("GET", "/proxy/nope/x")).json()).toEqual(problem(429, "ERR_RATE_LIMITED"));
+    } finally {
+      t.deputy.broker.limiter = saved;
+    }
+    // The refused call recorded no replay-cache row for its proof's jti.
+    const again = await send({ method: "GET", path, headers });
+    expect(again.status).toBe(200);
+    expect(up.requests).toHaveLength(1);
+  });
+
   it("answers 429 with Retry-After once an agent's bucket is empty; query auth replaces an agent-supplied key", async () => {
     await expectOk(
       t.api("POST", "/v1/connections", {

@@ -4,12 +4,15 @@
  * checks run in order, each throwing a {@link DeputyError} that becomes problem+json:
  *
  * 1. request target and header size (`parseProxyTarget`, `brokerMaxHeaderBytes`)
- * 2. access token: signature and claims (RFC 9068), audience = the connection's (RFC 8707)
- * 3. DPoP proof for this method and URL, bound to the token (RFC 9449 §4.3, §7.1), single use
- * 4. revocation: in-memory index, then the token's stored state (another replica's revocation)
- * 5. per-agent rate limit, then the connection's rules for the token's scopes
- * 6. approval: hold the call, or check a presented `Deputy-Approval`
- * 7. consume that approval and charge the per-grant call budget (`constraints.max_calls`) in one
+ * 2. access token: signature and claims (RFC 9068), DPoP-bound
+ * 3. DPoP proof for this method and URL, bound to the token (RFC 9449 §4.3, §7.1)
+ * 4. revocation in the in-memory index, then the per-agent rate limit (nothing read or written
+ *    in the store before it)
+ * 5. the connection, and audience = the connection's (RFC 8707)
+ * 6. the token's stored state (another replica's revocation) and the proof's single-use `jti`
+ * 7. the connection's rules for the token's scopes
+ * 8. approval: hold the call, or check a presented `Deputy-Approval`
+ * 9. consume that approval and charge the per-grant call budget (`constraints.max_calls`) in one
  *    transaction, then forward with the credential injected
  *
  * Every outcome is one audit entry: `broker.call_allowed`, `broker.call_denied` or `broker.call_held`.
@@ -104,16 +107,10 @@ async function run(d: Deputy, req: IncomingMessage, res: ServerResponse, call: C
     throw new DeputyError("ERR_INVALID_TOKEN", (e as Error).message, { cause: e });
   }
   call.claims = claims;
-  const connection = await d.broker.connections.get(target.connection);
-  if (!connection)
-    throw new DeputyError("ERR_CONNECTION_NOT_FOUND", `no connection named ${target.connection}`);
-  call.connection = connection;
-  if (claims.aud !== connection.record.audience) {
-    throw new DeputyError("ERR_INVALID_TOKEN", "the access token is meant for another audience");
-  }
   if (!claims.cnf?.jkt) throw new DeputyError("ERR_INVALID_TOKEN", "the access token is not DPoP-bound");
 
   // 3. DPoP: htu is the proxy URL under the configured issuer, never built from Host or X-Forwarded-*.
+  // Its jti is recorded as used in step 6.
   const pathOnly = (req.url ?? "/").split("?")[0]!;
   const dpop = checkDpop(d, req.headers.dpop, {
     htm: method,
@@ -123,9 +120,32 @@ async function run(d: Deputy, req: IncomingMessage, res: ServerResponse, call: C
   });
   if (!dpop) throw new DeputyError("ERR_DPOP_REQUIRED", "send a DPoP proof for this request (RFC 9449 §7.1)");
 
-  // 4. Revocation, then replay; the two store reads run together.
+  // 4. Revocation (in-memory index), then the rate limit: after the caller proved it holds the
+  // token's key (a token seen elsewhere cannot spend its agent's allowance) and before the store is
+  // read or written, so a flood from one agent costs no connection look-ups and no replay-cache rows.
   if (d.revocations.isRevoked(claims))
     throw new DeputyError("ERR_INVALID_TOKEN", "the access token is revoked");
+  const wait = d.broker.limiter.take(claims.client_id, Date.now());
+  if (wait > 0) {
+    throw new DeputyError(
+      "ERR_RATE_LIMITED",
+      `rate limit reached for agent ${claims.client_id}; retry later`,
+      {
+        extra: { retry_after_ms: wait },
+      },
+    );
+  }
+
+  // 5. Connection and audience (RFC 8707).
+  const connection = await d.broker.connections.get(target.connection);
+  if (!connection)
+    throw new DeputyError("ERR_CONNECTION_NOT_FOUND", `no connection named ${target.connection}`);
+  call.connection = connection;
+  if (claims.aud !== connection.record.audience) {
+    throw new DeputyError("ERR_INVALID_TOKEN", "the access token is meant for another audience");
+  }
+
+  // 6. The token's stored state (another replica's revocation) and the proof's single-use jti.
   // One store transaction, so concurrent calls share a commit (the store's group commit).
   const [record, fresh] = await d.store.transaction((tx) =>
     Promise.all([
@@ -137,17 +157,7 @@ async function run(d: Deputy, req: IncomingMessage, res: ServerResponse, call: C
     throw new DeputyError("ERR_INVALID_TOKEN", "the access token is revoked");
   if (!fresh) throw new DeputyError("ERR_INVALID_DPOP_PROOF", "DPoP proof jti was already used (replay)");
 
-  // 5. Rate limit and rules.
-  const wait = d.broker.limiter.take(claims.client_id, Date.now());
-  if (wait > 0) {
-    throw new DeputyError(
-      "ERR_RATE_LIMITED",
-      `rate limit reached for agent ${claims.client_id}; retry later`,
-      {
-        extra: { retry_after_ms: wait },
-      },
-    );
-  }
+  // 7. Rules.
   const match = matchRules(connection.record.rules, claims.scope.split(" "), method, target.path);
   if (!match) {
     throw new DeputyError(
@@ -156,8 +166,8 @@ async function run(d: Deputy, req: IncomingMessage, res: ServerResponse, call: C
     );
   }
 
-  // 6. Approval: the body is read (up to a limit) so the approval can bind its hash. A presented
-  // approval is used up in step 7, together with the call budget.
+  // 8. Approval: the body is read (up to a limit) so the approval can bind its hash. A presented
+  // approval is used up in step 9, together with the call budget.
   let body: Buffer | undefined;
   let presentedApproval: { id: string; call: Parameters<typeof useApproval>[2] } | undefined;
   if (match.approval) {
@@ -203,7 +213,7 @@ async function run(d: Deputy, req: IncomingMessage, res: ServerResponse, call: C
     }
   }
 
-  // 7. Approval and budget, then forward. Both are used up in one transaction, so a call refused
+  // 9. Approval and budget, then forward. Both are used up in one transaction, so a call refused
   // for either uses up neither (a budget refusal never burns the approval, and the reverse).
   let maxCalls = d.broker.maxCalls.get(claims.grant_id);
   if (maxCalls === undefined) {
