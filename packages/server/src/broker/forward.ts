@@ -42,7 +42,11 @@ export interface ForwardOutcome {
   error: DeputyError | null;
 }
 
-class UpstreamTimeout extends Error {}
+class UpstreamTimeout extends Error {
+  constructor(readonly ms: number) {
+    super(`no answer in ${ms} ms`);
+  }
+}
 
 /** The query with the credential added (`query` auth) and any agent-supplied copy of it removed. */
 function queryWith(query: string, auth: ForwardInput["auth"]): string {
@@ -77,15 +81,21 @@ function credentialHeader(auth: ForwardInput["auth"]): [string, string] | null {
 export function mapUpstreamError(e: unknown): DeputyError {
   if (e instanceof DeputyError) return e;
   if (e instanceof UpstreamTimeout) {
-    return new DeputyError("ERR_UPSTREAM_TIMEOUT", "the upstream did not answer in time");
+    return new DeputyError(
+      "ERR_UPSTREAM_TIMEOUT",
+      `the upstream did not answer within ${e.ms} ms; it may have received the call, so check before repeating one that changes something`,
+    );
   }
   const code = (e as NodeJS.ErrnoException).code ?? "";
   if (code.startsWith("HPE_") || (e as Error).message === "Parse Error") {
-    return new DeputyError("ERR_UPSTREAM_BAD_RESPONSE", "the upstream's response is not valid HTTP/1.1");
+    return new DeputyError(
+      "ERR_UPSTREAM_BAD_RESPONSE",
+      "the upstream's response is not valid HTTP/1.1; retrying will not help, tell the connection's admin",
+    );
   }
   return new DeputyError(
     "ERR_UPSTREAM_UNREACHABLE",
-    `the upstream could not be reached${code ? ` (${code})` : ""}`,
+    `the upstream could not be reached${code ? ` (${code})` : ""}; retry later, and tell the connection's admin if it persists`,
   );
 }
 
@@ -139,7 +149,7 @@ export function forwardCall(input: ForwardInput): Promise<ForwardOutcome> {
       headers,
       agent: base.protocol === "https:" ? httpsAgent : httpAgent,
     });
-    upstreamReq.setTimeout(input.timeoutMs, () => upstreamReq.destroy(new UpstreamTimeout()));
+    upstreamReq.setTimeout(input.timeoutMs, () => upstreamReq.destroy(new UpstreamTimeout(input.timeoutMs)));
     upstreamReq.on("error", (e) => {
       const mapped = mapUpstreamError(e);
       if (status === null && !settled) {
@@ -206,7 +216,10 @@ export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   const declared = Number(req.headers["content-length"] ?? 0);
   if (declared > limit) {
     return Promise.reject(
-      new DeputyError("ERR_BODY_TOO_LARGE", `a call that needs approval may carry at most ${limit} bytes`),
+      new DeputyError(
+        "ERR_BODY_TOO_LARGE",
+        `a call that needs approval may carry at most ${limit} bytes; send a smaller body`,
+      ),
     );
   }
   return new Promise((resolve, reject) => {
@@ -220,7 +233,7 @@ export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
         reject(
           new DeputyError(
             "ERR_BODY_TOO_LARGE",
-            `a call that needs approval may carry at most ${limit} bytes`,
+            `a call that needs approval may carry at most ${limit} bytes; send a smaller body`,
           ),
         );
         return;

@@ -101,6 +101,11 @@ function call(
   });
 }
 
+/** What a refused approval retry can always do instead (the end of several details). */
+const HOLD_AGAIN = "send the request without Deputy-Approval to have it held for an approval";
+const REVOKED =
+  "the access token is revoked; request a new one (refused too if the agent, its grant or its principal was revoked)";
+
 function problem(status: number, code: string, extra: Record<string, unknown> = {}) {
   return expect.objectContaining({
     type: code.replace(/^ERR_/, "").toLowerCase().replace(/_/g, "-"),
@@ -397,13 +402,39 @@ describe("gateway", () => {
   it("method-not-allowed: no rule allows PUT", async () => {
     const res = await call("PUT", "/proxy/github/repos/acme/app/issues");
     expect(res.status).toBe(403);
-    expect(res.json()).toEqual(problem(403, "ERR_CALL_NOT_ALLOWED"));
+    expect(res.json()).toEqual({
+      type: "call-not-allowed",
+      title: "No rule of the token's scopes allows this call",
+      status: 403,
+      detail: `no rule of connection github allows PUT /repos/acme/app/issues for scopes "${SCOPES}", nor for any other scope; the call cannot be made unless an admin adds a rule for it`,
+      code: "ERR_CALL_NOT_ALLOWED",
+    });
     expect(up.requests).toHaveLength(0);
     expect(await lastAudit("broker.call_denied", (e) => e.request.method === "PUT")).toMatchObject({
       decision: "denied",
       actor: { agent },
       details: { code: "ERR_CALL_NOT_ALLOWED" },
     });
+  });
+
+  it("a call another scope's rule allows names the token to ask for", async () => {
+    const readOnly = await getToken(t, agent, key, { scope: "issues:read", resource: AUD });
+    const post = await call("POST", "/proxy/github/repos/acme/app/issues", { body: "{}", token: readOnly });
+    expect(post.status).toBe(403);
+    expect(post.json()).toEqual({
+      type: "call-not-allowed",
+      title: "No rule of the token's scopes allows this call",
+      status: 403,
+      detail: `no rule of connection github allows POST /repos/acme/app/issues for scopes "issues:read"; request a token with audience ${AUD} and scope issues:write (its rule allows POST /repos/*/*/issues)`,
+      code: "ERR_CALL_NOT_ALLOWED",
+    });
+    const del = await call("DELETE", "/proxy/github/repos/acme/app/issues/3", { token: readOnly });
+    expect(del.json()).toEqual(
+      problem(403, "ERR_CALL_NOT_ALLOWED", {
+        detail: `no rule of connection github allows DELETE /repos/acme/app/issues/3 for scopes "issues:read"; request a token with audience ${AUD} and scope issues:write (its rule allows DELETE /repos/*/*/issues/*, with an approval)`,
+      }),
+    );
+    expect(up.requests).toHaveLength(0);
   });
 
   it("path outside every glob is refused", async () => {
@@ -433,6 +464,18 @@ describe("gateway", () => {
       expect(up.requests).toHaveLength(0);
     });
   }
+
+  it("a refused path says what to send instead", async () => {
+    const res = await call("GET", "/proxy/github/repos/acme/../app/issues");
+    expect(res.json()).toEqual({
+      type: "proxy-path-invalid",
+      title: expect.any(String),
+      status: 400,
+      detail:
+        "'.' and '..' segments are not allowed, also with ';' parameters; resolve them before sending the path (RFC 3986 §5.2.4)",
+      code: "ERR_PROXY_PATH_INVALID",
+    });
+  });
 
   it("crlf-header-injection: a raw CR/LF inside a header value never reaches the upstream", async () => {
     const raw = await new Promise<string>((resolve) => {
@@ -468,7 +511,11 @@ describe("gateway", () => {
       headers: { "x-big": "a".repeat(20_000) },
     });
     expect(res.status).toBe(431);
-    expect(res.json()).toEqual(problem(431, "ERR_PROXY_HEADERS_TOO_LARGE"));
+    expect(res.json()).toEqual(
+      problem(431, "ERR_PROXY_HEADERS_TOO_LARGE", {
+        detail: `request headers exceed ${t.deputy.config.brokerMaxHeaderBytes} bytes; send fewer or shorter headers`,
+      }),
+    );
     expect(up.requests).toHaveLength(0);
   });
 
@@ -484,7 +531,10 @@ describe("gateway", () => {
     const res = await call("GET", "/proxy/slack/anything");
     expect(res.status).toBe(401);
     expect(res.json()).toEqual(
-      problem(401, "ERR_INVALID_TOKEN", { detail: "the access token is meant for another audience" }),
+      problem(401, "ERR_INVALID_TOKEN", {
+        detail:
+          "the access token is meant for another audience; request a token with resource=urn:deputy:connection:slack for connection slack",
+      }),
     );
     expect(up.requests).toHaveLength(0);
   });
@@ -518,14 +568,26 @@ describe("gateway", () => {
     );
     const replay = await send({ method: "GET", path: "/proxy/github/repos/acme/app/issues", headers });
     expect(replay.status).toBe(401);
-    expect(replay.json()).toEqual(problem(401, "ERR_INVALID_DPOP_PROOF"));
+    expect(replay.json()).toEqual(
+      problem(401, "ERR_INVALID_DPOP_PROOF", {
+        detail:
+          "DPoP proof jti was already used (replay); sign a new proof, with a fresh jti, for every request",
+      }),
+    );
     expect(up.requests).toHaveLength(1);
   });
 
   it("an unknown connection is 404 problem+json", async () => {
     const res = await call("GET", "/proxy/nope/x");
     expect(res.status).toBe(404);
-    expect(res.json()).toEqual(problem(404, "ERR_CONNECTION_NOT_FOUND"));
+    expect(res.json()).toEqual({
+      type: "connection-not-found",
+      title: "No such connection",
+      status: 404,
+      detail:
+        "no connection named nope; check the name after /proxy/ (GET /v1/connections lists them for the admin and principals)",
+      code: "ERR_CONNECTION_NOT_FOUND",
+    });
   });
 
   it("an unknown connection is not remembered: a connection created just after a call named it works at once", async () => {
@@ -598,7 +660,7 @@ describe("gateway", () => {
           type: "connection-not-found",
           title: "No such connection",
           status: 404,
-          detail: `no connection named nope-${i}`,
+          detail: `no connection named nope-${i}; check the name after /proxy/ (GET /v1/connections lists them for the admin and principals)`,
           code: "ERR_CONNECTION_NOT_FOUND",
         });
       }
@@ -612,19 +674,34 @@ describe("gateway", () => {
   it("upstream-hangs: 504 ERR_UPSTREAM_TIMEOUT", async () => {
     const res = await call("POST", "/proxy/github/hang", { body: "{}" });
     expect(res.status).toBe(504);
-    expect(res.json()).toEqual(problem(504, "ERR_UPSTREAM_TIMEOUT"));
+    expect(res.json()).toEqual(
+      problem(504, "ERR_UPSTREAM_TIMEOUT", {
+        detail:
+          "the upstream did not answer within 300 ms; it may have received the call, so check before repeating one that changes something",
+      }),
+    );
   });
 
   it("upstream-resets: 502 ERR_UPSTREAM_UNREACHABLE", async () => {
     const res = await call("POST", "/proxy/github/reset", { body: "{}" });
     expect(res.status).toBe(502);
-    expect(res.json()).toEqual(problem(502, "ERR_UPSTREAM_UNREACHABLE"));
+    expect(res.json()).toEqual(
+      problem(502, "ERR_UPSTREAM_UNREACHABLE", {
+        detail:
+          "the upstream could not be reached (ECONNRESET); retry later, and tell the connection's admin if it persists",
+      }),
+    );
   });
 
   it("upstream-returns-garbage: 502 ERR_UPSTREAM_BAD_RESPONSE", async () => {
     const res = await call("POST", "/proxy/github/garbage", { body: "{}" });
     expect(res.status).toBe(502);
-    expect(res.json()).toEqual(problem(502, "ERR_UPSTREAM_BAD_RESPONSE"));
+    expect(res.json()).toEqual(
+      problem(502, "ERR_UPSTREAM_BAD_RESPONSE", {
+        detail:
+          "the upstream's response is not valid HTTP/1.1; retrying will not help, tell the connection's admin",
+      }),
+    );
   });
 
   it("upstream cut mid-body: the client sees a cut stream and the audit says so", async () => {
@@ -651,8 +728,10 @@ describe("approvals", () => {
     expect(p).toEqual(
       problem(403, "ERR_APPROVAL_REQUIRED", {
         type: "approval-required",
+        detail: `this call needs an approval; repeat the identical request (method, URL and body) with header Deputy-Approval: ${p.approval_id} once approved at ${TEST_ISSUER}/v1/approvals/${p.approval_id} (GET it with ?wait=30 to wait for the decision), before ${p.expires_at}`,
         approval_id: expect.stringMatching(/^apv_[a-z2-7]{26}$/),
         approval_url: `${TEST_ISSUER}/v1/approvals/${p.approval_id}`,
+        expires_at: new Date(t.deputy.clock.now() + t.deputy.config.brokerApprovalTtl * 1000).toISOString(),
       }),
     );
     expect(up.requests).toHaveLength(0);
@@ -709,12 +788,20 @@ describe("approvals", () => {
       headers: { "deputy-approval": id },
     });
     expect(changed.status).toBe(403);
-    expect(changed.json()).toEqual(problem(403, "ERR_APPROVAL_MISMATCH"));
+    expect(changed.json()).toEqual(
+      problem(403, "ERR_APPROVAL_MISMATCH", {
+        detail: `approval ${id} was given for another request body (SHA-256 ${createHash("sha256").update(body).digest("hex")}); repeat the request with that body, or ${HOLD_AGAIN}`,
+      }),
+    );
     const otherUrl = await call("DELETE", "/proxy/github/repos/acme/app/issues/8", {
       body,
       headers: { "deputy-approval": id },
     });
-    expect(otherUrl.json()).toEqual(problem(403, "ERR_APPROVAL_MISMATCH"));
+    expect(otherUrl.json()).toEqual(
+      problem(403, "ERR_APPROVAL_MISMATCH", {
+        detail: `approval ${id} was given for DELETE ${TEST_ISSUER}${path}; repeat exactly that request, or ${HOLD_AGAIN}`,
+      }),
+    );
     expect(up.requests).toHaveLength(0);
 
     const ok = await call("DELETE", path, { body, headers: { "deputy-approval": id } });
@@ -730,7 +817,11 @@ describe("approvals", () => {
     // replayed-approval: single use.
     const replay = await call("DELETE", path, { body, headers: { "deputy-approval": id } });
     expect(replay.status).toBe(403);
-    expect(replay.json()).toEqual(problem(403, "ERR_APPROVAL_USED"));
+    expect(replay.json()).toEqual(
+      problem(403, "ERR_APPROVAL_USED", {
+        detail: `approval ${id} was already used (it allows one call); ${HOLD_AGAIN}`,
+      }),
+    );
     expect(up.requests).toHaveLength(1);
   });
 
@@ -741,7 +832,15 @@ describe("approvals", () => {
     expect(again.statusCode).toBe(409);
     expect(again.json()).toEqual(problem(409, "ERR_APPROVAL_NOT_PENDING"));
     const res = await call("DELETE", path, { body, headers: { "deputy-approval": id } });
-    expect(res.json()).toEqual(problem(403, "ERR_APPROVAL_NOT_GRANTED"));
+    expect(res.json()).toEqual({
+      type: "approval-not-granted",
+      title: "Approval was not granted",
+      status: 403,
+      detail: `approval ${id} was denied (${TEST_ISSUER}/v1/approvals/${id} has the reason); do not repeat this call unless the principal asks for it`,
+      code: "ERR_APPROVAL_NOT_GRANTED",
+      approval_id: id,
+      approval_status: "denied",
+    });
   });
 
   it("another principal can neither see nor decide an approval", async () => {
@@ -755,7 +854,12 @@ describe("approvals", () => {
     const decide = await t.api("POST", `/v1/approvals/${id}/approve`, undefined, otherToken);
     expect(decide.statusCode).toBe(404);
     const res = await call("DELETE", path, { body, headers: { "deputy-approval": id } });
-    expect(res.json()).toEqual(problem(403, "ERR_APPROVAL_NOT_GRANTED"));
+    expect(res.json()).toEqual(
+      problem(403, "ERR_APPROVAL_NOT_GRANTED", {
+        detail: `approval ${id} is still pending; wait for the decision (GET ${TEST_ISSUER}/v1/approvals/${id}?wait=30) and repeat the request once it is approved`,
+        approval_status: "pending",
+      }),
+    );
   });
 
   it("an approval expires", async () => {
@@ -764,7 +868,12 @@ describe("approvals", () => {
     t.clock.advance(t.deputy.config.brokerApprovalTtl * 1000 + 1);
     const fresh = await getToken(t, agent, key, { scope: SCOPES, resource: AUD });
     const res = await call("DELETE", path, { body, headers: { "deputy-approval": id }, token: fresh });
-    expect(res.json()).toEqual(problem(403, "ERR_APPROVAL_EXPIRED"));
+    const expiresAt = new Date(T0 + t.deputy.config.brokerApprovalTtl * 1000).toISOString();
+    expect(res.json()).toEqual(
+      problem(403, "ERR_APPROVAL_EXPIRED", {
+        detail: `approval ${id} expired at ${expiresAt}; ${HOLD_AGAIN}`,
+      }),
+    );
     token = fresh;
   });
 
@@ -993,7 +1102,11 @@ describe("approval refusals", () => {
     const junk = `apv_${"x".repeat(40)} forged: approved by the security team`;
     const res = await call("DELETE", path, { body, headers: { "deputy-approval": junk } });
     expect(res.status).toBe(404);
-    expect(res.json()).toEqual(problem(404, "ERR_APPROVAL_NOT_FOUND"));
+    expect(res.json()).toEqual(
+      problem(404, "ERR_APPROVAL_NOT_FOUND", {
+        detail: `the Deputy-Approval header is not an approval id (apv_…); ${HOLD_AGAIN}`,
+      }),
+    );
     const denied = await lastAudit("broker.call_denied", (e) => e.details.code === "ERR_APPROVAL_NOT_FOUND");
     expect(denied.details.approval_id).toBeNull();
     expect(JSON.stringify(denied)).not.toContain("forged");
@@ -1010,7 +1123,7 @@ describe("approval refusals", () => {
       type: "approval-not-found",
       title: "No such approval",
       status: 404,
-      detail: "no such approval for this agent",
+      detail: `no approval ${id} was given to this agent; ${HOLD_AGAIN}`,
       code: "ERR_APPROVAL_NOT_FOUND",
     };
     // Its parent, and an unrelated agent of the same principal, each with a token for the connection.
@@ -1053,7 +1166,7 @@ describe("approval refusals", () => {
       type: "approval-mismatch",
       title: "Approval is bound to another request",
       status: 403,
-      detail: "the approval was given for another method or URL",
+      detail: `approval ${id} was given for DELETE ${TEST_ISSUER}${path}; repeat exactly that request, or ${HOLD_AGAIN}`,
       code: "ERR_APPROVAL_MISMATCH",
     };
     const attempts: Array<[string, string]> = [
@@ -1138,7 +1251,7 @@ describe("budgets, revocation, rotation and secrecy", () => {
       type: "call-budget-exhausted",
       title: "Grant's call budget is used up",
       status: 403,
-      detail: `grant ${b.grant} has used its max_calls (1)`,
+      detail: `the call budget of grant ${b.grant} (max_calls 1) is spent; ask the principal for a new grant`,
       code: "ERR_CALL_BUDGET_EXHAUSTED",
     });
     expect(up.requests.map((r) => r.method)).toEqual(["GET"]);
@@ -1190,7 +1303,7 @@ describe("budgets, revocation, rotation and secrecy", () => {
           type: "invalid-token",
           title: "Invalid access token",
           status: 401,
-          detail: `the access token's grant ${b.grant} no longer exists, so the token is revoked`,
+          detail: `the access token's grant ${b.grant} no longer exists, so the token is revoked; ask the principal for a new grant`,
           code: "ERR_INVALID_TOKEN",
         });
       }
@@ -1228,7 +1341,7 @@ describe("budgets, revocation, rotation and secrecy", () => {
     expect((await t.api("POST", `/v1/agents/${a}/revoke`, { reason: "test" })).statusCode).toBe(200);
     const next = await call("GET", "/proxy/github/repos/acme/app/issues", { token: tok, key: k });
     expect(next.status).toBe(401);
-    expect(next.json()).toEqual(problem(401, "ERR_INVALID_TOKEN"));
+    expect(next.json()).toEqual(problem(401, "ERR_INVALID_TOKEN", { detail: REVOKED }));
     expect(up.requests).toHaveLength(1);
   });
 
@@ -1299,7 +1412,7 @@ describe("rate limit and query auth", () => {
         type: "rate-limited",
         title: "Too many requests",
         status: 429,
-        detail: `rate limit reached for agent ${agent}; retry later`,
+        detail: `rate limit reached for agent ${agent}; retry after 1 s (Retry-After)`,
         code: "ERR_RATE_LIMITED",
         retry_after_ms: 1000,
       });

@@ -27,7 +27,7 @@ import { APPROVAL_HEADER, holdCall, useApproval } from "../broker/approvals.js";
 import { forwardCall, readBody, sha256Hex } from "../broker/forward.js";
 import { headerBytes } from "../broker/headers.js";
 import { PROXY_PREFIX, type ProxyTarget, parseProxyTarget } from "../broker/path.js";
-import { matchRules } from "../broker/rules.js";
+import { allowingRules, matchRules } from "../broker/rules.js";
 import type { OpenConnection } from "../broker/runtime.js";
 import { nowSeconds } from "../clock.js";
 import type { Deputy } from "../context.js";
@@ -80,7 +80,7 @@ async function run(d: Deputy, req: IncomingMessage, res: ServerResponse, call: C
   if (headerBytes(req.rawHeaders) > d.config.brokerMaxHeaderBytes) {
     throw new DeputyError(
       "ERR_PROXY_HEADERS_TOO_LARGE",
-      `request headers exceed ${d.config.brokerMaxHeaderBytes} bytes`,
+      `request headers exceed ${d.config.brokerMaxHeaderBytes} bytes; send fewer or shorter headers`,
     );
   }
   const target = parseProxyTarget(req.url ?? "/");
@@ -104,10 +104,19 @@ async function run(d: Deputy, req: IncomingMessage, res: ServerResponse, call: C
       resolveKey: (kid) => d.keys.publicKey(kid),
     });
   } catch (e) {
-    throw new DeputyError("ERR_INVALID_TOKEN", (e as Error).message, { cause: e });
+    throw new DeputyError(
+      "ERR_INVALID_TOKEN",
+      `${(e as Error).message}; request a new access token at ${d.urls.tokenEndpoint}`,
+      { cause: e },
+    );
   }
   call.claims = claims;
-  if (!claims.cnf?.jkt) throw new DeputyError("ERR_INVALID_TOKEN", "the access token is not DPoP-bound");
+  if (!claims.cnf?.jkt) {
+    throw new DeputyError(
+      "ERR_INVALID_TOKEN",
+      `the access token is not DPoP-bound; request one at ${d.urls.tokenEndpoint} with a DPoP proof (RFC 9449 §5)`,
+    );
+  }
 
   // 3. DPoP: htu is the proxy URL under the configured issuer, never built from Host or X-Forwarded-*.
   // Its jti is recorded as used in step 6.
@@ -123,26 +132,30 @@ async function run(d: Deputy, req: IncomingMessage, res: ServerResponse, call: C
   // 4. Revocation (in-memory index), then the rate limit: after the caller proved it holds the
   // token's key (a token seen elsewhere cannot spend its agent's allowance) and before the store is
   // read or written, so a flood from one agent costs no connection look-ups and no replay-cache rows.
-  if (d.revocations.isRevoked(claims))
-    throw new DeputyError("ERR_INVALID_TOKEN", "the access token is revoked");
+  if (d.revocations.isRevoked(claims)) throw revoked();
   const wait = d.broker.limiter.take(claims.client_id, Date.now());
   if (wait > 0) {
     throw new DeputyError(
       "ERR_RATE_LIMITED",
-      `rate limit reached for agent ${claims.client_id}; retry later`,
-      {
-        extra: { retry_after_ms: wait },
-      },
+      `rate limit reached for agent ${claims.client_id}; retry after ${Math.ceil(wait / 1000)} s (Retry-After)`,
+      { extra: { retry_after_ms: wait } },
     );
   }
 
   // 5. Connection and audience (RFC 8707).
   const connection = await d.broker.connections.get(target.connection);
-  if (!connection)
-    throw new DeputyError("ERR_CONNECTION_NOT_FOUND", `no connection named ${target.connection}`);
+  if (!connection) {
+    throw new DeputyError(
+      "ERR_CONNECTION_NOT_FOUND",
+      `no connection named ${target.connection}; check the name after /proxy/ (GET /v1/connections lists them for the admin and principals)`,
+    );
+  }
   call.connection = connection;
   if (claims.aud !== connection.record.audience) {
-    throw new DeputyError("ERR_INVALID_TOKEN", "the access token is meant for another audience");
+    throw new DeputyError(
+      "ERR_INVALID_TOKEN",
+      `the access token is meant for another audience; request a token with resource=${connection.record.audience} for connection ${connection.record.name}`,
+    );
   }
 
   // 6. The token's stored state (another replica's revocation) and the proof's single-use jti.
@@ -153,18 +166,17 @@ async function run(d: Deputy, req: IncomingMessage, res: ServerResponse, call: C
       tx.nonces.consumeOnce(dpop.replayKey, dpop.replayUntil, d.clock.now()),
     ]),
   );
-  if (!record || record.revokedAt !== null)
-    throw new DeputyError("ERR_INVALID_TOKEN", "the access token is revoked");
-  if (!fresh) throw new DeputyError("ERR_INVALID_DPOP_PROOF", "DPoP proof jti was already used (replay)");
+  if (!record || record.revokedAt !== null) throw revoked();
+  if (!fresh) {
+    throw new DeputyError(
+      "ERR_INVALID_DPOP_PROOF",
+      "DPoP proof jti was already used (replay); sign a new proof, with a fresh jti, for every request",
+    );
+  }
 
   // 7. Rules.
   const match = matchRules(connection.record.rules, claims.scope.split(" "), method, target.path);
-  if (!match) {
-    throw new DeputyError(
-      "ERR_CALL_NOT_ALLOWED",
-      `no rule of connection ${connection.record.name} allows ${method} ${target.path} for scopes "${claims.scope}"`,
-    );
-  }
+  if (!match) throw notAllowed(connection, claims.scope, method, target.path);
 
   // 8. Approval: the body is read (up to a limit) so the approval can bind its hash. A presented
   // approval is used up in step 9, together with the call budget.
@@ -199,16 +211,12 @@ async function run(d: Deputy, req: IncomingMessage, res: ServerResponse, call: C
         bodySha256,
       });
       call.approvalId = held.id;
+      const approvalUrl = `${d.urls.api}/approvals/${held.id}`;
+      const expiresAt = new Date(held.expiresAt).toISOString();
       throw new DeputyError(
         "ERR_APPROVAL_REQUIRED",
-        `this call needs an approval; repeat it with ${APPROVAL_HEADER}: ${held.id} once approved`,
-        {
-          extra: {
-            approval_id: held.id,
-            approval_url: `${d.urls.api}/approvals/${held.id}`,
-            expires_at: new Date(held.expiresAt).toISOString(),
-          },
-        },
+        `this call needs an approval; repeat the identical request (method, URL and body) with header Deputy-Approval: ${held.id} once approved at ${approvalUrl} (GET it with ?wait=30 to wait for the decision), before ${expiresAt}`,
+        { extra: { approval_id: held.id, approval_url: approvalUrl, expires_at: expiresAt } },
       );
     }
   }
@@ -222,7 +230,7 @@ async function run(d: Deputy, req: IncomingMessage, res: ServerResponse, call: C
     if (!grant) {
       throw new DeputyError(
         "ERR_INVALID_TOKEN",
-        `the access token's grant ${claims.grant_id} no longer exists, so the token is revoked`,
+        `the access token's grant ${claims.grant_id} no longer exists, so the token is revoked; ask the principal for a new grant`,
       );
     }
     maxCalls = grant.constraints.max_calls ?? null;
@@ -235,7 +243,7 @@ async function run(d: Deputy, req: IncomingMessage, res: ServerResponse, call: C
       if (budget !== null && !(await tx.broker.consumeCallBudget(claims.grant_id, budget))) {
         throw new DeputyError(
           "ERR_CALL_BUDGET_EXHAUSTED",
-          `grant ${claims.grant_id} has used its max_calls (${budget})`,
+          `the call budget of grant ${claims.grant_id} (max_calls ${budget}) is spent; ask the principal for a new grant`,
         );
       }
     });
@@ -259,6 +267,33 @@ async function run(d: Deputy, req: IncomingMessage, res: ServerResponse, call: C
     bodySha256: outcome.bodySha256,
     details: { scope: match.scope, ...(outcome.error ? { code: outcome.error.code } : {}) },
   });
+}
+
+function revoked(): DeputyError {
+  return new DeputyError(
+    "ERR_INVALID_TOKEN",
+    "the access token is revoked; request a new one (refused too if the agent, its grant or its principal was revoked)",
+  );
+}
+
+/** What the caller needs for a call no rule of its scopes allows: the scopes whose rules would. */
+function notAllowed(connection: OpenConnection, scope: string, method: string, path: string): DeputyError {
+  const { name, audience, rules } = connection.record;
+  const refused = `no rule of connection ${name} allows ${method} ${path} for scopes "${scope}"`;
+  const allowing = allowingRules(rules, method, path);
+  if (allowing.length === 0) {
+    return new DeputyError(
+      "ERR_CALL_NOT_ALLOWED",
+      `${refused}, nor for any other scope; the call cannot be made unless an admin adds a rule for it`,
+    );
+  }
+  const scopes = allowing.map(
+    (r) => `${r.scope} (its rule allows ${r.method} ${r.glob}${r.approval ? ", with an approval" : ""})`,
+  );
+  return new DeputyError(
+    "ERR_CALL_NOT_ALLOWED",
+    `${refused}; request a token with audience ${audience} and ${scopes.length === 1 ? "scope" : "one of the scopes"} ${scopes.join(", ")}`,
+  );
 }
 
 function writeProblem(d: Deputy, res: ServerResponse, e: DeputyError): void {
