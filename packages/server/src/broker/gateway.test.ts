@@ -1290,6 +1290,54 @@ describe("budgets, revocation, rotation and secrecy", () => {
     expect(up.requests).toHaveLength(2);
   });
 
+  it("budget-by-delegation: a sub-agent's calls count against the max_calls of the grant its own was delegated from", async () => {
+    const p = await grantedAgent(35, "budget-lead", "issues:read", {
+      constraints: { max_calls: 2 },
+      max_delegation_depth: 1,
+    });
+    const sk = testKey(36);
+    const sub = (
+      await expectOk(
+        t.api("POST", "/v1/agents", {
+          principal,
+          name: "budget-sub",
+          parent: p.agent,
+          jwks: { keys: [sk.publicJwk] },
+        }),
+      )
+    ).id as string;
+    // Attenuated from the parent's grant, and given no constraints of its own.
+    const subGrant = await expectOk(
+      t.api("POST", "/v1/grants", {
+        agent: sub,
+        scopes: ["issues:read"],
+        resources: [AUD],
+        expires_at: new Date(T0 + 86_400_000).toISOString(),
+      }),
+    );
+    expect(subGrant.parent_grant).toBe(p.grant);
+    const subAs = { token: await getToken(t, sub, sk, { scope: "issues:read", resource: AUD }), key: sk };
+    const issues = "/proxy/github/repos/acme/app/issues";
+    expect((await call("GET", issues, subAs)).status).toBe(200);
+    expect((await call("GET", issues, { token: p.token, key: p.key })).status).toBe(200);
+    const spent = {
+      type: "call-budget-exhausted",
+      title: "Grant's call budget is used up",
+      status: 403,
+      detail: `the call budget of grant ${p.grant} (max_calls 2), from which this token's grant ${subGrant.id} was delegated, is spent; ask the principal for a new grant`,
+      code: "ERR_CALL_BUDGET_EXHAUSTED",
+    };
+    const over = await call("GET", issues, subAs);
+    expect(over.status).toBe(403);
+    expect(over.json()).toEqual(spent);
+    expect((await call("GET", issues, { token: p.token, key: p.key })).json()).toEqual(
+      problem(403, "ERR_CALL_BUDGET_EXHAUSTED", {
+        detail: `the call budget of grant ${p.grant} (max_calls 2) is spent; ask the principal for a new grant`,
+      }),
+    );
+    expect(up.requests).toHaveLength(2);
+  });
+
   it("a token whose grant cannot be found is refused (fail closed), never given an unlimited budget", async () => {
     const b = await grantedAgent(32, "orphan", "issues:read", { constraints: { max_calls: 1 } });
     // Foreign keys keep a token's grant in place; this stands in for a store that answers "none".

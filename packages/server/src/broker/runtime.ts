@@ -12,10 +12,12 @@
 import { EventEmitter } from "node:events";
 import type { Clock } from "../clock.js";
 import type { ConnectionRecord, Store } from "../store/index.js";
+import type { GrantBudget } from "./budget.js";
 import { RateLimiter } from "./rate-limit.js";
 import type { Vault } from "./vault.js";
 
 export const CONNECTION_TTL_MS = 2000;
+const MAX_GRANTS = 100_000;
 
 export interface OpenConnection {
   record: ConnectionRecord;
@@ -83,8 +85,8 @@ export class BrokerRuntime {
   limiter: RateLimiter;
   /** Emits `decided:<apv id>` when a decision is recorded in this process. */
   readonly approvals = new EventEmitter();
-  /** `constraints.max_calls` by grant id (constraints never change after a grant is created). */
-  readonly maxCalls = new Map<string, number | null>();
+  /** Each grant's `max_calls` and parent, by grant id (neither changes after a grant is created). */
+  readonly grants = new Map<string, GrantBudget>();
 
   constructor(
     store: Store,
@@ -95,5 +97,11 @@ export class BrokerRuntime {
     this.connections = new ConnectionCache(store, vault);
     this.limiter = new RateLimiter(opts.rate, opts.burst);
     this.approvals.setMaxListeners(0);
+  }
+
+  /** Caches a grant's budget facts; bounded (every token exchange makes a grant), a miss re-reads. */
+  rememberGrant(id: string, g: GrantBudget): void {
+    if (this.grants.size >= MAX_GRANTS) this.grants.clear();
+    this.grants.set(id, g);
   }
 }

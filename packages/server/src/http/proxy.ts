@@ -12,8 +12,9 @@
  * 6. the token's stored state (another replica's revocation) and the proof's single-use `jti`
  * 7. the connection's rules for the token's scopes
  * 8. approval: hold the call, or check a presented `Deputy-Approval`
- * 9. consume that approval and charge the per-grant call budget (`constraints.max_calls`) in one
- *    transaction, then forward with the credential injected
+ * 9. consume that approval and charge the call budgets (`constraints.max_calls` of the token's
+ *    grant and of every grant it was delegated from) in one transaction, then forward with the
+ *    credential injected
  *
  * Every outcome is one audit entry: `broker.call_allowed`, `broker.call_denied` or `broker.call_held`.
  *
@@ -24,6 +25,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { type AccessTokenClaims, actorChain, DeputyError, isId } from "@deputy/protocol";
 import { APPROVAL_HEADER, holdCall, useApproval } from "../broker/approvals.js";
+import { callBudgets, chargeCallBudgets } from "../broker/budget.js";
 import { forwardCall, readBody, sha256Hex } from "../broker/forward.js";
 import { headerBytes } from "../broker/headers.js";
 import { PROXY_PREFIX, type ProxyTarget, parseProxyTarget } from "../broker/path.js";
@@ -223,29 +225,11 @@ async function run(d: Deputy, req: IncomingMessage, res: ServerResponse, call: C
 
   // 9. Approval and budget, then forward. Both are used up in one transaction, so a call refused
   // for either uses up neither (a budget refusal never burns the approval, and the reverse).
-  let maxCalls = d.broker.maxCalls.get(claims.grant_id);
-  if (maxCalls === undefined) {
-    const grant = await d.store.grants.get(claims.grant_id);
-    // Fail closed: a grant that cannot be found has no budget to give (and nothing is remembered).
-    if (!grant) {
-      throw new DeputyError(
-        "ERR_INVALID_TOKEN",
-        `the access token's grant ${claims.grant_id} no longer exists, so the token is revoked; ask the principal for a new grant`,
-      );
-    }
-    maxCalls = grant.constraints.max_calls ?? null;
-    d.broker.maxCalls.set(claims.grant_id, maxCalls);
-  }
-  const budget = maxCalls;
-  if (presentedApproval !== undefined || budget !== null) {
+  const budgets = await callBudgets(d, claims.grant_id);
+  if (presentedApproval !== undefined || budgets.length > 0) {
     await d.store.transaction(async (tx) => {
       if (presentedApproval) await useApproval(d, presentedApproval.id, presentedApproval.call, tx);
-      if (budget !== null && !(await tx.broker.consumeCallBudget(claims.grant_id, budget))) {
-        throw new DeputyError(
-          "ERR_CALL_BUDGET_EXHAUSTED",
-          `the call budget of grant ${claims.grant_id} (max_calls ${budget}) is spent; ask the principal for a new grant`,
-        );
-      }
+      await chargeCallBudgets(tx, claims.grant_id, budgets);
     });
   }
   const outcome = await forwardCall({
