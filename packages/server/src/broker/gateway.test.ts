@@ -671,6 +671,58 @@ describe("gateway", () => {
     }
   });
 
+  it("a connection deleted while a call was loading it is not cached from that load", async () => {
+    await expectOk(
+      t.api("POST", "/v1/connections", {
+        name: "racy",
+        upstream: up.url,
+        auth: { type: "bearer", secret: "racy-secret-0123" },
+        rules: [{ scope: "items:read", methods: ["GET"], paths: ["/**"] }],
+      }),
+    );
+    const k = testKey(37);
+    const a = (
+      await expectOk(t.api("POST", "/v1/agents", { principal, name: "racy", jwks: { keys: [k.publicJwk] } }))
+    ).id as string;
+    await expectOk(
+      t.api("POST", "/v1/grants", {
+        agent: a,
+        scopes: ["items:read"],
+        resources: ["urn:deputy:connection:racy"],
+        expires_at: new Date(T0 + 86_400_000).toISOString(),
+      }),
+    );
+    const as = {
+      token: await getToken(t, a, k, { scope: "items:read", resource: "urn:deputy:connection:racy" }),
+      key: k,
+    };
+    // The gateway's read of the connection is held until the delete has gone through.
+    const broker = t.deputy.store.broker;
+    const read = broker.getConnectionByName.bind(broker);
+    let release!: () => void;
+    const gate = new Promise<void>((r) => {
+      release = r;
+    });
+    const spy = vi.spyOn(broker, "getConnectionByName").mockImplementationOnce(async (name) => {
+      const row = await read(name);
+      await gate;
+      return row;
+    });
+    try {
+      const first = call("GET", "/proxy/racy/items", as);
+      while (spy.mock.calls.length === 0) await new Promise((r) => setTimeout(r, 5));
+      expect((await t.api("DELETE", "/v1/connections/racy")).statusCode).toBe(204);
+      release();
+      expect((await first).status).toBe(200); // it was let in before the delete
+    } finally {
+      spy.mockRestore();
+    }
+    const after = await call("GET", "/proxy/racy/items", as);
+    expect(after.status).toBe(404);
+    expect(after.json()).toEqual(problem(404, "ERR_CONNECTION_NOT_FOUND"));
+    expect(up.requests).toHaveLength(1);
+  });
+
   it("upstream-hangs: 504 ERR_UPSTREAM_TIMEOUT", async () => {
     const res = await call("POST", "/proxy/github/hang", { body: "{}" });
     expect(res.status).toBe(504);

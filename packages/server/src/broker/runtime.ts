@@ -30,6 +30,8 @@ export class ConnectionCache {
   /** Connections that exist, by name. Misses are never kept: unknown names are the caller's choice. */
   readonly #entries = new Map<string, OpenConnection>();
   readonly #loading = new Map<string, Promise<OpenConnection | null>>();
+  /** Bumped by every invalidation: a load that began before one must not fill the cache. */
+  #epoch = 0;
 
   constructor(
     private readonly store: Store,
@@ -44,13 +46,17 @@ export class ConnectionCache {
     if (hit !== undefined && now - hit.loadedAt < CONNECTION_TTL_MS) return hit;
     let p = this.#loading.get(name);
     if (!p) {
-      p = this.#load(name, now).finally(() => this.#loading.delete(name));
-      this.#loading.set(name, p);
+      const loading = this.#load(name, now).finally(() => {
+        if (this.#loading.get(name) === loading) this.#loading.delete(name);
+      });
+      this.#loading.set(name, loading);
+      p = loading;
     }
     return p;
   }
 
   async #load(name: string, now: number): Promise<OpenConnection | null> {
+    const epoch = this.#epoch;
     const record = await this.store.broker.getConnectionByName(name);
     if (!record) {
       // A miss is not cached: caching it let calls naming made-up connections fill the cache and
@@ -63,6 +69,9 @@ export class ConnectionCache {
       secret: (await this.vault.open(record.id, record.secret)).toString("utf8"),
       loadedAt: now,
     };
+    // Changed through this process while it was read (rotated, deleted): this caller gets what it
+    // read, nobody else does. Caching it would serve the old secret or a deleted connection for 2 s.
+    if (epoch !== this.#epoch) return entry;
     this.#entries.delete(name);
     // Full (only with more connections than the bound): the least recently loaded one goes.
     if (this.#entries.size >= this.maxEntries) {
@@ -74,7 +83,9 @@ export class ConnectionCache {
   }
 
   invalidate(name: string): void {
+    this.#epoch++;
     this.#entries.delete(name);
+    this.#loading.delete(name);
   }
 }
 
