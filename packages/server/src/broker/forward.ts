@@ -78,6 +78,20 @@ function credentialHeader(auth: ForwardInput["auth"]): [string, string] | null {
   }
 }
 
+/**
+ * The forms in which an upstream could echo the credential back, lower-cased: as sent in a header,
+ * percent-encoded (RFC 3986, as `query` auth sends it), form-encoded, and base64 (`basic`).
+ */
+function secretForms(secret: string): string[] {
+  const forms = [
+    secret,
+    encodeURIComponent(secret),
+    new URLSearchParams({ s: secret }).toString().slice(2),
+    Buffer.from(secret, "utf8").toString("base64"),
+  ];
+  return [...new Set(forms.filter((f) => f !== "").map((f) => f.toLowerCase()))];
+}
+
 export function mapUpstreamError(e: unknown): DeputyError {
   if (e instanceof DeputyError) return e;
   if (e instanceof UpstreamTimeout) {
@@ -162,7 +176,7 @@ export function forwardCall(input: ForwardInput): Promise<ForwardOutcome> {
     });
     upstreamReq.on("response", (ures) => {
       status = ures.statusCode ?? 502;
-      res.writeHead(status, responseHeadersFor(ures.rawHeaders));
+      res.writeHead(status, responseHeadersFor(ures.rawHeaders, { redact: secretForms(auth.secret) }));
       ures.on("data", (chunk: Buffer) => {
         bytesOut += chunk.length;
         if (!res.write(chunk)) {

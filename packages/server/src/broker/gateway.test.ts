@@ -1527,6 +1527,40 @@ describe("rate limit and query auth", () => {
     expect(up.requests).toHaveLength(1);
   });
 
+  it("secret-reflection: an upstream header that echoes the injected credential never reaches the agent", async () => {
+    const secret = "q-redirect-secret/+=";
+    await expectOk(
+      t.api("POST", "/v1/connections", {
+        name: "qredirect",
+        upstream: up.url,
+        auth: { type: "query", name: "key", secret },
+        rules: [{ scope: "items:read", methods: ["GET"], paths: ["/**"] }],
+      }),
+    );
+    const k = testKey(38);
+    const a = (
+      await expectOk(
+        t.api("POST", "/v1/agents", { principal, name: "qredirect", jwks: { keys: [k.publicJwk] } }),
+      )
+    ).id as string;
+    const aud = "urn:deputy:connection:qredirect";
+    await expectOk(
+      t.api("POST", "/v1/grants", {
+        agent: a,
+        scopes: ["items:read"],
+        resources: [aud],
+        expires_at: new Date(T0 + 86_400_000).toISOString(),
+      }),
+    );
+    const tok = await getToken(t, a, k, { scope: "items:read", resource: aud });
+    const res = await call("GET", "/proxy/qredirect/items/redirect?page=2", { token: tok, key: k });
+    expect(res.status).toBe(302);
+    expect(up.requests[0]!.url).toBe(`/items/redirect?page=2&key=${encodeURIComponent(secret)}`);
+    expect(res.headers.location).toBeUndefined();
+    expect(JSON.stringify(res.headers)).not.toContain(encodeURIComponent(secret));
+    expect((await t.api("DELETE", "/v1/connections/qredirect")).statusCode).toBe(204);
+  });
+
   it("answers 429 with Retry-After once an agent's bucket is empty; query auth replaces an agent-supplied key", async () => {
     await expectOk(
       t.api("POST", "/v1/connections", {
