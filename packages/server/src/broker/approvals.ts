@@ -19,11 +19,13 @@ import { DeputyError, newId } from "@deputy/protocol";
 import { canonicalJson } from "../audit/record.js";
 import type { Deputy } from "../context.js";
 import { actorOf, type Caller, notFound } from "../identity/caller.js";
-import type { ApprovalRecord, ApprovalStatus, Page, PageRequest } from "../store/index.js";
+import type { ApprovalRecord, ApprovalStatus, Page, PageRequest, Store } from "../store/index.js";
 
 export const SCOPE_APPROVALS_REVIEW = "approvals:review";
 export const APPROVAL_RECEIPT_TYP = "deputy-approval+jwt";
 export const APPROVAL_HEADER = "deputy-approval";
+/** The header as named in refusal messages. */
+const HEADER_NAME = "Deputy-Approval";
 
 /** SHA-256 (hex) of the canonical JSON of what an approval is bound to. */
 export function requestHash(
@@ -242,33 +244,61 @@ export async function holdCall(
 
 /**
  * Checks a `Deputy-Approval` presented with a call, then consumes it (single use). Everything
- * must match the held call exactly; a mismatch does not consume it.
+ * must match the held call exactly; a mismatch does not consume it. Pass the transaction `tx`
+ * that also charges the call (its budget) so that a call refused there leaves the approval unused.
  */
 export async function useApproval(
   d: Deputy,
   id: string,
   call: Pick<ApprovalRecord, "agentId" | "connectionId" | "method" | "url" | "bodySha256">,
+  tx: Store = d.store,
 ): Promise<ApprovalRecord> {
-  const a = /^apv_[a-z2-7]{26}$/.test(id) ? await d.store.broker.getApproval(id) : null;
-  if (!a || a.agentId !== call.agentId)
-    throw new DeputyError("ERR_APPROVAL_NOT_FOUND", "no such approval for this agent");
+  const wellFormed = /^apv_[a-z2-7]{26}$/.test(id);
+  const a = wellFormed ? await tx.broker.getApproval(id) : null;
+  // What the agent can always do instead: have this request held for an approval of its own.
+  const holdAgain = `send the request without ${HEADER_NAME} to have it held for an approval`;
+  if (!a || a.agentId !== call.agentId) {
+    throw new DeputyError(
+      "ERR_APPROVAL_NOT_FOUND",
+      `${wellFormed ? `no approval ${id} was given to this agent` : `the ${HEADER_NAME} header is not an approval id (apv_…)`}; ${holdAgain}`,
+    );
+  }
   if (a.connectionId !== call.connectionId || a.method !== call.method || a.url !== call.url) {
-    throw new DeputyError("ERR_APPROVAL_MISMATCH", "the approval was given for another method or URL");
+    throw new DeputyError(
+      "ERR_APPROVAL_MISMATCH",
+      `approval ${id} was given for ${a.method} ${a.url}; repeat exactly that request, or ${holdAgain}`,
+    );
   }
   if (a.bodySha256 !== call.bodySha256) {
-    throw new DeputyError("ERR_APPROVAL_MISMATCH", "the approval was given for another request body");
+    throw new DeputyError(
+      "ERR_APPROVAL_MISMATCH",
+      `approval ${id} was given for another request body (SHA-256 ${a.bodySha256}); repeat the request with that body, or ${holdAgain}`,
+    );
   }
   const now = d.clock.now();
   const status = effectiveStatus(a, now);
-  if (status === "expired") throw new DeputyError("ERR_APPROVAL_EXPIRED", `approval ${id} has expired`);
-  if (status === "used") throw new DeputyError("ERR_APPROVAL_USED", `approval ${id} was already used`);
+  const used = () =>
+    new DeputyError(
+      "ERR_APPROVAL_USED",
+      `approval ${id} was already used (it allows one call); ${holdAgain}`,
+    );
+  if (status === "expired") {
+    throw new DeputyError(
+      "ERR_APPROVAL_EXPIRED",
+      `approval ${id} expired at ${new Date(a.expiresAt).toISOString()}; ${holdAgain}`,
+    );
+  }
+  if (status === "used") throw used();
   if (status !== "approved") {
-    throw new DeputyError("ERR_APPROVAL_NOT_GRANTED", `approval ${id} is ${status}`, {
-      extra: { approval_id: id, approval_status: status },
-    });
+    const url = `${d.urls.api}/approvals/${id}`;
+    throw new DeputyError(
+      "ERR_APPROVAL_NOT_GRANTED",
+      status === "pending"
+        ? `approval ${id} is still pending; wait for the decision (GET ${url}?wait=30) and repeat the request once it is approved`
+        : `approval ${id} was ${status} (${url} has the reason); do not repeat this call unless the principal asks for it`,
+      { extra: { approval_id: id, approval_status: status } },
+    );
   }
-  if (!(await d.store.broker.consumeApproval(id, now))) {
-    throw new DeputyError("ERR_APPROVAL_USED", `approval ${id} was already used`);
-  }
+  if (!(await tx.broker.consumeApproval(id, now))) throw used();
   return a;
 }

@@ -42,7 +42,11 @@ export interface ForwardOutcome {
   error: DeputyError | null;
 }
 
-class UpstreamTimeout extends Error {}
+class UpstreamTimeout extends Error {
+  constructor(readonly ms: number) {
+    super(`no answer in ${ms} ms`);
+  }
+}
 
 /** The query with the credential added (`query` auth) and any agent-supplied copy of it removed. */
 function queryWith(query: string, auth: ForwardInput["auth"]): string {
@@ -74,18 +78,38 @@ function credentialHeader(auth: ForwardInput["auth"]): [string, string] | null {
   }
 }
 
+/**
+ * The forms in which an upstream could echo the credential back, lower-cased: as sent in a header,
+ * percent-encoded (RFC 3986, as `query` auth sends it), form-encoded, and base64 (`basic`).
+ */
+function secretForms(secret: string): string[] {
+  const forms = [
+    secret,
+    encodeURIComponent(secret),
+    new URLSearchParams({ s: secret }).toString().slice(2),
+    Buffer.from(secret, "utf8").toString("base64"),
+  ];
+  return [...new Set(forms.filter((f) => f !== "").map((f) => f.toLowerCase()))];
+}
+
 export function mapUpstreamError(e: unknown): DeputyError {
   if (e instanceof DeputyError) return e;
   if (e instanceof UpstreamTimeout) {
-    return new DeputyError("ERR_UPSTREAM_TIMEOUT", "the upstream did not answer in time");
+    return new DeputyError(
+      "ERR_UPSTREAM_TIMEOUT",
+      `the upstream did not answer within ${e.ms} ms; it may have received the call, so check before repeating one that changes something`,
+    );
   }
   const code = (e as NodeJS.ErrnoException).code ?? "";
   if (code.startsWith("HPE_") || (e as Error).message === "Parse Error") {
-    return new DeputyError("ERR_UPSTREAM_BAD_RESPONSE", "the upstream's response is not valid HTTP/1.1");
+    return new DeputyError(
+      "ERR_UPSTREAM_BAD_RESPONSE",
+      "the upstream's response is not valid HTTP/1.1; retrying will not help, tell the connection's admin",
+    );
   }
   return new DeputyError(
     "ERR_UPSTREAM_UNREACHABLE",
-    `the upstream could not be reached${code ? ` (${code})` : ""}`,
+    `the upstream could not be reached${code ? ` (${code})` : ""}; retry later, and tell the connection's admin if it persists`,
   );
 }
 
@@ -139,7 +163,7 @@ export function forwardCall(input: ForwardInput): Promise<ForwardOutcome> {
       headers,
       agent: base.protocol === "https:" ? httpsAgent : httpAgent,
     });
-    upstreamReq.setTimeout(input.timeoutMs, () => upstreamReq.destroy(new UpstreamTimeout()));
+    upstreamReq.setTimeout(input.timeoutMs, () => upstreamReq.destroy(new UpstreamTimeout(input.timeoutMs)));
     upstreamReq.on("error", (e) => {
       const mapped = mapUpstreamError(e);
       if (status === null && !settled) {
@@ -152,7 +176,7 @@ export function forwardCall(input: ForwardInput): Promise<ForwardOutcome> {
     });
     upstreamReq.on("response", (ures) => {
       status = ures.statusCode ?? 502;
-      res.writeHead(status, responseHeadersFor(ures.rawHeaders));
+      res.writeHead(status, responseHeadersFor(ures.rawHeaders, { redact: secretForms(auth.secret) }));
       ures.on("data", (chunk: Buffer) => {
         bytesOut += chunk.length;
         if (!res.write(chunk)) {
@@ -206,7 +230,10 @@ export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   const declared = Number(req.headers["content-length"] ?? 0);
   if (declared > limit) {
     return Promise.reject(
-      new DeputyError("ERR_BODY_TOO_LARGE", `a call that needs approval may carry at most ${limit} bytes`),
+      new DeputyError(
+        "ERR_BODY_TOO_LARGE",
+        `a call that needs approval may carry at most ${limit} bytes; send a smaller body`,
+      ),
     );
   }
   return new Promise((resolve, reject) => {
@@ -220,7 +247,7 @@ export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
         reject(
           new DeputyError(
             "ERR_BODY_TOO_LARGE",
-            `a call that needs approval may carry at most ${limit} bytes`,
+            `a call that needs approval may carry at most ${limit} bytes; send a smaller body`,
           ),
         );
         return;

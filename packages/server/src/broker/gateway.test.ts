@@ -9,12 +9,13 @@ import { connect } from "node:net";
 import { Writable } from "node:stream";
 import { compactVerify, createLocalJWKSet } from "jose";
 import pino from "pino";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 import { dpopProof, type TestKey, testKey } from "../test-support/keys.js";
 import { getToken, nowS } from "../test-support/oauth.js";
 import { createTestDeputy, expectOk, T0, TEST_ISSUER, type TestDeputy } from "../test-support/server.js";
 import { startUpstream, type Upstream } from "../test-support/upstream.js";
 import { RateLimiter } from "./rate-limit.js";
+import { ConnectionCache } from "./runtime.js";
 
 const SECRET = "ghp_SuperSecretUpstreamToken_0123456789";
 const AUD = "urn:deputy:connection:github";
@@ -99,6 +100,11 @@ function call(
     ...(opts.body !== undefined ? { body: opts.body } : {}),
   });
 }
+
+/** What a refused approval retry can always do instead (the end of several details). */
+const HOLD_AGAIN = "send the request without Deputy-Approval to have it held for an approval";
+const REVOKED =
+  "the access token is revoked; request a new one (refused too if the agent, its grant or its principal was revoked)";
 
 function problem(status: number, code: string, extra: Record<string, unknown> = {}) {
   return expect.objectContaining({
@@ -396,13 +402,39 @@ describe("gateway", () => {
   it("method-not-allowed: no rule allows PUT", async () => {
     const res = await call("PUT", "/proxy/github/repos/acme/app/issues");
     expect(res.status).toBe(403);
-    expect(res.json()).toEqual(problem(403, "ERR_CALL_NOT_ALLOWED"));
+    expect(res.json()).toEqual({
+      type: "call-not-allowed",
+      title: "No rule of the token's scopes allows this call",
+      status: 403,
+      detail: `no rule of connection github allows PUT /repos/acme/app/issues for scopes "${SCOPES}", nor for any other scope; the call cannot be made unless an admin adds a rule for it`,
+      code: "ERR_CALL_NOT_ALLOWED",
+    });
     expect(up.requests).toHaveLength(0);
     expect(await lastAudit("broker.call_denied", (e) => e.request.method === "PUT")).toMatchObject({
       decision: "denied",
       actor: { agent },
       details: { code: "ERR_CALL_NOT_ALLOWED" },
     });
+  });
+
+  it("a call another scope's rule allows names the token to ask for", async () => {
+    const readOnly = await getToken(t, agent, key, { scope: "issues:read", resource: AUD });
+    const post = await call("POST", "/proxy/github/repos/acme/app/issues", { body: "{}", token: readOnly });
+    expect(post.status).toBe(403);
+    expect(post.json()).toEqual({
+      type: "call-not-allowed",
+      title: "No rule of the token's scopes allows this call",
+      status: 403,
+      detail: `no rule of connection github allows POST /repos/acme/app/issues for scopes "issues:read"; request a token with audience ${AUD} and scope issues:write (its rule allows POST /repos/*/*/issues)`,
+      code: "ERR_CALL_NOT_ALLOWED",
+    });
+    const del = await call("DELETE", "/proxy/github/repos/acme/app/issues/3", { token: readOnly });
+    expect(del.json()).toEqual(
+      problem(403, "ERR_CALL_NOT_ALLOWED", {
+        detail: `no rule of connection github allows DELETE /repos/acme/app/issues/3 for scopes "issues:read"; request a token with audience ${AUD} and scope issues:write (its rule allows DELETE /repos/*/*/issues/*, with an approval)`,
+      }),
+    );
+    expect(up.requests).toHaveLength(0);
   });
 
   it("path outside every glob is refused", async () => {
@@ -432,6 +464,18 @@ describe("gateway", () => {
       expect(up.requests).toHaveLength(0);
     });
   }
+
+  it("a refused path says what to send instead", async () => {
+    const res = await call("GET", "/proxy/github/repos/acme/../app/issues");
+    expect(res.json()).toEqual({
+      type: "proxy-path-invalid",
+      title: expect.any(String),
+      status: 400,
+      detail:
+        "'.' and '..' segments are not allowed, also with ';' parameters; resolve them before sending the path (RFC 3986 §5.2.4)",
+      code: "ERR_PROXY_PATH_INVALID",
+    });
+  });
 
   it("crlf-header-injection: a raw CR/LF inside a header value never reaches the upstream", async () => {
     const raw = await new Promise<string>((resolve) => {
@@ -467,7 +511,11 @@ describe("gateway", () => {
       headers: { "x-big": "a".repeat(20_000) },
     });
     expect(res.status).toBe(431);
-    expect(res.json()).toEqual(problem(431, "ERR_PROXY_HEADERS_TOO_LARGE"));
+    expect(res.json()).toEqual(
+      problem(431, "ERR_PROXY_HEADERS_TOO_LARGE", {
+        detail: `request headers exceed ${t.deputy.config.brokerMaxHeaderBytes} bytes; send fewer or shorter headers`,
+      }),
+    );
     expect(up.requests).toHaveLength(0);
   });
 
@@ -483,7 +531,10 @@ describe("gateway", () => {
     const res = await call("GET", "/proxy/slack/anything");
     expect(res.status).toBe(401);
     expect(res.json()).toEqual(
-      problem(401, "ERR_INVALID_TOKEN", { detail: "the access token is meant for another audience" }),
+      problem(401, "ERR_INVALID_TOKEN", {
+        detail:
+          "the access token is meant for another audience; request a token with resource=urn:deputy:connection:slack for connection slack",
+      }),
     );
     expect(up.requests).toHaveLength(0);
   });
@@ -517,32 +568,192 @@ describe("gateway", () => {
     );
     const replay = await send({ method: "GET", path: "/proxy/github/repos/acme/app/issues", headers });
     expect(replay.status).toBe(401);
-    expect(replay.json()).toEqual(problem(401, "ERR_INVALID_DPOP_PROOF"));
+    expect(replay.json()).toEqual(
+      problem(401, "ERR_INVALID_DPOP_PROOF", {
+        detail:
+          "DPoP proof jti was already used (replay); sign a new proof, with a fresh jti, for every request",
+      }),
+    );
     expect(up.requests).toHaveLength(1);
   });
 
   it("an unknown connection is 404 problem+json", async () => {
     const res = await call("GET", "/proxy/nope/x");
     expect(res.status).toBe(404);
-    expect(res.json()).toEqual(problem(404, "ERR_CONNECTION_NOT_FOUND"));
+    expect(res.json()).toEqual({
+      type: "connection-not-found",
+      title: "No such connection",
+      status: 404,
+      detail:
+        "no connection named nope; check the name after /proxy/ (GET /v1/connections lists them for the admin and principals)",
+      code: "ERR_CONNECTION_NOT_FOUND",
+    });
+  });
+
+  it("an unknown connection is not remembered: a connection created just after a call named it works at once", async () => {
+    const miss = await call("GET", "/proxy/later/items");
+    expect(miss.status).toBe(404);
+    await expectOk(
+      t.api("POST", "/v1/connections", {
+        name: "later",
+        upstream: up.url,
+        auth: { type: "bearer", secret: "later-secret-0123" },
+        rules: [{ scope: "items:read", methods: ["GET"], paths: ["/**"] }],
+      }),
+    );
+    const k = testKey(33);
+    const a = (
+      await expectOk(t.api("POST", "/v1/agents", { principal, name: "later", jwks: { keys: [k.publicJwk] } }))
+    ).id as string;
+    await expectOk(
+      t.api("POST", "/v1/grants", {
+        agent: a,
+        scopes: ["items:read"],
+        resources: ["urn:deputy:connection:later"],
+        expires_at: new Date(T0 + 86_400_000).toISOString(),
+      }),
+    );
+    const tok = await getToken(t, a, k, { scope: "items:read", resource: "urn:deputy:connection:later" });
+    const res = await call("GET", "/proxy/later/items", { token: tok, key: k });
+    expect(res.status).toBe(200);
+    expect(up.requests.map((r) => r.url)).toEqual(["/items"]);
+    expect((await t.api("DELETE", "/v1/connections/later")).statusCode).toBe(204);
+  });
+
+  it("cache-flush: calls naming unknown connections cannot evict a cached connection", async () => {
+    await expectOk(
+      t.api("POST", "/v1/connections", {
+        name: "kept",
+        upstream: up.url,
+        auth: { type: "bearer", secret: "kept-secret-0123" },
+        rules: [{ scope: "items:read", methods: ["GET"], paths: ["/**"] }],
+      }),
+    );
+    const k = testKey(34);
+    const a = (
+      await expectOk(t.api("POST", "/v1/agents", { principal, name: "kept", jwks: { keys: [k.publicJwk] } }))
+    ).id as string;
+    await expectOk(
+      t.api("POST", "/v1/grants", {
+        agent: a,
+        scopes: ["items:read"],
+        resources: ["urn:deputy:connection:kept"],
+        expires_at: new Date(T0 + 86_400_000).toISOString(),
+      }),
+    );
+    const as = {
+      token: await getToken(t, a, k, { scope: "items:read", resource: "urn:deputy:connection:kept" }),
+      key: k,
+    };
+    const saved = t.deputy.broker.connections;
+    t.deputy.broker.connections = new ConnectionCache(t.deputy.store, t.deputy.vault, 2);
+    try {
+      expect((await call("GET", "/proxy/kept/items", as)).status).toBe(200);
+      // Seen from here, the row vanishes behind the cache (as another replica's delete would): only
+      // the cached entry can still serve the next call, within its 2 s.
+      const kept = await t.deputy.store.broker.getConnectionByName("kept");
+      expect(await t.deputy.store.broker.deleteConnection(kept!.id)).toBe(true);
+      for (let i = 0; i < 4; i++) {
+        const res = await call("GET", `/proxy/nope-${i}/items`, as);
+        expect(res.status).toBe(404);
+        expect(res.json()).toEqual({
+          type: "connection-not-found",
+          title: "No such connection",
+          status: 404,
+          detail: `no connection named nope-${i}; check the name after /proxy/ (GET /v1/connections lists them for the admin and principals)`,
+          code: "ERR_CONNECTION_NOT_FOUND",
+        });
+      }
+      expect((await call("GET", "/proxy/kept/items", as)).status).toBe(200);
+      expect(up.requests).toHaveLength(2);
+    } finally {
+      t.deputy.broker.connections = saved;
+    }
+  });
+
+  it("a connection deleted while a call was loading it is not cached from that load", async () => {
+    await expectOk(
+      t.api("POST", "/v1/connections", {
+        name: "racy",
+        upstream: up.url,
+        auth: { type: "bearer", secret: "racy-secret-0123" },
+        rules: [{ scope: "items:read", methods: ["GET"], paths: ["/**"] }],
+      }),
+    );
+    const k = testKey(37);
+    const a = (
+      await expectOk(t.api("POST", "/v1/agents", { principal, name: "racy", jwks: { keys: [k.publicJwk] } }))
+    ).id as string;
+    await expectOk(
+      t.api("POST", "/v1/grants", {
+        agent: a,
+        scopes: ["items:read"],
+        resources: ["urn:deputy:connection:racy"],
+        expires_at: new Date(T0 + 86_400_000).toISOString(),
+      }),
+    );
+    const as = {
+      token: await getToken(t, a, k, { scope: "items:read", resource: "urn:deputy:connection:racy" }),
+      key: k,
+    };
+    // The gateway's read of the connection is held until the delete has gone through.
+    const broker = t.deputy.store.broker;
+    const read = broker.getConnectionByName.bind(broker);
+    let release!: () => void;
+    const gate = new Promise<void>((r) => {
+      release = r;
+    });
+    const spy = vi.spyOn(broker, "getConnectionByName").mockImplementationOnce(async (name) => {
+      const row = await read(name);
+      await gate;
+      return row;
+    });
+    try {
+      const first = call("GET", "/proxy/racy/items", as);
+      while (spy.mock.calls.length === 0) await new Promise((r) => setTimeout(r, 5));
+      expect((await t.api("DELETE", "/v1/connections/racy")).statusCode).toBe(204);
+      release();
+      expect((await first).status).toBe(200); // it was let in before the delete
+    } finally {
+      spy.mockRestore();
+    }
+    const after = await call("GET", "/proxy/racy/items", as);
+    expect(after.status).toBe(404);
+    expect(after.json()).toEqual(problem(404, "ERR_CONNECTION_NOT_FOUND"));
+    expect(up.requests).toHaveLength(1);
   });
 
   it("upstream-hangs: 504 ERR_UPSTREAM_TIMEOUT", async () => {
     const res = await call("POST", "/proxy/github/hang", { body: "{}" });
     expect(res.status).toBe(504);
-    expect(res.json()).toEqual(problem(504, "ERR_UPSTREAM_TIMEOUT"));
+    expect(res.json()).toEqual(
+      problem(504, "ERR_UPSTREAM_TIMEOUT", {
+        detail:
+          "the upstream did not answer within 300 ms; it may have received the call, so check before repeating one that changes something",
+      }),
+    );
   });
 
   it("upstream-resets: 502 ERR_UPSTREAM_UNREACHABLE", async () => {
     const res = await call("POST", "/proxy/github/reset", { body: "{}" });
     expect(res.status).toBe(502);
-    expect(res.json()).toEqual(problem(502, "ERR_UPSTREAM_UNREACHABLE"));
+    expect(res.json()).toEqual(
+      problem(502, "ERR_UPSTREAM_UNREACHABLE", {
+        detail:
+          "the upstream could not be reached (ECONNRESET); retry later, and tell the connection's admin if it persists",
+      }),
+    );
   });
 
   it("upstream-returns-garbage: 502 ERR_UPSTREAM_BAD_RESPONSE", async () => {
     const res = await call("POST", "/proxy/github/garbage", { body: "{}" });
     expect(res.status).toBe(502);
-    expect(res.json()).toEqual(problem(502, "ERR_UPSTREAM_BAD_RESPONSE"));
+    expect(res.json()).toEqual(
+      problem(502, "ERR_UPSTREAM_BAD_RESPONSE", {
+        detail:
+          "the upstream's response is not valid HTTP/1.1; retrying will not help, tell the connection's admin",
+      }),
+    );
   });
 
   it("upstream cut mid-body: the client sees a cut stream and the audit says so", async () => {
@@ -569,8 +780,10 @@ describe("approvals", () => {
     expect(p).toEqual(
       problem(403, "ERR_APPROVAL_REQUIRED", {
         type: "approval-required",
+        detail: `this call needs an approval; repeat the identical request (method, URL and body) with header Deputy-Approval: ${p.approval_id} once approved at ${TEST_ISSUER}/v1/approvals/${p.approval_id} (GET it with ?wait=30 to wait for the decision), before ${p.expires_at}`,
         approval_id: expect.stringMatching(/^apv_[a-z2-7]{26}$/),
         approval_url: `${TEST_ISSUER}/v1/approvals/${p.approval_id}`,
+        expires_at: new Date(t.deputy.clock.now() + t.deputy.config.brokerApprovalTtl * 1000).toISOString(),
       }),
     );
     expect(up.requests).toHaveLength(0);
@@ -627,12 +840,20 @@ describe("approvals", () => {
       headers: { "deputy-approval": id },
     });
     expect(changed.status).toBe(403);
-    expect(changed.json()).toEqual(problem(403, "ERR_APPROVAL_MISMATCH"));
+    expect(changed.json()).toEqual(
+      problem(403, "ERR_APPROVAL_MISMATCH", {
+        detail: `approval ${id} was given for another request body (SHA-256 ${createHash("sha256").update(body).digest("hex")}); repeat the request with that body, or ${HOLD_AGAIN}`,
+      }),
+    );
     const otherUrl = await call("DELETE", "/proxy/github/repos/acme/app/issues/8", {
       body,
       headers: { "deputy-approval": id },
     });
-    expect(otherUrl.json()).toEqual(problem(403, "ERR_APPROVAL_MISMATCH"));
+    expect(otherUrl.json()).toEqual(
+      problem(403, "ERR_APPROVAL_MISMATCH", {
+        detail: `approval ${id} was given for DELETE ${TEST_ISSUER}${path}; repeat exactly that request, or ${HOLD_AGAIN}`,
+      }),
+    );
     expect(up.requests).toHaveLength(0);
 
     const ok = await call("DELETE", path, { body, headers: { "deputy-approval": id } });
@@ -648,7 +869,11 @@ describe("approvals", () => {
     // replayed-approval: single use.
     const replay = await call("DELETE", path, { body, headers: { "deputy-approval": id } });
     expect(replay.status).toBe(403);
-    expect(replay.json()).toEqual(problem(403, "ERR_APPROVAL_USED"));
+    expect(replay.json()).toEqual(
+      problem(403, "ERR_APPROVAL_USED", {
+        detail: `approval ${id} was already used (it allows one call); ${HOLD_AGAIN}`,
+      }),
+    );
     expect(up.requests).toHaveLength(1);
   });
 
@@ -659,7 +884,15 @@ describe("approvals", () => {
     expect(again.statusCode).toBe(409);
     expect(again.json()).toEqual(problem(409, "ERR_APPROVAL_NOT_PENDING"));
     const res = await call("DELETE", path, { body, headers: { "deputy-approval": id } });
-    expect(res.json()).toEqual(problem(403, "ERR_APPROVAL_NOT_GRANTED"));
+    expect(res.json()).toEqual({
+      type: "approval-not-granted",
+      title: "Approval was not granted",
+      status: 403,
+      detail: `approval ${id} was denied (${TEST_ISSUER}/v1/approvals/${id} has the reason); do not repeat this call unless the principal asks for it`,
+      code: "ERR_APPROVAL_NOT_GRANTED",
+      approval_id: id,
+      approval_status: "denied",
+    });
   });
 
   it("another principal can neither see nor decide an approval", async () => {
@@ -673,7 +906,12 @@ describe("approvals", () => {
     const decide = await t.api("POST", `/v1/approvals/${id}/approve`, undefined, otherToken);
     expect(decide.statusCode).toBe(404);
     const res = await call("DELETE", path, { body, headers: { "deputy-approval": id } });
-    expect(res.json()).toEqual(problem(403, "ERR_APPROVAL_NOT_GRANTED"));
+    expect(res.json()).toEqual(
+      problem(403, "ERR_APPROVAL_NOT_GRANTED", {
+        detail: `approval ${id} is still pending; wait for the decision (GET ${TEST_ISSUER}/v1/approvals/${id}?wait=30) and repeat the request once it is approved`,
+        approval_status: "pending",
+      }),
+    );
   });
 
   it("an approval expires", async () => {
@@ -682,7 +920,12 @@ describe("approvals", () => {
     t.clock.advance(t.deputy.config.brokerApprovalTtl * 1000 + 1);
     const fresh = await getToken(t, agent, key, { scope: SCOPES, resource: AUD });
     const res = await call("DELETE", path, { body, headers: { "deputy-approval": id }, token: fresh });
-    expect(res.json()).toEqual(problem(403, "ERR_APPROVAL_EXPIRED"));
+    const expiresAt = new Date(T0 + t.deputy.config.brokerApprovalTtl * 1000).toISOString();
+    expect(res.json()).toEqual(
+      problem(403, "ERR_APPROVAL_EXPIRED", {
+        detail: `approval ${id} expired at ${expiresAt}; ${HOLD_AGAIN}`,
+      }),
+    );
     token = fresh;
   });
 
@@ -911,7 +1154,11 @@ describe("approval refusals", () => {
     const junk = `apv_${"x".repeat(40)} forged: approved by the security team`;
     const res = await call("DELETE", path, { body, headers: { "deputy-approval": junk } });
     expect(res.status).toBe(404);
-    expect(res.json()).toEqual(problem(404, "ERR_APPROVAL_NOT_FOUND"));
+    expect(res.json()).toEqual(
+      problem(404, "ERR_APPROVAL_NOT_FOUND", {
+        detail: `the Deputy-Approval header is not an approval id (apv_…); ${HOLD_AGAIN}`,
+      }),
+    );
     const denied = await lastAudit("broker.call_denied", (e) => e.details.code === "ERR_APPROVAL_NOT_FOUND");
     expect(denied.details.approval_id).toBeNull();
     expect(JSON.stringify(denied)).not.toContain("forged");
@@ -928,7 +1175,7 @@ describe("approval refusals", () => {
       type: "approval-not-found",
       title: "No such approval",
       status: 404,
-      detail: "no such approval for this agent",
+      detail: `no approval ${id} was given to this agent; ${HOLD_AGAIN}`,
       code: "ERR_APPROVAL_NOT_FOUND",
     };
     // Its parent, and an unrelated agent of the same principal, each with a token for the connection.
@@ -971,7 +1218,7 @@ describe("approval refusals", () => {
       type: "approval-mismatch",
       title: "Approval is bound to another request",
       status: 403,
-      detail: "the approval was given for another method or URL",
+      detail: `approval ${id} was given for DELETE ${TEST_ISSUER}${path}; repeat exactly that request, or ${HOLD_AGAIN}`,
       code: "ERR_APPROVAL_MISMATCH",
     };
     const attempts: Array<[string, string]> = [
@@ -1011,6 +1258,60 @@ describe("approval refusals", () => {
 });
 
 describe("budgets, revocation, rotation and secrecy", () => {
+  /** A new agent of the principal with one grant (extra fields merged in) and a token for `scope` at AUD. */
+  async function grantedAgent(
+    seed: number,
+    name: string,
+    scope: string,
+    extra: Record<string, unknown> = {},
+  ) {
+    const k = testKey(seed);
+    const a = (
+      await expectOk(t.api("POST", "/v1/agents", { principal, name, jwks: { keys: [k.publicJwk] } }))
+    ).id as string;
+    const g = (
+      await expectOk(
+        t.api("POST", "/v1/grants", {
+          agent: a,
+          scopes: scope.split(" "),
+          resources: [AUD],
+          expires_at: new Date(T0 + 86_400_000).toISOString(),
+          ...extra,
+        }),
+      )
+    ).id as string;
+    return { agent: a, key: k, grant: g, token: await getToken(t, a, k, { scope, resource: AUD }) };
+  }
+
+  it("a call refused for its grant's call budget does not use up the approval it presents", async () => {
+    const path = "/proxy/github/repos/acme/app/issues/5";
+    const body = JSON.stringify({ confirm: true });
+    const b = await grantedAgent(31, "budget-approval", "issues:read issues:write", {
+      constraints: { max_calls: 1 },
+    });
+    const as = { token: b.token, key: b.key };
+    const held = await call("DELETE", path, { ...as, body });
+    expect(held.json()).toEqual(problem(403, "ERR_APPROVAL_REQUIRED"));
+    const id = held.json().approval_id as string;
+    expect((await t.api("POST", `/v1/approvals/${id}/approve`, {}, principalToken)).statusCode).toBe(200);
+    // The grant's only call goes elsewhere; the approved call is then refused for the budget.
+    expect((await call("GET", "/proxy/github/repos/acme/app/issues", as)).status).toBe(200);
+    const refused = await call("DELETE", path, { ...as, body, headers: { "deputy-approval": id } });
+    expect(refused.status).toBe(403);
+    expect(refused.headers["content-type"]).toBe("application/problem+json");
+    expect(refused.json()).toEqual({
+      type: "call-budget-exhausted",
+      title: "Grant's call budget is used up",
+      status: 403,
+      detail: `the call budget of grant ${b.grant} (max_calls 1) is spent; ask the principal for a new grant`,
+      code: "ERR_CALL_BUDGET_EXHAUSTED",
+    });
+    expect(up.requests.map((r) => r.method)).toEqual(["GET"]);
+    // The refused call used nothing up: the approval is still approved and unused.
+    const after = (await t.api("GET", `/v1/approvals/${id}`, undefined, principalToken)).json();
+    expect(after).toMatchObject({ status: "approved", used_at: null });
+  });
+
   it("constraints.max_calls is enforced per grant", async () => {
     const k = testKey(3);
     const a = (
@@ -1041,6 +1342,83 @@ describe("budgets, revocation, rotation and secrecy", () => {
     expect(up.requests).toHaveLength(2);
   });
 
+  it("budget-by-delegation: a sub-agent's calls count against the max_calls of the grant its own was delegated from", async () => {
+    const p = await grantedAgent(35, "budget-lead", "issues:read", {
+      constraints: { max_calls: 2 },
+      max_delegation_depth: 1,
+    });
+    const sk = testKey(36);
+    const sub = (
+      await expectOk(
+        t.api("POST", "/v1/agents", {
+          principal,
+          name: "budget-sub",
+          parent: p.agent,
+          jwks: { keys: [sk.publicJwk] },
+        }),
+      )
+    ).id as string;
+    // Attenuated from the parent's grant, and given no constraints of its own.
+    const subGrant = await expectOk(
+      t.api("POST", "/v1/grants", {
+        agent: sub,
+        scopes: ["issues:read"],
+        resources: [AUD],
+        expires_at: new Date(T0 + 86_400_000).toISOString(),
+      }),
+    );
+    expect(subGrant.parent_grant).toBe(p.grant);
+    const subAs = { token: await getToken(t, sub, sk, { scope: "issues:read", resource: AUD }), key: sk };
+    const issues = "/proxy/github/repos/acme/app/issues";
+    expect((await call("GET", issues, subAs)).status).toBe(200);
+    expect((await call("GET", issues, { token: p.token, key: p.key })).status).toBe(200);
+    const spent = {
+      type: "call-budget-exhausted",
+      title: "Grant's call budget is used up",
+      status: 403,
+      detail: `the call budget of grant ${p.grant} (max_calls 2), from which this token's grant ${subGrant.id} was delegated, is spent; ask the principal for a new grant`,
+      code: "ERR_CALL_BUDGET_EXHAUSTED",
+    };
+    const over = await call("GET", issues, subAs);
+    expect(over.status).toBe(403);
+    expect(over.json()).toEqual(spent);
+    expect((await call("GET", issues, { token: p.token, key: p.key })).json()).toEqual(
+      problem(403, "ERR_CALL_BUDGET_EXHAUSTED", {
+        detail: `the call budget of grant ${p.grant} (max_calls 2) is spent; ask the principal for a new grant`,
+      }),
+    );
+    expect(up.requests).toHaveLength(2);
+  });
+
+  it("a token whose grant cannot be found is refused (fail closed), never given an unlimited budget", async () => {
+    const b = await grantedAgent(32, "orphan", "issues:read", { constraints: { max_calls: 1 } });
+    // Foreign keys keep a token's grant in place; this stands in for a store that answers "none".
+    const get = vi.spyOn(t.deputy.store.grants, "get").mockResolvedValue(null);
+    try {
+      for (let i = 0; i < 2; i++) {
+        const res = await call("GET", "/proxy/github/repos/acme/app/issues", { token: b.token, key: b.key });
+        expect(res.status).toBe(401);
+        expect(res.headers["www-authenticate"]).toBe('DPoP error="invalid_token", algs="EdDSA ES256"');
+        expect(res.json()).toEqual({
+          type: "invalid-token",
+          title: "Invalid access token",
+          status: 401,
+          detail: `the access token's grant ${b.grant} no longer exists, so the token is revoked; ask the principal for a new grant`,
+          code: "ERR_INVALID_TOKEN",
+        });
+      }
+    } finally {
+      get.mockRestore();
+    }
+    expect(up.requests).toHaveLength(0);
+    // Nothing was remembered from the miss: once the grant is found, its max_calls holds.
+    const as = { token: b.token, key: b.key };
+    expect((await call("GET", "/proxy/github/repos/acme/app/issues", as)).status).toBe(200);
+    const over = await call("GET", "/proxy/github/repos/acme/app/issues", as);
+    expect(over.json()).toEqual(problem(403, "ERR_CALL_BUDGET_EXHAUSTED"));
+    expect(up.requests).toHaveLength(1);
+  });
+
   it("revoked-between-calls: the next call is refused", async () => {
     const k = testKey(4);
     const a = (
@@ -1063,7 +1441,7 @@ describe("budgets, revocation, rotation and secrecy", () => {
     expect((await t.api("POST", `/v1/agents/${a}/revoke`, { reason: "test" })).statusCode).toBe(200);
     const next = await call("GET", "/proxy/github/repos/acme/app/issues", { token: tok, key: k });
     expect(next.status).toBe(401);
-    expect(next.json()).toEqual(problem(401, "ERR_INVALID_TOKEN"));
+    expect(next.json()).toEqual(problem(401, "ERR_INVALID_TOKEN", { detail: REVOKED }));
     expect(up.requests).toHaveLength(1);
   });
 
@@ -1115,6 +1493,74 @@ describe("budgets, revocation, rotation and secrecy", () => {
 });
 
 describe("rate limit and query auth", () => {
+  it("a rate-limited call writes nothing: its DPoP proof is still unused once the agent may call again", async () => {
+    const path = "/proxy/github/repos/acme/app/issues";
+    const proof = dpopProof(key, {
+      htm: "GET",
+      htu: `${TEST_ISSUER}${path}`,
+      iat: nowS(t),
+      accessToken: token,
+    });
+    const headers = { authorization: `DPoP ${token}`, dpop: proof };
+    const saved = t.deputy.broker.limiter;
+    t.deputy.broker.limiter = new RateLimiter(1, 0); // an empty bucket: every call waits 1 s
+    try {
+      const limited = await send({ method: "GET", path, headers });
+      expect(limited.status).toBe(429);
+      expect(limited.headers["retry-after"]).toBe("1");
+      expect(limited.json()).toEqual({
+        type: "rate-limited",
+        title: "Too many requests",
+        status: 429,
+        detail: `rate limit reached for agent ${agent}; retry after 1 s (Retry-After)`,
+        code: "ERR_RATE_LIMITED",
+        retry_after_ms: 1000,
+      });
+      // Limited before the store is asked anything: an unknown connection is not even looked up.
+      expect((await call("GET", "/proxy/nope/x")).json()).toEqual(problem(429, "ERR_RATE_LIMITED"));
+    } finally {
+      t.deputy.broker.limiter = saved;
+    }
+    // The refused call recorded no replay-cache row for its proof's jti.
+    const again = await send({ method: "GET", path, headers });
+    expect(again.status).toBe(200);
+    expect(up.requests).toHaveLength(1);
+  });
+
+  it("secret-reflection: an upstream header that echoes the injected credential never reaches the agent", async () => {
+    const secret = "q-redirect-secret/+=";
+    await expectOk(
+      t.api("POST", "/v1/connections", {
+        name: "qredirect",
+        upstream: up.url,
+        auth: { type: "query", name: "key", secret },
+        rules: [{ scope: "items:read", methods: ["GET"], paths: ["/**"] }],
+      }),
+    );
+    const k = testKey(38);
+    const a = (
+      await expectOk(
+        t.api("POST", "/v1/agents", { principal, name: "qredirect", jwks: { keys: [k.publicJwk] } }),
+      )
+    ).id as string;
+    const aud = "urn:deputy:connection:qredirect";
+    await expectOk(
+      t.api("POST", "/v1/grants", {
+        agent: a,
+        scopes: ["items:read"],
+        resources: [aud],
+        expires_at: new Date(T0 + 86_400_000).toISOString(),
+      }),
+    );
+    const tok = await getToken(t, a, k, { scope: "items:read", resource: aud });
+    const res = await call("GET", "/proxy/qredirect/items/redirect?page=2", { token: tok, key: k });
+    expect(res.status).toBe(302);
+    expect(up.requests[0]!.url).toBe(`/items/redirect?page=2&key=${encodeURIComponent(secret)}`);
+    expect(res.headers.location).toBeUndefined();
+    expect(JSON.stringify(res.headers)).not.toContain(encodeURIComponent(secret));
+    expect((await t.api("DELETE", "/v1/connections/qredirect")).statusCode).toBe(204);
+  });
+
   it("answers 429 with Retry-After once an agent's bucket is empty; query auth replaces an agent-supplied key", async () => {
     await expectOk(
       t.api("POST", "/v1/connections", {

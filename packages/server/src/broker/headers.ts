@@ -75,15 +75,29 @@ export function requestHeadersFor(raw: readonly string[], opts: { strip?: string
   return out;
 }
 
-/** Upstream response headers to pass back to the agent, as a flat name/value list. */
-export function responseHeadersFor(raw: readonly string[]): string[] {
+/**
+ * Upstream response headers to pass back to the agent, as a flat name/value list. A header whose
+ * value contains one of `redact` (lower-case forms of the injected credential) is dropped: an
+ * upstream that reflects the request (a redirect keeping the query, with `query` auth) would
+ * otherwise hand the agent the very secret the gateway exists to keep from it.
+ */
+export function responseHeadersFor(
+  raw: readonly string[],
+  opts: { redact?: readonly string[] } = {},
+): string[] {
   const listed = connectionListed(raw);
+  const redact = opts.redact ?? [];
   const out: string[] = [];
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!;
     const lower = name.toLowerCase();
     if (HOP_BY_HOP.has(lower) || NEVER_RETURNED.has(lower) || listed.has(lower)) continue;
-    out.push(name, raw[i + 1]!);
+    const value = raw[i + 1]!;
+    if (redact.length > 0) {
+      const v = value.toLowerCase();
+      if (redact.some((r) => v.includes(r))) continue;
+    }
+    out.push(name, value);
   }
   return out;
 }

@@ -33,7 +33,7 @@ function bad(message: string): DeputyError {
 /** Parses `/proxy/{connection}/{path}?{query}`; throws ERR_PROXY_PATH_INVALID or ERR_CONNECTION_NOT_FOUND. */
 export function parseProxyTarget(url: string): ProxyTarget {
   if (!url.startsWith(PROXY_PREFIX)) throw bad("not a /proxy URL");
-  if (url.includes("#")) throw bad("a request target has no fragment (RFC 9112 §3.2)");
+  if (url.includes("#")) throw bad("a request target has no fragment (RFC 9112 §3.2); remove the '#…' part");
   const q = url.indexOf("?");
   const pathPart = q < 0 ? url : url.slice(0, q);
   const query = q < 0 ? "" : url.slice(q + 1);
@@ -41,7 +41,10 @@ export function parseProxyTarget(url: string): ProxyTarget {
   const slash = rest.indexOf("/");
   const connection = slash < 0 ? rest : rest.slice(0, slash);
   if (!CONNECTION_NAME.test(connection)) {
-    throw new DeputyError("ERR_CONNECTION_NOT_FOUND", "no connection by that name (names are [a-z0-9-])");
+    throw new DeputyError(
+      "ERR_CONNECTION_NOT_FOUND",
+      "no connection by that name: names are lower-case letters, digits and '-'; check the segment after /proxy/",
+    );
   }
   const rawPath = slash < 0 ? "/" : rest.slice(slash);
   return { connection, rawPath, path: decodePath(rawPath), query: checkQuery(query) };
@@ -50,19 +53,26 @@ export function parseProxyTarget(url: string): ProxyTarget {
 /** Decodes once, refusing anything ambiguous (see the module comment). */
 export function decodePath(raw: string): string {
   // RFC 3986 §2.1: after "%" come exactly two hex digits.
-  if (/%(?![0-9a-fA-F]{2})/.test(raw)) throw bad("malformed percent-encoding");
-  if (/%2f|%5c/i.test(raw)) throw bad("encoded '/' or '\\' in the path");
-  if (/%25/i.test(raw)) throw bad("double percent-encoding ('%25') in the path");
-  if (/%00/i.test(raw)) throw bad("NUL in the path");
-  if (raw.includes("\\")) throw bad("'\\' in the path");
+  if (/%(?![0-9a-fA-F]{2})/.test(raw))
+    throw bad(
+      "malformed percent-encoding in the path; '%' must start an escape of two hex digits (RFC 3986 §2.1)",
+    );
+  if (/%2f|%5c/i.test(raw))
+    throw bad(
+      "encoded '/' or '\\' in the path; send '/' unencoded between segments (a segment cannot hold '/' or '\\')",
+    );
+  if (/%25/i.test(raw))
+    throw bad("double percent-encoding ('%25') in the path; percent-encode the path once");
+  if (/%00/i.test(raw)) throw bad("NUL in the path; remove it");
+  if (raw.includes("\\")) throw bad("'\\' in the path; separate segments with '/'");
   let path: string;
   try {
     path = decodeURIComponent(raw);
   } catch {
-    throw bad("the path is not valid percent-encoded UTF-8");
+    throw bad("the path is not valid percent-encoded UTF-8; percent-encode its UTF-8 bytes");
   }
   // biome-ignore lint/suspicious/noControlCharactersInRegex: refusing control characters is the point
-  if (/[\u0000-\u001f\u007f]/.test(path)) throw bad("control characters in the path");
+  if (/[\u0000-\u001f\u007f]/.test(path)) throw bad("control characters in the path; remove them");
   const segments = path.split("/").slice(1);
   for (let i = 0; i < segments.length; i++) {
     const s = segments[i]!;
@@ -70,16 +80,23 @@ export function decodePath(raw: string): string {
     // resolve dot-segments, so `..;` means `..` to them: judge the segment without them.
     const bare = s.split(";", 1)[0];
     if (bare === "." || bare === "..") {
-      throw bad("'.' and '..' segments are not allowed, also with ';' parameters (RFC 3986 §5.2.4)");
+      throw bad(
+        "'.' and '..' segments are not allowed, also with ';' parameters; resolve them before sending the path (RFC 3986 §5.2.4)",
+      );
     }
-    if (s === "" && i < segments.length - 1) throw bad("empty path segments ('//') are not allowed");
+    if (s === "" && i < segments.length - 1)
+      throw bad("empty path segments ('//') are not allowed; remove them");
   }
   return path;
 }
 
 function checkQuery(query: string): string {
-  if (/%(?![0-9a-fA-F]{2})/.test(query)) throw bad("malformed percent-encoding in the query");
+  if (/%(?![0-9a-fA-F]{2})/.test(query))
+    throw bad(
+      "malformed percent-encoding in the query; '%' must start an escape of two hex digits (RFC 3986 §2.1)",
+    );
   // biome-ignore lint/suspicious/noControlCharactersInRegex: refusing control characters is the point
-  if (/[\u0000-\u0020\u007f]/.test(query)) throw bad("control characters in the query");
+  if (/[\u0000-\u0020\u007f]/.test(query))
+    throw bad("control characters or spaces in the query; percent-encode them");
   return query;
 }

@@ -51,3 +51,31 @@ export function matchRules(
   }
   return held;
 }
+
+/**
+ * The rules that would allow `method` on `path` whatever the token's scopes, each with its first
+ * matching glob: what a refused caller needs to ask for (the refusal's detail names them).
+ *
+ * @example
+ * allowingRules(rules, "DELETE", "/repos/acme/app/issues/7");
+ * // [{ scope: "issues:write", method: "DELETE", glob: "/repos/*\/*\/issues/*", approval: true }]
+ */
+export function allowingRules(
+  rules: readonly ConnectionRule[],
+  method: string,
+  path: string,
+): Array<{ scope: string; method: string; glob: string; approval: boolean }> {
+  const out: Array<{ scope: string; method: string; glob: string; approval: boolean }> = [];
+  for (const rule of rules) {
+    if (!rule.methods.includes(method) && !rule.methods.includes("*")) continue;
+    const glob = rule.paths.find((g) => globToRegExp(g).test(path));
+    if (glob === undefined) continue;
+    out.push({
+      scope: rule.scope,
+      method: rule.methods.includes(method) ? method : "*",
+      glob,
+      approval: rule.approval === "required",
+    });
+  }
+  return out;
+}

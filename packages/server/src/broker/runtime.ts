@@ -12,10 +12,12 @@
 import { EventEmitter } from "node:events";
 import type { Clock } from "../clock.js";
 import type { ConnectionRecord, Store } from "../store/index.js";
+import type { GrantBudget } from "./budget.js";
 import { RateLimiter } from "./rate-limit.js";
 import type { Vault } from "./vault.js";
 
 export const CONNECTION_TTL_MS = 2000;
+const MAX_GRANTS = 100_000;
 
 export interface OpenConnection {
   record: ConnectionRecord;
@@ -25,56 +27,77 @@ export interface OpenConnection {
 }
 
 export class ConnectionCache {
-  readonly #entries = new Map<string, OpenConnection | null>();
+  /** Connections that exist, by name. Misses are never kept: unknown names are the caller's choice. */
+  readonly #entries = new Map<string, OpenConnection>();
   readonly #loading = new Map<string, Promise<OpenConnection | null>>();
-  readonly #loadedAt = new Map<string, number>();
+  /** Bumped by every invalidation: a load that began before one must not fill the cache. */
+  #epoch = 0;
 
   constructor(
     private readonly store: Store,
     private readonly vault: Vault,
+    private readonly maxEntries = 10_000,
   ) {}
 
   /** The connection by name with its secret, or null if there is none. */
   async get(name: string): Promise<OpenConnection | null> {
     const now = Date.now();
-    const at = this.#loadedAt.get(name);
-    if (at !== undefined && now - at < CONNECTION_TTL_MS) return this.#entries.get(name) ?? null;
+    const hit = this.#entries.get(name);
+    if (hit !== undefined && now - hit.loadedAt < CONNECTION_TTL_MS) return hit;
     let p = this.#loading.get(name);
     if (!p) {
-      p = this.#load(name, now).finally(() => this.#loading.delete(name));
-      this.#loading.set(name, p);
+      const loading = this.#load(name, now).finally(() => {
+        if (this.#loading.get(name) === loading) this.#loading.delete(name);
+      });
+      this.#loading.set(name, loading);
+      p = loading;
     }
     return p;
   }
 
   async #load(name: string, now: number): Promise<OpenConnection | null> {
+    const epoch = this.#epoch;
     const record = await this.store.broker.getConnectionByName(name);
-    const entry = record
-      ? { record, secret: (await this.vault.open(record.id, record.secret)).toString("utf8"), loadedAt: now }
-      : null;
-    if (this.#entries.size > 10_000) {
-      this.#entries.clear();
-      this.#loadedAt.clear();
+    if (!record) {
+      // A miss is not cached: caching it let calls naming made-up connections fill the cache and
+      // flush the real ones (and hid a connection created meanwhile).
+      this.#entries.delete(name);
+      return null;
+    }
+    const entry = {
+      record,
+      secret: (await this.vault.open(record.id, record.secret)).toString("utf8"),
+      loadedAt: now,
+    };
+    // Changed through this process while it was read (rotated, deleted): this caller gets what it
+    // read, nobody else does. Caching it would serve the old secret or a deleted connection for 2 s.
+    if (epoch !== this.#epoch) return entry;
+    this.#entries.delete(name);
+    // Full (only with more connections than the bound): the least recently loaded one goes.
+    if (this.#entries.size >= this.maxEntries) {
+      const oldest = this.#entries.keys().next();
+      if (oldest.done !== true) this.#entries.delete(oldest.value);
     }
     this.#entries.set(name, entry);
-    this.#loadedAt.set(name, now);
     return entry;
   }
 
   invalidate(name: string): void {
+    this.#epoch++;
     this.#entries.delete(name);
-    this.#loadedAt.delete(name);
+    this.#loading.delete(name);
   }
 }
 
 export class BrokerRuntime {
-  readonly connections: ConnectionCache;
+  /** Replaceable so tests can bound it. */
+  connections: ConnectionCache;
   /** Replaceable so operators (and tests) can change limits without a restart. */
   limiter: RateLimiter;
   /** Emits `decided:<apv id>` when a decision is recorded in this process. */
   readonly approvals = new EventEmitter();
-  /** `constraints.max_calls` by grant id (constraints never change after a grant is created). */
-  readonly maxCalls = new Map<string, number | null>();
+  /** Each grant's `max_calls` and parent, by grant id (neither changes after a grant is created). */
+  readonly grants = new Map<string, GrantBudget>();
 
   constructor(
     store: Store,
@@ -85,5 +108,11 @@ export class BrokerRuntime {
     this.connections = new ConnectionCache(store, vault);
     this.limiter = new RateLimiter(opts.rate, opts.burst);
     this.approvals.setMaxListeners(0);
+  }
+
+  /** Caches a grant's budget facts; bounded (every token exchange makes a grant), a miss re-reads. */
+  rememberGrant(id: string, g: GrantBudget): void {
+    if (this.grants.size >= MAX_GRANTS) this.grants.clear();
+    this.grants.set(id, g);
   }
 }

@@ -4,12 +4,17 @@
  * checks run in order, each throwing a {@link DeputyError} that becomes problem+json:
  *
  * 1. request target and header size (`parseProxyTarget`, `brokerMaxHeaderBytes`)
- * 2. access token: signature and claims (RFC 9068), audience = the connection's (RFC 8707)
- * 3. DPoP proof for this method and URL, bound to the token (RFC 9449 §4.3, §7.1), single use
- * 4. revocation: in-memory index, then the token's stored state (another replica's revocation)
- * 5. per-agent rate limit, then the connection's rules for the token's scopes
- * 6. approval: hold the call, or check and consume a presented `Deputy-Approval`
- * 7. per-grant call budget (`constraints.max_calls`), then forward with the credential injected
+ * 2. access token: signature and claims (RFC 9068), DPoP-bound
+ * 3. DPoP proof for this method and URL, bound to the token (RFC 9449 §4.3, §7.1)
+ * 4. revocation in the in-memory index, then the per-agent rate limit (nothing read or written
+ *    in the store before it)
+ * 5. the connection, and audience = the connection's (RFC 8707)
+ * 6. the token's stored state (another replica's revocation) and the proof's single-use `jti`
+ * 7. the connection's rules for the token's scopes
+ * 8. approval: hold the call, or check a presented `Deputy-Approval`
+ * 9. consume that approval and charge the call budgets (`constraints.max_calls` of the token's
+ *    grant and of every grant it was delegated from) in one transaction, then forward with the
+ *    credential injected
  *
  * Every outcome is one audit entry: `broker.call_allowed`, `broker.call_denied` or `broker.call_held`.
  *
@@ -20,10 +25,11 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { type AccessTokenClaims, actorChain, DeputyError, isId } from "@deputy/protocol";
 import { APPROVAL_HEADER, holdCall, useApproval } from "../broker/approvals.js";
+import { callBudgets, chargeCallBudgets } from "../broker/budget.js";
 import { forwardCall, readBody, sha256Hex } from "../broker/forward.js";
 import { headerBytes } from "../broker/headers.js";
 import { PROXY_PREFIX, type ProxyTarget, parseProxyTarget } from "../broker/path.js";
-import { matchRules } from "../broker/rules.js";
+import { allowingRules, matchRules } from "../broker/rules.js";
 import type { OpenConnection } from "../broker/runtime.js";
 import { nowSeconds } from "../clock.js";
 import type { Deputy } from "../context.js";
@@ -76,7 +82,7 @@ async function run(d: Deputy, req: IncomingMessage, res: ServerResponse, call: C
   if (headerBytes(req.rawHeaders) > d.config.brokerMaxHeaderBytes) {
     throw new DeputyError(
       "ERR_PROXY_HEADERS_TOO_LARGE",
-      `request headers exceed ${d.config.brokerMaxHeaderBytes} bytes`,
+      `request headers exceed ${d.config.brokerMaxHeaderBytes} bytes; send fewer or shorter headers`,
     );
   }
   const target = parseProxyTarget(req.url ?? "/");
@@ -100,19 +106,22 @@ async function run(d: Deputy, req: IncomingMessage, res: ServerResponse, call: C
       resolveKey: (kid) => d.keys.publicKey(kid),
     });
   } catch (e) {
-    throw new DeputyError("ERR_INVALID_TOKEN", (e as Error).message, { cause: e });
+    throw new DeputyError(
+      "ERR_INVALID_TOKEN",
+      `${(e as Error).message}; request a new access token at ${d.urls.tokenEndpoint}`,
+      { cause: e },
+    );
   }
   call.claims = claims;
-  const connection = await d.broker.connections.get(target.connection);
-  if (!connection)
-    throw new DeputyError("ERR_CONNECTION_NOT_FOUND", `no connection named ${target.connection}`);
-  call.connection = connection;
-  if (claims.aud !== connection.record.audience) {
-    throw new DeputyError("ERR_INVALID_TOKEN", "the access token is meant for another audience");
+  if (!claims.cnf?.jkt) {
+    throw new DeputyError(
+      "ERR_INVALID_TOKEN",
+      `the access token is not DPoP-bound; request one at ${d.urls.tokenEndpoint} with a DPoP proof (RFC 9449 §5)`,
+    );
   }
-  if (!claims.cnf?.jkt) throw new DeputyError("ERR_INVALID_TOKEN", "the access token is not DPoP-bound");
 
   // 3. DPoP: htu is the proxy URL under the configured issuer, never built from Host or X-Forwarded-*.
+  // Its jti is recorded as used in step 6.
   const pathOnly = (req.url ?? "/").split("?")[0]!;
   const dpop = checkDpop(d, req.headers.dpop, {
     htm: method,
@@ -122,9 +131,36 @@ async function run(d: Deputy, req: IncomingMessage, res: ServerResponse, call: C
   });
   if (!dpop) throw new DeputyError("ERR_DPOP_REQUIRED", "send a DPoP proof for this request (RFC 9449 §7.1)");
 
-  // 4. Revocation, then replay; the two store reads run together.
-  if (d.revocations.isRevoked(claims))
-    throw new DeputyError("ERR_INVALID_TOKEN", "the access token is revoked");
+  // 4. Revocation (in-memory index), then the rate limit: after the caller proved it holds the
+  // token's key (a token seen elsewhere cannot spend its agent's allowance) and before the store is
+  // read or written, so a flood from one agent costs no connection look-ups and no replay-cache rows.
+  if (d.revocations.isRevoked(claims)) throw revoked();
+  const wait = d.broker.limiter.take(claims.client_id, Date.now());
+  if (wait > 0) {
+    throw new DeputyError(
+      "ERR_RATE_LIMITED",
+      `rate limit reached for agent ${claims.client_id}; retry after ${Math.ceil(wait / 1000)} s (Retry-After)`,
+      { extra: { retry_after_ms: wait } },
+    );
+  }
+
+  // 5. Connection and audience (RFC 8707).
+  const connection = await d.broker.connections.get(target.connection);
+  if (!connection) {
+    throw new DeputyError(
+      "ERR_CONNECTION_NOT_FOUND",
+      `no connection named ${target.connection}; check the name after /proxy/ (GET /v1/connections lists them for the admin and principals)`,
+    );
+  }
+  call.connection = connection;
+  if (claims.aud !== connection.record.audience) {
+    throw new DeputyError(
+      "ERR_INVALID_TOKEN",
+      `the access token is meant for another audience; request a token with resource=${connection.record.audience} for connection ${connection.record.name}`,
+    );
+  }
+
+  // 6. The token's stored state (another replica's revocation) and the proof's single-use jti.
   // One store transaction, so concurrent calls share a commit (the store's group commit).
   const [record, fresh] = await d.store.transaction((tx) =>
     Promise.all([
@@ -132,31 +168,22 @@ async function run(d: Deputy, req: IncomingMessage, res: ServerResponse, call: C
       tx.nonces.consumeOnce(dpop.replayKey, dpop.replayUntil, d.clock.now()),
     ]),
   );
-  if (!record || record.revokedAt !== null)
-    throw new DeputyError("ERR_INVALID_TOKEN", "the access token is revoked");
-  if (!fresh) throw new DeputyError("ERR_INVALID_DPOP_PROOF", "DPoP proof jti was already used (replay)");
-
-  // 5. Rate limit and rules.
-  const wait = d.broker.limiter.take(claims.client_id, Date.now());
-  if (wait > 0) {
+  if (!record || record.revokedAt !== null) throw revoked();
+  if (!fresh) {
     throw new DeputyError(
-      "ERR_RATE_LIMITED",
-      `rate limit reached for agent ${claims.client_id}; retry later`,
-      {
-        extra: { retry_after_ms: wait },
-      },
+      "ERR_INVALID_DPOP_PROOF",
+      "DPoP proof jti was already used (replay); sign a new proof, with a fresh jti, for every request",
     );
   }
+
+  // 7. Rules.
   const match = matchRules(connection.record.rules, claims.scope.split(" "), method, target.path);
-  if (!match) {
-    throw new DeputyError(
-      "ERR_CALL_NOT_ALLOWED",
-      `no rule of connection ${connection.record.name} allows ${method} ${target.path} for scopes "${claims.scope}"`,
-    );
-  }
+  if (!match) throw notAllowed(connection, claims.scope, method, target.path);
 
-  // 6. Approval: the body is read (up to a limit) so the approval can bind its hash.
+  // 8. Approval: the body is read (up to a limit) so the approval can bind its hash. A presented
+  // approval is used up in step 9, together with the call budget.
   let body: Buffer | undefined;
+  let presentedApproval: { id: string; call: Parameters<typeof useApproval>[2] } | undefined;
   if (match.approval) {
     body = await readBody(req, d.config.brokerApprovalBodyLimit);
     const bodySha256 = sha256Hex(body);
@@ -168,13 +195,10 @@ async function run(d: Deputy, req: IncomingMessage, res: ServerResponse, call: C
       // Only a well-formed id is recorded with the call: the header is the agent's own text, and
       // the audit entry must not carry whatever it chose to put there.
       if (isId("apv", presented)) call.approvalId = presented;
-      await useApproval(d, presented, {
-        agentId: claims.client_id,
-        connectionId: connection.record.id,
-        method,
-        url,
-        bodySha256,
-      });
+      presentedApproval = {
+        id: presented,
+        call: { agentId: claims.client_id, connectionId: connection.record.id, method, url, bodySha256 },
+      };
     } else {
       const held = await holdCall(d, {
         connectionId: connection.record.id,
@@ -189,32 +213,24 @@ async function run(d: Deputy, req: IncomingMessage, res: ServerResponse, call: C
         bodySha256,
       });
       call.approvalId = held.id;
+      const approvalUrl = `${d.urls.api}/approvals/${held.id}`;
+      const expiresAt = new Date(held.expiresAt).toISOString();
       throw new DeputyError(
         "ERR_APPROVAL_REQUIRED",
-        `this call needs an approval; repeat it with ${APPROVAL_HEADER}: ${held.id} once approved`,
-        {
-          extra: {
-            approval_id: held.id,
-            approval_url: `${d.urls.api}/approvals/${held.id}`,
-            expires_at: new Date(held.expiresAt).toISOString(),
-          },
-        },
+        `this call needs an approval; repeat the identical request (method, URL and body) with header Deputy-Approval: ${held.id} once approved at ${approvalUrl} (GET it with ?wait=30 to wait for the decision), before ${expiresAt}`,
+        { extra: { approval_id: held.id, approval_url: approvalUrl, expires_at: expiresAt } },
       );
     }
   }
 
-  // 7. Budget, then forward.
-  let maxCalls = d.broker.maxCalls.get(claims.grant_id);
-  if (maxCalls === undefined) {
-    const grant = await d.store.grants.get(claims.grant_id);
-    maxCalls = grant?.constraints.max_calls ?? null;
-    d.broker.maxCalls.set(claims.grant_id, maxCalls);
-  }
-  if (maxCalls !== null && !(await d.store.broker.consumeCallBudget(claims.grant_id, maxCalls))) {
-    throw new DeputyError(
-      "ERR_CALL_BUDGET_EXHAUSTED",
-      `grant ${claims.grant_id} has used its max_calls (${maxCalls})`,
-    );
+  // 9. Approval and budget, then forward. Both are used up in one transaction, so a call refused
+  // for either uses up neither (a budget refusal never burns the approval, and the reverse).
+  const budgets = await callBudgets(d, claims.grant_id);
+  if (presentedApproval !== undefined || budgets.length > 0) {
+    await d.store.transaction(async (tx) => {
+      if (presentedApproval) await useApproval(d, presentedApproval.id, presentedApproval.call, tx);
+      await chargeCallBudgets(tx, claims.grant_id, budgets);
+    });
   }
   const outcome = await forwardCall({
     req,
@@ -235,6 +251,33 @@ async function run(d: Deputy, req: IncomingMessage, res: ServerResponse, call: C
     bodySha256: outcome.bodySha256,
     details: { scope: match.scope, ...(outcome.error ? { code: outcome.error.code } : {}) },
   });
+}
+
+function revoked(): DeputyError {
+  return new DeputyError(
+    "ERR_INVALID_TOKEN",
+    "the access token is revoked; request a new one (refused too if the agent, its grant or its principal was revoked)",
+  );
+}
+
+/** What the caller needs for a call no rule of its scopes allows: the scopes whose rules would. */
+function notAllowed(connection: OpenConnection, scope: string, method: string, path: string): DeputyError {
+  const { name, audience, rules } = connection.record;
+  const refused = `no rule of connection ${name} allows ${method} ${path} for scopes "${scope}"`;
+  const allowing = allowingRules(rules, method, path);
+  if (allowing.length === 0) {
+    return new DeputyError(
+      "ERR_CALL_NOT_ALLOWED",
+      `${refused}, nor for any other scope; the call cannot be made unless an admin adds a rule for it`,
+    );
+  }
+  const scopes = allowing.map(
+    (r) => `${r.scope} (its rule allows ${r.method} ${r.glob}${r.approval ? ", with an approval" : ""})`,
+  );
+  return new DeputyError(
+    "ERR_CALL_NOT_ALLOWED",
+    `${refused}; request a token with audience ${audience} and ${scopes.length === 1 ? "scope" : "one of the scopes"} ${scopes.join(", ")}`,
+  );
 }
 
 function writeProblem(d: Deputy, res: ServerResponse, e: DeputyError): void {

@@ -2,7 +2,8 @@
  * A real upstream for broker tests: a node:http server on loopback that records every request
  * it receives (method, raw URL, headers, body) and misbehaves on purpose on a few paths:
  * `/hang` never answers, `/reset` drops the connection, `/garbage` answers bytes that are not
- * HTTP, `/cut` sends half a body then resets, `/big?mb=N` streams N MiB.
+ * HTTP, `/cut` sends half a body then resets, `/big?mb=N` streams N MiB, `/redirect` answers 302
+ * to its own URL with a trailing slash (query kept, as many frameworks do).
  *
  * @example
  * const up = await startUpstream();
@@ -55,6 +56,13 @@ export async function startUpstream(): Promise<Upstream> {
         res.write("x".repeat(100));
         setTimeout(() => req.socket.destroy(), 20);
         return;
+      }
+      if (path.endsWith("/redirect")) {
+        const url = req.url ?? "/";
+        const q = url.indexOf("?");
+        const to = q < 0 ? `${url}/` : `${url.slice(0, q)}/${url.slice(q)}`;
+        res.writeHead(302, { location: `http://${req.headers.host}${to}`, "content-length": "0" });
+        return res.end();
       }
       if (path.endsWith("/big")) {
         const mb = Number(new URL(req.url ?? "/", "http://x").searchParams.get("mb") ?? "1");
