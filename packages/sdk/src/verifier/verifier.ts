@@ -150,7 +150,11 @@ export interface VerifierOptions {
 /** Where this verifier's revocation knowledge comes from, for health checks. */
 export interface RevocationHealth {
   streamConnected: boolean;
-  /** Epoch ms of the last byte from the stream. */
+  /**
+   * Epoch ms of the last whole frame while the stream was live (after the replay of its
+   * connection): what the stream's freshness is measured from. A connection that replays, or
+   * fails, does not move it.
+   */
   streamLastFrameAt: number;
   lastEventId: number;
   revokedTokens: number;
