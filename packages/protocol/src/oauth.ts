@@ -44,15 +44,19 @@ export interface AccessTokenClaims {
 
 /**
  * `agent_prov`: whether the acting agent's provenance was verified from a software statement
- * signed by a registered provenance issuer, and if so that issuer and the statement's code digest.
+ * signed by a registered provenance issuer, and if so that issuer, the statement's code digest and
+ * `bound`: whether the statement was bound to the agent's key (`cnf.jkt`). An unbound statement
+ * proves only that someone held it; decide on `code_digest` only when `bound` is true.
  *
  * @example
- * const prov: AgentProvenanceClaim = { verified: true, iss: "https://ci.example", code_digest: "sha256:…" };
+ * const prov: AgentProvenanceClaim = { verified: true, iss: "https://ci.example", code_digest: "sha256:…", bound: true };
  */
 export interface AgentProvenanceClaim {
   verified: boolean;
   iss?: string;
   code_digest?: string;
+  /** Present when `verified`. */
+  bound?: boolean;
 }
 
 export interface ActorClaim {

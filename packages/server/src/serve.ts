@@ -127,7 +127,10 @@ export async function createDeputy(options: DeputyOptions = {}): Promise<Created
     store,
     clock,
     keys,
-    audit: new Audit(store, clock),
+    audit: new Audit(store, clock, {
+      limit: config.auditRefusalsPerWindow,
+      windowMs: config.auditRefusalWindow * 1000,
+    }),
     ledger,
     log,
     revocations,
@@ -155,6 +158,9 @@ export async function createDeputy(options: DeputyOptions = {}): Promise<Created
   const sweeper = setInterval(() => {
     const now = clock.now();
     deputy.revocations.sweep(now);
+    deputy.audit
+      .flushRefusals()
+      .catch((err: unknown) => log.warn({ err }, "auditing suppressed refusals failed"));
     store.nonces
       .purgeExpired(now)
       .catch((err: unknown) => log.warn({ err }, "purging expired nonces failed"));
@@ -189,6 +195,9 @@ export async function createDeputy(options: DeputyOptions = {}): Promise<Created
     await rewrapping;
     clearInterval(sweeper);
     clearInterval(temporarySweeper);
+    await deputy.audit
+      .flushRefusals({ all: true })
+      .catch((err: unknown) => log.warn({ err }, "auditing suppressed refusals failed"));
     await revocationFeed.stop();
     await ledger.stop();
     if (!givenStore) await store.close();

@@ -151,6 +151,34 @@ for (const [name, start] of Object.entries(frameworks)) {
       expect((await res.json()).code).toBe("ERR_DPOP_HTU_MISMATCH");
     });
 
+    it("a revoked token with a bad proof: 401 invalid_dpop_proof, never whether it was revoked", async () => {
+      const revoked = d.token({ status: { status_list: { idx: 11, uri: `${ISSUER}/v1/status/lists/3` } } });
+      d.revoked.set(3, [11]);
+      const badProof = await call(revoked, { proofUrl: "https://elsewhere.test/tickets" });
+      expect(badProof.status).toBe(401);
+      expect(badProof.headers.get("www-authenticate")).toContain('error="invalid_dpop_proof"');
+      expect(await badProof.json()).toEqual({
+        error: "invalid_dpop_proof",
+        error_description: "DPoP proof htu does not match the request URL",
+        code: "ERR_DPOP_HTU_MISMATCH",
+      });
+      const noProof = await fetch(`${server.url}/tickets`, { headers: { authorization: `DPoP ${revoked}` } });
+      expect(noProof.status).toBe(401);
+      expect(await noProof.json()).toEqual({
+        error: "invalid_dpop_proof",
+        error_description: "the DPoP proof header is missing",
+        code: "ERR_DPOP_MISSING",
+      });
+      // With its proof, the holder of the key learns that it was revoked.
+      const held = await call(revoked);
+      expect(held.status).toBe(401);
+      expect(await held.json()).toEqual({
+        error: "invalid_token",
+        error_description: "the access token has been revoked (status list)",
+        code: "ERR_TOKEN_REVOKED",
+      });
+    });
+
     it("missing scope: 403 insufficient_scope naming the scope", async () => {
       const res = await call(d.token({ scope: "read" }), { method: "POST" });
       expect(res.status).toBe(403);

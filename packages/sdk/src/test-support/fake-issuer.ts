@@ -103,6 +103,8 @@ export interface FakeIssuer {
     write(text: string): void;
     /** Send the caught-up comment as soon as a stream opens (Deputy sends it after the replay). */
     caughtUpOnOpen: boolean;
+    /** SSE text every new stream replays first, before the caught-up comment. */
+    replayOnOpen: string;
     close(): void;
     status: number;
     opened: number;
@@ -167,6 +169,7 @@ export function fakeIssuer(): FakeIssuer {
     sse: {
       status: 200,
       caughtUpOnOpen: true,
+      replayOnOpen: "",
       opened: 0,
       lastEventIds: [],
       authorizations: [],
@@ -207,6 +210,7 @@ export function fakeIssuer(): FakeIssuer {
           start(c) {
             ctrl = c;
             streams.add(c);
+            if (d.sse.replayOnOpen !== "") c.enqueue(enc.encode(d.sse.replayOnOpen));
             // As Deputy does once any replay is written: the stream is caught up from here.
             if (d.sse.caughtUpOnOpen) c.enqueue(enc.encode(": ping 0\n\n"));
           },

@@ -2,8 +2,14 @@
  * The revocation event stream client (`GET /v1/revocations/events`, DESIGN §4): Server-Sent
  * Events read from a `fetch` body, resumed with `Last-Event-ID` after any break, reconnected with
  * exponential backoff and full jitter, and dropped when it stalls (no byte — event or `: ping`
- * heartbeat — for `heartbeatTimeoutMs`). A frame that does not parse as a revocation is an error
- * that drops the connection *without* advancing the resume point, so no revocation is skipped.
+ * heartbeat — for `heartbeatTimeoutMs`). A frame that does not parse as a revocation, or one
+ * larger than `maxEventLength`, is an error that drops the connection *without* advancing the
+ * resume point, so no revocation is skipped.
+ *
+ * Freshness ({@link RevocationStream.lastFrameAt}) advances only while the stream is live: from
+ * the comment that ends a (re)connection's replay, on each whole frame after it. Neither opening a
+ * connection nor bytes of a replay do: a stream that reconnects forever because the same event
+ * fails each time must not look fresh, or a verifier would trust it for revocations it never got.
  *
  * @example
  * const stream = new RevocationStream({ url, authorization: `Basic ${b64}`, fetch, now: Date.now, onRevocation: (e) => index.apply(e.cascade) });
@@ -40,6 +46,7 @@ export class EventStreamError extends Error {
     readonly code:
       | "ERR_EVENT_STREAM_CONNECT"
       | "ERR_EVENT_STREAM_GARBAGE"
+      | "ERR_EVENT_STREAM_EVENT_TOO_LARGE"
       | "ERR_EVENT_STREAM_STALLED"
       | "ERR_EVENT_STREAM_CLOSED",
     message: string,
@@ -66,8 +73,9 @@ export interface RevocationStreamOptions {
   maxBackoffMs?: number;
   /**
    * Bound on one event's `data` (characters, one more per `data` line): a bigger event is an
-   * `ERR_EVENT_STREAM_GARBAGE` error that drops the connection. Default 16 MiB
-   * ({@link DEFAULT_REVOCATION_EVENT_LENGTH}).
+   * `ERR_EVENT_STREAM_EVENT_TOO_LARGE` error that drops the connection; since the server replays
+   * it on every resumption, the stream stays down (backing off) until the bound is raised. Default
+   * 16 MiB ({@link DEFAULT_REVOCATION_EVENT_LENGTH}).
    */
   maxEventLength?: number;
   /** Resume after this id on the first connection. */
@@ -133,6 +141,9 @@ export class RevocationStream {
   #connected = false;
   /** A response is being read (live or still replaying): what the stall check watches. */
   #reading = false;
+  /** Epoch ms of the last byte on the open response (what the stall check watches). */
+  #lastByteAt = Number.NEGATIVE_INFINITY;
+  /** Epoch ms of the last whole frame while live (how fresh the revocation knowledge is). */
   #lastFrameAt = Number.NEGATIVE_INFINITY;
   #coveredSince = Number.POSITIVE_INFINITY;
   #connects = 0;
@@ -155,7 +166,10 @@ export class RevocationStream {
     return this.#connected;
   }
 
-  /** Epoch ms of the last byte received on an open connection (the stream is known complete up to then). */
+  /**
+   * Epoch ms of the last whole frame (event or comment) received while live, that is after the
+   * replay of the current connection: the stream is known complete up to then.
+   */
   get lastFrameAt(): number {
     return this.#lastFrameAt;
   }
@@ -219,7 +233,7 @@ export class RevocationStream {
   }
 
   #checkStall(): void {
-    if (this.#reading && this.#o.now() - this.#lastFrameAt > this.#timeout()) {
+    if (this.#reading && this.#o.now() - this.#lastByteAt > this.#timeout()) {
       this.#fail(
         new EventStreamError("ERR_EVENT_STREAM_STALLED", `no event or heartbeat for ${this.#timeout()} ms`),
       );
@@ -298,8 +312,8 @@ export class RevocationStream {
     // revocations; until then the status list decides.
     this.#reading = true;
     this.#connects++;
-    this.#lastFrameAt = this.#o.now();
-    if (this.#coveredSince === Number.POSITIVE_INFINITY) this.#coveredSince = this.#lastFrameAt;
+    this.#lastByteAt = this.#o.now();
+    if (this.#coveredSince === Number.POSITIVE_INFINITY) this.#coveredSince = this.#lastByteAt;
     let gotFrame = false;
     let garbage: EventStreamError | undefined;
     const parser = new SseParser(
@@ -308,10 +322,12 @@ export class RevocationStream {
           if (garbage) return;
           garbage = this.#onEvent(e);
           gotFrame = true;
+          if (!garbage && this.#connected) this.#lastFrameAt = this.#o.now();
         },
         onComment: () => {
           gotFrame = true;
           this.#connected = true;
+          this.#lastFrameAt = this.#o.now();
         },
         onRetry: (ms) => {
           this.#backoffMs = Math.max(100, Math.min(ms, this.#o.maxBackoffMs ?? 30_000));
@@ -326,11 +342,18 @@ export class RevocationStream {
       for (;;) {
         const { done, value } = await reader.read();
         if (done || abort.signal.aborted) return gotFrame;
-        this.#lastFrameAt = this.#o.now();
+        this.#lastByteAt = this.#o.now();
         try {
           parser.push(value);
         } catch (e) {
-          garbage = new EventStreamError("ERR_EVENT_STREAM_GARBAGE", (e as Error).message, { cause: e });
+          // The parser throws only on its bounds; a line cannot outgrow them without the event doing so.
+          garbage = new EventStreamError(
+            "ERR_EVENT_STREAM_EVENT_TOO_LARGE",
+            `${(e as Error).message}: a revocation event beyond maxEventLength (${this.#maxEvent()} characters) ` +
+              "cannot be applied, and the server replays it on every reconnection; until maxEventLength is " +
+              "raised the stream stays down and status lists decide (failing closed past maxStalenessMs)",
+            { cause: e },
+          );
         }
         if (garbage) throw garbage;
       }

@@ -265,7 +265,7 @@ describe("revocation via the event stream", () => {
     await vi.waitFor(() => expect(v.health().lastEventId).toBe(1));
     d.sse.status = 503; // keep it down once dropped, so the fallback is what answers
     for (let i = 0; i < 100; i++) d.sse.write(`data: ${"x".repeat(100)}\n`);
-    await vi.waitFor(() => expect(errors).toContain("ERR_EVENT_STREAM_GARBAGE"));
+    await vi.waitFor(() => expect(errors).toContain("ERR_EVENT_STREAM_EVENT_TOO_LARGE"));
     await vi.waitFor(() => expect(v.health().streamConnected).toBe(false));
     await vi.waitFor(() => expect(d.sse.opened).toBeGreaterThanOrEqual(2)); // reconnecting
     expect(d.sse.lastEventIds.at(-1)).toBe("1");
@@ -277,6 +277,37 @@ describe("revocation via the event stream", () => {
       d.token({ status: { status_list: { idx, uri: `${ISSUER}/v1/status/lists/0` } } });
     expect(await refusal(v.verifyToken(at(5), ELSEWHERE))).toBe("ERR_TOKEN_REVOKED");
     await v.verifyToken(at(6), ELSEWHERE);
+  });
+
+  it("an oversized event the server replays on every reconnection never makes the stream look fresh: without a status list the verifier fails closed past the bound", async () => {
+    const { d, v, errors } = setup({ revocation: { maxEventLength: 4_096, maxStalenessMs: 10_000 } });
+    await connected(v, d);
+    d.sse.write(revocationFrame(1, { agents: ["agt_1"] }));
+    await vi.waitFor(() => expect(v.health().lastEventId).toBe(1));
+    d.clock.now += 1_000;
+    const token = d.token();
+    d.statusListFails = true;
+    await v.verifyToken(token, ELSEWHERE); // live and covering: the stream answers
+    const frameAt = v.health().streamLastFrameAt;
+    // Event 2 is too big; the server keeps it for every resumption after event 1.
+    const oversized = `id: 2\nevent: revocation\ndata: ${"x".repeat(5_000)}\n\n`;
+    d.sse.replayOnOpen = oversized;
+    d.sse.write(oversized);
+    await vi.waitFor(() => expect(errors).toContain("ERR_EVENT_STREAM_EVENT_TOO_LARGE"));
+    // Past the bound, while the stream keeps reconnecting and receiving the replay.
+    d.clock.now += 11_000;
+    const opened = d.sse.opened;
+    await vi.waitFor(() => expect(d.sse.opened).toBeGreaterThanOrEqual(opened + 2));
+    expect(d.sse.lastEventIds.at(-1)).toBe("1");
+    expect(v.health()).toMatchObject({ streamConnected: false, streamLastFrameAt: frameAt, lastEventId: 1 });
+    const e = await v.verifyToken(token, ELSEWHERE).catch((x: unknown) => x);
+    expect(e).toMatchObject({ code: "ERR_REVOCATION_STATE_STALE", status: 503 });
+    expect(errors.filter((c) => c.startsWith("ERR_EVENT_STREAM"))).toEqual(
+      expect.arrayContaining(["ERR_EVENT_STREAM_EVENT_TOO_LARGE"]),
+    );
+    expect(
+      errors.every((c) => c === "ERR_EVENT_STREAM_EVENT_TOO_LARGE" || c === "ERR_STATUS_LIST_FETCH"),
+    ).toBe(true);
   });
 
   it("a stalled stream (no heartbeat) is dropped and reconnected; meanwhile the status list answers", async () => {

@@ -443,6 +443,23 @@ for (const [name, b] of BACKENDS) {
         }
       });
 
+      it("the proof is checked before revocation: without a valid one, a revoked token's state is not told", async () => {
+        const { d, v } = setup({ allowBearer: true });
+        const status = { status_list: { idx: 3, uri: `${ISSUER}/v1/status/lists/0` } };
+        const token = d.token({ status });
+        d.revoked.set(0, [3]);
+        const wrongUrl = request(d, token, { proofUrl: `${AUDIENCE}/other` });
+        expect(await refusal(v.verify(wrongUrl))).toBe("ERR_DPOP_HTU_MISMATCH");
+        const viaToken = v.verifyToken(token, {
+          dpop: { proof: wrongUrl.headers.dpop, method: "GET", url: URL_ },
+        });
+        expect(await refusal(viaToken)).toBe("ERR_DPOP_HTU_MISMATCH");
+        expect(await refusal(v.verifyToken(token))).toBe("ERR_DPOP_PROOF_REQUIRED");
+        const asBearer = { method: "GET", url: URL_, headers: { authorization: `Bearer ${token}` } };
+        expect(await refusal(v.verify(asBearer))).toBe("ERR_TOKEN_NOT_BEARER");
+        expect(await refusal(v.verify(request(d, token)))).toBe("ERR_TOKEN_REVOKED");
+      });
+
       it("a proof for another URL or method is refused", async () => {
         const { d, v } = setup();
         const token = d.token();

@@ -150,7 +150,11 @@ export interface VerifierOptions {
 /** Where this verifier's revocation knowledge comes from, for health checks. */
 export interface RevocationHealth {
   streamConnected: boolean;
-  /** Epoch ms of the last byte from the stream. */
+  /**
+   * Epoch ms of the last whole frame while the stream was live (after the replay of its
+   * connection): what the stream's freshness is measured from. A connection that replays, or
+   * fails, does not move it.
+   */
   streamLastFrameAt: number;
   lastEventId: number;
   revokedTokens: number;
@@ -355,14 +359,21 @@ export class Verifier {
         "this resource accepts DPoP-bound tokens only (Authorization: DPoP)",
       );
     }
-    const caller = await this.#verifyAccessToken(token, false);
-    if (scheme === "bearer") {
-      // RFC 9449 §7.1: a DPoP-bound token presented as Bearer is a stolen-token attempt, refused.
-      if (caller.jkt !== undefined)
-        throw refuse("ERR_TOKEN_NOT_BEARER", "a DPoP-bound token must be sent with Authorization: DPoP");
-    } else {
-      await this.#checkProof(token, caller, { proof: proof ?? "", method: request.method, url: request.url });
-    }
+    // The presentation (the proof, or a bound token sent as Bearer) is checked before revocation,
+    // so a caller who cannot present the token learns nothing about its revocation state.
+    const caller = await this.#verifyAccessToken(
+      token,
+      scheme === "bearer"
+        ? (c) => {
+            // RFC 9449 §7.1: a DPoP-bound token presented as Bearer is a stolen-token attempt, refused.
+            if (c.jkt !== undefined)
+              throw refuse(
+                "ERR_TOKEN_NOT_BEARER",
+                "a DPoP-bound token must be sent with Authorization: DPoP",
+              );
+          }
+        : (c) => this.#checkProof(token, c, { proof: proof ?? "", method: request.method, url: request.url }),
+    );
     if (options.requiredScope !== undefined) requireScope(caller, options.requiredScope);
     return caller;
   }
@@ -383,15 +394,27 @@ export class Verifier {
    */
   verifyToken(token: string, options: VerifyTokenOptions = {}): Promise<VerifiedCaller> {
     const dpop = options?.dpop;
-    // No wrapper promise when there is no proof to check here (the cold path is latency-bound).
-    // A token that is not DPoP-bound is a bearer token: only where `allowBearer` says so.
-    const refuseUnbound = !this.#o.allowBearer;
-    if (dpop === undefined || dpop === "checked-elsewhere")
-      return this.#verifyAccessToken(token, dpop === undefined, refuseUnbound);
-    return this.#verifyAccessToken(token, false, false).then(async (caller) => {
-      await this.#checkProof(token, caller, dpop);
-      return caller;
-    });
+    if (dpop === undefined || dpop === "checked-elsewhere") {
+      const refuseBound = dpop === undefined;
+      // A token that is not DPoP-bound is a bearer token: only where `allowBearer` says so.
+      const refuseUnbound = !this.#o.allowBearer;
+      return this.#verifyAccessToken(token, (c) => {
+        // RFC 9449 §7.1: a DPoP-bound token is only good with a proof by its key.
+        if (refuseBound && c.jkt !== undefined) {
+          throw refuse(
+            "ERR_DPOP_PROOF_REQUIRED",
+            'the access token is DPoP-bound (cnf.jkt): verifyToken needs its DPoP proof, or dpop: "checked-elsewhere"',
+          );
+        }
+        if (refuseUnbound && c.jkt === undefined) {
+          throw refuse(
+            "ERR_BEARER_NOT_ALLOWED",
+            "the access token is not DPoP-bound, and this verifier accepts bearer tokens only with allowBearer",
+          );
+        }
+      });
+    }
+    return this.#verifyAccessToken(token, (c) => this.#checkProof(token, c, dpop));
   }
 
   /** RFC 9449 §4.3 and §7.1: the proof of possession of the key the token is bound to. */
@@ -417,13 +440,14 @@ export class Verifier {
   }
 
   /**
-   * The token alone: signature (skipped for a token seen before), claims, lifetime, then — when
-   * `refuseBound` — a bound token with no proof to come, and revocation.
+   * The token: signature (skipped for a token seen before), claims, lifetime, then `presented`
+   * (the DPoP proof, or what a token without one must be), and only then revocation. In that
+   * order a token refused anyway costs no status-list fetch, and a caller without a valid proof
+   * cannot learn whether the token was revoked.
    */
   async #verifyAccessToken(
     token: string,
-    refuseBound: boolean,
-    refuseUnbound = false,
+    presented: (caller: VerifiedCaller) => void | Promise<void>,
   ): Promise<VerifiedCaller> {
     this.#startStream();
     const nowMs = this.#now();
@@ -446,22 +470,12 @@ export class Verifier {
       // Freezes the claims in place: what we return is what the cache holds.
       this.#cache.set(token, claims, verified.kid);
     }
-    // RFC 9449 §7.1: a DPoP-bound token is only good with a proof by its key; before the
-    // revocation check, so a token refused anyway costs no status-list fetch.
-    if (refuseBound && claims.cnf !== undefined) {
-      throw refuse(
-        "ERR_DPOP_PROOF_REQUIRED",
-        'the access token is DPoP-bound (cnf.jkt): verifyToken needs its DPoP proof, or dpop: "checked-elsewhere"',
-      );
-    }
-    if (refuseUnbound && claims.cnf === undefined) {
-      throw refuse(
-        "ERR_BEARER_NOT_ALLOWED",
-        "the access token is not DPoP-bound, and this verifier accepts bearer tokens only with allowBearer",
-      );
-    }
+    const caller = callerOf(claims);
+    // Synchronous checks need no await (the warm path stays free of microtasks).
+    const checked = presented(caller);
+    if (checked instanceof Promise) await checked;
     if (!this.#revocationDecided(claims, nowMs)) await this.#checkRevocation(claims, nowMs);
-    return callerOf(claims);
+    return caller;
   }
 
   /**

@@ -18,6 +18,7 @@
  */
 import type { Clock } from "../clock.js";
 import { type AuditRecord, type EntryTemplate, renderEntry, type Store } from "../store/index.js";
+import { type RefusalSummary, RefusalThrottle, type RefusalThrottleOptions } from "./refusal-throttle.js";
 
 export type Decision = "allowed" | "denied" | "info";
 
@@ -70,11 +71,40 @@ export class Audit {
 
   #queue: Pending[] = [];
   #flushing = false;
+  /** Counts refusals without an authenticated caller ({@link recordRefusal}). */
+  readonly refusals: RefusalThrottle;
 
   constructor(
     private readonly store: Store,
     private readonly clock: Clock,
-  ) {}
+    refusals: RefusalThrottleOptions = { limit: 20, windowMs: 60_000 },
+  ) {
+    this.refusals = new RefusalThrottle(clock, refusals);
+  }
+
+  /**
+   * Records a refusal that no authenticated caller stands behind, keyed by `source` (the client
+   * address): the first few per window are appended like {@link record}; the rest are counted
+   * into one `audit.refusals_suppressed` entry once their window has closed (audit/refusal-throttle.ts).
+   * Returns the entry's index, or null when it was only counted. Authenticated decisions use
+   * {@link record}: every one of them is an entry.
+   */
+  async recordRefusal(event: AuditEvent, source: string): Promise<number | null> {
+    const { record, due } = this.refusals.admit(event.action, source);
+    const summaries = due.map((s) => this.record(suppressedEvent(s)));
+    const index = record ? this.record(event) : null;
+    await Promise.all(summaries);
+    return index;
+  }
+
+  /**
+   * Appends the summaries of the refusal windows that have closed (`all`: every window, open ones
+   * too, as at shutdown). serve.ts calls it every minute, so a flood that stopped is summarised.
+   */
+  async flushRefusals(options: { all?: boolean } = {}): Promise<void> {
+    const due = this.refusals.due(options.all ? Number.POSITIVE_INFINITY : this.clock.now());
+    await Promise.all(due.map((s) => this.record(suppressedEvent(s))));
+  }
 
   /**
    * Appends one entry and returns its index: inside `tx` when given (it commits with the change it
@@ -147,6 +177,24 @@ export class Audit {
         if (this.#queue.length > 0) this.#flush();
       });
   }
+}
+
+/** The one entry standing for refusals the throttle left out of the log. */
+function suppressedEvent(s: RefusalSummary): AuditEvent {
+  const from = new Date(s.from).toISOString();
+  return {
+    action: "audit.refusals_suppressed",
+    decision: "denied",
+    actor: { agent: null, chain: [], principal: null, kind: "anonymous" },
+    details: {
+      refused_action: s.action,
+      source: s.source,
+      suppressed: s.suppressed,
+      window_start: from,
+      window_end: new Date(s.until).toISOString(),
+      summary: `suppressed ${s.suppressed} similar ${s.action} refusals from ${s.source} in the ${(s.until - s.from) / 1000} s from ${from}`,
+    },
+  };
 }
 
 function fieldsOf(event: AuditEvent, at: number): Omit<AuditRecord, "index" | "entry"> {

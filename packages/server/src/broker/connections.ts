@@ -110,6 +110,7 @@ export async function createConnection(
           // A connection's resource accepts any agent's provenance unless an admin sets a policy.
           requireProvenance: false,
           codeDigests: null,
+          acceptUnboundProvenance: false,
           createdAt: now,
         };
         await tx.resources.create(resource);

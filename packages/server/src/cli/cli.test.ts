@@ -126,6 +126,7 @@ describe("deputy CLI against a live server", () => {
       builtin: false,
       require_provenance: false,
       code_digests: null,
+      accept_unbound_provenance: false,
       created_at: ISO,
       client_secret: expect.any(String),
     });

@@ -5,7 +5,7 @@
  * the old key from master.key, restart. Run `npx tsc -b` first (the CLI runs from dist/).
  */
 import { mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { masterKeyId } from "../crypto/master-key-ring.js";
@@ -130,5 +130,23 @@ describe("deputy keys rotate-master, master-status, rewrap", () => {
     expect(missing.code).toBe(1);
     expect(missing.stderr).toContain("ERR_MASTER_KEY_FILE");
     expect(missing.stderr).toContain("master.key does not exist");
+  });
+
+  it("refuses while another master-key change holds master.key.lock, telling the operator what to do", async () => {
+    const lock = join(dataDir, "master.key.lock");
+    const before = await readFile(join(dataDir, "master.key"), "utf8");
+    await writeFile(lock, `${process.pid} ${hostname()}\n`);
+    try {
+      const held = await cli(["keys", "rotate-master", "--data-dir", dataDir]);
+      expect(held.code).toBe(1);
+      expect(held.stderr).toContain("ERR_MASTER_KEY_LOCKED");
+      expect(held.stderr).toContain(`${lock} is held by process ${process.pid} on ${hostname()}`);
+      expect(held.stderr).toContain(
+        `wait for it to finish and run this again; if no such command is running`,
+      );
+      expect(await readFile(join(dataDir, "master.key"), "utf8")).toBe(before);
+    } finally {
+      await rm(lock, { force: true });
+    }
   });
 });

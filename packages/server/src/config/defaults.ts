@@ -102,6 +102,16 @@ export const SETTINGS = {
     default: "info",
     env: "DEPUTY_LOG_LEVEL",
   },
+  auditRefusalsPerWindow: {
+    doc: "Refusals without an authenticated caller (unknown enrollment codes, bad proof-of-work challenges, rate-limited registrations, failed client authentication, missing or bad bearer tokens) audited one by one per client address and action in each `auditRefusalWindow`; the rest of the window's become one `audit.refusals_suppressed` entry with their count, so an unauthenticated flood cannot grow the audit log without bound. Authenticated decisions are always audited one by one.",
+    default: 20,
+    env: "DEPUTY_AUDIT_REFUSALS_PER_WINDOW",
+  },
+  auditRefusalWindow: {
+    doc: "Seconds of one window of `auditRefusalsPerWindow`.",
+    default: 60,
+    env: "DEPUTY_AUDIT_REFUSAL_WINDOW",
+  },
   auditLedger: {
     doc: "Run the audit ledger's integrator here (Merkle tree and signed checkpoints, ≤ 1 s behind the log). `false` only appends entries; another process on the same database must integrate, or checkpoints stop advancing.",
     default: true,
@@ -251,7 +261,11 @@ export function resolveConfig(
       "revocationEventRetention must be at least maxAccessTokenTtl + clockSkew, or a verifier resuming its event stream could miss a revocation of a live token",
     );
   }
+  if (!Number.isInteger(config.auditRefusalsPerWindow) || config.auditRefusalsPerWindow < 1) {
+    throw new Error("auditRefusalsPerWindow must be an integer of at least 1");
+  }
   for (const key of [
+    "auditRefusalWindow",
     "revocationHeartbeat",
     "revocationPollInterval",
     "revocationStreamBuffer",

@@ -8,8 +8,10 @@
  */
 import { DeputyError, type ErrorCode } from "@deputy/protocol";
 import type { FastifyError, FastifyReply, FastifyRequest } from "fastify";
+import type { AuditEvent } from "../audit/record.js";
 import type { Deputy } from "../context.js";
 import { actorOf } from "../identity/caller.js";
+import { clientAddressKey } from "../provision/index.js";
 import { StoreConflictError } from "../store/index.js";
 import { callerOf } from "./auth.js";
 
@@ -126,17 +128,20 @@ export function errorHandler(d: Deputy) {
     // The token endpoint audits its own refusals, with the agent the request claimed to be.
     if (e && isAuthorizationDecision(e) && request.routeOptions.url !== "/oauth/token") {
       const caller = callerOf(request);
-      await d.audit
-        .record({
-          action: "request.denied",
-          decision: "denied",
-          actor: caller ? actorOf(caller) : { agent: null, chain: [], principal: null, kind: "anonymous" },
-          tokenId: caller?.kind === "agent" ? caller.tokenId : null,
-          grantId: caller?.kind === "agent" ? caller.grantId : null,
-          request: { method: request.method, url: auditedPath(request) },
-          details: { code: e.code, route: request.routeOptions.url ?? null },
-        })
-        .catch((error: unknown) => request.log.error({ err: error }, "audit of a refusal failed"));
+      const event: AuditEvent = {
+        action: "request.denied",
+        decision: "denied",
+        actor: caller ? actorOf(caller) : { agent: null, chain: [], principal: null, kind: "anonymous" },
+        tokenId: caller?.kind === "agent" ? caller.tokenId : null,
+        grantId: caller?.kind === "agent" ? caller.grantId : null,
+        request: { method: request.method, url: auditedPath(request) },
+        details: { code: e.code, route: request.routeOptions.url ?? null },
+      };
+      // A caller that did not authenticate is throttled per client address (audit/refusal-throttle.ts).
+      await (caller
+        ? d.audit.record(event)
+        : d.audit.recordRefusal(event, clientAddressKey(request.ip))
+      ).catch((error: unknown) => request.log.error({ err: error }, "audit of a refusal failed"));
     }
     if (e) return oauth ? sendOAuthError(reply, e) : sendProblem(reply, e);
     request.log.error({ err }, "unhandled error");

@@ -324,6 +324,7 @@ describe("grants and resources", () => {
       builtin: false,
       require_provenance: false,
       code_digests: null,
+      accept_unbound_provenance: false,
       created_at: new Date(T0).toISOString(),
       client_secret: expect.stringMatching(/^drs_/),
     });

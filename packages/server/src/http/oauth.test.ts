@@ -3,8 +3,9 @@
  * RFC 7009 revocation, including the attacks of issue #2 by name.
  */
 import { createHmac, createPublicKey } from "node:crypto";
+import { inflateSync } from "node:zlib";
 import { CLIENT_ASSERTION_TYPE_JWT_BEARER } from "@deputy/protocol";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { clientAssertion, dpopProof, signJwt, testKey, testP256Key } from "../test-support/keys.js";
 import {
   clientCredentials,
@@ -502,6 +503,31 @@ describe("revocation endpoint (RFC 7009)", () => {
     );
     oauthError(res, 400, "unauthorized_client");
     expect((await introspectAs(t, s.resource, token)).json().active).toBe(true);
+  });
+
+  it("a local revocation invalidates the status lists once, before it answers, and the next list shows it", async () => {
+    const token = await getToken(t, s.agent, s.agentKey);
+    const idx = decodeJwt(token).payload.status.status_list.idx as number;
+    expect((await t.app.inject({ method: "GET", url: "/v1/status/lists/0" })).statusCode).toBe(200);
+    const invalidations = vi.spyOn(t.deputy.statusLists, "invalidate");
+    const jti = decodeJwt(token).payload.jti as string;
+    const res = await t.api("POST", "/v1/revocations", { target: jti });
+    expect(res.statusCode).toBe(200);
+    expect(res.json()).toEqual({
+      target: jti,
+      revoked: { principals: 0, agents: 0, grants: 0, tokens: 1 },
+      agents: [],
+      grants: [],
+    });
+    expect(invalidations).toHaveBeenCalledTimes(1);
+    const list = await t.app.inject({ method: "GET", url: "/v1/status/lists/0" });
+    expect(list.statusCode).toBe(200);
+    const lst = decodeJwt(list.body).payload.status_list.lst as string;
+    const bits = inflateSync(Buffer.from(lst, "base64url"));
+    expect((bits[idx >> 3]! >> (idx & 7)) & 1).toBe(1);
+    // A revocation that changes nothing (already revoked) publishes no event: no invalidation.
+    expect((await t.api("POST", "/v1/revocations", { target: jti })).statusCode).toBe(200);
+    expect(invalidations).toHaveBeenCalledTimes(1);
   });
 
   it("unknown or garbage tokens answer 200 (§2.2)", async () => {

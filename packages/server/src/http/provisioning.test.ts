@@ -382,6 +382,7 @@ describe("provenance", () => {
       verified: true,
       iss: LAUNCHER,
       code_digest: "sha256:good",
+      bound: true,
     });
   });
 
@@ -443,14 +444,14 @@ describe("provenance", () => {
     });
     expect(pinnedRes.json()).toMatchObject({ require_provenance: false, code_digests: ["sha256:good"] });
 
-    const make = async (seed: number, provenance?: Record<string, unknown>) => {
+    const make = async (seed: number, provenance?: (key: TestKey) => Record<string, unknown>) => {
       const key = testKey(seed);
       const a = await expectOk(
         t.api("POST", "/v1/agents", {
           principal: s.principal,
           name: `a${seed}`,
           jwks: { keys: [key.publicJwk] },
-          ...(provenance ? { provenance } : {}),
+          ...(provenance ? { provenance: provenance(key) } : {}),
         }),
       );
       await expectOk(
@@ -463,9 +464,12 @@ describe("provenance", () => {
       );
       return { id: a.id as string, key };
     };
-    const plain = await make(70, { model: "self" });
-    const good = await make(71, { software_statement: statement(launcher) });
-    const bad = await make(72, { software_statement: statement(launcher, { code_digest: "sha256:bad" }) });
+    const bound = (key: TestKey, claims: Record<string, unknown> = {}) => ({
+      software_statement: statement(launcher, { cnf: { jkt: key.kid }, ...claims }),
+    });
+    const plain = await make(70, () => ({ model: "self" }));
+    const good = await make(71, (key) => bound(key));
+    const bad = await make(72, (key) => bound(key, { code_digest: "sha256:bad" }));
 
     const refusedStrict = await clientCredentials(t, plain.id, plain.key, { resource: strict });
     expect(refusedStrict.statusCode).toBe(400);
@@ -514,6 +518,69 @@ describe("provenance", () => {
     expect(updates.items).toHaveLength(3);
   });
 
+  it("leaked-unbound-statement: a grandfathered issuer's unbound statement passes neither code_digests nor require_provenance unless the resource accepts unbound provenance", async () => {
+    await deputy();
+    const s = await setupStory(t);
+    const launcher = testKey(90);
+    await registerLauncher(launcher); // require_key_binding: false, as migration 006 left older issuers
+    const strict = "https://strict.example.test";
+    const pinned = "https://pinned.example.test";
+    await expectOk(t.api("POST", "/v1/resources", { audience: strict, name: "S", require_provenance: true }));
+    const pinnedRes = await expectOk(
+      t.api("POST", "/v1/resources", { audience: pinned, name: "P", code_digests: ["sha256:good"] }),
+    );
+    expect(pinnedRes.accept_unbound_provenance).toBe(false);
+    // Anyone holding the launcher's statement (a CI log) registers an agent of their own with it.
+    const key = testKey(73);
+    const thief = await expectOk(
+      t.api("POST", "/v1/agents", {
+        principal: s.principal,
+        name: "thief",
+        jwks: { keys: [key.publicJwk] },
+        provenance: { software_statement: statement(launcher) },
+      }),
+    );
+    expect(thief.provenance.verified).toMatchObject({ code_digest: "sha256:good", bound: false });
+    await expectOk(
+      t.api("POST", "/v1/grants", {
+        agent: thief.id,
+        scopes: ["read"],
+        resources: [strict, pinned, TEST_RESOURCE],
+        expires_at: iso(T0 + 3_600_000),
+      }),
+    );
+    for (const audience of [strict, pinned]) {
+      const refused = await clientCredentials(t, thief.id, key, { resource: audience });
+      expect(refused.statusCode).toBe(400);
+      expect(refused.json()).toEqual({
+        error: "invalid_target",
+        error_description: `resource ${audience} accepts only provenance bound to the agent's key; the software statement of agent ${thief.id} from ${LAUNCHER} was not bound (cnf.jkt)`,
+      });
+    }
+    // A resource without provenance requirements gets the token; agent_prov tells it the label is unbound.
+    const open = await getToken(t, thief.id, key);
+    expect(decodeJwt(open).payload.agent_prov).toEqual({
+      verified: true,
+      iss: LAUNCHER,
+      code_digest: "sha256:good",
+      bound: false,
+    });
+    // An operator who keeps a launcher that cannot bind opts the resource in, explicitly.
+    const patched = await t.api("PATCH", `/v1/resources/${pinnedRes.id}`, {
+      accept_unbound_provenance: true,
+    });
+    expect(patched.statusCode).toBe(200);
+    expect(patched.json()).toMatchObject({ code_digests: ["sha256:good"], accept_unbound_provenance: true });
+    expect((await clientCredentials(t, thief.id, key, { resource: pinned })).statusCode).toBe(200);
+    expect((await clientCredentials(t, thief.id, key, { resource: strict })).statusCode).toBe(400);
+    const updated = await expectOk(t.api("GET", "/v1/audit/events?action=resource.updated"));
+    expect(updated.items[0].entry.details).toEqual({
+      require_provenance: false,
+      code_digests: ["sha256:good"],
+      accept_unbound_provenance: true,
+    });
+  });
+
   it("a delegated (token-exchange) token also meets the resource's provenance requirement", async () => {
     await deputy();
     const s = await setupStory(t, { depth: 2 });
@@ -534,7 +601,9 @@ describe("provenance", () => {
       );
       return { id: a.id as string, key };
     };
-    const parentAgent = await make(130, null, { software_statement: statement(launcher) });
+    const parentAgent = await make(130, null, {
+      software_statement: statement(launcher, { cnf: { jkt: testKey(130).kid } }),
+    });
     await expectOk(
       t.api("POST", "/v1/grants", {
         agent: parentAgent.id,
@@ -546,7 +615,7 @@ describe("provenance", () => {
     );
     const plainSub = await make(131, parentAgent.id, { model: "self" });
     const verifiedSub = await make(132, parentAgent.id, {
-      software_statement: statement(launcher, { sub: "run-43" }),
+      software_statement: statement(launcher, { sub: "run-43", cnf: { jkt: testKey(132).kid } }),
     });
     const parentToken = await getToken(t, parentAgent.id, parentAgent.key, { resource: strict });
     const exchange = (sub: { id: string; key: TestKey }) => {
@@ -577,6 +646,7 @@ describe("provenance", () => {
       verified: true,
       iss: LAUNCHER,
       code_digest: "sha256:good",
+      bound: true,
     });
   });
 

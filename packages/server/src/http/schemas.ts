@@ -66,16 +66,22 @@ export const CreateResourceBody = z.strictObject({
   allow_bearer: z.boolean().optional(),
   require_provenance: z.boolean().optional(),
   code_digests: z.array(z.string().min(1).max(200)).min(1).max(100).optional(),
+  accept_unbound_provenance: z.boolean().optional(),
 });
 
 export const UpdateResourceBody = z
   .strictObject({
     require_provenance: z.boolean().optional(),
     code_digests: z.array(z.string().min(1).max(200)).min(1).max(100).nullable().optional(),
+    accept_unbound_provenance: z.boolean().optional(),
   })
-  .refine((b) => b.require_provenance !== undefined || b.code_digests !== undefined, {
-    message: "set require_provenance and/or code_digests",
-  });
+  .refine(
+    (b) =>
+      b.require_provenance !== undefined ||
+      b.code_digests !== undefined ||
+      b.accept_unbound_provenance !== undefined,
+    { message: "set require_provenance, code_digests and/or accept_unbound_provenance" },
+  );
 
 const jwks = z.strictObject({ keys: z.array(z.record(z.string(), z.unknown())).min(1).max(10) });
 /** Self-asserted fields, plus `software_statement` (a JWT from a registered provenance issuer). */

@@ -91,6 +91,7 @@ export function resourceJson(r: ResourceRecord) {
     builtin: r.builtin,
     require_provenance: r.requireProvenance,
     code_digests: r.codeDigests,
+    accept_unbound_provenance: r.acceptUnboundProvenance,
     created_at: iso(r.createdAt),
   };
 }

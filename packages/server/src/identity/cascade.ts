@@ -175,9 +175,9 @@ export async function appendRevocationEvent(
 }
 
 /**
- * After the revocation committed: drops cached status lists and delivers the event to this
- * process's subscribers (the RevocationIndex, SSE streams) before the caller answers, without
- * reading it back when it is the next one. Other processes hear of it through the store (NOTIFY on
+ * After the revocation committed: delivers the event to this process's subscribers (the
+ * RevocationIndex, the status-list cache, SSE streams) before the caller answers, without reading
+ * it back when it is the next one. Other processes hear of it through the store (NOTIFY on
  * PostgreSQL, a poll on SQLite).
  *
  * @example
@@ -191,8 +191,11 @@ export async function publishRevocation(
   event: { eventId: number | null; cascade: RevocationCascade },
 ): Promise<void> {
   if (event.eventId === null) return;
-  d.statusLists.invalidate();
   await d.revocationFeed.publish({ id: event.eventId, at: now, target, reason, cascade: event.cascade });
+  // Delivery dropped the cached status lists (serve.ts subscribes them to the feed). Only when the
+  // feed could not read the event yet (a failed read, retried by its next poll) are they dropped
+  // here, so this answer never outruns them, and never twice.
+  if (d.revocationFeed.lastId < event.eventId) d.statusLists.invalidate();
 }
 
 function isEmpty(c: RevocationCascade): boolean {

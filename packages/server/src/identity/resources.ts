@@ -39,6 +39,7 @@ export async function createResource(
     allowBearer?: boolean | undefined;
     requireProvenance?: boolean | undefined;
     codeDigests?: string[] | undefined;
+    acceptUnboundProvenance?: boolean | undefined;
   },
 ): Promise<{ record: ResourceRecord; clientSecret: string }> {
   requireAdmin(caller, "registering a resource");
@@ -54,6 +55,7 @@ export async function createResource(
     createdAt: d.clock.now(),
     requireProvenance: input.requireProvenance ?? false,
     codeDigests: input.codeDigests ? [...new Set(input.codeDigests)] : null,
+    acceptUnboundProvenance: input.acceptUnboundProvenance ?? false,
   };
   try {
     await d.store.transaction(async (tx) => {
@@ -105,6 +107,7 @@ export async function ensureBuiltinResource(
     createdAt: now,
     requireProvenance: false,
     codeDigests: null,
+    acceptUnboundProvenance: false,
   };
   try {
     await store.resources.create(record);
@@ -116,8 +119,8 @@ export async function ensureBuiltinResource(
 }
 
 /**
- * Updates a resource's provenance requirements (admin): `require_provenance` and the
- * `code_digests` allow-list (null removes it). Applies to tokens issued from then on; tokens
+ * Updates a resource's provenance requirements (admin): `require_provenance`, the
+ * `code_digests` allow-list (null removes it) and `accept_unbound_provenance`. Applies to tokens issued from then on; tokens
  * already issued stay valid until they expire or are revoked.
  *
  * @example
@@ -127,7 +130,11 @@ export async function updateResourceProvenance(
   d: Deputy,
   caller: Caller,
   id: string,
-  change: { requireProvenance?: boolean | undefined; codeDigests?: string[] | null | undefined },
+  change: {
+    requireProvenance?: boolean | undefined;
+    codeDigests?: string[] | null | undefined;
+    acceptUnboundProvenance?: boolean | undefined;
+  },
 ): Promise<ResourceRecord> {
   requireAdmin(caller, "changing a resource");
   if (!(await d.store.resources.get(id))) throw notFound("resource", id);
@@ -136,6 +143,7 @@ export async function updateResourceProvenance(
     const r = await tx.resources.updateProvenance(id, {
       requireProvenance: change.requireProvenance,
       codeDigests,
+      acceptUnboundProvenance: change.acceptUnboundProvenance,
     });
     if (!r) throw notFound("resource", id);
     await d.audit.record(
@@ -145,7 +153,11 @@ export async function updateResourceProvenance(
         actor: actorOf(caller),
         target: id,
         resource: r.audience,
-        details: { require_provenance: r.requireProvenance, code_digests: r.codeDigests },
+        details: {
+          require_provenance: r.requireProvenance,
+          code_digests: r.codeDigests,
+          accept_unbound_provenance: r.acceptUnboundProvenance,
+        },
       },
       tx,
     );

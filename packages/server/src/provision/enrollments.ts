@@ -29,6 +29,7 @@ import type {
   Store,
 } from "../store/index.js";
 import { consumeStatement } from "./provenance.js";
+import { clientAddressKey } from "./rate-limit.js";
 import { prepareAgent, provenanceDetails } from "./register.js";
 
 export const ENROLLMENT_CODE_PREFIX = "den";
@@ -299,18 +300,24 @@ async function slotRefusal(tx: Store, id: string, now: number): Promise<DeputyEr
   return (current && whyUnusable(current, now)) ?? new DeputyError("ERR_ENROLLMENT_EXHAUSTED");
 }
 
-/** Refused registrations are audited too, attributed to the enrollment's principal. */
+/**
+ * Refused registrations are audited too, attributed to the enrollment's principal. Nobody
+ * authenticated stands behind them, so they go through the refusal throttle, per client address.
+ */
 async function refuse(
   d: Deputy,
   e: EnrollmentRecord | null,
   code: string,
   remote: string | undefined,
 ): Promise<void> {
-  await d.audit.record({
-    action: "agent.enroll_refused",
-    decision: "denied",
-    actor: { agent: null, chain: [], principal: e?.principalId ?? null, kind: "anonymous" },
-    target: e?.id ?? null,
-    details: { error: code, ...(remote ? { remote } : {}) },
-  });
+  await d.audit.recordRefusal(
+    {
+      action: "agent.enroll_refused",
+      decision: "denied",
+      actor: { agent: null, chain: [], principal: e?.principalId ?? null, kind: "anonymous" },
+      target: e?.id ?? null,
+      details: { error: code, ...(remote ? { remote } : {}) },
+    },
+    remote ? clientAddressKey(remote) : "unknown",
+  );
 }

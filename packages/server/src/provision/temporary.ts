@@ -165,11 +165,15 @@ export async function createTemporaryAgent(
   return { agent: record, grant, claimCode, expiresAt };
 }
 
+/** Anonymous refusals go through the refusal throttle, per client address (as the rate limit counts). */
 async function refuse(d: Deputy, code: string, remote: string): Promise<void> {
-  await d.audit.record({
-    action: "agent.temporary_refused",
-    decision: "denied",
-    actor: { agent: null, chain: [], principal: null, kind: "anonymous" },
-    details: { error: code, remote },
-  });
+  await d.audit.recordRefusal(
+    {
+      action: "agent.temporary_refused",
+      decision: "denied",
+      actor: { agent: null, chain: [], principal: null, kind: "anonymous" },
+      details: { error: code, remote },
+    },
+    clientAddressKey(remote),
+  );
 }

@@ -205,7 +205,11 @@ export interface ResourceStore {
    */
   updateProvenance(
     id: string,
-    change: { requireProvenance?: boolean | undefined; codeDigests?: string[] | null | undefined },
+    change: {
+      requireProvenance?: boolean | undefined;
+      codeDigests?: string[] | null | undefined;
+      acceptUnboundProvenance?: boolean | undefined;
+    },
   ): Promise<ResourceRecord | null>;
 }
 

@@ -93,6 +93,7 @@ export interface ResourcesTable {
   require_provenance: boolean | number;
   /** JSON array of allowed `code_digest` values, or null for any. */
   code_digests: string | null;
+  accept_unbound_provenance: boolean | number;
 }
 
 export interface EnrollmentsTable {

@@ -24,8 +24,8 @@ const PG_URL = process.env.DEPUTY_TEST_DATABASE_URL ?? "postgres://root@127.0.0.
 /** In CI, or when a database is configured explicitly, PostgreSQL must be tested. */
 const PG_REQUIRED = Boolean(process.env.CI || process.env.DEPUTY_TEST_DATABASE_URL);
 const PG_REACHABLE = await reachable(PG_URL);
-/** Schema versions a fresh database ends up with (001 init, 002 audit ledger, 003 revocation events, 004 broker, 005 provisioning, 006 statement binding). */
-const MIGRATIONS = 6;
+/** Schema versions a fresh database ends up with (001 init, 002 audit ledger, 003 revocation events, 004 broker, 005 provisioning, 006 statement binding, 008 unbound provenance). */
+const MIGRATIONS = ALL_MIGRATIONS.sqlite.length;
 
 /**
  * Migration 006 on a database that already has a provenance issuer (registered at 005): that

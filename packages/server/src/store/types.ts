@@ -166,6 +166,12 @@ export interface ResourceRecord {
   requireProvenance: boolean;
   /** When set, only agents whose verified `code_digest` is listed get tokens for it. */
   codeDigests: string[] | null;
+  /**
+   * Whether `requireProvenance` and `codeDigests` also accept a statement that was not bound to
+   * the agent's key (`VerifiedProvenance.bound` false). Default false: an unbound statement is a
+   * bearer assertion whoever held it could have attached to any registration.
+   */
+  acceptUnboundProvenance: boolean;
 }
 
 export interface TokenRecord {

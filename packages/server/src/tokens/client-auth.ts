@@ -35,6 +35,19 @@ export function claimedAgent(form: TokenForm): string | null {
   }
 }
 
+/** Forms whose client authentication succeeded (a refusal after it is an authenticated decision). */
+const authenticatedForms = new WeakSet<TokenForm>();
+
+/**
+ * Whether {@link authenticateAgent} accepted this form's client assertion.
+ *
+ * @example
+ * isAuthenticatedForm(form); // false until authenticateAgent(d, form) has returned
+ */
+export function isAuthenticatedForm(form: TokenForm): boolean {
+  return authenticatedForms.has(form);
+}
+
 export async function authenticateAgent(d: Deputy, form: TokenForm): Promise<AuthenticatedAgent> {
   const type = form.get("client_assertion_type");
   const assertion = form.get("client_assertion");
@@ -65,6 +78,7 @@ export async function authenticateAgent(d: Deputy, form: TokenForm): Promise<Aut
     skewSec: d.config.clockSkew,
     errorCode: "ERR_INVALID_CLIENT",
   });
+  authenticatedForms.add(form);
   return {
     agent,
     replayKey: `ca:${agent.id}:${verified.jti}`,

@@ -33,8 +33,9 @@ export interface MintInput {
 }
 
 /**
- * The compact `agent_prov` claim: verified or not, and when verified the statement's issuer and
- * code digest (the two facts a resource decides on; the rest stays on the agent record).
+ * The compact `agent_prov` claim: verified or not, and when verified the statement's issuer, code
+ * digest and whether it was bound to the agent's key (the facts a resource decides on; the rest
+ * stays on the agent record). A resource should trust `code_digest` only with `bound: true`.
  *
  * @example
  * agentProvenanceClaim(null); // { verified: false }
@@ -42,8 +43,8 @@ export interface MintInput {
 export function agentProvenanceClaim(p: VerifiedProvenance | null | undefined): AgentProvenanceClaim {
   if (!p) return { verified: false };
   return p.code_digest === null
-    ? { verified: true, iss: p.iss }
-    : { verified: true, iss: p.iss, code_digest: p.code_digest };
+    ? { verified: true, iss: p.iss, bound: p.bound }
+    : { verified: true, iss: p.iss, code_digest: p.code_digest, bound: p.bound };
 }
 
 export function accessTokenClaims(m: MintInput): AccessTokenClaims {

@@ -83,17 +83,27 @@ export async function selectGrant(d: Deputy, agent: AgentRecord, form: TokenForm
 
 /**
  * A resource may demand verified provenance, or a verified `code_digest` from its allow-list;
- * otherwise no token is minted for it (ERR_PROVENANCE_NOT_ACCEPTED, with the reason).
+ * otherwise no token is minted for it (ERR_PROVENANCE_NOT_ACCEPTED, with the reason). Either
+ * demand counts only a statement bound to the agent's key (`cnf.jkt`) unless the resource has
+ * `acceptUnboundProvenance`: an unbound statement (from an issuer without `require_key_binding`)
+ * proves only that someone held it, so a leaked one would pass the allow-list for any agent.
  *
  * @example
  * checkProvenanceAccepted(agent, resource);
  */
 export function checkProvenanceAccepted(agent: AgentRecord, resource: ResourceRecord): void {
+  if (!resource.requireProvenance && resource.codeDigests === null) return;
   const verified = agent.verifiedProvenance;
   if (resource.requireProvenance && !verified) {
     throw new DeputyError(
       "ERR_PROVENANCE_NOT_ACCEPTED",
       `resource ${resource.audience} requires verified provenance; agent ${agent.id} has ${agent.provenance ? "only self-asserted" : "no"} provenance`,
+    );
+  }
+  if (verified && !verified.bound && !resource.acceptUnboundProvenance) {
+    throw new DeputyError(
+      "ERR_PROVENANCE_NOT_ACCEPTED",
+      `resource ${resource.audience} accepts only provenance bound to the agent's key; the software statement of agent ${agent.id} from ${verified.iss} was not bound (cnf.jkt)`,
     );
   }
   if (resource.codeDigests !== null) {

@@ -1,13 +1,17 @@
 /**
  * `POST /oauth/token`: dispatches on `grant_type` and audits every decision, including refusals,
  * attributed to the agent the request claims to be (marked unauthenticated when it failed).
+ * Refusals before the client authenticated go through the refusal throttle, per client address
+ * (`remote`); once it has, every refusal is an entry.
  *
  * @example
- * const body = await tokenEndpoint(deputy, rawFormBody, request.headers.dpop);
+ * const body = await tokenEndpoint(deputy, rawFormBody, request.headers.dpop, request.ip);
  */
 import { DeputyError, GRANT_TYPE_CLIENT_CREDENTIALS, GRANT_TYPE_TOKEN_EXCHANGE } from "@deputy/protocol";
+import type { AuditEvent } from "../audit/record.js";
 import type { Deputy } from "../context.js";
-import { claimedAgent } from "./client-auth.js";
+import { clientAddressKey } from "../provision/index.js";
+import { claimedAgent, isAuthenticatedForm } from "./client-auth.js";
 import { clientCredentials } from "./client-credentials.js";
 import { tokenExchange } from "./exchange.js";
 import { parseTokenForm } from "./form.js";
@@ -17,6 +21,7 @@ export async function tokenEndpoint(
   d: Deputy,
   body: string,
   dpopHeader: string | string[] | undefined,
+  remote = "unknown",
 ): Promise<TokenResponse> {
   const form = parseTokenForm(body);
   const grantType = form.get("grant_type");
@@ -33,20 +38,22 @@ export async function tokenEndpoint(
     if (e instanceof DeputyError) {
       const agent = claimedAgent(form);
       const known = agent ? await d.store.agents.get(agent).catch(() => null) : null;
-      await d.audit
-        .record({
-          action: "token.refused",
-          decision: "denied",
-          actor: {
-            agent: known?.id ?? null,
-            chain: known?.chain ?? [],
-            principal: known?.principalId ?? null,
-            kind: "unauthenticated",
-          },
-          resource: form.getAll("resource")[0] ?? null,
-          details: { code: e.code, error: e.oauthError, reason: e.message, grant_type: grantType ?? null },
-        })
-        .catch((err) => d.log.error({ err }, "audit of a refusal failed"));
+      const event: AuditEvent = {
+        action: "token.refused",
+        decision: "denied",
+        actor: {
+          agent: known?.id ?? null,
+          chain: known?.chain ?? [],
+          principal: known?.principalId ?? null,
+          kind: "unauthenticated",
+        },
+        resource: form.getAll("resource")[0] ?? null,
+        details: { code: e.code, error: e.oauthError, reason: e.message, grant_type: grantType ?? null },
+      };
+      await (isAuthenticatedForm(form)
+        ? d.audit.record(event)
+        : d.audit.recordRefusal(event, clientAddressKey(remote))
+      ).catch((err) => d.log.error({ err }, "audit of a refusal failed"));
     }
     throw e;
   }

@@ -4,8 +4,8 @@
  * - `rotate`: a new issuer signing key; the retired one stays in the JWKS until every token it
  *   signed has expired.
  * - `rotate-master`, `promote-master`: edit `<data dir>/master.key` on this machine (no server
- *   involved; the file is rewritten atomically and never loses a key). The server reads the ring
- *   at start, so a restart follows.
+ *   involved; the file is rewritten atomically under `master.key.lock`, keeps `#` comments and
+ *   never loses a key). The server reads the ring at start, so a restart follows.
  * - `rewrap`, `master-status`: ask the running server to re-seal everything under the active
  *   master key, and which master keys the stored values still need (docs/broker.md).
  *
@@ -14,7 +14,7 @@
  */
 import { resolve } from "node:path";
 import type { Command } from "commander";
-import { addMasterKey, promoteMasterKey } from "../../config/data-dir.js";
+import { addMasterKey, MasterKeyFileLockedError, promoteMasterKey } from "../../config/data-dir.js";
 import { CliError } from "../errors.js";
 import { note, print, printFields, printJson } from "../output.js";
 import { apiFor, globals, withExample, withJson } from "./shared.js";
@@ -170,5 +170,12 @@ function envNote(): void {
 }
 
 function fileError(e: unknown): never {
+  if (e instanceof MasterKeyFileLockedError) {
+    throw new CliError(
+      "ERR_MASTER_KEY_LOCKED",
+      e.message,
+      "one master-key change at a time: let the other finish, then run this again",
+    );
+  }
   throw new CliError("ERR_MASTER_KEY_FILE", (e as Error).message, "check --data-dir (or DEPUTY_DATA_DIR)");
 }

@@ -79,14 +79,25 @@ export function registerResource(program: Command): void {
           "allow only agents with this verified code_digest (repeatable)",
           collect,
         )
-        .option("--any-code-digest", "remove the code_digest allow-list"),
+        .option("--any-code-digest", "remove the code_digest allow-list")
+        .addOption(
+          new Option(
+            "--accept-unbound-provenance <yes|no>",
+            "let the two above accept a software statement not bound to the agent's key (default no)",
+          ).choices(["yes", "no"]),
+        ),
     ),
     "deputy resource update res_… --require-provenance yes",
     "deputy resource update res_… --code-digest sha256:… --code-digest sha256:…",
   ).action(
     async (
       id: string,
-      opts: { requireProvenance?: string; codeDigest?: string[]; anyCodeDigest?: boolean },
+      opts: {
+        requireProvenance?: string;
+        codeDigest?: string[];
+        anyCodeDigest?: boolean;
+        acceptUnboundProvenance?: string;
+      },
       cmd: Command,
     ) => {
       if (opts.codeDigest && opts.anyCodeDigest)
@@ -95,10 +106,13 @@ export function registerResource(program: Command): void {
         ...(opts.requireProvenance ? { require_provenance: opts.requireProvenance === "yes" } : {}),
         ...(opts.codeDigest ? { code_digests: opts.codeDigest } : {}),
         ...(opts.anyCodeDigest ? { code_digests: null } : {}),
+        ...(opts.acceptUnboundProvenance
+          ? { accept_unbound_provenance: opts.acceptUnboundProvenance === "yes" }
+          : {}),
       };
       if (Object.keys(body).length === 0) {
         throw new UsageError(
-          "nothing to change: pass --require-provenance, --code-digest or --any-code-digest",
+          "nothing to change: pass --require-provenance, --code-digest, --any-code-digest or --accept-unbound-provenance",
         );
       }
       const r = await (await apiFor(cmd)).request<Resource>(

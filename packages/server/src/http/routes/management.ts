@@ -168,6 +168,7 @@ export function registerManagement(app: FastifyInstance, d: Deputy): void {
       allowBearer: body.allow_bearer,
       requireProvenance: body.require_provenance,
       codeDigests: body.code_digests,
+      acceptUnboundProvenance: body.accept_unbound_provenance,
     });
     reply.header("cache-control", "no-store");
     return reply.code(201).send({ ...resourceJson(record), client_secret: clientSecret });
@@ -187,6 +188,7 @@ export function registerManagement(app: FastifyInstance, d: Deputy): void {
       await updateResourceProvenance(d, c, r.params.id, {
         requireProvenance: body.require_provenance,
         codeDigests: body.code_digests,
+        acceptUnboundProvenance: body.accept_unbound_provenance,
       }),
     );
   });

@@ -29,7 +29,7 @@ function formBody(body: unknown): string {
 
 export function registerOAuth(app: FastifyInstance, d: Deputy): void {
   app.post("/oauth/token", oauth, async (request, reply) => {
-    const response = await tokenEndpoint(d, formBody(request.body), request.headers.dpop);
+    const response = await tokenEndpoint(d, formBody(request.body), request.headers.dpop, request.ip);
     reply.header("cache-control", "no-store").header("pragma", "no-cache");
     return response;
   });

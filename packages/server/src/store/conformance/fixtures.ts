@@ -131,6 +131,7 @@ export function resource(o: Partial<ResourceRecord> = {}): ResourceRecord {
     createdAt: T0,
     requireProvenance: false,
     codeDigests: null,
+    acceptUnboundProvenance: false,
     ...o,
   };
 }

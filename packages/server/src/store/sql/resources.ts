@@ -26,6 +26,7 @@ export class SqlResourceStore implements ResourceStore {
         created_at: r.createdAt,
         require_provenance: r.requireProvenance,
         code_digests: r.codeDigests === null ? null : JSON.stringify(r.codeDigests),
+        accept_unbound_provenance: r.acceptUnboundProvenance,
       }),
     );
   }
@@ -45,10 +46,21 @@ export class SqlResourceStore implements ResourceStore {
 
   async updateProvenance(
     id: string,
-    change: { requireProvenance?: boolean | undefined; codeDigests?: string[] | null | undefined },
+    change: {
+      requireProvenance?: boolean | undefined;
+      codeDigests?: string[] | null | undefined;
+      acceptUnboundProvenance?: boolean | undefined;
+    },
   ): Promise<ResourceRecord | null> {
-    const set: { require_provenance?: boolean; code_digests?: string | null } = {};
+    const set: {
+      require_provenance?: boolean;
+      code_digests?: string | null;
+      accept_unbound_provenance?: boolean;
+    } = {};
     if (change.requireProvenance !== undefined) set.require_provenance = change.requireProvenance;
+    if (change.acceptUnboundProvenance !== undefined) {
+      set.accept_unbound_provenance = change.acceptUnboundProvenance;
+    }
     if (change.codeDigests !== undefined) {
       set.code_digests = change.codeDigests === null ? null : JSON.stringify(change.codeDigests);
     }
@@ -74,5 +86,6 @@ function toResource(r: Selectable<ResourcesTable>): ResourceRecord {
     createdAt: r.created_at,
     requireProvenance: Boolean(r.require_provenance),
     codeDigests: r.code_digests === null ? null : (JSON.parse(r.code_digests) as string[]),
+    acceptUnboundProvenance: Boolean(r.accept_unbound_provenance),
   };
 }

@@ -1,0 +1,113 @@
+/**
+ * Keeps an unauthenticated flood from growing the audit log without bound. Refusals that no
+ * authenticated caller stands behind (an unknown enrollment code, a bad proof-of-work challenge, a
+ * rate-limited registration, a failed client authentication, a missing or bad bearer token) are
+ * counted per source (the action and the client address): the first `limit` of a source in each
+ * `windowMs` are audited one by one, the rest only counted, and once the window has closed one
+ * `audit.refusals_suppressed` entry records how many were left out. Authenticated decisions never
+ * pass through here.
+ *
+ * Windows are fixed (they start at a source's first refusal) and read from the injected clock, so
+ * what is recorded is deterministic. At most `maxSources` windows are tracked; refusals from
+ * further sources share one overflow window (source `*`), so memory is bounded too.
+ *
+ * @example
+ * const throttle = new RefusalThrottle(clock, { limit: 20, windowMs: 60_000 });
+ * throttle.admit("agent.enroll_refused", "203.0.113.9"); // { record: true, due: [] } (×20), then record: false
+ * clock.advance(60_000);
+ * throttle.due(); // [{ action: "agent.enroll_refused", source: "203.0.113.9", suppressed: 5, … }]
+ */
+import type { Clock } from "../clock.js";
+
+export interface RefusalThrottleOptions {
+  /** Refusals of one source audited individually per window (at least 1). */
+  limit: number;
+  /** Window length in milliseconds. */
+  windowMs: number;
+  /** Most sources tracked at once; beyond, refusals share the `*` window. */
+  maxSources?: number;
+}
+
+/** One closed window with refusals left out of the log. */
+export interface RefusalSummary {
+  action: string;
+  source: string;
+  suppressed: number;
+  /** Epoch ms: the window's first refusal. */
+  from: number;
+  /** Epoch ms: the window's end. */
+  until: number;
+}
+
+interface Window {
+  action: string;
+  source: string;
+  start: number;
+  recorded: number;
+  suppressed: number;
+}
+
+export const OVERFLOW_SOURCE = "*";
+
+export class RefusalThrottle {
+  readonly #clock: Clock;
+  readonly #limit: number;
+  readonly #windowMs: number;
+  readonly #maxSources: number;
+  /** In order of window start: each window is inserted when it opens and deleted when it closes. */
+  readonly #windows = new Map<string, Window>();
+
+  constructor(clock: Clock, options: RefusalThrottleOptions) {
+    this.#clock = clock;
+    this.#limit = Math.max(1, Math.floor(options.limit));
+    this.#windowMs = options.windowMs;
+    this.#maxSources = options.maxSources ?? 10_000;
+  }
+
+  /**
+   * Counts one refusal: `record` says whether to audit it; `due` holds the summaries of windows
+   * that closed before now (each returned once), to be audited first.
+   */
+  admit(action: string, source: string): { record: boolean; due: RefusalSummary[] } {
+    const now = this.#clock.now();
+    const due = this.due(now);
+    let w = this.#windows.get(key(action, source));
+    if (!w) {
+      const src = this.#windows.size >= this.#maxSources ? OVERFLOW_SOURCE : source;
+      w = this.#windows.get(key(action, src));
+      if (!w) {
+        w = { action, source: src, start: now, recorded: 0, suppressed: 0 };
+        this.#windows.set(key(action, src), w);
+      }
+    }
+    if (w.recorded < this.#limit) {
+      w.recorded++;
+      return { record: true, due };
+    }
+    w.suppressed++;
+    return { record: false, due };
+  }
+
+  /** Summaries of the windows closed by `now` that left refusals out; forgets those windows. */
+  due(now: number = this.#clock.now()): RefusalSummary[] {
+    const out: RefusalSummary[] = [];
+    for (const [k, w] of this.#windows) {
+      if (w.start + this.#windowMs > now) break;
+      this.#windows.delete(k);
+      if (w.suppressed > 0) {
+        out.push({
+          action: w.action,
+          source: w.source,
+          suppressed: w.suppressed,
+          from: w.start,
+          until: w.start + this.#windowMs,
+        });
+      }
+    }
+    return out;
+  }
+}
+
+function key(action: string, source: string): string {
+  return `${action}\u0000${source}`;
+}

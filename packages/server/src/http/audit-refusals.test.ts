@@ -1,0 +1,194 @@
+/**
+ * The refusal throttle at the wire (audit/refusal-throttle.ts), on whichever store the run selects:
+ * an unauthenticated flood (unknown enrollment codes, bad challenges, failed client
+ * authentication, bad bearer tokens) audits the first few refusals per client address and window,
+ * then one `audit.refusals_suppressed` entry with the count; authenticated refusals are each an
+ * entry. Attacks by name: refusal-flood.
+ */
+import { afterEach, describe, expect, it } from "vitest";
+import { clientAssertion, testKey } from "../test-support/keys.js";
+import { clientCredentials, nowS } from "../test-support/oauth.js";
+import { PROVISIONING_TEST_SETTINGS } from "../test-support/provisioning.js";
+import { createTestDeputy, expectOk, setupStory, T0, type TestDeputy } from "../test-support/server.js";
+
+const LIMIT = 3;
+const WINDOW_S = 60;
+const FLOODER = "203.0.113.9";
+const OTHER = "198.51.100.4";
+
+let t: TestDeputy;
+afterEach(async () => {
+  await t?.close();
+});
+
+async function deputy(): Promise<TestDeputy> {
+  t = await createTestDeputy({
+    ...PROVISIONING_TEST_SETTINGS,
+    auditRefusalsPerWindow: LIMIT,
+    auditRefusalWindow: WINDOW_S,
+  });
+  return t;
+}
+
+const enrollUnknown = (remoteAddress: string, n: number) =>
+  t.app.inject({
+    method: "POST",
+    url: "/v1/agents/enroll",
+    remoteAddress,
+    headers: { "content-type": "application/json" },
+    payload: JSON.stringify({
+      enrollment_code: `den_guess${n}`,
+      name: "x",
+      jwks: { keys: [testKey(40).publicJwk] },
+    }),
+  });
+
+async function entries(action: string): Promise<Array<{ entry: Record<string, any> }>> {
+  return (await expectOk(t.api("GET", `/v1/audit/events?action=${action}&limit=200`))).items;
+}
+
+describe("refusal-flood", () => {
+  it("unknown enrollment codes: the first N per address and window are audited, the rest summarised once the window closes", async () => {
+    await deputy();
+    for (let n = 0; n < 10; n++) {
+      const r = await enrollUnknown(FLOODER, n);
+      expect(r.statusCode).toBe(401);
+      expect(r.json()).toEqual({
+        type: "enrollment-code-invalid",
+        title: "Unknown enrollment code",
+        status: 401,
+        detail: "unknown enrollment code",
+        code: "ERR_ENROLLMENT_CODE_INVALID",
+      });
+    }
+    // Another address has its own allowance.
+    expect((await enrollUnknown(OTHER, 99)).statusCode).toBe(401);
+    const refused = await entries("agent.enroll_refused");
+    expect(refused.map((i) => i.entry.details.remote)).toEqual([FLOODER, FLOODER, FLOODER, OTHER]);
+    expect(await entries("audit.refusals_suppressed")).toEqual([]);
+
+    // The window closes; the next refusal from anywhere writes the summary first.
+    t.clock.advance(WINDOW_S * 1000);
+    expect((await enrollUnknown(FLOODER, 10)).statusCode).toBe(401);
+    // A 401 is also a `request.denied` (http/errors.ts), throttled the same way: one summary each.
+    const summaries = await entries("audit.refusals_suppressed");
+    expect(summaries.map((i) => i.entry.details.refused_action).sort()).toEqual([
+      "agent.enroll_refused",
+      "request.denied",
+    ]);
+    const enroll = summaries.find((i) => i.entry.details.refused_action === "agent.enroll_refused");
+    expect(enroll?.entry).toMatchObject({
+      decision: "denied",
+      actor: { agent: null, chain: [], principal: null, kind: "anonymous" },
+      details: {
+        refused_action: "agent.enroll_refused",
+        source: FLOODER,
+        suppressed: 7,
+        window_start: new Date(T0).toISOString(),
+        window_end: new Date(T0 + WINDOW_S * 1000).toISOString(),
+        summary: `suppressed 7 similar agent.enroll_refused refusals from ${FLOODER} in the 60 s from ${new Date(T0).toISOString()}`,
+      },
+    });
+    // A new window: the refusal after it is audited again.
+    expect(await entries("agent.enroll_refused")).toHaveLength(5);
+  });
+
+  it("a flood that stops is summarised by the periodic flush", async () => {
+    await deputy();
+    for (let n = 0; n < LIMIT + 2; n++) expect((await enrollUnknown(FLOODER, n)).statusCode).toBe(401);
+    await t.deputy.audit.flushRefusals();
+    expect(await entries("audit.refusals_suppressed")).toEqual([]);
+    t.clock.advance(WINDOW_S * 1000);
+    await t.deputy.audit.flushRefusals();
+    const summaries = await entries("audit.refusals_suppressed");
+    expect(summaries.map((i) => i.entry.details)).toEqual([
+      expect.objectContaining({ refused_action: "agent.enroll_refused", source: FLOODER, suppressed: 2 }),
+      expect.objectContaining({ refused_action: "request.denied", source: FLOODER, suppressed: 2 }),
+    ]);
+  });
+
+  it("bad challenges for temporary agents are throttled per address", async () => {
+    await deputy();
+    for (let n = 0; n < 6; n++) {
+      const r = await t.app.inject({
+        method: "POST",
+        url: "/v1/agents/temporary",
+        remoteAddress: FLOODER,
+        headers: { "content-type": "application/json" },
+        payload: JSON.stringify({
+          name: "stray",
+          jwks: { keys: [testKey(41).publicJwk] },
+          challenge: "forged",
+          nonce: "0",
+        }),
+      });
+      expect(r.statusCode).toBe(400);
+      expect(r.json().code).toBe("ERR_CHALLENGE_INVALID");
+    }
+    expect(await entries("agent.temporary_refused")).toHaveLength(LIMIT);
+  });
+
+  it("failed client authentication at the token endpoint is throttled; an authenticated agent's refusals are each audited", async () => {
+    await deputy();
+    const s = await setupStory(t);
+    const stranger = testKey(42);
+    for (let n = 0; n < 6; n++) {
+      const r = await t.app.inject({
+        method: "POST",
+        url: "/oauth/token",
+        remoteAddress: FLOODER,
+        headers: { "content-type": "application/x-www-form-urlencoded" },
+        payload: new URLSearchParams({
+          grant_type: "client_credentials",
+          client_assertion_type: "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+          client_assertion: clientAssertion(stranger, s.agent, nowS(t), { jti: `j${n}` }),
+        }).toString(),
+      });
+      expect(r.statusCode).toBe(401);
+      expect(r.json()).toEqual({
+        error: "invalid_client",
+        error_description: expect.any(String),
+      });
+    }
+    expect(await entries("token.refused")).toHaveLength(LIMIT);
+
+    // Authenticated (a valid assertion), refused for its scope: every one is an entry.
+    for (let n = 0; n < 6; n++) {
+      const r = await clientCredentials(t, s.agent, s.agentKey, { scope: "admin" });
+      expect(r.statusCode).toBe(400);
+      expect(r.json()).toEqual({
+        error: "invalid_scope",
+        error_description: `scope not granted for https://api.example.test: admin`,
+      });
+    }
+    const refused = await entries("token.refused");
+    expect(refused).toHaveLength(LIMIT + 6);
+    expect(refused.filter((i) => i.entry.details.error === "invalid_scope")).toHaveLength(6);
+  });
+
+  it("bad bearer tokens at /v1 are throttled; an authenticated caller's denials are each audited", async () => {
+    await deputy();
+    const s = await setupStory(t);
+    for (let n = 0; n < 6; n++) {
+      const r = await t.app.inject({
+        method: "GET",
+        url: "/v1/agents",
+        remoteAddress: FLOODER,
+        headers: { authorization: `Bearer dpp_guess${n}` },
+      });
+      expect(r.statusCode).toBe(401);
+      expect(r.json().code).toBe("ERR_UNAUTHENTICATED");
+    }
+    const anonymous = await entries("request.denied");
+    expect(anonymous).toHaveLength(LIMIT);
+
+    const { token } = await expectOk(t.api("POST", `/v1/principals/${s.principal}/tokens`));
+    for (let n = 0; n < 6; n++) {
+      const r = await t.api("POST", "/v1/resources", { audience: `https://r${n}.test`, name: "R" }, token);
+      expect(r.statusCode).toBe(403);
+    }
+    const denied = await entries("request.denied");
+    expect(denied).toHaveLength(LIMIT + 6);
+    expect(denied.filter((i) => i.entry.actor.kind === "principal")).toHaveLength(6);
+  });
+});
