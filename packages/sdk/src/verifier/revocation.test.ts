@@ -16,6 +16,9 @@ import { createVerifier, type Verifier, type VerifierOptions } from "./verifier.
 
 /** These tests are about the token alone; the DPoP proof is the subject of other tests. */
 const ELSEWHERE = { dpop: "checked-elsewhere" } as const;
+
+/** vi.waitFor with room for a loaded CI machine (its 1 s default flaked under a load of 6 on 2 cores). */
+const eventually = <T>(check: () => T | Promise<T>) => vi.waitFor(check, { timeout: 5000, interval: 10 });
 const open: Verifier[] = [];
 afterEach(async () => {
   for (const v of open.splice(0)) await v.close();
@@ -57,7 +60,7 @@ function setup(opts: Partial<VerifierOptions> = {}) {
 
 async function connected(v: Verifier, d: ReturnType<typeof fakeIssuer>, opened = 1) {
   await v.start();
-  await vi.waitFor(() => {
+  await eventually(() => {
     expect(d.sse.opened).toBeGreaterThanOrEqual(opened);
     expect(v.health().streamConnected).toBe(true);
   });
@@ -158,7 +161,7 @@ describe("revocation via the event stream", () => {
     d.sse.write(
       revocationFrame(5, { tokens: [{ id: "tok_1", exp: Math.floor(d.clock.now / 1000) + 300 }] }, "tok_1"),
     );
-    await vi.waitFor(() => expect(v.health().lastEventId).toBe(5));
+    await eventually(() => expect(v.health().lastEventId).toBe(5));
     for (const t of [byAgent, byChild, byGrant, byPrincipal, byId]) {
       expect(await refusal(v.verifyToken(t, ELSEWHERE))).toBe("ERR_TOKEN_REVOKED");
     }
@@ -187,7 +190,7 @@ describe("revocation via the event stream", () => {
     };
     await v.verify(req());
     d.sse.write(revocationFrame(1, { agents: ["agt_deployer"] }, "agt_deployer"));
-    await vi.waitFor(() => expect(v.health().lastEventId).toBe(1));
+    await eventually(() => expect(v.health().lastEventId).toBe(1));
     expect(await refusal(v.verify(req()))).toBe("ERR_TOKEN_REVOKED");
   });
 
@@ -204,21 +207,21 @@ describe("revocation via the event stream", () => {
     const { d, v, errors } = setup();
     await connected(v, d);
     d.sse.write(revocationFrame(1, { agents: ["agt_1"] }));
-    await vi.waitFor(() => expect(v.health().lastEventId).toBe(1));
+    await eventually(() => expect(v.health().lastEventId).toBe(1));
     d.sse.write("id: 2\nevent: revocation\ndata: {not json\n\n");
-    await vi.waitFor(() => expect(d.sse.opened).toBe(2));
+    await eventually(() => expect(d.sse.opened).toBe(2));
     expect(errors).toContain("ERR_EVENT_STREAM_GARBAGE");
     expect(d.sse.lastEventIds.at(-1)).toBe("1");
-    await vi.waitFor(() => expect(v.health().streamConnected).toBe(true));
+    await eventually(() => expect(v.health().streamConnected).toBe(true));
     // Shape errors count as garbage too (wrong types in the cascade).
     d.sse.write(
       `id: 2\nevent: revocation\ndata: ${JSON.stringify({ id: 2, target: "x", cascade: { agents: [1] } })}\n\n`,
     );
-    await vi.waitFor(() => expect(d.sse.opened).toBe(3));
-    await vi.waitFor(() => expect(v.health().streamConnected).toBe(true));
+    await eventually(() => expect(d.sse.opened).toBe(3));
+    await eventually(() => expect(v.health().streamConnected).toBe(true));
     d.sse.write(revocationFrame(1, { agents: ["agt_1"] })); // a replay: ignored
     d.sse.write(revocationFrame(2, { agents: ["agt_2"] }));
-    await vi.waitFor(() => expect(v.health().lastEventId).toBe(2));
+    await eventually(() => expect(v.health().lastEventId).toBe(2));
     d.clock.now += 1_000;
     expect(
       await refusal(v.verifyToken(d.token({ client_id: "agt_2", act: { sub: "agt_2" } }), ELSEWHERE)),
@@ -229,7 +232,7 @@ describe("revocation via the event stream", () => {
     const { d, v } = setup();
     d.sse.caughtUpOnOpen = false;
     await v.start();
-    await vi.waitFor(() => expect(d.sse.opened).toBe(1));
+    await eventually(() => expect(d.sse.opened).toBe(1));
     expect(v.health().streamConnected).toBe(false);
     d.revoked.set(0, [5]); // revoked while this verifier was away; its event is not replayed yet
     d.clock.now += 1_000;
@@ -237,7 +240,7 @@ describe("revocation via the event stream", () => {
       d.token({ status: { status_list: { idx, uri: `${ISSUER}/v1/status/lists/0` } } });
     expect(await refusal(v.verifyToken(at(5), ELSEWHERE))).toBe("ERR_TOKEN_REVOKED");
     d.sse.write(": ping 1\n\n");
-    await vi.waitFor(() => expect(v.health().streamConnected).toBe(true));
+    await eventually(() => expect(v.health().streamConnected).toBe(true));
   });
 
   it("with the default cap, a revocation of 100,000 tokens (one 4.6 MB line) arrives whole", async () => {
@@ -250,7 +253,7 @@ describe("revocation via the event stream", () => {
     const frame = revocationFrame(1, { tokens });
     expect(frame.length).toBeGreaterThan(4_000_000);
     d.sse.write(frame);
-    await vi.waitFor(() => expect(v.health().lastEventId).toBe(1));
+    await eventually(() => expect(v.health().lastEventId).toBe(1));
     expect(errors).toEqual([]);
     d.clock.now += 1_000;
     expect(await refusal(v.verifyToken(d.token({ jti: tokens[99_999]!.id }), ELSEWHERE))).toBe(
@@ -262,12 +265,12 @@ describe("revocation via the event stream", () => {
     const { d, v, errors } = setup({ revocation: { maxEventLength: 4_096 } });
     await connected(v, d);
     d.sse.write(revocationFrame(1, { agents: ["agt_1"] }));
-    await vi.waitFor(() => expect(v.health().lastEventId).toBe(1));
+    await eventually(() => expect(v.health().lastEventId).toBe(1));
     d.sse.status = 503; // keep it down once dropped, so the fallback is what answers
     for (let i = 0; i < 100; i++) d.sse.write(`data: ${"x".repeat(100)}\n`);
-    await vi.waitFor(() => expect(errors).toContain("ERR_EVENT_STREAM_EVENT_TOO_LARGE"));
-    await vi.waitFor(() => expect(v.health().streamConnected).toBe(false));
-    await vi.waitFor(() => expect(d.sse.opened).toBeGreaterThanOrEqual(2)); // reconnecting
+    await eventually(() => expect(errors).toContain("ERR_EVENT_STREAM_EVENT_TOO_LARGE"));
+    await eventually(() => expect(v.health().streamConnected).toBe(false));
+    await eventually(() => expect(d.sse.opened).toBeGreaterThanOrEqual(2)); // reconnecting
     expect(d.sse.lastEventIds.at(-1)).toBe("1");
     expect(v.health().lastEventId).toBe(1);
     // Stream down: the status list decides (a revoked bit refuses, a clear bit accepts).
@@ -283,7 +286,7 @@ describe("revocation via the event stream", () => {
     const { d, v, errors } = setup({ revocation: { maxEventLength: 4_096, maxStalenessMs: 10_000 } });
     await connected(v, d);
     d.sse.write(revocationFrame(1, { agents: ["agt_1"] }));
-    await vi.waitFor(() => expect(v.health().lastEventId).toBe(1));
+    await eventually(() => expect(v.health().lastEventId).toBe(1));
     d.clock.now += 1_000;
     const token = d.token();
     d.statusListFails = true;
@@ -293,11 +296,11 @@ describe("revocation via the event stream", () => {
     const oversized = `id: 2\nevent: revocation\ndata: ${"x".repeat(5_000)}\n\n`;
     d.sse.replayOnOpen = oversized;
     d.sse.write(oversized);
-    await vi.waitFor(() => expect(errors).toContain("ERR_EVENT_STREAM_EVENT_TOO_LARGE"));
+    await eventually(() => expect(errors).toContain("ERR_EVENT_STREAM_EVENT_TOO_LARGE"));
     // Past the bound, while the stream keeps reconnecting and receiving the replay.
     d.clock.now += 11_000;
     const opened = d.sse.opened;
-    await vi.waitFor(() => expect(d.sse.opened).toBeGreaterThanOrEqual(opened + 2));
+    await eventually(() => expect(d.sse.opened).toBeGreaterThanOrEqual(opened + 2));
     expect(d.sse.lastEventIds.at(-1)).toBe("1");
     expect(v.health()).toMatchObject({ streamConnected: false, streamLastFrameAt: frameAt, lastEventId: 1 });
     const e = await v.verifyToken(token, ELSEWHERE).catch((x: unknown) => x);
@@ -318,9 +321,9 @@ describe("revocation via the event stream", () => {
     await v.verifyToken(token, ELSEWHERE);
     d.sse.status = 503; // once dropped, it cannot come back for now
     d.clock.now += 500; // past the 200 ms heartbeat timeout with nothing sent
-    await vi.waitFor(() => expect(errors).toContain("ERR_EVENT_STREAM_STALLED"));
-    await vi.waitFor(() => expect(v.health().streamConnected).toBe(false));
-    await vi.waitFor(() => expect(d.sse.opened).toBeGreaterThanOrEqual(2)); // it tries to reconnect
+    await eventually(() => expect(errors).toContain("ERR_EVENT_STREAM_STALLED"));
+    await eventually(() => expect(v.health().streamConnected).toBe(false));
+    await eventually(() => expect(d.sse.opened).toBeGreaterThanOrEqual(2)); // it tries to reconnect
     d.revoked.set(0, [5]);
     d.clock.now += 31_000; // the list fetched while the stream was quiet has outlived its ttl
     expect(await refusal(v.verifyToken(token, ELSEWHERE))).toBe("ERR_TOKEN_REVOKED");
@@ -343,7 +346,7 @@ describe("revocation via the event stream", () => {
     const { d, v, errors } = setup();
     d.sse.status = 401;
     await v.start();
-    await vi.waitFor(() => expect(d.sse.opened).toBeGreaterThanOrEqual(3));
+    await eventually(() => expect(d.sse.opened).toBeGreaterThanOrEqual(3));
     expect(errors.every((c) => c === "ERR_EVENT_STREAM_CONNECT")).toBe(true);
     // Without the stream the status list still answers.
     await v.verifyToken(d.token(), ELSEWHERE);
@@ -422,7 +425,7 @@ describe("status list fallback and failing closed", () => {
     d.sse.status = 503;
     d.statusListFails = true;
     d.sse.close();
-    await vi.waitFor(() => expect(v.health().streamConnected).toBe(false));
+    await eventually(() => expect(v.health().streamConnected).toBe(false));
     // Within the bound the stream's last word still holds.
     d.clock.now += 5_000;
     await v.verifyToken(token, ELSEWHERE);
