@@ -164,6 +164,12 @@ describe("refusal-flood", () => {
     const refused = await entries("token.refused");
     expect(refused).toHaveLength(LIMIT + 6);
     expect(refused.filter((i) => i.entry.details.error === "invalid_scope")).toHaveLength(6);
+    // The forged assertions name the agent they claim to be, marked unauthenticated; the scope
+    // refusals came after the agent authenticated.
+    expect(refused.map((i) => `${i.entry.details.error}:${i.entry.actor.kind}`).sort()).toEqual([
+      ...Array(LIMIT).fill("invalid_client:unauthenticated"),
+      ...Array(6).fill("invalid_scope:agent"),
+    ]);
   });
 
   it("bad bearer tokens at /v1 are throttled; an authenticated caller's denials are each audited", async () => {

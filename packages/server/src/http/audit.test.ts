@@ -120,7 +120,8 @@ describe("audit attribution", () => {
       details: { sub_agent: sub.id, subject_token: parentJti },
     });
     expect(byAction("token.refused")).toMatchObject({
-      actor: { agent: s.agent, principal: s.principal },
+      // Refused for its scope after the assertion verified: an authenticated agent's decision.
+      actor: { agent: s.agent, principal: s.principal, kind: "agent" },
       decision: "denied",
       details: { code: "ERR_INVALID_SCOPE", error: "invalid_scope" },
     });

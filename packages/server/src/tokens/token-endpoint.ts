@@ -1,6 +1,7 @@
 /**
  * `POST /oauth/token`: dispatches on `grant_type` and audits every decision, including refusals,
- * attributed to the agent the request claims to be (marked unauthenticated when it failed).
+ * attributed to the agent the request claims to be: kind "agent" when its client authentication
+ * succeeded and the refusal came after it, kind "unauthenticated" otherwise.
  * Refusals before the client authenticated go through the refusal throttle, per client address
  * (`remote`); once it has, every refusal is an entry.
  *
@@ -38,6 +39,7 @@ export async function tokenEndpoint(
     if (e instanceof DeputyError) {
       const agent = claimedAgent(form);
       const known = agent ? await d.store.agents.get(agent).catch(() => null) : null;
+      const authenticated = isAuthenticatedForm(form);
       const event: AuditEvent = {
         action: "token.refused",
         decision: "denied",
@@ -45,12 +47,14 @@ export async function tokenEndpoint(
           agent: known?.id ?? null,
           chain: known?.chain ?? [],
           principal: known?.principalId ?? null,
-          kind: "unauthenticated",
+          // "agent" once its client assertion was verified (the refusal came later: scope,
+          // target, DPoP…); before that the agent is only the one the request claims to be.
+          kind: authenticated ? "agent" : "unauthenticated",
         },
         resource: form.getAll("resource")[0] ?? null,
         details: { code: e.code, error: e.oauthError, reason: e.message, grant_type: grantType ?? null },
       };
-      await (isAuthenticatedForm(form)
+      await (authenticated
         ? d.audit.record(event)
         : d.audit.recordRefusal(event, clientAddressKey(remote))
       ).catch((err) => d.log.error({ err }, "audit of a refusal failed"));

@@ -14,7 +14,7 @@ import type { Migration } from "../../migrate.js";
  * await migrate(db, "postgres"); // applies 001…006, then this
  */
 export const migration: Migration = {
-  version: 8,
+  version: 7,
   name: "unbound_provenance",
   statements: ["ALTER TABLE resources ADD COLUMN accept_unbound_provenance BOOLEAN NOT NULL DEFAULT FALSE"],
 };
