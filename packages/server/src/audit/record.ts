@@ -52,6 +52,27 @@ export interface AuditEvent {
 
 export const AUDIT_ENTRY_VERSION = 1;
 
+/** Errors whose refusal was audited where they were thrown (see {@link markAudited}). */
+const auditedErrors = new WeakSet<object>();
+
+/**
+ * Marks an error whose refusal its thrower has already written to the audit log (with more to say
+ * than the HTTP layer knows), so the HTTP error handler does not record it a second time.
+ *
+ * @example
+ * await audit.recordRefusal(event, source);
+ * throw markAudited(error);
+ */
+export function markAudited<E extends object>(error: E): E {
+  auditedErrors.add(error);
+  return error;
+}
+
+/** Whether {@link markAudited} marked `error`. */
+export function wasAudited(error: unknown): boolean {
+  return typeof error === "object" && error !== null && auditedErrors.has(error);
+}
+
 /** Most standalone entries one batch transaction appends. */
 const MAX_STANDALONE_BATCH = 2000;
 

@@ -70,12 +70,11 @@ describe("refusal-flood", () => {
     // The window closes; the next refusal from anywhere writes the summary first.
     t.clock.advance(WINDOW_S * 1000);
     expect((await enrollUnknown(FLOODER, 10)).statusCode).toBe(401);
-    // A 401 is also a `request.denied` (http/errors.ts), throttled the same way: one summary each.
+    // One entry per refusal: the enrollment audits its own, so the HTTP layer adds no
+    // `request.denied` for the same 401.
     const summaries = await entries("audit.refusals_suppressed");
-    expect(summaries.map((i) => i.entry.details.refused_action).sort()).toEqual([
-      "agent.enroll_refused",
-      "request.denied",
-    ]);
+    expect(summaries.map((i) => i.entry.details.refused_action)).toEqual(["agent.enroll_refused"]);
+    expect(await entries("request.denied")).toEqual([]);
     const enroll = summaries.find((i) => i.entry.details.refused_action === "agent.enroll_refused");
     expect(enroll?.entry).toMatchObject({
       decision: "denied",
@@ -103,7 +102,6 @@ describe("refusal-flood", () => {
     const summaries = await entries("audit.refusals_suppressed");
     expect(summaries.map((i) => i.entry.details)).toEqual([
       expect.objectContaining({ refused_action: "agent.enroll_refused", source: FLOODER, suppressed: 2 }),
-      expect.objectContaining({ refused_action: "request.denied", source: FLOODER, suppressed: 2 }),
     ]);
   });
 

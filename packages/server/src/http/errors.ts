@@ -8,7 +8,7 @@
  */
 import { DeputyError, type ErrorCode } from "@deputy/protocol";
 import type { FastifyError, FastifyReply, FastifyRequest } from "fastify";
-import type { AuditEvent } from "../audit/record.js";
+import { type AuditEvent, wasAudited } from "../audit/record.js";
 import type { Deputy } from "../context.js";
 import { actorOf } from "../identity/caller.js";
 import { clientAddressKey } from "../provision/index.js";
@@ -125,8 +125,9 @@ export function errorHandler(d: Deputy) {
   return async (err: unknown, request: FastifyRequest, reply: FastifyReply) => {
     const e = toDeputyError(err);
     const oauth = (request.routeOptions.config as { oauth?: boolean } | undefined)?.oauth === true;
-    // The token endpoint audits its own refusals, with the agent the request claimed to be.
-    if (e && isAuthorizationDecision(e) && request.routeOptions.url !== "/oauth/token") {
+    // The token endpoint audits its own refusals, with the agent the request claimed to be, and
+    // so do enrollment and temporary registration (markAudited): one entry per refusal.
+    if (e && isAuthorizationDecision(e) && request.routeOptions.url !== "/oauth/token" && !wasAudited(err)) {
       const caller = callerOf(request);
       const event: AuditEvent = {
         action: "request.denied",

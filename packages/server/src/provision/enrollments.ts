@@ -14,6 +14,7 @@
  * const { agent, grant } = await enrollAgent(deputy, { code, name: "runner-1", jwks });
  */
 import { DeputyError, newId } from "@deputy/protocol";
+import { markAudited } from "../audit/record.js";
 import type { Deputy } from "../context.js";
 import { hashSecret, newSecret } from "../crypto/secrets.js";
 import { requireRegistered } from "../grants/create.js";
@@ -195,19 +196,24 @@ export async function enrollAgent(
 ): Promise<{ agent: AgentRecord; grant: GrantRecord; enrollment: EnrollmentRecord }> {
   const enrollment = await d.store.enrollments.getByCodeHash(hashSecret(input.code));
   if (!enrollment) {
-    await refuse(d, null, "ERR_ENROLLMENT_CODE_INVALID", remote);
-    throw new DeputyError("ERR_ENROLLMENT_CODE_INVALID", "unknown enrollment code");
+    throw await refuse(
+      d,
+      null,
+      new DeputyError("ERR_ENROLLMENT_CODE_INVALID", "unknown enrollment code"),
+      remote,
+    );
   }
   const now = d.clock.now();
   const unusable = whyUnusable(enrollment, now);
-  if (unusable) {
-    await refuse(d, enrollment, unusable.code, remote);
-    throw unusable;
-  }
+  if (unusable) throw await refuse(d, enrollment, unusable, remote);
   const principal = await d.store.principals.get(enrollment.principalId);
   if (principal?.status !== "active") {
-    await refuse(d, enrollment, "ERR_PRINCIPAL_DISABLED", remote);
-    throw new DeputyError("ERR_PRINCIPAL_DISABLED", `principal ${enrollment.principalId} is disabled`);
+    throw await refuse(
+      d,
+      enrollment,
+      new DeputyError("ERR_PRINCIPAL_DISABLED", `principal ${enrollment.principalId} is disabled`),
+      remote,
+    );
   }
   let prepared: Awaited<ReturnType<typeof prepareAgent>>;
   try {
@@ -225,7 +231,7 @@ export async function enrollAgent(
       e instanceof DeputyError &&
       (e.code.startsWith("ERR_STATEMENT") || e.code === "ERR_PROVENANCE_REQUIRED")
     ) {
-      await refuse(d, enrollment, (e as DeputyError).code, remote);
+      throw await refuse(d, enrollment, e, remote);
     }
     throw e;
   }
@@ -275,7 +281,7 @@ export async function enrollAgent(
       e instanceof DeputyError &&
       (e.code.startsWith("ERR_ENROLLMENT") || e.code.startsWith("ERR_STATEMENT"))
     )
-      await refuse(d, enrollment, e.code, remote);
+      throw await refuse(d, enrollment, e, remote);
     throw e;
   }
   return { agent: record, grant, enrollment };
@@ -303,13 +309,15 @@ async function slotRefusal(tx: Store, id: string, now: number): Promise<DeputyEr
 /**
  * Refused registrations are audited too, attributed to the enrollment's principal. Nobody
  * authenticated stands behind them, so they go through the refusal throttle, per client address.
+ * Returns `error`, marked as audited (the HTTP error handler then adds no `request.denied`).
  */
 async function refuse(
   d: Deputy,
   e: EnrollmentRecord | null,
-  code: string,
+  error: DeputyError,
   remote: string | undefined,
-): Promise<void> {
+): Promise<DeputyError> {
+  const code = error.code;
   await d.audit.recordRefusal(
     {
       action: "agent.enroll_refused",
@@ -320,4 +328,5 @@ async function refuse(
     },
     remote ? clientAddressKey(remote) : "unknown",
   );
+  return markAudited(error);
 }

@@ -9,6 +9,7 @@
  * // { agent, grant, claimCode, expiresAt }
  */
 import { DeputyError, newId } from "@deputy/protocol";
+import { markAudited } from "../audit/record.js";
 import type { Deputy } from "../context.js";
 import { hashSecret, newSecret } from "../crypto/secrets.js";
 import type { AgentRecord, GrantRecord } from "../store/index.js";
@@ -55,15 +56,12 @@ export async function createTemporaryAgent(
     );
   // Checked here without counting; counted below only with a fresh, solved challenge, so requests
   // that did no work (or replay a used challenge) cannot use up a shared address's allowance.
-  if (!limiter.allows(limitKey, now)) {
-    await refuse(d, "ERR_RATE_LIMITED", remote);
-    throw rateLimited();
-  }
+  if (!limiter.allows(limitKey, now)) throw await refuse(d, rateLimited(), remote);
   let challenge: { expiresAt: number };
   try {
     challenge = checkChallenge(d.provisioning.powKeys, input.challenge, input.nonce, now);
   } catch (e) {
-    if (e instanceof DeputyError) await refuse(d, e.code, remote);
+    if (e instanceof DeputyError) throw await refuse(d, e, remote);
     throw e;
   }
   const sandbox = await ensureSandboxPrincipal(d);
@@ -98,7 +96,7 @@ export async function createTemporaryAgent(
   } catch (e) {
     // Without an account, a statement is the one thing that vouches for the agent: a refused one
     // (another agent's, replayed, forged) is worth a trace.
-    if (e instanceof DeputyError && e.code.startsWith("ERR_STATEMENT")) await refuse(d, e.code, remote);
+    if (e instanceof DeputyError && e.code.startsWith("ERR_STATEMENT")) throw await refuse(d, e, remote);
     throw e;
   }
   const { record, keys, statementUse } = prepared;
@@ -159,21 +157,23 @@ export async function createTemporaryAgent(
         e.code === "ERR_RATE_LIMITED" ||
         e.code.startsWith("ERR_STATEMENT"))
     )
-      await refuse(d, e.code, remote);
+      throw await refuse(d, e, remote);
     throw e;
   }
   return { agent: record, grant, claimCode, expiresAt };
 }
 
 /** Anonymous refusals go through the refusal throttle, per client address (as the rate limit counts). */
-async function refuse(d: Deputy, code: string, remote: string): Promise<void> {
+async function refuse(d: Deputy, error: DeputyError, remote: string): Promise<DeputyError> {
   await d.audit.recordRefusal(
     {
       action: "agent.temporary_refused",
       decision: "denied",
       actor: { agent: null, chain: [], principal: null, kind: "anonymous" },
-      details: { error: code, remote },
+      details: { error: error.code, remote },
     },
     clientAddressKey(remote),
   );
+  // Audited here: the HTTP error handler adds no request.denied for it.
+  return markAudited(error);
 }
