@@ -24,7 +24,7 @@ import {
 } from "@deputy/protocol";
 import type { Clock } from "../clock.js";
 import type { AuditTreeNodeRecord, AuditTreeState, Store } from "../store/index.js";
-import { hashEntry, merkleHasher } from "./hasher.js";
+import { merkleHasher } from "./hasher.js";
 import type { LogKey } from "./log-key.js";
 import { isStoredLevel, treeNodes } from "./tree-nodes.js";
 
@@ -77,20 +77,17 @@ export async function integrateStep(store: Store, options: StepOptions): Promise
   const base = await rangeAt(store, state, options.range);
   const range = CompactRange.restore(base.size, base.hashes, merkleHasher);
   const end = Math.min(logSize, state.size + options.batchSize);
-  // As bytes (JSON Lines): hashed as stored, never decoded into strings.
-  const entries = await store.audit.entriesJsonl(state.size, end);
-  if (entries.count === 0) return { kind: "stalled", size: state.size, logSize };
+  // The leaf hashes of the entries as stored.
+  const leaves = await store.audit.leafHashes(state.size, end);
+  if (leaves.length === 0) return { kind: "stalled", size: state.size, logSize };
 
   // Level 0 is the leaf itself; each append also returns the perfect subtrees it completed, of
   // which levels 1–3 are not stored (tree-nodes.ts).
   const nodes: AuditTreeNodeRecord[] = [];
-  let at = 0;
-  for (let k = 0; k < entries.count; k++) {
-    const nl = entries.bytes.indexOf(0x0a, at);
-    for (const { node, hash } of range.append(hashEntry(entries.bytes.subarray(at, nl)))) {
+  for (const leaf of leaves) {
+    for (const { node, hash } of range.append(leaf)) {
       if (isStoredLevel(node.level)) nodes.push({ level: node.level, index: node.index, hash });
     }
-    at = nl + 1;
   }
   const size = range.size;
   const rootHash = range.root();

@@ -374,6 +374,11 @@ export interface AuditStore {
    * reads; with the count of entries. Stops early at the first missing index, like `entries`.
    */
   entriesJsonl(start: number, end: number): Promise<{ count: number; bytes: Uint8Array }>;
+  /**
+   * RFC 9162 §2.1.1 leaf hashes, `SHA-256(0x00 || entry)`, of the stored bytes of entries
+   * [start, end) in index order; stops early at the first missing index, like `entries`.
+   */
+  leafHashes(start: number, end: number): Promise<Uint8Array[]>;
 }
 
 /**

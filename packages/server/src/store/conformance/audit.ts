@@ -4,8 +4,10 @@
  * @example
  * describe("audit", () => auditTests(() => store));
  */
+import { createHash } from "node:crypto";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { hashEntry } from "../../audit/hasher.js";
 import type { AuditRecord, Store } from "../index.js";
 import { auditFields, entryFor, T0 } from "./fixtures.js";
 
@@ -85,6 +87,33 @@ export function auditTests(s: () => Store): void {
       ]);
       expect((await s().audit.get(a!))?.entry).toBe(`${entry.head}${a}${entry.tail}`);
       expect((await s().audit.get(b!))?.entry).toBe(String(b));
+    });
+
+    it("hashes the stored bytes of each entry into its RFC 9162 leaf, whatever its characters", async () => {
+      const f = auditFields({ action: "weird" });
+      const templates = [
+        { head: '{"q":"\\"\\\\ \\u0000 ☃ 𝄞 é","index":', tail: ',"t":"}{[]"}' },
+        { head: "", tail: "" },
+        { head: '{"x":"\ufffd","index":', tail: "}" },
+      ];
+      const indexes = await s().audit.appendMany(templates.map((entry) => ({ fields: f, entry })));
+      const stored = await s().audit.entries(indexes[0]!, indexes[2]! + 1);
+      expect(stored).toHaveLength(3);
+      const expected = stored.map((entry) => hashEntry(entry));
+      // RFC 9162 §2.1.1 by hand for one of them: SHA-256(0x00 || UTF-8 bytes).
+      expect(Buffer.from(expected[0]!)).toEqual(
+        createHash("sha256")
+          .update(Buffer.from([0]))
+          .update(Buffer.from(stored[0]!, "utf8"))
+          .digest(),
+      );
+      const leaves = await s().audit.leafHashes(indexes[0]!, indexes[2]! + 1);
+      expect(leaves.map((l) => Buffer.from(l).toString("hex"))).toEqual(
+        expected.map((l) => Buffer.from(l).toString("hex")),
+      );
+      // Past the end: stops at the first missing index.
+      expect(await s().audit.leafHashes(indexes[2]!, indexes[2]! + 5)).toHaveLength(1);
+      expect(await s().audit.leafHashes(indexes[2]! + 1, indexes[2]! + 5)).toEqual([]);
     });
 
     it("rolls the head back with the transaction", async () => {
