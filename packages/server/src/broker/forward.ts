@@ -15,6 +15,7 @@ import https from "node:https";
 import { DeputyError } from "@deputy/protocol";
 import type { ConnectionAuthType } from "../store/index.js";
 import { requestHeadersFor, responseHeadersFor } from "./headers.js";
+import { reclaimStreamed } from "./reclaim.js";
 
 const httpAgent = new http.Agent({ keepAlive: true, maxFreeSockets: 256 });
 const httpsAgent = new https.Agent({ keepAlive: true, maxFreeSockets: 256 });
@@ -179,6 +180,7 @@ export function forwardCall(input: ForwardInput): Promise<ForwardOutcome> {
       res.writeHead(status, responseHeadersFor(ures.rawHeaders, { redact: secretForms(auth.secret) }));
       ures.on("data", (chunk: Buffer) => {
         bytesOut += chunk.length;
+        reclaimStreamed(chunk.length);
         if (!res.write(chunk)) {
           ures.pause();
           res.once("drain", () => ures.resume());
@@ -214,6 +216,7 @@ export function forwardCall(input: ForwardInput): Promise<ForwardOutcome> {
     }
     req.on("data", (chunk: Buffer) => {
       bytesIn += chunk.length;
+      reclaimStreamed(chunk.length);
       hash.update(chunk);
       if (!upstreamReq.write(chunk)) {
         req.pause();
