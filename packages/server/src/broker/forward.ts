@@ -15,19 +15,51 @@ import https from "node:https";
 import { DeputyError } from "@deputy/protocol";
 import type { ConnectionAuthType } from "../store/index.js";
 import { requestHeadersFor, responseHeadersFor } from "./headers.js";
+import { reclaimStreamed } from "./reclaim.js";
+
+/** SHA-256 of the empty body (FIPS 180-4). */
+const EMPTY_SHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
 
 const httpAgent = new http.Agent({ keepAlive: true, maxFreeSockets: 256 });
 const httpsAgent = new https.Agent({ keepAlive: true, maxFreeSockets: 256 });
 
+/** How a connection authenticates upstream, with its opened secret. */
+export interface UpstreamAuth {
+  type: ConnectionAuthType;
+  name: string | null;
+  secret: string;
+}
+
+/**
+ * Everything about a connection's upstream that does not change from call to call: its parsed
+ * base URL, the agent, the credential header and the forms of the secret to redact. Worked out
+ * once per loaded connection (see {@link planUpstream}) instead of on every call.
+ */
+export interface UpstreamPlan {
+  readonly protocol: string;
+  /** Without IPv6 brackets, as node:http wants it. */
+  readonly hostname: string;
+  readonly port: string | undefined;
+  /** The `Host` header: host and non-default port. */
+  readonly host: string;
+  /** The base URL's path without a trailing slash ("" for none). */
+  readonly basePath: string;
+  readonly agent: http.Agent;
+  readonly auth: UpstreamAuth;
+  /** The header carrying the credential, or null for `query` auth. */
+  readonly credential: readonly [string, string] | null;
+  /** Lower-case forms of the secret that an upstream's response headers must not carry. */
+  readonly redact: readonly string[];
+}
+
 export interface ForwardInput {
   req: IncomingMessage;
   res: ServerResponse;
-  /** The connection's base URL (no trailing slash). */
-  upstream: string;
+  /** The connection's upstream, from {@link planUpstream}. */
+  upstream: UpstreamPlan;
   /** Raw (still percent-encoded) path after the connection name. */
   rawPath: string;
   query: string;
-  auth: { type: ConnectionAuthType; name: string | null; secret: string };
   timeoutMs: number;
   /** A body already read (calls held for approval); otherwise the request streams through. */
   body?: Buffer | undefined;
@@ -49,7 +81,7 @@ class UpstreamTimeout extends Error {
 }
 
 /** The query with the credential added (`query` auth) and any agent-supplied copy of it removed. */
-function queryWith(query: string, auth: ForwardInput["auth"]): string {
+function queryWith(query: string, auth: UpstreamAuth): string {
   if (auth.type !== "query" || auth.name === null) return query;
   const name = auth.name;
   const kept = query.split("&").filter((pair) => {
@@ -65,7 +97,7 @@ function queryWith(query: string, auth: ForwardInput["auth"]): string {
   return kept.join("&");
 }
 
-function credentialHeader(auth: ForwardInput["auth"]): [string, string] | null {
+function credentialHeader(auth: UpstreamAuth): [string, string] | null {
   switch (auth.type) {
     case "bearer":
       return ["Authorization", `Bearer ${auth.secret}`]; // RFC 6750 §2.1
@@ -90,6 +122,29 @@ function secretForms(secret: string): string[] {
     Buffer.from(secret, "utf8").toString("base64"),
   ];
   return [...new Set(forms.filter((f) => f !== "").map((f) => f.toLowerCase()))];
+}
+
+/**
+ * The per-connection part of forwarding, for a validated base URL (`validateUpstream`).
+ *
+ * @example
+ * const plan = planUpstream("https://api.github.com", { type: "bearer", name: null, secret });
+ * await forwardCall({ req, res, upstream: plan, rawPath: "/user", query: "", timeoutMs: 30_000 });
+ */
+export function planUpstream(upstream: string, auth: UpstreamAuth): UpstreamPlan {
+  const base = new URL(upstream);
+  const secure = base.protocol === "https:";
+  return {
+    protocol: base.protocol,
+    hostname: base.hostname.replace(/^\[|\]$/g, ""),
+    port: base.port || undefined,
+    host: base.host,
+    basePath: base.pathname === "/" ? "" : base.pathname,
+    agent: secure ? httpsAgent : httpAgent,
+    auth,
+    credential: credentialHeader(auth),
+    redact: secretForms(auth.secret),
+  };
 }
 
 export function mapUpstreamError(e: unknown): DeputyError {
@@ -119,14 +174,16 @@ export function mapUpstreamError(e: unknown): DeputyError {
  * the outcome otherwise, including when the upstream fails mid-body (then `res` is destroyed).
  */
 export function forwardCall(input: ForwardInput): Promise<ForwardOutcome> {
-  const { req, res, auth } = input;
-  const base = new URL(input.upstream);
+  const { req, res, upstream } = input;
+  const { auth } = upstream;
   const query = queryWith(input.query, auth);
-  const headers = requestHeadersFor(req.rawHeaders, { strip: auth.type === "header" ? auth.name : null });
   // RFC 9110 §7.2: Host names the upstream, whatever the agent sent (node:http does not add it
   // when headers are given as a list).
-  headers.unshift("Host", base.host);
-  const cred = credentialHeader(auth);
+  const headers = requestHeadersFor(req.rawHeaders, {
+    strip: auth.type === "header" ? auth.name : null,
+    host: upstream.host,
+  });
+  const cred = upstream.credential;
   if (cred) headers.push(cred[0], cred[1]);
   // The body's framing on this hop is always set here, never copied (requestHeadersFor drops the
   // agent's Content-Length and Transfer-Encoding). Without framing of our own, node:http writes a
@@ -142,7 +199,8 @@ export function forwardCall(input: ForwardInput): Promise<ForwardOutcome> {
     // node:http has parsed and checked it (one decimal value), and reads exactly that many bytes.
     headers.push("Content-Length", req.headers["content-length"]);
   }
-  const hash: Hash = createHash("sha256");
+  // Most calls carry no body: their hash is the constant, without a Hash object per call.
+  let hash: Hash | null = null;
   let bytesIn = 0;
   let bytesOut = 0;
   let status: number | null = null;
@@ -152,16 +210,16 @@ export function forwardCall(input: ForwardInput): Promise<ForwardOutcome> {
     const finish = (error: DeputyError | null) => {
       if (settled) return;
       settled = true;
-      resolve({ status, bytesIn, bytesOut, bodySha256: hash.digest("hex"), error });
+      resolve({ status, bytesIn, bytesOut, bodySha256: hash?.digest("hex") ?? EMPTY_SHA256, error });
     };
-    const upstreamReq = (base.protocol === "https:" ? https : http).request({
-      protocol: base.protocol,
-      hostname: base.hostname.replace(/^\[|\]$/g, ""),
-      port: base.port || undefined,
+    const upstreamReq = (upstream.protocol === "https:" ? https : http).request({
+      protocol: upstream.protocol,
+      hostname: upstream.hostname,
+      port: upstream.port,
       method: req.method,
-      path: `${base.pathname === "/" ? "" : base.pathname}${input.rawPath}${query ? `?${query}` : ""}`,
+      path: `${upstream.basePath}${input.rawPath}${query ? `?${query}` : ""}`,
       headers,
-      agent: base.protocol === "https:" ? httpsAgent : httpAgent,
+      agent: upstream.agent,
     });
     upstreamReq.setTimeout(input.timeoutMs, () => upstreamReq.destroy(new UpstreamTimeout(input.timeoutMs)));
     upstreamReq.on("error", (e) => {
@@ -176,9 +234,10 @@ export function forwardCall(input: ForwardInput): Promise<ForwardOutcome> {
     });
     upstreamReq.on("response", (ures) => {
       status = ures.statusCode ?? 502;
-      res.writeHead(status, responseHeadersFor(ures.rawHeaders, { redact: secretForms(auth.secret) }));
+      res.writeHead(status, responseHeadersFor(ures.rawHeaders, { redact: upstream.redact }));
       ures.on("data", (chunk: Buffer) => {
         bytesOut += chunk.length;
+        reclaimStreamed(chunk.length);
         if (!res.write(chunk)) {
           ures.pause();
           res.once("drain", () => ures.resume());
@@ -208,12 +267,14 @@ export function forwardCall(input: ForwardInput): Promise<ForwardOutcome> {
     });
     if (input.body !== undefined) {
       bytesIn = input.body.length;
-      hash.update(input.body);
+      hash = createHash("sha256").update(input.body);
       upstreamReq.end(input.body);
       return;
     }
     req.on("data", (chunk: Buffer) => {
       bytesIn += chunk.length;
+      reclaimStreamed(chunk.length);
+      hash ??= createHash("sha256");
       hash.update(chunk);
       if (!upstreamReq.write(chunk)) {
         req.pause();

@@ -60,11 +60,17 @@ function connectionListed(raw: readonly string[]): Set<string> {
   return out;
 }
 
-/** Headers to send upstream (before the credential is added), as a flat name/value list. */
-export function requestHeadersFor(raw: readonly string[], opts: { strip?: string | null }): string[] {
+/**
+ * Headers to send upstream (before the credential is added), as a flat name/value list, starting
+ * with `Host: opts.host` when given.
+ */
+export function requestHeadersFor(
+  raw: readonly string[],
+  opts: { strip?: string | null; host?: string },
+): string[] {
   const listed = connectionListed(raw);
   const strip = opts.strip?.toLowerCase();
-  const out: string[] = [];
+  const out: string[] = opts.host === undefined ? [] : ["Host", opts.host];
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!;
     const lower = name.toLowerCase();

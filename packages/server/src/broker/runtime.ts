@@ -13,6 +13,7 @@ import { EventEmitter } from "node:events";
 import type { Clock } from "../clock.js";
 import type { ConnectionRecord, Store } from "../store/index.js";
 import type { GrantBudget } from "./budget.js";
+import { planUpstream, type UpstreamPlan } from "./forward.js";
 import { RateLimiter } from "./rate-limit.js";
 import type { Vault } from "./vault.js";
 
@@ -23,6 +24,8 @@ export interface OpenConnection {
   record: ConnectionRecord;
   /** The decrypted secret, kept only in memory. */
   secret: string;
+  /** How calls are forwarded, worked out from the record and secret when they were loaded. */
+  upstream: UpstreamPlan;
   loadedAt: number;
 }
 
@@ -64,9 +67,11 @@ export class ConnectionCache {
       this.#entries.delete(name);
       return null;
     }
-    const entry = {
+    const secret = (await this.vault.open(record.id, record.secret)).toString("utf8");
+    const entry: OpenConnection = {
       record,
-      secret: (await this.vault.open(record.id, record.secret)).toString("utf8"),
+      secret,
+      upstream: planUpstream(record.upstream, { type: record.authType, name: record.authName, secret }),
       loadedAt: now,
     };
     // Changed through this process while it was read (rotated, deleted): this caller gets what it

@@ -235,10 +235,9 @@ async function run(d: Deputy, req: IncomingMessage, res: ServerResponse, call: C
   const outcome = await forwardCall({
     req,
     res,
-    upstream: connection.record.upstream,
+    upstream: connection.upstream,
     rawPath: target.rawPath,
     query: target.query,
-    auth: { type: connection.record.authType, name: connection.record.authName, secret: connection.secret },
     timeoutMs: d.config.brokerUpstreamTimeout,
     body,
   });
