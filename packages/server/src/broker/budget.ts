@@ -65,10 +65,32 @@ export async function chargeCallBudgets(
 ): Promise<void> {
   for (const b of budgets) {
     if (await tx.broker.consumeCallBudget(b.grantId, b.maxCalls)) continue;
-    const from = b.grantId === grantId ? "" : `, from which this token's grant ${grantId} was delegated,`;
-    throw new DeputyError(
-      "ERR_CALL_BUDGET_EXHAUSTED",
-      `the call budget of grant ${b.grantId} (max_calls ${b.maxCalls})${from} is spent; ask the principal for a new grant`,
-    );
+    throw budgetSpent(grantId, b);
   }
+}
+
+/**
+ * Throws ERR_CALL_BUDGET_EXHAUSTED, charging nothing, when one of `budgets` is already spent: a
+ * call that needs an approval is not put on hold (and in front of a human) when it could not run
+ * once approved. The charge itself still happens, atomically, in {@link chargeCallBudgets}.
+ *
+ * @example
+ * await assertBudgetsLeft(deputy.store, "grt_…", budgets);
+ */
+export async function assertBudgetsLeft(
+  store: Store,
+  grantId: string,
+  budgets: readonly CallBudget[],
+): Promise<void> {
+  for (const b of budgets) {
+    if (((await store.broker.callsMade(b.grantId)) ?? 0) >= b.maxCalls) throw budgetSpent(grantId, b);
+  }
+}
+
+function budgetSpent(grantId: string, b: CallBudget): DeputyError {
+  const from = b.grantId === grantId ? "" : `, from which this token's grant ${grantId} was delegated,`;
+  return new DeputyError(
+    "ERR_CALL_BUDGET_EXHAUSTED",
+    `the call budget of grant ${b.grantId} (max_calls ${b.maxCalls})${from} is spent; ask the principal for a new grant`,
+  );
 }

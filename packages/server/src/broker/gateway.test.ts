@@ -1312,6 +1312,29 @@ describe("budgets, revocation, rotation and secrecy", () => {
     expect(after).toMatchObject({ status: "approved", used_at: null });
   });
 
+  it("a call whose budget is already spent is refused, not held for an approval nobody could use", async () => {
+    const path = "/proxy/github/repos/acme/app/issues/6";
+    const b = await grantedAgent(33, "budget-spent-hold", "issues:read issues:write", {
+      constraints: { max_calls: 1 },
+    });
+    const as = { token: b.token, key: b.key };
+    expect((await call("GET", "/proxy/github/repos/acme/app/issues", as)).status).toBe(200);
+    const before = (await t.api("GET", "/v1/approvals?status=pending", undefined, principalToken)).json();
+    const refused = await call("DELETE", path, as);
+    expect(refused.status).toBe(403);
+    expect(refused.json()).toEqual({
+      type: "call-budget-exhausted",
+      title: "Grant's call budget is used up",
+      status: 403,
+      detail: `the call budget of grant ${b.grant} (max_calls 1) is spent; ask the principal for a new grant`,
+      code: "ERR_CALL_BUDGET_EXHAUSTED",
+    });
+    // No approval was recorded for it.
+    const after = (await t.api("GET", "/v1/approvals?status=pending", undefined, principalToken)).json();
+    expect(after).toEqual(before);
+    expect(up.requests.map((r) => r.method)).toEqual(["GET"]);
+  });
+
   it("constraints.max_calls is enforced per grant", async () => {
     const k = testKey(3);
     const a = (

@@ -11,7 +11,8 @@
  * 5. the connection, and audience = the connection's (RFC 8707)
  * 6. the token's stored state (another replica's revocation) and the proof's single-use `jti`
  * 7. the connection's rules for the token's scopes
- * 8. approval: hold the call, or check a presented `Deputy-Approval`
+ * 8. approval: hold the call (unless its call budget is already spent), or check a presented
+ *    `Deputy-Approval`
  * 9. consume that approval and charge the call budgets (`constraints.max_calls` of the token's
  *    grant and of every grant it was delegated from) in one transaction, then forward with the
  *    credential injected
@@ -25,7 +26,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { type AccessTokenClaims, actorChain, DeputyError, isId } from "@deputy/protocol";
 import { APPROVAL_HEADER, holdCall, useApproval } from "../broker/approvals.js";
-import { callBudgets, chargeCallBudgets } from "../broker/budget.js";
+import { assertBudgetsLeft, callBudgets, chargeCallBudgets } from "../broker/budget.js";
 import { forwardCall, readBody, sha256Hex } from "../broker/forward.js";
 import { headerBytes } from "../broker/headers.js";
 import { PROXY_PREFIX, type ProxyTarget, parseProxyTarget } from "../broker/path.js";
@@ -200,6 +201,8 @@ async function run(d: Deputy, req: IncomingMessage, res: ServerResponse, call: C
         call: { agentId: claims.client_id, connectionId: connection.record.id, method, url, bodySha256 },
       };
     } else {
+      // Not held when the budget is already spent: nobody should approve a call that cannot run.
+      await assertBudgetsLeft(d.store, claims.grant_id, await callBudgets(d, claims.grant_id));
       const held = await holdCall(d, {
         connectionId: connection.record.id,
         connectionName: connection.record.name,

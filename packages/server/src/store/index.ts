@@ -463,6 +463,8 @@ export interface BrokerStore {
    * changes nothing) when the budget is used up: exactly `maxCalls` concurrent callers succeed.
    */
   consumeCallBudget(grantId: string, maxCalls: number): Promise<boolean>;
+  /** How many calls a grant has been charged (`calls_made`), or null for an unknown grant. */
+  callsMade(grantId: string): Promise<number | null>;
   /** Throws StoreConflictError if the id exists. */
   createApproval(a: ApprovalRecord): Promise<void>;
   getApproval(id: string): Promise<ApprovalRecord | null>;

@@ -175,6 +175,12 @@ export class SqlBrokerStore implements BrokerStore {
     return affected(r.numAffectedRows) > 0;
   }
 
+  async callsMade(grantId: string): Promise<number | null> {
+    const { rows } = await sql<{ calls_made: number }>`
+      SELECT calls_made FROM grants WHERE id = ${grantId}`.execute(this.ctx.db);
+    return rows[0] ? Number(rows[0].calls_made) : null;
+  }
+
   async createApproval(a: ApprovalRecord): Promise<void> {
     await insertUnique(
       "approval",
