@@ -301,8 +301,9 @@ function accessTokenClaims(overrides: JsonObject = {}): JsonObject {
     grant_id: GRANT,
     cnf: { jkt: KEYS.dpop.kid },
     status: { status_list: { idx: 7, uri: `${ISSUER}/v1/status/lists/0` } },
-    // Issue 6: compact provenance of the acting agent (verified by a registered launcher).
-    agent_prov: { verified: true, iss: "https://ci.example.com", code_digest: "sha256:5f1c0e" },
+    // Issue 6: compact provenance of the acting agent (verified by a registered launcher, from a
+    // statement bound to the agent's key).
+    agent_prov: { verified: true, iss: "https://ci.example.com", code_digest: "sha256:5f1c0e", bound: true },
   };
   return { ...claims, ...overrides };
 }
