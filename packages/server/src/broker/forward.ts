@@ -147,6 +147,31 @@ export function planUpstream(upstream: string, auth: UpstreamAuth): UpstreamPlan
   };
 }
 
+/**
+ * Errors raised before any byte of the request reached the upstream: the connection was refused,
+ * the name did not resolve, no route, or the TLS handshake failed (which precedes the request).
+ * A reset or a timeout is not among them: the upstream may have received the call.
+ */
+const NEVER_DELIVERED = new Set([
+  "ECONNREFUSED",
+  "ENOTFOUND",
+  "EAI_AGAIN",
+  "EHOSTUNREACH",
+  "ENETUNREACH",
+  "ERR_TLS_CERT_ALTNAME_INVALID",
+  "DEPTH_ZERO_SELF_SIGNED_CERT",
+  "SELF_SIGNED_CERT_IN_CHAIN",
+  "UNABLE_TO_VERIFY_LEAF_SIGNATURE",
+  "UNABLE_TO_GET_ISSUER_CERT_LOCALLY",
+  "CERT_HAS_EXPIRED",
+]);
+
+/** Whether `e` (a {@link forwardCall} rejection) says the upstream never received the call. */
+export function neverDelivered(e: unknown): boolean {
+  const cause = e instanceof DeputyError ? e.cause : e;
+  return NEVER_DELIVERED.has((cause as NodeJS.ErrnoException | undefined)?.code ?? "");
+}
+
 export function mapUpstreamError(e: unknown): DeputyError {
   if (e instanceof DeputyError) return e;
   if (e instanceof UpstreamTimeout) {
@@ -165,6 +190,7 @@ export function mapUpstreamError(e: unknown): DeputyError {
   return new DeputyError(
     "ERR_UPSTREAM_UNREACHABLE",
     `the upstream could not be reached${code ? ` (${code})` : ""}; retry later, and tell the connection's admin if it persists`,
+    { cause: e },
   );
 }
 

@@ -4,8 +4,8 @@
  * DEPUTY_TEST_DATABASE_URL). Each attack from issue #5's "Bad input" list is a named test that
  * asserts the exact status and problem body, and that the upstream never saw the call.
  */
-import { request } from "node:http";
-import { connect } from "node:net";
+import { createServer, request } from "node:http";
+import { type AddressInfo, connect } from "node:net";
 import { Writable } from "node:stream";
 import { compactVerify, createLocalJWKSet } from "jose";
 import pino from "pino";
@@ -1314,7 +1314,7 @@ describe("budgets, revocation, rotation and secrecy", () => {
 
   it("a call whose budget is already spent is refused, not held for an approval nobody could use", async () => {
     const path = "/proxy/github/repos/acme/app/issues/6";
-    const b = await grantedAgent(33, "budget-spent-hold", "issues:read issues:write", {
+    const b = await grantedAgent(39, "budget-spent-hold", "issues:read issues:write", {
       constraints: { max_calls: 1 },
     });
     const as = { token: b.token, key: b.key };
@@ -1333,6 +1333,74 @@ describe("budgets, revocation, rotation and secrecy", () => {
     const after = (await t.api("GET", "/v1/approvals?status=pending", undefined, principalToken)).json();
     expect(after).toEqual(before);
     expect(up.requests.map((r) => r.method)).toEqual(["GET"]);
+  });
+
+  it("a call the upstream never received (connection refused) gives back its approval and its call budget", async () => {
+    // A loopback port with nothing listening: the connection is refused before any byte is sent.
+    const closed = await new Promise<number>((resolve) => {
+      const srv = createServer();
+      srv.listen(0, "127.0.0.1", () => {
+        const p = (srv.address() as AddressInfo).port;
+        srv.close(() => resolve(p));
+      });
+    });
+    await expectOk(
+      t.api("POST", "/v1/connections", {
+        name: "down",
+        upstream: `http://127.0.0.1:${closed}`,
+        auth: { type: "bearer", secret: "down-secret-0123456" },
+        rules: [{ scope: "down:write", methods: ["DELETE"], paths: ["/items/*"], approval: "required" }],
+      }),
+    );
+    const k = testKey(40);
+    const a = (
+      await expectOk(t.api("POST", "/v1/agents", { principal, name: "down", jwks: { keys: [k.publicJwk] } }))
+    ).id as string;
+    const g = (
+      await expectOk(
+        t.api("POST", "/v1/grants", {
+          agent: a,
+          scopes: ["down:write"],
+          resources: ["urn:deputy:connection:down"],
+          expires_at: new Date(T0 + 86_400_000).toISOString(),
+          constraints: { max_calls: 1 },
+        }),
+      )
+    ).id as string;
+    const as = {
+      token: await getToken(t, a, k, { scope: "down:write", resource: "urn:deputy:connection:down" }),
+      key: k,
+    };
+    const held = await call("DELETE", "/proxy/down/items/1", as);
+    expect(held.json()).toEqual(problem(403, "ERR_APPROVAL_REQUIRED"));
+    const id = held.json().approval_id as string;
+    expect((await t.api("POST", `/v1/approvals/${id}/approve`, {}, principalToken)).statusCode).toBe(200);
+    const approved = { ...as, headers: { "deputy-approval": id } };
+    // Twice: with max_calls 1 and a single-use approval, the second would be refused had the
+    // first used either up.
+    for (let n = 0; n < 2; n++) {
+      const res = await call("DELETE", "/proxy/down/items/1", approved);
+      expect(res.status).toBe(502);
+      expect(res.json()).toEqual(
+        problem(502, "ERR_UPSTREAM_UNREACHABLE", {
+          detail:
+            "the upstream could not be reached (ECONNREFUSED); retry later, and tell the connection's admin if it persists",
+        }),
+      );
+    }
+    expect((await t.api("GET", `/v1/approvals/${id}`, undefined, principalToken)).json()).toMatchObject({
+      status: "approved",
+      used_at: null,
+    });
+    expect(await t.deputy.store.broker.callsMade(g)).toBe(0);
+    expect((await t.api("DELETE", "/v1/connections/down")).statusCode).toBe(204);
+  });
+
+  it("a reset after the call was sent still uses up the call budget (the upstream may have acted)", async () => {
+    const b = await grantedAgent(41, "reset-budget", "issues:write", { constraints: { max_calls: 1 } });
+    const as = { token: b.token, key: b.key };
+    expect((await call("POST", "/proxy/github/reset", { ...as, body: "{}" })).status).toBe(502);
+    expect(await t.deputy.store.broker.callsMade(b.grant)).toBe(1);
   });
 
   it("constraints.max_calls is enforced per grant", async () => {

@@ -15,7 +15,8 @@
  *    `Deputy-Approval`
  * 9. consume that approval and charge the call budgets (`constraints.max_calls` of the token's
  *    grant and of every grant it was delegated from) in one transaction, then forward with the
- *    credential injected
+ *    credential injected; if the upstream never received the call (refused, unresolvable, TLS
+ *    failure) both are given back
  *
  * Every outcome is one audit entry: `broker.call_allowed`, `broker.call_denied` or `broker.call_held`.
  *
@@ -27,7 +28,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { type AccessTokenClaims, actorChain, DeputyError, isId } from "@deputy/protocol";
 import { APPROVAL_HEADER, holdCall, useApproval } from "../broker/approvals.js";
 import { assertBudgetsLeft, callBudgets, chargeCallBudgets } from "../broker/budget.js";
-import { forwardCall, readBody, sha256Hex } from "../broker/forward.js";
+import { forwardCall, neverDelivered, readBody, sha256Hex } from "../broker/forward.js";
 import { headerBytes } from "../broker/headers.js";
 import { PROXY_PREFIX, type ProxyTarget, parseProxyTarget } from "../broker/path.js";
 import { allowingRules, matchRules } from "../broker/rules.js";
@@ -243,6 +244,20 @@ async function run(d: Deputy, req: IncomingMessage, res: ServerResponse, call: C
     query: target.query,
     timeoutMs: d.config.brokerUpstreamTimeout,
     body,
+  }).catch(async (e: unknown) => {
+    // The upstream never received the call (refused, unresolvable, TLS failure): what step 9 used
+    // up is given back, so the identical retry needs no new approval and costs one call, not two.
+    if (neverDelivered(e) && (presentedApproval !== undefined || budgets.length > 0)) {
+      await d.store
+        .transaction(async (tx) => {
+          if (presentedApproval) await tx.broker.restoreApproval(presentedApproval.id);
+          for (const b of budgets) await tx.broker.refundCallBudget(b.grantId);
+        })
+        .catch((err: unknown) =>
+          d.log.error({ err }, "giving back an undelivered call's approval and budget failed"),
+        );
+    }
+    throw e;
   });
   audit(d, req, call, {
     action: "broker.call_allowed",

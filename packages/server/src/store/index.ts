@@ -465,6 +465,8 @@ export interface BrokerStore {
   consumeCallBudget(grantId: string, maxCalls: number): Promise<boolean>;
   /** How many calls a grant has been charged (`calls_made`), or null for an unknown grant. */
   callsMade(grantId: string): Promise<number | null>;
+  /** Gives back one call charged by {@link consumeCallBudget} (never below zero). */
+  refundCallBudget(grantId: string): Promise<void>;
   /** Throws StoreConflictError if the id exists. */
   createApproval(a: ApprovalRecord): Promise<void>;
   getApproval(id: string): Promise<ApprovalRecord | null>;
@@ -491,6 +493,11 @@ export interface BrokerStore {
    * true (`Deputy-Approval` replay protection).
    */
   consumeApproval(id: string, at: number): Promise<boolean>;
+  /**
+   * Undoes {@link consumeApproval} for a call that never reached the upstream: a used approval is
+   * approved (and unused) again. Returns false when it was not used.
+   */
+  restoreApproval(id: string): Promise<boolean>;
 }
 
 /**

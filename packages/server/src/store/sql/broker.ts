@@ -181,6 +181,12 @@ export class SqlBrokerStore implements BrokerStore {
     return rows[0] ? Number(rows[0].calls_made) : null;
   }
 
+  async refundCallBudget(grantId: string): Promise<void> {
+    await sql`UPDATE grants SET calls_made = calls_made - 1 WHERE id = ${grantId} AND calls_made > 0`.execute(
+      this.ctx.db,
+    );
+  }
+
   async createApproval(a: ApprovalRecord): Promise<void> {
     await insertUnique(
       "approval",
@@ -245,6 +251,16 @@ export class SqlBrokerStore implements BrokerStore {
       .where("id", "=", id)
       .where("status", "=", "pending")
       .where("expires_at", ">", d.at)
+      .executeTakeFirst();
+    return affected(r.numUpdatedRows) > 0;
+  }
+
+  async restoreApproval(id: string): Promise<boolean> {
+    const r = await this.ctx.db
+      .updateTable("approvals")
+      .set({ status: "approved", used_at: null })
+      .where("id", "=", id)
+      .where("status", "=", "used")
       .executeTakeFirst();
     return affected(r.numUpdatedRows) > 0;
   }
