@@ -670,6 +670,70 @@ describe("provenance", () => {
   });
 });
 
+describe("provenance issuer key rotation", () => {
+  it("replacing an issuer's key set refuses statements signed by the withdrawn key and accepts the new one", async () => {
+    await deputy();
+    const s = await setupStory(t);
+    const oldKey = testKey(90);
+    const newKey = testKey(93);
+    const issuer = await registerLauncher(oldKey);
+    const e = await enrollment(s.principal, { require_provenance: true });
+    const attempt = (launcher: TestKey, seed: number) =>
+      enroll(e.enrollment_code, testKey(seed), { provenance: { software_statement: statement(launcher) } });
+
+    const { token } = await expectOk(t.api("POST", `/v1/principals/${s.principal}/tokens`));
+    const rotation = { jwks: { keys: [newKey.publicJwk] } };
+    expect((await t.api("PATCH", `/v1/provenance-issuers/${issuer.id}`, rotation, token)).statusCode).toBe(
+      403,
+    );
+    const rotated = await t.api("PATCH", `/v1/provenance-issuers/${issuer.id}`, rotation);
+    expect(rotated.statusCode).toBe(200);
+    expect(rotated.json()).toEqual({
+      ...issuer,
+      jwks: { keys: [{ ...newKey.publicJwk, kid: newKey.kid, alg: "EdDSA" }] },
+    });
+
+    // A leaked statement signed by the withdrawn key no longer registers anyone.
+    const withdrawn = await attempt(oldKey, 70);
+    expect(withdrawn.statusCode).toBe(400);
+    expect(withdrawn.json()).toEqual({
+      type: "statement-invalid",
+      title: "Invalid software statement",
+      status: 400,
+      detail: "software_statement: no key of the issuer matches its kid and alg",
+      code: "ERR_STATEMENT_INVALID",
+    });
+    expect((await attempt(newKey, 71)).statusCode).toBe(201);
+
+    const updates = (await expectOk(t.api("GET", "/v1/audit/events?action=provenance_issuer.updated"))).items;
+    expect(updates.map((i: { entry: Record<string, any> }) => i.entry.details)).toEqual([
+      { issuer: LAUNCHER, require_key_binding: false, keys: [newKey.kid] },
+    ]);
+  });
+
+  it("an empty change, an empty key set or a private key is refused; nothing changes", async () => {
+    await deputy();
+    await setupStory(t);
+    const issuer = await registerLauncher(testKey(90));
+    const empty = await t.api("PATCH", `/v1/provenance-issuers/${issuer.id}`, {});
+    expect(empty.statusCode).toBe(400);
+    expect(empty.json().code).toBe("ERR_INVALID_REQUEST");
+    const none = await t.api("PATCH", `/v1/provenance-issuers/${issuer.id}`, { jwks: { keys: [] } });
+    expect(none.statusCode).toBe(400);
+    expect(none.json().code).toBe("ERR_INVALID_REQUEST");
+    const priv = await t.api("PATCH", `/v1/provenance-issuers/${issuer.id}`, {
+      jwks: { keys: [testKey(92).privateKey.export({ format: "jwk" })] },
+    });
+    expect(priv.statusCode).toBe(400);
+    expect(priv.json().code).toBe("ERR_PRIVATE_KEY_MEMBERS");
+    const unknown = await t.api("PATCH", "/v1/provenance-issuers/pvi_aaaaaaaaaaaaaaaaaaaaaaaaaa", {
+      jwks: { keys: [testKey(93).publicJwk] },
+    });
+    expect(unknown.statusCode).toBe(404);
+    expect(await expectOk(t.api("GET", `/v1/provenance-issuers/${issuer.id}`))).toEqual(issuer);
+  });
+});
+
 describe("temporary agents", () => {
   it("a solved challenge yields a sandboxed agent with a claim code; sandbox-escape is refused", async () => {
     await deputy();

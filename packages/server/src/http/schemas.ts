@@ -124,7 +124,11 @@ export const CreateProvenanceIssuerBody = z.strictObject({
   require_key_binding: z.boolean().optional(),
 });
 
-export const UpdateProvenanceIssuerBody = z.strictObject({ require_key_binding: z.boolean() });
+export const UpdateProvenanceIssuerBody = z
+  .strictObject({ require_key_binding: z.boolean().optional(), jwks: jwks.optional() })
+  .refine((b) => b.require_key_binding !== undefined || b.jwks !== undefined, {
+    message: "send require_key_binding, jwks or both",
+  });
 
 export const RevocationBody = z.strictObject({
   target: z.string().min(1).max(64),

@@ -71,10 +71,7 @@ export async function createProvenanceIssuer(
   },
 ): Promise<ProvenanceIssuerRecord> {
   requireAdmin(caller, "registering a provenance issuer");
-  if (input.jwks.keys.length === 0 || input.jwks.keys.length > MAX_ISSUER_KEYS) {
-    throw new DeputyError("ERR_INVALID_REQUEST", `jwks.keys must hold 1..${MAX_ISSUER_KEYS} public keys`);
-  }
-  const keys = input.jwks.keys.map((k) => importAgentPublicJwk(k).jwk as unknown as Record<string, unknown>);
+  const keys = publicIssuerKeys(input.jwks);
   const record: ProvenanceIssuerRecord = {
     id: newId("pvi"),
     name: input.name,
@@ -111,22 +108,29 @@ export async function createProvenanceIssuer(
 }
 
 /**
- * Turns key binding on (or off) for a provenance issuer (admin): how an issuer registered before
- * Deputy supported binding is made to require it once its launcher sends `cnf.jkt`. Applies to
+ * Changes a provenance issuer (admin): turns key binding on (or off), which is how an issuer
+ * registered before Deputy supported binding is made to require it once its launcher sends
+ * `cnf.jkt`; and/or replaces its key set, which is how a launcher's key is rotated or a leaked one
+ * withdrawn: statements signed by a key no longer in the set are refused from then on. Applies to
  * registrations from then on; agents already registered keep their label.
  *
  * @example
  * await updateProvenanceIssuer(deputy, admin, "pvi_…", { requireKeyBinding: true });
+ * await updateProvenanceIssuer(deputy, admin, "pvi_…", { jwks: { keys: [newLauncherJwk] } });
  */
 export async function updateProvenanceIssuer(
   d: Deputy,
   caller: Caller,
   id: string,
-  change: { requireKeyBinding: boolean },
+  change: { requireKeyBinding?: boolean | undefined; jwks?: { keys: unknown[] } | undefined },
 ): Promise<ProvenanceIssuerRecord> {
   requireAdmin(caller, "changing a provenance issuer");
+  const jwks = change.jwks === undefined ? undefined : { keys: publicIssuerKeys(change.jwks) };
   return d.store.transaction(async (tx) => {
-    const updated = await tx.provenanceIssuers.setRequireKeyBinding(id, change.requireKeyBinding);
+    const updated = await tx.provenanceIssuers.update(id, {
+      requireKeyBinding: change.requireKeyBinding,
+      jwks,
+    });
     if (!updated) throw notFound("provenance issuer", id);
     await d.audit.record(
       {
@@ -134,12 +138,24 @@ export async function updateProvenanceIssuer(
         decision: "allowed",
         actor: actorOf(caller),
         target: id,
-        details: { issuer: updated.issuer, require_key_binding: updated.requireKeyBinding },
+        details: {
+          issuer: updated.issuer,
+          require_key_binding: updated.requireKeyBinding,
+          ...(jwks ? { keys: jwks.keys.map((k) => k.kid) } : {}),
+        },
       },
       tx,
     );
     return updated;
   });
+}
+
+/** The public keys of an issuer's key set, checked as at registration (no private members). */
+function publicIssuerKeys(jwks: { keys: unknown[] }): Array<Record<string, unknown>> {
+  if (jwks.keys.length === 0 || jwks.keys.length > MAX_ISSUER_KEYS) {
+    throw new DeputyError("ERR_INVALID_REQUEST", `jwks.keys must hold 1..${MAX_ISSUER_KEYS} public keys`);
+  }
+  return jwks.keys.map((k) => importAgentPublicJwk(k).jwk as unknown as Record<string, unknown>);
 }
 
 /** A statement's `jti`, to be consumed once: the nonce-store key and until when it is kept. */

@@ -159,8 +159,14 @@ export interface ProvenanceIssuerStore {
   create(i: ProvenanceIssuerRecord): Promise<void>;
   get(id: string): Promise<ProvenanceIssuerRecord | null>;
   getByIssuer(issuer: string): Promise<ProvenanceIssuerRecord | null>;
-  /** Sets `requireKeyBinding`; returns the updated record, or null if there is no such issuer. */
-  setRequireKeyBinding(id: string, value: boolean): Promise<ProvenanceIssuerRecord | null>;
+  /**
+   * Sets `requireKeyBinding` and/or replaces `jwks`; returns the updated record, or null if there is
+   * no such issuer.
+   */
+  update(
+    id: string,
+    change: { requireKeyBinding?: boolean | undefined; jwks?: ProvenanceIssuerRecord["jwks"] | undefined },
+  ): Promise<ProvenanceIssuerRecord | null>;
   list(page: PageRequest): Promise<Page<ProvenanceIssuerRecord>>;
 }
 

@@ -154,7 +154,10 @@ export function registerProvisioning(app: FastifyInstance, d: Deputy): void {
     const c = await caller(r);
     const body = parse(UpdateProvenanceIssuerBody, r.body);
     return provenanceIssuerJson(
-      await updateProvenanceIssuer(d, c, r.params.id, { requireKeyBinding: body.require_key_binding }),
+      await updateProvenanceIssuer(d, c, r.params.id, {
+        requireKeyBinding: body.require_key_binding,
+        jwks: body.jwks,
+      }),
     );
   });
 }

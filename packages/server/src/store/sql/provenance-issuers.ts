@@ -41,12 +41,22 @@ export class SqlProvenanceIssuerStore implements ProvenanceIssuerStore {
     return rows[0] ? toIssuer(rows[0]) : null;
   }
 
-  async setRequireKeyBinding(id: string, value: boolean): Promise<ProvenanceIssuerRecord | null> {
-    await this.ctx.db
-      .updateTable("provenance_issuers")
-      .set({ require_key_binding: value })
-      .where("id", "=", id)
-      .execute();
+  async update(
+    id: string,
+    change: { requireKeyBinding?: boolean | undefined; jwks?: ProvenanceIssuerRecord["jwks"] | undefined },
+  ): Promise<ProvenanceIssuerRecord | null> {
+    if (change.requireKeyBinding !== undefined || change.jwks !== undefined) {
+      await this.ctx.db
+        .updateTable("provenance_issuers")
+        .set({
+          ...(change.requireKeyBinding !== undefined
+            ? { require_key_binding: change.requireKeyBinding }
+            : {}),
+          ...(change.jwks !== undefined ? { jwks: toJson(change.jwks) } : {}),
+        })
+        .where("id", "=", id)
+        .execute();
+    }
     return this.get(id);
   }
 
