@@ -5,13 +5,14 @@
  * Run `npx tsc -b` first: the CLI runs from dist/.
  */
 import { existsSync } from "node:fs";
-import { mkdtemp, rm, stat } from "node:fs/promises";
+import { mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createLogger, type RunningDeputy, startDeputy } from "../serve.js";
 import { type CliRun, runCli, runCliJson } from "../test-support/cli.js";
+import { signJwt, testKey, thumbprint } from "../test-support/keys.js";
 import { dropSchema, uniqueSchemaName } from "../test-support/store.js";
 
 const MAIN = fileURLToPath(new URL("../../dist/cli/main.js", import.meta.url));
@@ -139,11 +140,123 @@ describe("deputy provisioning commands", { timeout: 90_000 }, () => {
     expect(again.stderr).toContain("ERR_CLAIM_USED");
   });
 
+  it("agent keygen → a launcher binds its statement to that key → agent enroll --key registers it, bound", async () => {
+    const keyPath = join(work, "ci-43.jwk.json");
+    const generated = await json(["agent", "keygen", "--out", keyPath]);
+    expect(generated).toEqual({
+      kid: expect.stringMatching(/^[A-Za-z0-9_-]{43}$/),
+      key_file: keyPath,
+      public_jwk: {
+        kty: "OKP",
+        crv: "Ed25519",
+        x: expect.any(String),
+        kid: generated.kid,
+        alg: "EdDSA",
+        use: "sig",
+      },
+    });
+    // The kid is the RFC 7638 thumbprint, computed here independently.
+    expect(thumbprint(generated.public_jwk)).toBe(generated.kid);
+    expect((await stat(keyPath)).mode & 0o777).toBe(0o600);
+    const again = await deputy(["agent", "keygen", "--out", keyPath]);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toContain("ERR_KEY_FILE_EXISTS");
+
+    // The launcher (a registered provenance issuer, binding required by default) signs for that key.
+    const launcher = testKey(95);
+    const registered = await fetch(`${server.url}/v1/provenance-issuers`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${server.adminToken}`, "content-type": "application/json" },
+      body: JSON.stringify({
+        name: "CI",
+        issuer: "https://ci.cli.test",
+        jwks: { keys: [launcher.publicJwk] },
+      }),
+    });
+    expect(registered.status).toBe(201);
+    const now = Math.floor(Date.now() / 1000);
+    const statementPath = join(work, "statement.jwt");
+    await writeFile(
+      statementPath,
+      signJwt(
+        launcher,
+        { typ: "JWT", kid: launcher.kid },
+        {
+          iss: "https://ci.cli.test",
+          sub: "run-43",
+          code_digest: "sha256:c1",
+          cnf: { jkt: generated.kid },
+          iat: now,
+          exp: now + 300,
+        },
+      ),
+    );
+    const p = await json(["principal", "create", "--type", "human", "--name", "Grace"]);
+    const e = await json([
+      "enrollment",
+      "create",
+      "--principal",
+      p.id,
+      "--scope",
+      "read",
+      "--resource",
+      AUDIENCE,
+      "--max-agents",
+      "1",
+      "--expires-in",
+      "10m",
+    ]);
+    const enrolled = await json([
+      "agent",
+      "enroll",
+      "--code",
+      e.enrollment_code,
+      "--name",
+      "ci-43",
+      "--key",
+      keyPath,
+      "--provenance-statement",
+      statementPath,
+    ]);
+    expect(enrolled.kid).toBe(generated.kid);
+    expect(enrolled.agent.provenance).toMatchObject({
+      status: "verified",
+      verified: { iss: "https://ci.cli.test", code_digest: "sha256:c1", bound: true },
+    });
+    const keyFile = JSON.parse(await readFile(enrolled.key_file, "utf8"));
+    expect(keyFile).toMatchObject({ agent_id: enrolled.agent.id, kid: generated.kid });
+    const tok = await json(["token", "--key-file", enrolled.key_file]);
+    expect(tok.claims.agent_prov).toEqual({
+      verified: true,
+      iss: "https://ci.cli.test",
+      code_digest: "sha256:c1",
+      bound: true,
+    });
+
+    // A file without a private key is refused before anything is registered.
+    const bad = join(work, "public-only.json");
+    await writeFile(bad, JSON.stringify({ private_jwk: generated.public_jwk }));
+    const refused = await deputy([
+      "agent",
+      "enroll",
+      "--code",
+      e.enrollment_code,
+      "--name",
+      "x",
+      "--key",
+      bad,
+    ]);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain("ERR_KEY_FILE");
+    expect(refused.stderr).toContain("deputy agent keygen --out");
+  });
+
   it("--help shows examples for every provisioning command", async () => {
     for (const args of [
       ["enrollment", "create"],
       ["enrollment", "list"],
       ["enrollment", "revoke"],
+      ["agent", "keygen"],
       ["agent", "enroll"],
       ["agent", "temporary"],
       ["claim"],

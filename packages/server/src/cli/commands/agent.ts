@@ -5,12 +5,14 @@
  * @example
  * registerAgent(program);
  */
-import { readFile } from "node:fs/promises";
+import { open, readFile } from "node:fs/promises";
 import { relative, resolve } from "node:path";
-import { generateAgentKey } from "@deputy/sdk";
+import { type AgentKey, generateAgentKey, publicJwkOf } from "@deputy/sdk";
 import { type Command, Option } from "commander";
+import { calculateJwkThumbprint, type JWK } from "jose";
 import { solveChallenge } from "../../provision/pow.js";
 import type { ApiClient } from "../client.js";
+import { CliError } from "../errors.js";
 import { reserveKeyFile } from "../key-file.js";
 import { note, print, printFields, printJson, printPage } from "../output.js";
 import { printRevocation } from "./principal.js";
@@ -70,13 +72,15 @@ export async function createAgentWithKey(
  */
 export async function registerWithKey<R extends { agent: Agent }>(
   api: ApiClient,
-  opts: { keyFile?: string | undefined; alg: "EdDSA" | "ES256" },
+  opts: { keyFile?: string | undefined; alg: "EdDSA" | "ES256"; key?: string | undefined },
   register: (publicJwk: Record<string, unknown>) => Promise<R>,
   dir: string = process.cwd(),
 ): Promise<R & { kid: string; key_file: string }> {
   const issuer = await issuerOf(api);
+  // Read before anything is reserved or registered: a bad --key file changes nothing.
+  const existing = opts.key === undefined ? null : await readGeneratedKey(opts.key);
   const pending = await reserveKeyFile(opts.keyFile ?? null, dir);
-  const key = await generateAgentKey(opts.alg);
+  const key = existing ?? (await generateAgentKey(opts.alg));
   let result: R;
   try {
     result = await register(key.publicJwk as unknown as Record<string, unknown>);
@@ -90,6 +94,32 @@ export async function registerWithKey<R extends { agent: Agent }>(
     path,
   );
   return { ...result, kid: key.kid, key_file: keyFile };
+}
+
+/**
+ * Reads a key written by `deputy agent keygen` (or any JSON file whose `private_jwk` is an Ed25519
+ * or P-256 private JWK), so an agent can register with a key its launcher already bound a software
+ * statement to (`cnf.jkt` = the key's RFC 7638 thumbprint).
+ */
+async function readGeneratedKey(path: string): Promise<AgentKey> {
+  let jwk: JWK | undefined;
+  try {
+    jwk = (JSON.parse(await readFile(path, "utf8")) as { private_jwk?: JWK }).private_jwk;
+  } catch (e) {
+    throw new CliError("ERR_KEY_FILE", `cannot read the key in ${path}: ${(e as Error).message}`);
+  }
+  const okp = jwk?.kty === "OKP" && jwk.crv === "Ed25519";
+  const ec = jwk?.kty === "EC" && jwk.crv === "P-256";
+  if (!jwk || typeof jwk.d !== "string" || !(okp || ec)) {
+    throw new CliError(
+      "ERR_KEY_FILE",
+      `${path} holds no Ed25519 or P-256 private key (private_jwk)`,
+      "create one with: deputy agent keygen --out <file>",
+    );
+  }
+  const kid = await calculateJwkThumbprint(jwk, "sha256");
+  const privateJwk: JWK = { ...jwk, alg: okp ? "EdDSA" : "ES256", kid, use: "sig" };
+  return { privateJwk, publicJwk: publicJwkOf(privateJwk), kid };
 }
 
 /** Reads `--provenance-statement` (a file holding the launcher's JWT) into a provenance body. */
@@ -226,6 +256,47 @@ export function registerAgent(program: Command): void {
   withExample(
     withJson(
       agent
+        .command("keygen")
+        .description(
+          "generate an agent key pair before registering: prints its thumbprint for a launcher to bind a statement to",
+        )
+        .requiredOption("--out <file>", "where to write the private key (mode 0600; never overwritten)")
+        .addOption(new Option("--alg <alg>", "key algorithm").choices(["EdDSA", "ES256"]).default("EdDSA")),
+    ),
+    "deputy agent keygen --out ./ci-43.jwk.json   # prints the kid: the launcher signs cnf: {jkt: <kid>}",
+    "deputy agent enroll --code den_… --name ci-43 --key ./ci-43.jwk.json --provenance-statement ./statement.jwt",
+  ).action(async (opts: { out: string; alg: string }, cmd: Command) => {
+    const key = await generateAgentKey(opts.alg as "EdDSA" | "ES256");
+    let handle: Awaited<ReturnType<typeof open>>;
+    try {
+      handle = await open(opts.out, "wx", 0o600);
+    } catch (e) {
+      throw new CliError(
+        (e as NodeJS.ErrnoException).code === "EEXIST" ? "ERR_KEY_FILE_EXISTS" : "ERR_KEY_FILE",
+        `cannot write ${opts.out}: ${(e as Error).message}`,
+        "choose another --out; an existing file is never overwritten.",
+      );
+    }
+    try {
+      await handle.writeFile(`${JSON.stringify({ kid: key.kid, private_jwk: key.privateJwk }, null, 2)}\n`);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    const out = { kid: key.kid, key_file: resolve(opts.out), public_jwk: key.publicJwk };
+    if (globals(cmd).json) return printJson(out);
+    print(
+      key.kid,
+      `Private key written to ${opts.out} (mode 0600). Its RFC 7638 thumbprint above is the jkt a launcher binds its software statement to (cnf: {jkt}).`,
+    );
+    note(
+      `next: deputy agent enroll --code <den_…> --name <name> --key ${opts.out} --provenance-statement <file>`,
+    );
+  });
+
+  withExample(
+    withJson(
+      agent
         .command("enroll")
         .description(
           "register this agent with an enrollment code: generates the key, saves the key file, prints the id",
@@ -237,21 +308,33 @@ export function registerAgent(program: Command): void {
           "where to write the private key (default ./<agent id>.key.json, mode 0600)",
         )
         .option("--provenance-statement <file>", "a file holding the launcher's software statement (JWT)")
+        .option(
+          "--key <file>",
+          "register with this key (from `deputy agent keygen`) instead of a new one: for a statement bound to it",
+        )
         .addOption(new Option("--alg <alg>", "key algorithm").choices(["EdDSA", "ES256"]).default("EdDSA"))
         .option("-q, --quiet", "print only the new id (for scripts)"),
     ),
     "deputy agent enroll --code den_… --name runner-1",
     'AGENT=$(deputy agent enroll --code "$DEPUTY_ENROLLMENT_CODE" --name ci-42 --key-file ./ci.key.json -q)',
+    "deputy agent enroll --code den_… --name ci-43 --key ./ci-43.jwk.json --provenance-statement ./statement.jwt",
   ).action(
     async (
-      opts: { code: string; name: string; keyFile?: string; provenanceStatement?: string; alg: string },
+      opts: {
+        code: string;
+        name: string;
+        keyFile?: string;
+        key?: string;
+        provenanceStatement?: string;
+        alg: string;
+      },
       cmd: Command,
     ) => {
       const api = await apiFor(cmd);
       const provenance = await provenanceOption(opts.provenanceStatement);
       const out = await registerWithKey(
         api,
-        { keyFile: opts.keyFile, alg: opts.alg as "EdDSA" | "ES256" },
+        { keyFile: opts.keyFile, alg: opts.alg as "EdDSA" | "ES256", key: opts.key },
         (jwk) =>
           api.post<{ agent: Agent; grant: Record<string, unknown> }>("/v1/agents/enroll", {
             enrollment_code: opts.code,
