@@ -21,7 +21,14 @@ import { sealWithKey } from "../crypto/secrets.js";
 import { createDeputy } from "../serve.js";
 import { dpopProof, type TestKey, testKey } from "../test-support/keys.js";
 import { getToken, nowS } from "../test-support/oauth.js";
-import { expectOk, T0, TEST_ADMIN_TOKEN, TEST_ISSUER, type TestDeputy } from "../test-support/server.js";
+import {
+  expectOk,
+  injectApi,
+  T0,
+  TEST_ADMIN_TOKEN,
+  TEST_ISSUER,
+  type TestDeputy,
+} from "../test-support/server.js";
 import { createTestStore, type TestStore } from "../test-support/store.js";
 import { startUpstream, type Upstream } from "../test-support/upstream.js";
 
@@ -75,16 +82,7 @@ function instance(app: FastifyInstance, deputy: Deputy): Instance {
     app,
     deputy,
     clock,
-    api: (method, path, body, token = TEST_ADMIN_TOKEN) =>
-      app.inject({
-        method: method as "GET",
-        url: path,
-        headers: {
-          authorization: `Bearer ${token}`,
-          ...(body !== undefined ? { "content-type": "application/json" } : {}),
-        },
-        ...(body !== undefined ? { payload: JSON.stringify(body) } : {}),
-      }),
+    api: injectApi(app),
     close: () => app.close(),
   };
 }

@@ -32,6 +32,20 @@ export interface TestDeputy {
   close(): Promise<void>;
 }
 
+/** `TestDeputy.api` for `app`: a JSON request with a bearer token (the admin's unless given). */
+export function injectApi(app: FastifyInstance): TestDeputy["api"] {
+  return (method, path, body, token = TEST_ADMIN_TOKEN) =>
+    app.inject({
+      method: method as "GET",
+      url: path,
+      headers: {
+        authorization: `Bearer ${token}`,
+        ...(body !== undefined ? { "content-type": "application/json" } : {}),
+      },
+      ...(body !== undefined ? { payload: JSON.stringify(body) } : {}),
+    });
+}
+
 export async function createTestDeputy(overrides: Record<string, unknown> = {}): Promise<TestDeputy> {
   const dataDir = await mkdtemp(join(tmpdir(), "deputy-test-"));
   const { store, cleanup } = await createTestStore();
@@ -52,16 +66,7 @@ export async function createTestDeputy(overrides: Record<string, unknown> = {}):
     app,
     deputy,
     clock,
-    api: (method, path, body, token = TEST_ADMIN_TOKEN) =>
-      app.inject({
-        method: method as "GET",
-        url: path,
-        headers: {
-          authorization: `Bearer ${token}`,
-          ...(body !== undefined ? { "content-type": "application/json" } : {}),
-        },
-        ...(body !== undefined ? { payload: JSON.stringify(body) } : {}),
-      }),
+    api: injectApi(app),
     async close() {
       await app.close();
       await cleanup();

@@ -190,6 +190,11 @@ export function brokerTests(s: () => Store): void {
       );
       expect(results.filter(Boolean)).toHaveLength(1);
       expect((await s().broker.getApproval(a.id))?.status).toBe("used");
+      // A call the upstream never received gives it back, once; it can then be used once more.
+      expect(await s().broker.restoreApproval(a.id)).toBe(true);
+      expect(await s().broker.restoreApproval(a.id)).toBe(false);
+      expect(await s().broker.getApproval(a.id)).toMatchObject({ status: "approved", usedAt: null });
+      expect(await s().broker.consumeApproval(a.id, T0 + 3)).toBe(true);
     });
 
     it("counts exactly max_calls concurrent calls against a grant", async () => {
@@ -199,6 +204,14 @@ export function brokerTests(s: () => Store): void {
       );
       expect(results.filter(Boolean)).toHaveLength(7);
       expect(await s().broker.consumeCallBudget(g.id, 7)).toBe(false);
+      expect(await s().broker.callsMade(g.id)).toBe(7);
+      // A refund gives one call back, and never goes below zero.
+      await s().broker.refundCallBudget(g.id);
+      expect(await s().broker.callsMade(g.id)).toBe(6);
+      expect(await s().broker.consumeCallBudget(g.id, 7)).toBe(true);
+      for (let n = 0; n < 9; n++) await s().broker.refundCallBudget(g.id);
+      expect(await s().broker.callsMade(g.id)).toBe(0);
+      expect(await s().broker.callsMade("grt_unknownunknownunknownun")).toBeNull();
     });
 
     it("lists approvals by status and principal", async () => {
