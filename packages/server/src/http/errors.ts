@@ -46,6 +46,14 @@ export function toDeputyError(err: unknown): DeputyError | null {
       "the request holds text the database cannot store (U+0000 or an unpaired surrogate); remove it",
     );
   }
+  // SQLite: another process (a cluster worker, a CLI command on the same file) held the write lock
+  // for the whole wait (store/sqlite-dialect.ts). Nothing was written; the request can be retried.
+  if (fe && (fe.code === "SQLITE_BUSY" || fe.code === "SQLITE_BUSY_RECOVERY")) {
+    return new DeputyError(
+      "ERR_UNAVAILABLE",
+      "the database stayed locked by another process (another deputy worker or command writing to the same file); nothing was changed: retry in a few seconds",
+    );
+  }
   return null;
 }
 

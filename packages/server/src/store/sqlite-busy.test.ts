@@ -6,7 +6,11 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import pino from "pino";
 import { afterEach, describe, expect, it } from "vitest";
+import { FakeClock } from "../clock.js";
+import { createDeputy } from "../serve.js";
+import { injectApi, T0, TEST_ADMIN_TOKEN, TEST_ISSUER } from "../test-support/server.js";
 import type { Store } from "./index.js";
 import { openSqliteStore } from "./sqlite.js";
 
@@ -97,5 +101,41 @@ describe("SQLite lock waits across connections", () => {
     await done;
     await expect(write).resolves.toBe("yes");
     expect(Date.now() - started).toBeLessThan(2000);
+  });
+
+  it("a request that cannot get the lock in time answers 503 problem+json and changes nothing", async () => {
+    const [first, second] = await twoConnections(100);
+    const { app } = await createDeputy({
+      dataDir: dirs[0]!,
+      issuer: TEST_ISSUER,
+      adminToken: TEST_ADMIN_TOKEN,
+      masterKey: Buffer.alloc(32, 7).toString("base64"),
+      store: second,
+      clock: new FakeClock(T0),
+      logger: pino({ level: "silent" }),
+      env: {},
+    });
+    await app.ready();
+    try {
+      const api = injectApi(app);
+      const before = (await api("GET", "/v1/principals")).json().items.length;
+      const { release, done } = await holdWriteLock(first);
+      const r = await api("POST", "/v1/principals", { type: "human", name: "Ada" });
+      release();
+      await done;
+      expect(r.statusCode).toBe(503);
+      expect(r.headers["content-type"]).toContain("application/problem+json");
+      expect(r.json()).toEqual({
+        type: "unavailable",
+        title: "Temporarily unavailable",
+        status: 503,
+        detail:
+          "the database stayed locked by another process (another deputy worker or command writing to the same file); nothing was changed: retry in a few seconds",
+        code: "ERR_UNAVAILABLE",
+      });
+      expect((await api("GET", "/v1/principals")).json().items.length).toBe(before);
+    } finally {
+      await app.close();
+    }
   });
 });
