@@ -15,7 +15,7 @@
  * const apv = await decideApproval(deputy, principalCaller, "apv_…", "approved", "looks right");
  */
 import { createHash } from "node:crypto";
-import { DeputyError, newId } from "@deputy/protocol";
+import { DeputyError, isId, newId } from "@deputy/protocol";
 import { canonicalJson } from "../audit/record.js";
 import type { Deputy } from "../context.js";
 import { actorOf, type Caller, notFound } from "../identity/caller.js";
@@ -25,7 +25,7 @@ export const SCOPE_APPROVALS_REVIEW = "approvals:review";
 export const APPROVAL_RECEIPT_TYP = "deputy-approval+jwt";
 export const APPROVAL_HEADER = "deputy-approval";
 /** The header as named in refusal messages. */
-const HEADER_NAME = "Deputy-Approval";
+export const APPROVAL_HEADER_NAME = "Deputy-Approval";
 
 /** SHA-256 (hex) of the canonical JSON of what an approval is bound to. */
 export function requestHash(
@@ -253,14 +253,14 @@ export async function useApproval(
   call: Pick<ApprovalRecord, "agentId" | "connectionId" | "method" | "url" | "bodySha256">,
   tx: Store = d.store,
 ): Promise<ApprovalRecord> {
-  const wellFormed = /^apv_[a-z2-7]{26}$/.test(id);
+  const wellFormed = isId("apv", id);
   const a = wellFormed ? await tx.broker.getApproval(id) : null;
   // What the agent can always do instead: have this request held for an approval of its own.
-  const holdAgain = `send the request without ${HEADER_NAME} to have it held for an approval`;
+  const holdAgain = `send the request without ${APPROVAL_HEADER_NAME} to have it held for an approval`;
   if (!a || a.agentId !== call.agentId) {
     throw new DeputyError(
       "ERR_APPROVAL_NOT_FOUND",
-      `${wellFormed ? `no approval ${id} was given to this agent` : `the ${HEADER_NAME} header is not an approval id (apv_…)`}; ${holdAgain}`,
+      `${wellFormed ? `no approval ${id} was given to this agent` : `the ${APPROVAL_HEADER_NAME} header is not an approval id (apv_…)`}; ${holdAgain}`,
     );
   }
   if (a.connectionId !== call.connectionId || a.method !== call.method || a.url !== call.url) {

@@ -148,16 +148,16 @@ export function planUpstream(upstream: string, auth: UpstreamAuth): UpstreamPlan
 }
 
 /**
- * Errors raised before any byte of the request reached the upstream: the connection was refused,
- * the name did not resolve, no route, or the TLS handshake failed (which precedes the request).
- * A reset or a timeout is not among them: the upstream may have received the call.
+ * Errors only ever raised before any byte of the request reached the upstream: the connection was
+ * refused, the name did not resolve, or the TLS handshake failed (which precedes the request). A
+ * reset or a timeout is not among them (the upstream may have received the call), nor are
+ * EHOSTUNREACH and ENETUNREACH, which Linux also reports on an established, possibly reused,
+ * keep-alive socket after the request was written.
  */
 const NEVER_DELIVERED = new Set([
   "ECONNREFUSED",
   "ENOTFOUND",
   "EAI_AGAIN",
-  "EHOSTUNREACH",
-  "ENETUNREACH",
   "ERR_TLS_CERT_ALTNAME_INVALID",
   "DEPTH_ZERO_SELF_SIGNED_CERT",
   "SELF_SIGNED_CERT_IN_CHAIN",

@@ -1618,6 +1618,38 @@ describe("rate limit and query auth", () => {
     expect(up.requests).toHaveLength(1);
   });
 
+  it("replayed-proof-drains-limit: replays of a captured DPoP proof do not spend the agent's rate limit", async () => {
+    const path = "/proxy/github/repos/acme/app/issues";
+    const proofFor = () =>
+      dpopProof(key, { htm: "GET", htu: `${TEST_ISSUER}${path}`, iat: nowS(t), accessToken: token });
+    const saved = t.deputy.broker.limiter;
+    t.deputy.broker.limiter = new RateLimiter(0.001, 2); // two calls, no refill within the test
+    try {
+      const captured = { authorization: `DPoP ${token}`, dpop: proofFor() };
+      expect((await send({ method: "GET", path, headers: captured })).status).toBe(200);
+      for (let n = 0; n < 5; n++) {
+        const replay = await send({ method: "GET", path, headers: captured });
+        expect(replay.status).toBe(401);
+        expect(replay.json()).toEqual(
+          problem(401, "ERR_INVALID_DPOP_PROOF", {
+            detail:
+              "DPoP proof jti was already used (replay); sign a new proof, with a fresh jti, for every request",
+          }),
+        );
+      }
+      // The agent's second call is still its own to make.
+      const own = await send({
+        method: "GET",
+        path,
+        headers: { authorization: `DPoP ${token}`, dpop: proofFor() },
+      });
+      expect(own.status).toBe(200);
+      expect(up.requests).toHaveLength(2);
+    } finally {
+      t.deputy.broker.limiter = saved;
+    }
+  });
+
   it("secret-reflection: an upstream header that echoes the injected credential never reaches the agent", async () => {
     const secret = "q-redirect-secret/+=";
     await expectOk(

@@ -22,9 +22,7 @@ const MAX_GRANTS = 100_000;
 
 export interface OpenConnection {
   record: ConnectionRecord;
-  /** The decrypted secret, kept only in memory. */
-  secret: string;
-  /** How calls are forwarded, worked out from the record and secret when they were loaded. */
+  /** How calls are forwarded (the decrypted secret included, kept only in memory), worked out once. */
   upstream: UpstreamPlan;
   loadedAt: number;
 }
@@ -70,7 +68,6 @@ export class ConnectionCache {
     const secret = (await this.vault.open(record.id, record.secret)).toString("utf8");
     const entry: OpenConnection = {
       record,
-      secret,
       upstream: planUpstream(record.upstream, { type: record.authType, name: record.authName, secret }),
       loadedAt: now,
     };
@@ -94,11 +91,39 @@ export class ConnectionCache {
   }
 }
 
+/**
+ * DPoP proof `jti`s this process has recorded as used, until they expire: a replay of a proof
+ * seen here is refused before the rate limiter (so a captured proof cannot spend its agent's
+ * allowance) and without a store write. The store's replay cache stays the authority (other
+ * replicas, a restart); this only answers earlier. Bounded: the oldest entries go first.
+ */
+export class RecentProofs {
+  readonly #until = new Map<string, number>();
+
+  constructor(private readonly max = 100_000) {}
+
+  has(key: string, now: number): boolean {
+    const until = this.#until.get(key);
+    return until !== undefined && until > now;
+  }
+
+  add(key: string, until: number): void {
+    this.#until.delete(key);
+    if (this.#until.size >= this.max) {
+      const oldest = this.#until.keys().next();
+      if (oldest.done !== true) this.#until.delete(oldest.value);
+    }
+    this.#until.set(key, until);
+  }
+}
+
 export class BrokerRuntime {
   /** Replaceable so tests can bound it. */
   connections: ConnectionCache;
   /** Replaceable so operators (and tests) can change limits without a restart. */
   limiter: RateLimiter;
+  /** Proof jtis used through this process (see {@link RecentProofs}). */
+  readonly recentProofs = new RecentProofs();
   /** Emits `decided:<apv id>` when a decision is recorded in this process. */
   readonly approvals = new EventEmitter();
   /** Each grant's `max_calls` and parent, by grant id (neither changes after a grant is created). */

@@ -197,8 +197,13 @@ async function acquireLock(lock: string): Promise<void> {
     }
     const took = await readLockHolder(moved);
     if (took !== null && !isStale(took)) {
-      await link(moved, lock).catch(() => {});
-      await unlink(moved).catch(() => {});
+      // Put the live lock back. If a third process created a lock meanwhile, leave the moved file
+      // for the operator rather than delete a live holder's lock.
+      const restored = await link(moved, lock).then(
+        () => true,
+        () => false,
+      );
+      if (restored) await unlink(moved).catch(() => {});
       throw new MasterKeyFileLockedError(lock, describeHolder(took));
     }
     await unlink(moved).catch(() => {});

@@ -26,7 +26,7 @@
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { type AccessTokenClaims, actorChain, DeputyError, isId } from "@deputy/protocol";
-import { APPROVAL_HEADER, holdCall, useApproval } from "../broker/approvals.js";
+import { APPROVAL_HEADER, APPROVAL_HEADER_NAME, holdCall, useApproval } from "../broker/approvals.js";
 import { assertBudgetsLeft, callBudgets, chargeCallBudgets } from "../broker/budget.js";
 import { forwardCall, neverDelivered, readBody, sha256Hex } from "../broker/forward.js";
 import { headerBytes } from "../broker/headers.js";
@@ -133,10 +133,12 @@ async function run(d: Deputy, req: IncomingMessage, res: ServerResponse, call: C
   });
   if (!dpop) throw new DeputyError("ERR_DPOP_REQUIRED", "send a DPoP proof for this request (RFC 9449 §7.1)");
 
-  // 4. Revocation (in-memory index), then the rate limit: after the caller proved it holds the
-  // token's key (a token seen elsewhere cannot spend its agent's allowance) and before the store is
+  // 4. Revocation (in-memory index), a replay of a proof this process has seen, then the rate
+  // limit: after the caller proved it holds the token's key with a proof not used here before (a
+  // captured token, or token and proof, cannot spend its agent's allowance) and before the store is
   // read or written, so a flood from one agent costs no connection look-ups and no replay-cache rows.
   if (d.revocations.isRevoked(claims)) throw revoked();
+  if (d.broker.recentProofs.has(dpop.replayKey, d.clock.now())) throw replayedProof();
   const wait = d.broker.limiter.take(claims.client_id, Date.now());
   if (wait > 0) {
     throw new DeputyError(
@@ -170,13 +172,9 @@ async function run(d: Deputy, req: IncomingMessage, res: ServerResponse, call: C
       tx.nonces.consumeOnce(dpop.replayKey, dpop.replayUntil, d.clock.now()),
     ]),
   );
+  d.broker.recentProofs.add(dpop.replayKey, dpop.replayUntil);
   if (!record || record.revokedAt !== null) throw revoked();
-  if (!fresh) {
-    throw new DeputyError(
-      "ERR_INVALID_DPOP_PROOF",
-      "DPoP proof jti was already used (replay); sign a new proof, with a fresh jti, for every request",
-    );
-  }
+  if (!fresh) throw replayedProof();
 
   // 7. Rules.
   const match = matchRules(connection.record.rules, claims.scope.split(" "), method, target.path);
@@ -221,7 +219,7 @@ async function run(d: Deputy, req: IncomingMessage, res: ServerResponse, call: C
       const expiresAt = new Date(held.expiresAt).toISOString();
       throw new DeputyError(
         "ERR_APPROVAL_REQUIRED",
-        `this call needs an approval; repeat the identical request (method, URL and body) with header Deputy-Approval: ${held.id} once approved at ${approvalUrl} (GET it with ?wait=30 to wait for the decision), before ${expiresAt}`,
+        `this call needs an approval; repeat the identical request (method, URL and body) with header ${APPROVAL_HEADER_NAME}: ${held.id} once approved at ${approvalUrl} (GET it with ?wait=30 to wait for the decision), before ${expiresAt}`,
         { extra: { approval_id: held.id, approval_url: approvalUrl, expires_at: expiresAt } },
       );
     }
@@ -268,6 +266,13 @@ async function run(d: Deputy, req: IncomingMessage, res: ServerResponse, call: C
     bodySha256: outcome.bodySha256,
     details: { scope: match.scope, ...(outcome.error ? { code: outcome.error.code } : {}) },
   });
+}
+
+function replayedProof(): DeputyError {
+  return new DeputyError(
+    "ERR_INVALID_DPOP_PROOF",
+    "DPoP proof jti was already used (replay); sign a new proof, with a fresh jti, for every request",
+  );
 }
 
 function revoked(): DeputyError {
