@@ -170,6 +170,23 @@ describe("refusal-flood", () => {
     ]);
   });
 
+  it("replayed-assertion: resending a captured client assertion is an unauthenticated refusal, throttled", async () => {
+    await deputy();
+    const s = await setupStory(t);
+    const assertion = clientAssertion(s.agentKey, s.agent, nowS(t), { jti: "captured" });
+    expect((await clientCredentials(t, s.agent, s.agentKey, { assertion })).statusCode).toBe(200);
+    for (let n = 0; n < LIMIT + 3; n++) {
+      const r = await clientCredentials(t, s.agent, s.agentKey, { assertion });
+      expect(r.statusCode).toBe(401);
+      expect(r.json()).toEqual({
+        error: "invalid_client",
+        error_description: "client assertion jti was already used (replay)",
+      });
+    }
+    const refused = await entries("token.refused");
+    expect(refused.map((i) => i.entry.actor.kind)).toEqual(Array(LIMIT).fill("unauthenticated"));
+  });
+
   it("bad bearer tokens at /v1 are throttled; an authenticated caller's denials are each audited", async () => {
     await deputy();
     const s = await setupStory(t);

@@ -39,7 +39,9 @@ export async function tokenEndpoint(
     if (e instanceof DeputyError) {
       const agent = claimedAgent(form);
       const known = agent ? await d.store.agents.get(agent).catch(() => null) : null;
-      const authenticated = isAuthenticatedForm(form);
+      // A replayed assertion verifies (its signature is genuine) but did not authenticate anyone:
+      // whoever resent it is refused with invalid_client, as unauthenticated as a forged one.
+      const authenticated = isAuthenticatedForm(form) && e.code !== "ERR_INVALID_CLIENT";
       const event: AuditEvent = {
         action: "token.refused",
         decision: "denied",
