@@ -186,6 +186,35 @@ describe("GET /v1/revocations/events", () => {
     await s.close();
   });
 
+  it("sends no heartbeat while a replay is still running, even one slower than the heartbeat interval", async () => {
+    const a = await expectOk(
+      t.api("POST", "/v1/agents", {
+        principal: story.principal,
+        name: "slow",
+        jwks: { keys: [story.agentKey.publicJwk] },
+      }),
+    );
+    await expectOk(t.api("POST", `/v1/agents/${a.id}/revoke`, {}));
+    const events_ = t.deputy.store.revocationEvents;
+    const after = events_.after.bind(events_);
+    // The replay's read takes longer than three heartbeat intervals (0.2 s each).
+    events_.after = async (...args) => {
+      await new Promise((r) => setTimeout(r, 700));
+      return after(...args);
+    };
+    try {
+      const s = await events({ "last-event-id": "0" });
+      const frames = [await s.next(3_000), await s.next(3_000), await s.next(3_000)];
+      expect(frames[0]).toBe("retry: 1000");
+      // A comment before the replayed event would tell a verifier it was live and caught up.
+      expect(eventData(frames[1]!)?.id).toBe(1);
+      expect(frames[2]).toMatch(/^: ping \d+$/);
+      await s.close();
+    } finally {
+      events_.after = after;
+    }
+  });
+
   it("resumes after Last-Event-ID: replay, then live, no gap and no duplicate", async () => {
     const agents: string[] = [];
     for (let i = 0; i < 4; i++) {

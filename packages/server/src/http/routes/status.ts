@@ -86,11 +86,6 @@ export function registerStatus(app: FastifyInstance, d: Deputy): void {
     reply.hijack();
     streams.add(stream);
     stream.open();
-    heartbeat = setInterval(
-      () => stream.write(heartbeatFrame(d.clock.now())),
-      d.config.revocationHeartbeat * 1000,
-    );
-    heartbeat.unref();
     try {
       if (from !== null) {
         for (;;) {
@@ -108,6 +103,15 @@ export function registerStatus(app: FastifyInstance, d: Deputy): void {
       // this comment on, so a token revoked while they were disconnected is never accepted on the
       // strength of a stream that has not replayed its revocation yet.
       stream.write(heartbeatFrame(d.clock.now()));
+      // Heartbeats only from here: a comment during the replay would read as "caught up". (The
+      // replay itself writes, so a slow one does not leave the connection idle.)
+      if (!stream.isClosed) {
+        heartbeat = setInterval(
+          () => stream.write(heartbeatFrame(d.clock.now())),
+          d.config.revocationHeartbeat * 1000,
+        );
+        heartbeat.unref();
+      }
     } catch (err) {
       d.log.warn({ err }, "revocation events: replay failed; closing the stream (the client resumes)");
       stream.finish("server");
