@@ -223,8 +223,12 @@ describe("deputy provisioning commands", { timeout: 90_000 }, () => {
       status: "verified",
       verified: { iss: "https://ci.cli.test", code_digest: "sha256:c1", bound: true },
     });
-    const keyFile = JSON.parse(await readFile(enrolled.key_file, "utf8"));
+    // The generated file itself became the agent's key file: one copy of the private key, 0600.
+    expect(enrolled.key_file).toBe(keyPath);
+    const keyFile = JSON.parse(await readFile(keyPath, "utf8"));
     expect(keyFile).toMatchObject({ agent_id: enrolled.agent.id, kid: generated.kid });
+    expect(existsSync(join(work, `${enrolled.agent.id}.key.json`))).toBe(false);
+    expect((await stat(keyPath)).mode & 0o777).toBe(0o600);
     const tok = await json(["token", "--key-file", enrolled.key_file]);
     expect(tok.claims.agent_prov).toEqual({
       verified: true,
@@ -236,6 +240,20 @@ describe("deputy provisioning commands", { timeout: 90_000 }, () => {
     // A file without a private key is refused before anything is registered.
     const bad = join(work, "public-only.json");
     await writeFile(bad, JSON.stringify({ private_jwk: generated.public_jwk }));
+    const both = await deputy([
+      "agent",
+      "enroll",
+      "--code",
+      e.enrollment_code,
+      "--name",
+      "x",
+      "--key",
+      keyPath,
+      "--key-file",
+      "./k.json",
+    ]);
+    expect(both.code).toBe(1);
+    expect(both.stderr).toContain("--key and --key-file do not go together");
     const refused = await deputy([
       "agent",
       "enroll",

@@ -124,7 +124,10 @@ class SqliteConnection implements DatabaseConnection {
       const { changes, lastInsertRowid } = statement.run(params);
       return { numAffectedRows: BigInt(changes), insertId: BigInt(lastInsertRowid), rows: [] };
     };
-    // A statement that failed with SQLITE_BUSY did nothing, so it can be run again as it is.
+    // Outside a transaction, a statement that failed with SQLITE_BUSY did nothing and can be run
+    // again as it is. Inside one (BEGIN IMMEDIATE holds the write lock, so in WAL mode this does
+    // not happen) SQLite says to roll back rather than retry: the error goes to the caller.
+    if (this.database.inTransaction) return run();
     return whenNotBusy(run, this.busyWaitMs);
   }
 

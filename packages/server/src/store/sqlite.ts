@@ -40,7 +40,14 @@ export async function openSqliteStore(options: SqliteStoreOptions): Promise<Stor
   try {
     // busy_timeout first: switching to WAL itself needs a lock another process may hold.
     raw.pragma("busy_timeout = 5000");
-    raw.pragma("journal_mode = WAL");
+    // WAL is what lets readers and the one writer proceed together, and what the lock handling in
+    // the dialect assumes; a filesystem that cannot give it is refused rather than half supported.
+    const mode = raw.pragma("journal_mode = WAL", { simple: true });
+    if (path !== ":memory:" && path !== "" && mode !== "wal") {
+      throw new Error(
+        `SQLite could not switch ${path} to WAL mode (it is in ${String(mode)} mode): put the data directory on a local filesystem`,
+      );
+    }
     raw.pragma(`synchronous = ${options.durability === "full" ? "FULL" : "NORMAL"}`);
     raw.pragma("foreign_keys = ON");
     raw.pragma("cache_size = -32000");

@@ -5,7 +5,8 @@
  * @example
  * registerAgent(program);
  */
-import { open, readFile } from "node:fs/promises";
+import { randomBytes } from "node:crypto";
+import { open, readFile, rename } from "node:fs/promises";
 import { relative, resolve } from "node:path";
 import { type AgentKey, generateAgentKey, publicJwkOf } from "@deputy/sdk";
 import { type Command, Option } from "commander";
@@ -13,7 +14,7 @@ import { calculateJwkThumbprint, type JWK } from "jose";
 import { solveChallenge } from "../../provision/pow.js";
 import type { ApiClient } from "../client.js";
 import { CliError } from "../errors.js";
-import { reserveKeyFile } from "../key-file.js";
+import { type KeyFile, reserveKeyFile } from "../key-file.js";
 import { note, print, printFields, printJson, printPage } from "../output.js";
 import { printRevocation } from "./principal.js";
 import { apiFor, globals, printedAsRequested, withExample, withJson, withPaging } from "./shared.js";
@@ -77,10 +78,29 @@ export async function registerWithKey<R extends { agent: Agent }>(
   dir: string = process.cwd(),
 ): Promise<R & { kid: string; key_file: string }> {
   const issuer = await issuerOf(api);
-  // Read before anything is reserved or registered: a bad --key file changes nothing.
-  const existing = opts.key === undefined ? null : await readGeneratedKey(opts.key);
+  if (opts.key !== undefined) {
+    if (opts.keyFile !== undefined) {
+      throw new CliError(
+        "ERR_INVALID_REQUEST",
+        "--key and --key-file do not go together: with --key, that file becomes the agent's key file",
+      );
+    }
+    // Read before anything is registered: a bad --key file changes nothing.
+    const key = await readGeneratedKey(opts.key);
+    const result = await register(key.publicJwk as unknown as Record<string, unknown>);
+    // The key stays in the one file it was generated into, which becomes the agent's key file (a
+    // second copy of the private key would be one more file to protect and delete).
+    const path = resolve(dir, opts.key);
+    await replaceKeyFile(path, {
+      agent_id: result.agent.id,
+      issuer,
+      kid: key.kid,
+      private_jwk: key.privateJwk,
+    });
+    return { ...result, kid: key.kid, key_file: path };
+  }
   const pending = await reserveKeyFile(opts.keyFile ?? null, dir);
-  const key = existing ?? (await generateAgentKey(opts.alg));
+  const key = await generateAgentKey(opts.alg);
   let result: R;
   try {
     result = await register(key.publicJwk as unknown as Record<string, unknown>);
@@ -94,6 +114,19 @@ export async function registerWithKey<R extends { agent: Agent }>(
     path,
   );
   return { ...result, kid: key.kid, key_file: keyFile };
+}
+
+/** Rewrites `path` with `content` atomically (0600 temp file, fsync, rename over it). */
+async function replaceKeyFile(path: string, content: KeyFile): Promise<void> {
+  const tmp = `${path}.${randomBytes(6).toString("hex")}.tmp`;
+  const handle = await open(tmp, "wx", 0o600);
+  try {
+    await handle.writeFile(`${JSON.stringify(content, null, 2)}\n`);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  await rename(tmp, path);
 }
 
 /**
@@ -310,7 +343,7 @@ export function registerAgent(program: Command): void {
         .option("--provenance-statement <file>", "a file holding the launcher's software statement (JWT)")
         .option(
           "--key <file>",
-          "register with this key (from `deputy agent keygen`) instead of a new one: for a statement bound to it",
+          "register with this key (from `deputy agent keygen`; the file becomes the agent's key file) instead of a new one",
         )
         .addOption(new Option("--alg <alg>", "key algorithm").choices(["EdDSA", "ES256"]).default("EdDSA"))
         .option("-q, --quiet", "print only the new id (for scripts)"),
