@@ -14,6 +14,7 @@ import { migration as postgres004 } from "./migrations/postgres/004_broker.js";
 import { migration as postgres005 } from "./migrations/postgres/005_provisioning.js";
 import { migration as postgres006 } from "./migrations/postgres/006_statement_binding.js";
 import { migration as postgres007 } from "./migrations/postgres/007_unbound_provenance.js";
+import { migration as postgres008 } from "./migrations/postgres/008_audit_tree_format.js";
 import { migration as sqlite001 } from "./migrations/sqlite/001_init.js";
 import { migration as sqlite002 } from "./migrations/sqlite/002_audit_ledger.js";
 import { migration as sqlite003 } from "./migrations/sqlite/003_revocation_events.js";
@@ -21,6 +22,7 @@ import { migration as sqlite004 } from "./migrations/sqlite/004_broker.js";
 import { migration as sqlite005 } from "./migrations/sqlite/005_provisioning.js";
 import { migration as sqlite006 } from "./migrations/sqlite/006_statement_binding.js";
 import { migration as sqlite007 } from "./migrations/sqlite/007_unbound_provenance.js";
+import { migration as sqlite008 } from "./migrations/sqlite/008_audit_tree_format.js";
 import type { Database } from "./schema.js";
 
 /** One schema step: statements run in order, in one transaction. */
@@ -32,8 +34,17 @@ export interface Migration {
 
 /** Every migration of each dialect, in version order. */
 export const MIGRATIONS: Record<"sqlite" | "postgres", readonly Migration[]> = {
-  sqlite: [sqlite001, sqlite002, sqlite003, sqlite004, sqlite005, sqlite006, sqlite007],
-  postgres: [postgres001, postgres002, postgres003, postgres004, postgres005, postgres006, postgres007],
+  sqlite: [sqlite001, sqlite002, sqlite003, sqlite004, sqlite005, sqlite006, sqlite007, sqlite008],
+  postgres: [
+    postgres001,
+    postgres002,
+    postgres003,
+    postgres004,
+    postgres005,
+    postgres006,
+    postgres007,
+    postgres008,
+  ],
 };
 
 /**

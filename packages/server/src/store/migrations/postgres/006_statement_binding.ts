@@ -7,7 +7,9 @@ import type { Migration } from "../../migrate.js";
  *
  * The column defaults to true, so an issuer registered from now on requires binding unless it
  * says otherwise; the issuers already registered are set to false in the same transaction, so
- * their launchers keep working until an operator turns binding on (docs/provisioning.md).
+ * their launchers can still register agents until an operator turns binding on. Their unbound
+ * statements no longer satisfy a resource's `require_provenance` or `code_digests` after 007,
+ * unless that resource sets `accept_unbound_provenance` (docs/provisioning.md).
  *
  * @example
  * await migrate(db, "postgres"); // applies 001…005, then this
