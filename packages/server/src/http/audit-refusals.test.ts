@@ -9,7 +9,14 @@ import { afterEach, describe, expect, it } from "vitest";
 import { clientAssertion, testKey } from "../test-support/keys.js";
 import { clientCredentials, nowS } from "../test-support/oauth.js";
 import { PROVISIONING_TEST_SETTINGS } from "../test-support/provisioning.js";
-import { createTestDeputy, expectOk, setupStory, T0, type TestDeputy } from "../test-support/server.js";
+import {
+  createTestDeputy,
+  expectOk,
+  setupStory,
+  T0,
+  TEST_RESOURCE,
+  type TestDeputy,
+} from "../test-support/server.js";
 
 const LIMIT = 3;
 const WINDOW_S = 60;
@@ -90,6 +97,47 @@ describe("refusal-flood", () => {
     });
     // A new window: the refusal after it is audited again.
     expect(await entries("agent.enroll_refused")).toHaveLength(5);
+  });
+
+  it("refusals on a real enrollment are each audited for its principal, even after guesses used up the address's allowance", async () => {
+    await deputy();
+    const s = await setupStory(t);
+    const e = await expectOk(
+      t.api("POST", "/v1/enrollments", {
+        principal: s.principal,
+        scopes: ["read"],
+        resources: [TEST_RESOURCE],
+        max_agents: 1,
+        expires_in: 600,
+      }),
+    );
+    for (let n = 0; n < LIMIT + 2; n++) expect((await enrollUnknown(FLOODER, n)).statusCode).toBe(401);
+    const enrollReal = (seed: number) =>
+      t.app.inject({
+        method: "POST",
+        url: "/v1/agents/enroll",
+        remoteAddress: FLOODER,
+        headers: { "content-type": "application/json" },
+        payload: JSON.stringify({
+          enrollment_code: e.enrollment_code,
+          name: `r${seed}`,
+          jwks: { keys: [testKey(seed).publicJwk] },
+        }),
+      });
+    expect((await enrollReal(41)).statusCode).toBe(201);
+    for (let n = 0; n < LIMIT + 2; n++) {
+      const r = await enrollReal(42 + n);
+      expect(r.statusCode).toBe(409);
+      expect(r.json().code).toBe("ERR_ENROLLMENT_EXHAUSTED");
+    }
+    const onEnrollment = (await entries("agent.enroll_refused")).filter((i) => i.entry.target === e.id);
+    expect(onEnrollment).toHaveLength(LIMIT + 2);
+    for (const i of onEnrollment) {
+      expect(i.entry).toMatchObject({
+        actor: { principal: s.principal },
+        details: { error: "ERR_ENROLLMENT_EXHAUSTED" },
+      });
+    }
   });
 
   it("a flood that stops is summarised by the periodic flush", async () => {

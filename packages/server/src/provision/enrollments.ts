@@ -307,8 +307,8 @@ async function slotRefusal(tx: Store, id: string, now: number): Promise<DeputyEr
 }
 
 /**
- * Refused registrations are audited too, attributed to the enrollment's principal. Nobody
- * authenticated stands behind them, so they go through the refusal throttle, per client address.
+ * Refused registrations are audited too, attributed to the enrollment's principal; refusals of
+ * unknown codes go through the refusal throttle, per client address.
  * Returns `error`, marked as audited (the HTTP error handler then adds no `request.denied`).
  */
 async function refuse(
@@ -317,16 +317,18 @@ async function refuse(
   error: DeputyError,
   remote: string | undefined,
 ): Promise<DeputyError> {
-  const code = error.code;
-  await d.audit.recordRefusal(
-    {
-      action: "agent.enroll_refused",
-      decision: "denied",
-      actor: { agent: null, chain: [], principal: e?.principalId ?? null, kind: "anonymous" },
-      target: e?.id ?? null,
-      details: { error: code, ...(remote ? { remote } : {}) },
-    },
-    remote ? clientAddressKey(remote) : "unknown",
-  );
+  const event = {
+    action: "agent.enroll_refused",
+    decision: "denied" as const,
+    actor: { agent: null, chain: [], principal: e?.principalId ?? null, kind: "anonymous" },
+    target: e?.id ?? null,
+    details: { error: error.code, ...(remote ? { remote } : {}) },
+  };
+  // An unknown code is anyone's guess: throttled per address. A refusal on a real enrollment was
+  // made with its code, the credential the principal handed out: each is an entry in that
+  // principal's trail (through a shared address, guesses must not push them out of the log).
+  await (e
+    ? d.audit.record(event)
+    : d.audit.recordRefusal(event, remote ? clientAddressKey(remote) : "unknown"));
   return markAudited(error);
 }
