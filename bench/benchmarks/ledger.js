@@ -100,7 +100,7 @@ async function appendsAndLag({ quick, log, db }) {
       masterKeys: MasterKeyRing.from([Buffer.alloc(32, 3)]),
       issuer: "http://127.0.0.1:4747",
     });
-    audit.onAppend = () => ledger.nudge();
+    ledger.follow(audit);
     ledger.start();
 
     // Idle lag: one entry on a quiet ledger, until a checkpoint covers it.

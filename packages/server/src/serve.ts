@@ -186,7 +186,7 @@ export async function createDeputy(options: DeputyOptions = {}): Promise<Created
   }, config.sweepInterval * 1000);
   temporarySweeper.unref();
   if (config.auditLedger) {
-    deputy.audit.onAppend = () => ledger.nudge();
+    ledger.follow(deputy.audit);
     ledger.start();
   }
   log.info({ master_key: masterKeys.activeId, ring: masterKeys.ids() }, "master-key ring loaded");

@@ -25,6 +25,7 @@ import {
 import type { Clock } from "../clock.js";
 import type { AuditTreeNodeRecord, AuditTreeState, Store } from "../store/index.js";
 import { merkleHasher } from "./hasher.js";
+import type { LeafCache } from "./leaf-cache.js";
 import type { LogKey } from "./log-key.js";
 import { isStoredLevel, treeNodes } from "./tree-nodes.js";
 
@@ -61,6 +62,8 @@ export interface StepOptions {
   clock: Clock;
   /** Most entries integrated by one step (one read, one transaction). */
   batchSize: number;
+  /** Leaf hashes of committed entries known without reading them (audit/leaf-cache.ts). */
+  leaves?: LeafCache;
 }
 
 /**
@@ -77,8 +80,10 @@ export async function integrateStep(store: Store, options: StepOptions): Promise
   const base = await rangeAt(store, state, options.range);
   const range = CompactRange.restore(base.size, base.hashes, merkleHasher);
   const end = Math.min(logSize, state.size + options.batchSize);
-  // The leaf hashes of the entries as stored.
-  const leaves = await store.audit.leafHashes(state.size, end);
+  // The leaf hashes of the entries as stored: from the cache when it holds the next ones (a step
+  // then integrates as far as it goes), else read back.
+  const cached = options.leaves?.prefix(state.size, end) ?? [];
+  const leaves = cached.length > 0 ? cached : await store.audit.leafHashes(state.size, end);
   if (leaves.length === 0) return { kind: "stalled", size: state.size, logSize };
 
   // Level 0 is the leaf itself; each append also returns the perfect subtrees it completed, of

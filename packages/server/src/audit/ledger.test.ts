@@ -152,7 +152,7 @@ describe("audit ledger", () => {
 
   it("publishes a checkpoint within a second of the newest entry when running", async () => {
     const ledger = await AuditLedger.open({ store: ts.store, clock, log, masterKeys, issuer });
-    audit.onAppend = () => ledger.nudge();
+    ledger.follow(audit);
     ledger.start();
     try {
       for (const burst of [1, 20, 3]) {
@@ -173,5 +173,46 @@ describe("audit ledger", () => {
     } finally {
       await ledger.stop();
     }
+  });
+
+  it("integrates committed standalone entries from its cache, and what a transaction appended from the store", async () => {
+    const ledger = await AuditLedger.open({ store: ts.store, clock, log, masterKeys, issuer });
+    ledger.follow(audit);
+    ledger.start(); // offers are taken only while running
+    await ledger.stop();
+    const event = (agent: string) => ({
+      action: "token.issued",
+      decision: "allowed" as const,
+      actor: { agent, chain: [], principal: "prn_x" },
+    });
+    const reads: Array<[number, number]> = [];
+    const leafHashes = ts.store.audit.leafHashes.bind(ts.store.audit);
+    ts.store.audit.leafHashes = async (start, end) => {
+      reads.push([start, end]);
+      return leafHashes(start, end);
+    };
+    // Standalone: committed when record() resolves, offered to the ledger.
+    ledger.start();
+    await Promise.all([audit.record(event("agt_a")), audit.record(event("agt_b"))]);
+    await ledger.stop();
+    expect(await ledger.integrate()).toBe(2);
+    expect(reads).toEqual([]);
+    // Inside a transaction that rolls back: index 2 is reused by the next entry, so the rolled-back
+    // entry must never have been offered; the committed one is read back from the store.
+    ledger.start();
+    await expect(
+      ts.store.transaction(async (tx) => {
+        await audit.record(event("agt_rolled_back"), tx);
+        throw new Error("abort");
+      }),
+    ).rejects.toThrow("abort");
+    await ts.store.transaction(async (tx) => audit.record(event("agt_c"), tx));
+    await audit.record(event("agt_d"));
+    await ledger.stop();
+    expect(await ledger.integrate()).toBe(4);
+    expect(reads).toEqual([[2, 4]]);
+    const state = await ts.store.auditTree.state();
+    expect(toB64(state.rootHash)).toBe(toB64(rootFromLeaves(await allLeaves(), merkleHasher)));
+    expect((await ts.store.audit.get(2))?.actorAgent).toBe("agt_c");
   });
 });

@@ -12,7 +12,7 @@
  *
  * @example
  * const ledger = await AuditLedger.open({ store, clock, log, masterKeys, issuer });
- * audit.onAppend = () => ledger.nudge();
+ * ledger.follow(audit);
  * ledger.start();
  * …
  * await ledger.stop();
@@ -25,7 +25,9 @@ import type { Clock } from "../clock.js";
 import type { MasterKeyRing } from "../crypto/master-key-ring.js";
 import type { AuditCheckpointRecord, Store } from "../store/index.js";
 import { integrateStep, TreeIntegrityError } from "./integrate.js";
+import { LeafCache } from "./leaf-cache.js";
 import { type LogKey, openLogKey } from "./log-key.js";
+import type { Audit } from "./record.js";
 
 export const LEDGER_DEFAULTS = {
   /** Longest pause between two integration runs (ms). */
@@ -62,6 +64,7 @@ export class AuditLedger {
   readonly #clock: Clock;
   readonly #log: Logger;
   readonly #settings: typeof LEDGER_DEFAULTS;
+  readonly #leaves: LeafCache;
 
   private constructor(
     readonly key: LogKey,
@@ -76,6 +79,8 @@ export class AuditLedger {
       nudgeDelayMs: options.nudgeDelayMs ?? LEDGER_DEFAULTS.nudgeDelayMs,
       batchSize: options.batchSize ?? LEDGER_DEFAULTS.batchSize,
     } as typeof LEDGER_DEFAULTS;
+    // Room for two full runs' worth of entries: a backlog beyond that is read from the store.
+    this.#leaves = new LeafCache(2 * this.#settings.batchSize);
   }
 
   /**
@@ -138,6 +143,23 @@ export class AuditLedger {
     await this.#running;
   }
 
+  /**
+   * Follows `audit`'s appends: each one nudges the integrator, and committed standalone entries
+   * are offered to {@link offer}.
+   */
+  follow(audit: Audit): void {
+    audit.onAppend = () => this.nudge();
+    audit.onCommitted = (indexes, entries) => this.offer(indexes, entries);
+  }
+
+  /**
+   * Committed entries this process appended (`Audit.onCommitted`): their leaf hashes are kept
+   * until integrated, so the integrator does not read them back (audit/leaf-cache.ts).
+   */
+  offer(indexes: readonly number[], entries: readonly string[]): void {
+    if (this.#started) this.#leaves.offer(indexes, entries);
+  }
+
   /** Called after an append: brings the next run forward (a cheap no-op when one is due anyway). */
   nudge(): void {
     if (!this.#started) return;
@@ -195,7 +217,9 @@ export class AuditLedger {
         key: this.key,
         clock: this.#clock,
         batchSize: this.#settings.batchSize,
+        leaves: this.#leaves,
       });
+      if (step.kind !== "stalled") this.#leaves.forgetBelow(step.size);
       switch (step.kind) {
         case "integrated":
           this.#range = step.range;

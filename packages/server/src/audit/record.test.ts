@@ -8,6 +8,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { FakeClock } from "../clock.js";
 import type { Store } from "../store/index.js";
+import { createTestStore } from "../test-support/store.js";
 import { Audit, type AuditEvent, canonicalJson, entryBytes } from "./record.js";
 
 const canonicalize = canonicalizeModule as unknown as (v: unknown) => string;
@@ -114,5 +115,38 @@ describe("standalone entries when the store is gone", () => {
     // A timer still fires: the event loop was never starved by a microtask loop.
     await new Promise((resolve) => setTimeout(resolve, 5));
     expect(attempts).toBeLessThanOrEqual(3);
+  });
+});
+
+describe("standalone batches", () => {
+  it("group the entries of one pass of the event loop, and of the callers a batch answered", async () => {
+    const ts = await createTestStore();
+    try {
+      // Each batch reads the clock once: its entries share their `at`.
+      let t = 0;
+      const audit = new Audit(ts.store, { now: () => ++t });
+      const event: AuditEvent = {
+        action: "token.introspected",
+        decision: "allowed",
+        actor: { agent: "agt_1", chain: [], principal: "prn_1" },
+      };
+      // 40 appenders, each appending again as soon as it is answered (after yielding once, as a
+      // request handler would): every batch carries all 40, never a few and then the rest.
+      await Promise.all(
+        Array.from({ length: 40 }, async () => {
+          for (let round = 0; round < 3; round++) {
+            await audit.record(event);
+            await new Promise((resolve) => setImmediate(resolve));
+          }
+        }),
+      );
+      const sizes = new Map<number, number>();
+      for (const r of (await ts.store.audit.query({}, { limit: 1000 })).items) {
+        sizes.set(r.at, (sizes.get(r.at) ?? 0) + 1);
+      }
+      expect([...sizes.values()]).toEqual([40, 40, 40]);
+    } finally {
+      await ts.cleanup();
+    }
   });
 });

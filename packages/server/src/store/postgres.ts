@@ -6,11 +6,12 @@
  * @example
  * const store = await openPostgresStore({ url: "postgres://deputy@db/deputy", schema: "deputy" });
  */
-import { Kysely, PostgresDialect } from "kysely";
+import { Kysely, PostgresDialect, type PostgresPool, type PostgresPoolClient } from "kysely";
 import pg from "pg";
 import type { Store } from "./index.js";
 import { migrate } from "./migrate.js";
 import type { Database } from "./schema.js";
+import { preparedName } from "./sql/prepared.js";
 import { SqlStore } from "./sql-store.js";
 
 export interface PostgresStoreOptions {
@@ -75,7 +76,7 @@ export function createPool(
 /** Opens (and by default migrates) a PostgreSQL database. */
 export async function openPostgresStore(options: PostgresStoreOptions): Promise<Store> {
   const pool = createPool(options.url, options.schema, options.max, options.onError);
-  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: withPreparedStatements(pool) }) });
   try {
     if (options.schema !== undefined) await ensureSchema(pool, options.schema);
     if (options.migrate !== false) await migrate(db, "postgres");
@@ -84,6 +85,38 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
     throw err;
   }
   return new SqlStore(db, "postgres", { url: options.url, schema: options.schema });
+}
+
+/**
+ * The pool as Kysely sees it: a query whose text was registered with `prepared` (sql/prepared.ts)
+ * goes out as a named statement, parsed and planned once per connection; any other as before.
+ */
+function withPreparedStatements(pool: pg.Pool): PostgresPool {
+  // One wrapper per pooled client: Kysely keeps its per-connection state keyed by the client.
+  const wrappers = new WeakMap<pg.PoolClient, PostgresPoolClient>();
+  const wrap = (client: pg.PoolClient): PostgresPoolClient => {
+    const query = (textOrCursor: unknown, parameters?: ReadonlyArray<unknown>): unknown => {
+      if (typeof textOrCursor !== "string") return client.query(textOrCursor as pg.Submittable);
+      const name = preparedName(textOrCursor);
+      const values = parameters as unknown[];
+      return name === undefined
+        ? client.query(textOrCursor, values)
+        : client.query({ name, text: textOrCursor, values });
+    };
+    return { query, release: (destroy?: boolean) => client.release(destroy) } as PostgresPoolClient;
+  };
+  return {
+    connect: async () => {
+      const client = await pool.connect();
+      let wrapper = wrappers.get(client);
+      if (!wrapper) {
+        wrapper = wrap(client);
+        wrappers.set(client, wrapper);
+      }
+      return wrapper;
+    },
+    end: () => pool.end(),
+  };
 }
 
 async function ensureSchema(pool: pg.Pool, schema: string): Promise<void> {

@@ -88,6 +88,32 @@ export function auditTests(s: () => Store): void {
       expect((await s().audit.get(b!))?.entry).toBe(String(b));
     });
 
+    it("stores a batch exactly whatever its columns and templates hold: separators, quotes, line feeds", async () => {
+      // Array-literal and separator characters in the query columns; NULLs among them.
+      const odd = auditFields({ target: 'a,b"c{}\\ NULL', resource: null, actorChain: ['x"y', "{z}"] });
+      const plain = auditFields();
+      const lf = { head: '{"a":"line\nfeed","index":', tail: "}" }; // a raw line feed: not canonical JSON
+      const batches = [
+        [
+          { fields: odd, entry: entryFor(odd) },
+          { fields: plain, entry: entryFor(plain) },
+        ],
+        [
+          { fields: plain, entry: entryFor(plain) },
+          { fields: odd, entry: lf },
+        ],
+      ];
+      for (const batch of batches) {
+        const indexes = await s().audit.appendMany(batch);
+        for (const [k, index] of indexes.entries()) {
+          const stored = await s().audit.get(index);
+          const { entry } = batch[k]!;
+          expect(stored?.entry).toBe(`${entry.head}${index}${entry.tail}`);
+          expect(stored).toMatchObject({ ...batch[k]!.fields, index });
+        }
+      }
+    });
+
     it("hashes the stored bytes of each entry into its RFC 9162 leaf, whatever its characters", async () => {
       const f = auditFields({ action: "weird" });
       const templates = [
