@@ -22,27 +22,29 @@ import { isStorableText } from "../crypto/text.js";
 import { hashEntry } from "./hasher.js";
 
 export class LeafCache {
-  readonly #leaves = new Map<number, Uint8Array>();
+  /** Entry text by index, hashed when asked for (see {@link prefix}). */
+  readonly #entries = new Map<number, string>();
 
   /** @param capacity most leaves kept; beyond it the cache is emptied (the store still has them). */
   constructor(private readonly capacity: number) {}
 
-  /** Records committed entries (`indexes[k]` holds `entries[k]`). */
+  /**
+   * Records committed entries (`indexes[k]` holds `entries[k]`). Kept as text and hashed by
+   * {@link prefix}, in the integrator's run: the appender calls this between two batches, when
+   * every microsecond delays the next one.
+   */
   offer(indexes: readonly number[], entries: readonly string[]): void {
-    if (this.#leaves.size + indexes.length > this.capacity) this.#leaves.clear();
-    for (let k = 0; k < indexes.length; k++) {
-      const entry = entries[k]!;
-      if (isStorableText(entry)) this.#leaves.set(indexes[k]!, hashEntry(entry));
-    }
+    if (this.#entries.size + indexes.length > this.capacity) this.#entries.clear();
+    for (let k = 0; k < indexes.length; k++) this.#entries.set(indexes[k]!, entries[k]!);
   }
 
-  /** The cached leaves at start, start + 1, … up to the first one missing or `end`. */
+  /** The leaves at start, start + 1, … up to the first entry missing (or unstorable) or `end`. */
   prefix(start: number, end: number): Uint8Array[] {
     const out: Uint8Array[] = [];
     for (let i = start; i < end; i++) {
-      const leaf = this.#leaves.get(i);
-      if (!leaf) break;
-      out.push(leaf);
+      const entry = this.#entries.get(i);
+      if (entry === undefined || !isStorableText(entry)) break;
+      out.push(hashEntry(entry));
     }
     return out;
   }
@@ -51,13 +53,13 @@ export class LeafCache {
   forgetBelow(size: number): void {
     // Insertion order is append order within a process, so the stale ones come first; a leaf
     // offered out of order is dropped when the cache overflows.
-    for (const index of this.#leaves.keys()) {
+    for (const index of this.#entries.keys()) {
       if (index >= size) break;
-      this.#leaves.delete(index);
+      this.#entries.delete(index);
     }
   }
 
   get size(): number {
-    return this.#leaves.size;
+    return this.#entries.size;
   }
 }

@@ -20,6 +20,7 @@ import type {
   AuditTreeState,
 } from "../types.js";
 import type { SqlContext } from "./context.js";
+import { prepared } from "./prepared.js";
 
 /** Rows per multi-row INSERT on SQLite (3 parameters each, far below its bound-variable limit). */
 const SQLITE_INSERT_ROWS = 256;
@@ -62,7 +63,6 @@ export class SqlAuditTreeStore implements AuditTreeStore {
       // state lock (a race that slipped past it would fail on the primary key and be retried).
       // Levels and indexes travel as arrays, the hashes as one BYTEA cut into 32-byte pieces:
       // the driver would escape every BYTEA of an array, and JSON costs a parse per node.
-      // (32 is HASH_BYTES, spelled out: a bound parameter would need its own cast.)
       const levels: number[] = [];
       const indexes: number[] = [];
       const hashes = Buffer.allocUnsafe(nodes.length * HASH_BYTES);
@@ -73,12 +73,7 @@ export class SqlAuditTreeStore implements AuditTreeStore {
         indexes.push(n.index);
         hashes.set(n.hash, k * HASH_BYTES);
       });
-      await sql`INSERT INTO audit_tree_nodes (level, idx, hash)
-        SELECT r.l, r.i, substring(${hashes}::bytea FROM ((r.k - 1) * 32 + 1)::int FOR 32)
-        FROM unnest(${levels}::smallint[], ${indexes}::bigint[]) WITH ORDINALITY AS r(l, i, k)
-        WHERE NOT EXISTS (SELECT 1 FROM audit_tree_nodes n WHERE n.level = r.l AND n.idx = r.i)`.execute(
-        this.ctx.db,
-      );
+      await this.ctx.db.executeQuery(CompiledQuery.raw(PUT_NODES_SQL, [levels, indexes, hashes]));
       return;
     }
     // Pre-compiled text with a flat parameter list: the per-row query-builder objects would cost
@@ -166,6 +161,13 @@ export class SqlAuditTreeStore implements AuditTreeStore {
     return stored;
   }
 }
+
+/** PostgreSQL's node insert (see `putNodes`): fixed text, a named prepared statement. */
+const PUT_NODES_SQL = prepared(`
+  INSERT INTO audit_tree_nodes (level, idx, hash)
+  SELECT r.l, r.i, substring($3::bytea FROM ((r.k - 1) * ${HASH_BYTES} + 1)::int FOR ${HASH_BYTES})
+  FROM unnest($1::smallint[], $2::bigint[]) WITH ORDINALITY AS r(l, i, k)
+  WHERE NOT EXISTS (SELECT 1 FROM audit_tree_nodes n WHERE n.level = r.l AND n.idx = r.i)`);
 
 const insertNodesTexts = new Map<number, string>();
 
