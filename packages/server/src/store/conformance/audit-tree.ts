@@ -62,6 +62,17 @@ export function auditTreeTests(s: () => Store): void {
       expect(hex(got.get("0/0")!)).toBe(hex(h("0/0")));
       expect(got.has("9/0")).toBe(false);
       expect((await s().auditTree.nodes([{ level: 0, index: 5 }])).get("0/5")).toEqual(h("0/5"));
+      // A batch of new leaves that also carries a node stored before (on another level) keeps both.
+      await s().auditTree.putNodes([{ level: 4, index: 40, hash: h("4/40") }]);
+      await s().auditTree.putNodes([
+        { level: 0, index: 640, hash: h("0/640") },
+        { level: 4, index: 40, hash: h("other") },
+      ]);
+      const mixed = await s().auditTree.nodes([
+        { level: 0, index: 640 },
+        { level: 4, index: 40 },
+      ]);
+      expect([hex(mixed.get("0/640")!), hex(mixed.get("4/40")!)]).toEqual([hex(h("0/640")), hex(h("4/40"))]);
       const leaves = await s().auditTree.leaves(590, 700);
       expect(leaves.map(hex)).toEqual(Array.from({ length: 10 }, (_, i) => hex(h(`0/${590 + i}`))));
       expect(await s().auditTree.leaves(700, 710)).toEqual([]);
