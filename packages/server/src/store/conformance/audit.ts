@@ -89,8 +89,16 @@ export function auditTests(s: () => Store): void {
     });
 
     it("stores a batch exactly whatever its columns and templates hold: separators, quotes, line feeds", async () => {
-      // Array-literal and separator characters in the query columns; NULLs among them.
-      const odd = auditFields({ target: 'a,b"c{}\\ NULL', resource: null, actorChain: ['x"y', "{z}"] });
+      // Array-literal and separator characters in the query columns; NULLs among them; a line
+      // feed, U+0001 and an empty string, which a column joined by line feeds cannot carry.
+      const odd = auditFields({
+        target: 'a,b"c{}\\ NULL',
+        resource: null,
+        actorChain: ['x"y', "{z}"],
+        actorPrincipal: "line\nfeed",
+        actorAgent: "\u0001",
+        grantId: "",
+      });
       const plain = auditFields();
       const lf = { head: '{"a":"line\nfeed","index":', tail: "}" }; // a raw line feed: not canonical JSON
       const batches = [

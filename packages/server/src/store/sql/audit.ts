@@ -295,24 +295,41 @@ function appendSplit(db: Kysely<Database>, items: AppendItems) {
     heads += k === 0 ? entry.head : `\n${entry.head}`;
     tails += k === 0 ? entry.tail : `\n${entry.tail}`;
   });
+  const columns = [action, decision, agent, chain, principal, target, resource, token, grant].flatMap(
+    (values): unknown[] => {
+      const text = joinColumn(values);
+      return text === null ? [null, values] : [text, null];
+    },
+  );
   return db.executeQuery<{ start: string | number }>(
-    CompiledQuery.raw(APPEND_SPLIT_SQL, [
-      n,
-      at,
-      action,
-      decision,
-      agent,
-      chain,
-      principal,
-      target,
-      resource,
-      token,
-      grant,
-      heads,
-      tails,
-    ]),
+    CompiledQuery.raw(APPEND_SPLIT_SQL, [n, at.join(","), ...columns, heads, tails]),
   );
 }
+
+/** Stands for NULL in a joined column (`string_to_array`'s third argument). */
+const NULL_MARK = "\u0001";
+
+/**
+ * A query column's values joined by "\n", NULL as {@link NULL_MARK}; or null when some value
+ * would not survive the split (a line feed, the mark itself, an empty string, which
+ * `string_to_array` drops when it is the only one): that column then travels as a text array.
+ */
+function joinColumn(values: readonly (string | null)[]): string | null {
+  let out = "";
+  for (let k = 0; k < values.length; k++) {
+    const v = values[k]!;
+    if (v !== null && (v.length === 0 || v === NULL_MARK || v.includes("\n"))) return null;
+    out += k === 0 ? (v ?? NULL_MARK) : `\n${v ?? NULL_MARK}`;
+  }
+  return out;
+}
+
+/**
+ * A query column in {@link APPEND_SPLIT_SQL}: parameters `$joined` (see {@link joinColumn}) and
+ * `$array`, exactly one of them not null.
+ */
+const column = (joined: number): string =>
+  `COALESCE(string_to_array($${joined}::text, E'\\n', E'\\x01'), $${joined + 1}::text[])`;
 
 /** {@link appendSplit}'s statement: fixed text, so a named prepared statement (sql/prepared.ts). */
 const APPEND_SPLIT_SQL = prepared(`
@@ -323,9 +340,8 @@ const APPEND_SPLIT_SQL = prepared(`
       target, resource, token_id, grant_id, entry)
     SELECT head.start + r.k - 1, r.at, r.action, r.decision, r.agent, r.chain, r.principal,
       r.target, r.resource, r.token, r.grant, r.head || (head.start + r.k - 1)::text || r.tail
-    FROM head, unnest($2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
-      $8::text[], $9::text[], $10::text[], $11::text[], string_to_array($12::text, E'\\n'),
-      string_to_array($13::text, E'\\n'))
+    FROM head, unnest(string_to_array($2::text, ',')::bigint[], ${[3, 5, 7, 9, 11, 13, 15, 17, 19].map(column).join(", ")},
+      string_to_array($21::text, E'\\n'), string_to_array($22::text, E'\\n'))
       WITH ORDINALITY AS r(at, action, decision, agent, chain, principal, target, resource, token,
         "grant", head, tail, k)
   )
