@@ -31,4 +31,23 @@ describe("RefusalThrottle", () => {
       { action: "x", source: OVERFLOW_SOURCE, suppressed: 2, from: 0, until: 1_000 },
     ]);
   });
+
+  it("gives the /64s of one IPv6 /48 at most `perPrefix` windows, so one site cannot push others into the overflow", () => {
+    const clock = new FakeClock(0);
+    const throttle = new RefusalThrottle(clock, { limit: 1, windowMs: 1_000, maxSources: 10, perPrefix: 2 });
+    // A /48 spraying refusals from 50 of its /64s: two windows of their own, the rest share the /48's.
+    for (let i = 0; i < 50; i++) throttle.admit("x", `2001:db8:1:${i.toString(16)}::/64`);
+    // Someone else is still audited one by one, not folded into the overflow.
+    expect(throttle.admit("x", "198.51.100.7").record).toBe(true);
+    expect(throttle.admit("x", "2001:db8:2:1::/64").record).toBe(true);
+    clock.advance(1_000);
+    expect(throttle.due()).toEqual([
+      { action: "x", source: "2001:db8:1::/48", suppressed: 47, from: 0, until: 1_000 },
+    ]);
+    // Once those windows closed, the /48's /64s get windows of their own again.
+    expect(throttle.admit("x", "2001:db8:1:99::/64").record).toBe(true);
+    expect(throttle.admit("x", "2001:db8:1:98::/64").record).toBe(true);
+    expect(throttle.admit("x", "2001:db8:1:97::/64").record).toBe(true);
+    expect(throttle.admit("x", "2001:db8:1:96::/64").record).toBe(false);
+  });
 });

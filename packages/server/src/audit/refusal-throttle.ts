@@ -11,6 +11,11 @@
  * what is recorded is deterministic. At most `maxSources` windows are tracked; refusals from
  * further sources share one overflow window (source `*`), so memory is bounded too.
  *
+ * An IPv6 source is a /64 (`clientAddressKey`), but one site commonly holds a whole /48 (RFC 6177):
+ * 65,536 /64s, enough to fill every window and push everyone else's refusals into the overflow
+ * summary. So at most `perPrefix` /64s of one /48 get windows of their own per action; further
+ * ones share their /48's window (source `2001:db8:1::/48`).
+ *
  * @example
  * const throttle = new RefusalThrottle(clock, { limit: 20, windowMs: 60_000 });
  * throttle.admit("agent.enroll_refused", "203.0.113.9"); // { record: true, due: [] } (×20), then record: false
@@ -26,6 +31,8 @@ export interface RefusalThrottleOptions {
   windowMs: number;
   /** Most sources tracked at once; beyond, refusals share the `*` window. */
   maxSources?: number;
+  /** Most IPv6 /64 sources of one /48 with a window of their own, per action. */
+  perPrefix?: number;
 }
 
 /** One closed window with refusals left out of the log. */
@@ -54,6 +61,9 @@ export class RefusalThrottle {
   readonly #limit: number;
   readonly #windowMs: number;
   readonly #maxSources: number;
+  readonly #perPrefix: number;
+  /** Windows open per (action, /48) for /64 sources (see the module docs). */
+  readonly #prefixWindows = new Map<string, number>();
   /** In order of window start: each window is inserted when it opens and deleted when it closes. */
   readonly #windows = new Map<string, Window>();
 
@@ -62,6 +72,7 @@ export class RefusalThrottle {
     this.#limit = Math.max(1, Math.floor(options.limit));
     this.#windowMs = options.windowMs;
     this.#maxSources = options.maxSources ?? 10_000;
+    this.#perPrefix = Math.max(1, Math.floor(options.perPrefix ?? 16));
   }
 
   /**
@@ -73,11 +84,15 @@ export class RefusalThrottle {
     const due = this.due(now);
     let w = this.#windows.get(key(action, source));
     if (!w) {
-      const src = this.#windows.size >= this.#maxSources ? OVERFLOW_SOURCE : source;
+      let src = source;
+      const wide = prefix48(source);
+      if (wide !== null && (this.#prefixWindows.get(key(action, wide)) ?? 0) >= this.#perPrefix) src = wide;
+      if (this.#windows.size >= this.#maxSources) src = OVERFLOW_SOURCE;
       w = this.#windows.get(key(action, src));
       if (!w) {
         w = { action, source: src, start: now, recorded: 0, suppressed: 0 };
         this.#windows.set(key(action, src), w);
+        if (src === source && wide !== null) this.#countPrefix(key(action, wide), 1);
       }
     }
     if (w.recorded < this.#limit) {
@@ -88,12 +103,20 @@ export class RefusalThrottle {
     return { record: false, due };
   }
 
+  #countPrefix(k: string, delta: number): void {
+    const n = (this.#prefixWindows.get(k) ?? 0) + delta;
+    if (n > 0) this.#prefixWindows.set(k, n);
+    else this.#prefixWindows.delete(k);
+  }
+
   /** Summaries of the windows closed by `now` that left refusals out; forgets those windows. */
   due(now: number = this.#clock.now()): RefusalSummary[] {
     const out: RefusalSummary[] = [];
     for (const [k, w] of this.#windows) {
       if (w.start + this.#windowMs > now) break;
       this.#windows.delete(k);
+      const wide = prefix48(w.source);
+      if (wide !== null) this.#countPrefix(key(w.action, wide), -1);
       if (w.suppressed > 0) {
         out.push({
           action: w.action,
@@ -106,6 +129,13 @@ export class RefusalThrottle {
     }
     return out;
   }
+}
+
+/** The /48 of an IPv6 /64 source key (`2001:db8:1:2::/64` → `2001:db8:1::/48`), else null. */
+function prefix48(source: string): string | null {
+  if (!source.endsWith("::/64")) return null;
+  const groups = source.slice(0, -5).split(":");
+  return groups.length === 4 ? `${groups.slice(0, 3).join(":")}::/48` : null;
 }
 
 function key(action: string, source: string): string {

@@ -1194,6 +1194,12 @@ describe("every response in a full story matches the document", () => {
     await pviPatch(`/v1/provenance-issuers/${issuer.id}`, {});
     await pviPatch(`/v1/provenance-issuers/${issuer.id}`, { require_key_binding: false }, ptok);
     await pviPatch("/v1/provenance-issuers/pvi_nope", { require_key_binding: true });
+    const retired = (await pvi({ ...issuerBody, issuer: "https://retired.test" })).json();
+    const pviDelete = (url: string, token?: string) =>
+      api("DELETE", "/v1/provenance-issuers/{id}", url, undefined, token);
+    await pviDelete(`/v1/provenance-issuers/${retired.id}`, ptok);
+    await pviDelete(`/v1/provenance-issuers/${retired.id}`);
+    await pviDelete(`/v1/provenance-issuers/${retired.id}`);
     const stmtNow = nowS(t);
     const statement = signJwt(
       launcher,

@@ -734,6 +734,47 @@ describe("provenance issuer key rotation", () => {
   });
 });
 
+describe("removing a provenance issuer", () => {
+  it("refuses its statements from then on, keeps the agents it vouched for, and is audited", async () => {
+    await deputy();
+    const s = await setupStory(t);
+    const key = testKey(90);
+    const issuer = await registerLauncher(key);
+    const e = await enrollment(s.principal, { require_provenance: true });
+    const attempt = (seed: number) =>
+      enroll(e.enrollment_code, testKey(seed), { provenance: { software_statement: statement(key) } });
+    const vouched = await attempt(70);
+    expect(vouched.statusCode).toBe(201);
+
+    const { token } = await expectOk(t.api("POST", `/v1/principals/${s.principal}/tokens`));
+    const forbidden = await t.api("DELETE", `/v1/provenance-issuers/${issuer.id}`, undefined, token);
+    expect(forbidden.statusCode).toBe(403);
+    expect(forbidden.json().code).toBe("ERR_FORBIDDEN");
+    const removed = await t.api("DELETE", `/v1/provenance-issuers/${issuer.id}`);
+    expect(removed.statusCode).toBe(204);
+    expect(removed.body).toBe("");
+    expect((await t.api("GET", `/v1/provenance-issuers/${issuer.id}`)).statusCode).toBe(404);
+    expect((await t.api("DELETE", `/v1/provenance-issuers/${issuer.id}`)).statusCode).toBe(404);
+
+    const refused = await attempt(71);
+    expect(refused.statusCode).toBe(400);
+    expect(refused.json()).toMatchObject({
+      code: "ERR_STATEMENT_UNKNOWN_ISSUER",
+      detail: `software_statement issuer ${LAUNCHER} is not registered (POST /v1/provenance-issuers)`,
+    });
+    // The agent registered before keeps the provenance verified then.
+    const agent = await expectOk(t.api("GET", `/v1/agents/${vouched.json().agent.id}`));
+    expect(agent.provenance.status).toBe("verified");
+
+    const entries = (await expectOk(t.api("GET", "/v1/audit/events?action=provenance_issuer.removed"))).items;
+    expect(entries.map((i: { entry: Record<string, any> }) => [i.entry.target, i.entry.details])).toEqual([
+      [issuer.id, { issuer: LAUNCHER, keys: [key.kid] }],
+    ]);
+    // The issuer URL can be registered again.
+    expect((await registerLauncher(key)).issuer).toBe(LAUNCHER);
+  });
+});
+
 describe("temporary agents", () => {
   it("a solved challenge yields a sandboxed agent with a claim code; sandbox-escape is refused", async () => {
     await deputy();

@@ -150,6 +150,38 @@ export async function updateProvenanceIssuer(
   });
 }
 
+/**
+ * Removes a provenance issuer (admin): registrations presenting its statements are refused from
+ * then on, as for any unregistered issuer. Agents it vouched for keep the provenance recorded when
+ * they registered (it was verified then); revoke them to withdraw it. The issuer URL can be
+ * registered again. Audited as `provenance_issuer.removed`.
+ *
+ * @example
+ * await removeProvenanceIssuer(d, { kind: "admin" }, "pvi_…");
+ */
+export async function removeProvenanceIssuer(
+  d: Deputy,
+  caller: Caller,
+  id: string,
+): Promise<ProvenanceIssuerRecord> {
+  requireAdmin(caller, "removing a provenance issuer");
+  return d.store.transaction(async (tx) => {
+    const removed = await tx.provenanceIssuers.remove(id);
+    if (!removed) throw notFound("provenance issuer", id);
+    await d.audit.record(
+      {
+        action: "provenance_issuer.removed",
+        decision: "allowed",
+        actor: actorOf(caller),
+        target: id,
+        details: { issuer: removed.issuer, keys: removed.jwks.keys.map((k) => k.kid) },
+      },
+      tx,
+    );
+    return removed;
+  });
+}
+
 /** The public keys of an issuer's key set, checked as at registration (no private members). */
 function publicIssuerKeys(jwks: { keys: unknown[] }): Array<Record<string, unknown>> {
   if (jwks.keys.length === 0 || jwks.keys.length > MAX_ISSUER_KEYS) {

@@ -167,6 +167,8 @@ export interface ProvenanceIssuerStore {
     id: string,
     change: { requireKeyBinding?: boolean | undefined; jwks?: ProvenanceIssuerRecord["jwks"] | undefined },
   ): Promise<ProvenanceIssuerRecord | null>;
+  /** Deletes the issuer; returns the record deleted, or null if there was none. */
+  remove(id: string): Promise<ProvenanceIssuerRecord | null>;
   list(page: PageRequest): Promise<Page<ProvenanceIssuerRecord>>;
 }
 

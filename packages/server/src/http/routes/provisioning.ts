@@ -19,6 +19,7 @@ import {
   getEnrollment,
   issueChallenge,
   listEnrollments,
+  removeProvenanceIssuer,
   revokeEnrollment,
   updateProvenanceIssuer,
 } from "../../provision/index.js";
@@ -149,6 +150,10 @@ export function registerProvisioning(app: FastifyInstance, d: Deputy): void {
     const i = await d.store.provenanceIssuers.get(r.params.id);
     if (!i) throw notFound("provenance issuer", r.params.id);
     return provenanceIssuerJson(i);
+  });
+  app.delete<{ Params: P }>("/v1/provenance-issuers/:id", async (r, reply) => {
+    await removeProvenanceIssuer(d, await caller(r), r.params.id);
+    return reply.code(204).send();
   });
   app.patch<{ Params: P }>("/v1/provenance-issuers/:id", async (r) => {
     const c = await caller(r);

@@ -97,6 +97,14 @@ export function provisioningTests(s: () => Store): void {
       await expect(s().provenanceIssuers.create({ ...i, id: uid("pvi") })).rejects.toBeInstanceOf(
         StoreConflictError,
       );
+      // Removed: gone by id and by issuer, answered once, and the issuer URL is free again.
+      expect(await s().provenanceIssuers.remove(i.id)).toEqual(i);
+      expect(await s().provenanceIssuers.remove(i.id)).toBeNull();
+      expect(await s().provenanceIssuers.get(i.id)).toBeNull();
+      expect(await s().provenanceIssuers.getByIssuer(i.issuer)).toBeNull();
+      const again = { ...i, id: uid("pvi") };
+      await s().provenanceIssuers.create(again);
+      expect(await s().provenanceIssuers.getByIssuer(i.issuer)).toEqual(again);
     });
 
     it("setIfAbsent: exactly one of several concurrent writers wins, and every caller gets its value", async () => {

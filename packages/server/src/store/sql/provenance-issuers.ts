@@ -60,6 +60,15 @@ export class SqlProvenanceIssuerStore implements ProvenanceIssuerStore {
     return this.get(id);
   }
 
+  async remove(id: string): Promise<ProvenanceIssuerRecord | null> {
+    // DELETE … RETURNING: one statement on both dialects (SQLite ≥ 3.35), so the record answered
+    // is the one deleted, whatever ran concurrently.
+    const { rows } = await sql<
+      Selectable<ProvenanceIssuersTable>
+    >`DELETE FROM provenance_issuers WHERE id = ${id} RETURNING *`.execute(this.ctx.db);
+    return rows[0] ? toIssuer(rows[0]) : null;
+  }
+
   list(page: PageRequest): Promise<Page<ProvenanceIssuerRecord>> {
     return fetchPage(this.ctx.db.selectFrom("provenance_issuers").selectAll(), page, toIssuer);
   }
