@@ -41,14 +41,16 @@ export class DeputySqliteDialect implements Dialect {
    * @param database opened with `busy_timeout = 0` (openSqliteStore sets it after migrating), so
    *   lock waits happen here, off the call stack, instead of inside SQLite.
    * @param busyWaitMs how long a statement keeps retrying SQLITE_BUSY (tests shorten it).
+   * @param beforeClose awaited before the connection closes (the WAL checkpointer's stop).
    */
   constructor(
     private readonly database: BetterSqlite3.Database,
     private readonly busyWaitMs = SQLITE_BUSY_WAIT_MS,
+    private readonly beforeClose: () => Promise<void> = () => Promise.resolve(),
   ) {}
 
   createDriver(): Driver {
-    return new SqliteDriver(this.database, this.busyWaitMs);
+    return new SqliteDriver(this.database, this.busyWaitMs, this.beforeClose);
   }
 
   createQueryCompiler(): QueryCompiler {
@@ -72,6 +74,7 @@ class SqliteDriver implements Driver {
   constructor(
     private readonly database: BetterSqlite3.Database,
     private readonly busyWaitMs: number,
+    private readonly beforeClose: () => Promise<void>,
   ) {
     this.#connection = new SqliteConnection(database, busyWaitMs);
   }
@@ -104,6 +107,7 @@ class SqliteDriver implements Driver {
   }
 
   async destroy(): Promise<void> {
+    await this.beforeClose();
     this.database.close();
   }
 }

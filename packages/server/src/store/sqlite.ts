@@ -17,6 +17,7 @@ import type { Store } from "./index.js";
 import { migrate } from "./migrate.js";
 import type { Database } from "./schema.js";
 import { SqlStore } from "./sql-store.js";
+import { AUTOCHECKPOINT_PAGES, type CheckpointerOptions, WalCheckpointer } from "./sqlite-checkpointer.js";
 import { DeputySqliteDialect, SQLITE_BUSY_WAIT_MS } from "./sqlite-dialect.js";
 
 /** "normal": durable against process crash (default); "full": also against OS crash / power loss. */
@@ -30,6 +31,8 @@ export interface SqliteStoreOptions {
   migrate?: boolean | undefined;
   /** How long a statement waits for another process's lock (default {@link SQLITE_BUSY_WAIT_MS}). */
   busyWaitMs?: number | undefined;
+  /** WAL checkpoints in a worker thread once the WAL grows (sqlite-checkpointer.ts); false: never. */
+  checkpointer?: Partial<CheckpointerOptions> | false | undefined;
 }
 
 /** Opens (and by default migrates) a SQLite database; see the module docs for durability. */
@@ -55,16 +58,24 @@ export async function openSqliteStore(options: SqliteStoreOptions): Promise<Stor
     // instead of copying every page into SQLite's own cache: fewer syscalls on the token path.
     raw.pragma("mmap_size = 1073741824");
     // Checkpoints fsync even with synchronous=NORMAL: checkpointing every ~40 MB of WAL instead of
-    // every 4 MB cuts that cost tenfold and copies hot pages back once instead of many times…
-    raw.pragma("wal_autocheckpoint = 10000");
+    // every 4 MB cuts that cost tenfold and copies hot pages back once instead of many times (and
+    // once the WAL grows, a worker thread takes the checkpoints off the event loop, below)…
+    raw.pragma(`wal_autocheckpoint = ${AUTOCHECKPOINT_PAGES}`);
     // …and the WAL file is truncated after a checkpoint rather than staying at its peak size.
     raw.pragma("journal_size_limit = 67108864");
   } catch (err) {
     raw.close();
     throw err;
   }
+  const file = path !== ":memory:" && path !== "";
+  const checkpointer =
+    file && options.checkpointer !== false
+      ? new WalCheckpointer(raw.name, raw, options.checkpointer || {})
+      : null;
   const db = new Kysely<Database>({
-    dialect: new DeputySqliteDialect(raw, options.busyWaitMs ?? SQLITE_BUSY_WAIT_MS),
+    dialect: new DeputySqliteDialect(raw, options.busyWaitMs ?? SQLITE_BUSY_WAIT_MS, () =>
+      checkpointer ? checkpointer.stop() : Promise.resolve(),
+    ),
   });
   try {
     if (options.migrate !== false) await migrate(db, "sqlite");
