@@ -24,7 +24,7 @@
 
 import { statSync } from "node:fs";
 import { createRequire } from "node:module";
-import { Worker } from "node:worker_threads";
+import type { Worker } from "node:worker_threads";
 import type BetterSqlite3 from "better-sqlite3";
 
 export interface CheckpointerOptions {
@@ -58,12 +58,11 @@ parentPort.on("message", (message) => {
 });
 `;
 
-const driverPath = createRequire(import.meta.url).resolve("better-sqlite3");
-
 export class WalCheckpointer {
   readonly #options: CheckpointerOptions;
   readonly #watch: NodeJS.Timeout;
   #worker: Worker | null = null;
+  #starting = false;
   #exited: Promise<void> | null = null;
   #stopping = false;
   #failed = false;
@@ -93,20 +92,33 @@ export class WalCheckpointer {
   }
 
   #look(): void {
-    if (this.#worker || this.#failed || this.#stopping) return;
+    if (this.#worker || this.#starting || this.#failed || this.#stopping) return;
     let size: number;
     try {
       size = statSync(`${this.path}-wal`).size;
     } catch {
       return; // no WAL file yet
     }
-    if (size >= this.#options.startAtBytes) this.#start();
+    if (size < this.#options.startAtBytes) return;
+    this.#starting = true;
+    // Loaded only now: a server that never needs the thread does not pay for the module either.
+    void import("node:worker_threads").then(
+      ({ Worker }) => {
+        this.#starting = false;
+        if (!this.#stopping) this.#start(Worker);
+      },
+      () => {
+        this.#starting = false;
+        this.#failed = true;
+      },
+    );
   }
 
-  #start(): void {
-    const worker = new Worker(WORKER_SOURCE, {
+  #start(WorkerClass: typeof Worker): void {
+    const driver = createRequire(import.meta.url).resolve("better-sqlite3");
+    const worker = new WorkerClass(WORKER_SOURCE, {
       eval: true,
-      workerData: { path: this.path, intervalMs: this.#options.intervalMs, driver: driverPath },
+      workerData: { path: this.path, intervalMs: this.#options.intervalMs, driver },
       resourceLimits: { maxOldGenerationSizeMb: 16, maxYoungGenerationSizeMb: 2 },
     });
     worker.unref();
