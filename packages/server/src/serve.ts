@@ -91,6 +91,7 @@ export async function createDeputy(options: DeputyOptions = {}): Promise<Created
       dataDir: config.dataDir,
       ...(config.databaseSchema ? { schema: config.databaseSchema } : {}),
       durability: config.durability === "full" ? "full" : "normal",
+      checkpointThread: config.sqliteCheckpointThread === true,
     }));
   const keys = await IssuerKeyring.open(store, masterKeys, clock);
   await ensureBuiltinResource(store, config.issuer, clock.now());

@@ -147,6 +147,11 @@ export const SETTINGS = {
     default: "normal",
     env: "DEPUTY_DURABILITY",
   },
+  sqliteCheckpointThread: {
+    doc: "SQLite: once the WAL passes 32 MB, checkpoint it from a worker thread (PASSIVE, every 250 ms; the thread ends after 1 s without writes). Otherwise the COMMIT that crosses 10,000 WAL pages copies them back on the event loop, holding every request for about a quarter of a second under heavy writes. Costs about 16 MB while the thread runs.",
+    default: false,
+    env: "DEPUTY_SQLITE_CHECKPOINT_THREAD",
+  },
   temporaryAgentTtl: {
     doc: "Seconds an unclaimed temporary agent lives before the sweeper revokes and removes it.",
     default: 3600,

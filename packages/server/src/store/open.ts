@@ -21,6 +21,8 @@ export interface OpenStoreOptions {
   schema?: string | undefined;
   /** SQLite durability (ignored for PostgreSQL). */
   durability?: Durability | undefined;
+  /** SQLite: WAL checkpoints from a worker thread once the WAL grows (sqlite-checkpointer.ts). */
+  checkpointThread?: boolean | undefined;
 }
 
 /** Where {@link openStore} will put the data for these options. */
@@ -49,5 +51,9 @@ export async function openStore(options: OpenStoreOptions = {}): Promise<Store> 
     const { openPostgresStore } = await import("./postgres.js");
     return openPostgresStore({ url: location, schema: options.schema });
   }
-  return openSqliteStore({ path: location, durability: options.durability });
+  return openSqliteStore({
+    path: location,
+    durability: options.durability,
+    checkpointer: options.checkpointThread === true ? {} : false,
+  });
 }

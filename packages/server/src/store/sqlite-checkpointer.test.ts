@@ -30,7 +30,11 @@ describe("WAL checkpointer", () => {
     const db = new BetterSqlite3(path);
     db.pragma("journal_mode = WAL");
     db.pragma(`wal_autocheckpoint = ${AUTOCHECKPOINT_PAGES}`);
-    const checkpointer = new WalCheckpointer(path, db, { startAtBytes: 1024 * 1024, intervalMs: 10 });
+    const checkpointer = new WalCheckpointer(path, db, {
+      startAtBytes: 1024 * 1024,
+      intervalMs: 10,
+      idleMs: 60_000,
+    });
     try {
       db.exec("CREATE TABLE t (id INTEGER PRIMARY KEY, v BLOB)");
       await new Promise((r) => setTimeout(r, 50));
@@ -46,6 +50,34 @@ describe("WAL checkpointer", () => {
       await checkpointer.stop();
       expect(checkpointer.running).toBe(false);
       expect(db.prepare("SELECT count(*) AS n FROM t").get()).toEqual({ n: 1000 });
+    } finally {
+      await checkpointer.stop();
+      db.close();
+    }
+  });
+
+  it("ends its thread when nothing is written for idleMs, and starts again when the WAL grows", async () => {
+    const path = join(dir, "idle.sqlite");
+    const db = new BetterSqlite3(path);
+    db.pragma("journal_mode = WAL");
+    db.pragma(`wal_autocheckpoint = ${AUTOCHECKPOINT_PAGES}`);
+    const checkpointer = new WalCheckpointer(path, db, {
+      startAtBytes: 1024 * 1024,
+      intervalMs: 10,
+      idleMs: 50,
+    });
+    try {
+      fill(db);
+      await vi.waitFor(() => expect(checkpointer.running).toBe(true), { timeout: 5000 });
+      await vi.waitFor(() => expect(checkpointer.running).toBe(false), { timeout: 5000 });
+      // At rest the connection checkpoints on its own again, and the WAL file was emptied, so the
+      // thread does not come back until the WAL has grown again.
+      expect(db.pragma("wal_autocheckpoint", { simple: true })).toBe(AUTOCHECKPOINT_PAGES);
+      expect(statSync(`${path}-wal`).size).toBe(0);
+      await new Promise((r) => setTimeout(r, 100));
+      expect(checkpointer.running).toBe(false);
+      fill(db);
+      await vi.waitFor(() => expect(checkpointer.running).toBe(true), { timeout: 5000 });
     } finally {
       await checkpointer.stop();
       db.close();

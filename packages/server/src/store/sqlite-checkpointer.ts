@@ -8,13 +8,16 @@
  * the checkpoints moved out). Lowering the threshold trades that for a 30–40 ms pause every 4 MB,
  * which lands in the 99th percentile instead.
  *
- * So once the WAL has grown past {@link CHECKPOINTER_DEFAULTS.startAtBytes} (an idle or lightly
- * used server never gets there, and keeps its memory: the thread costs about 16 MB), a worker
+ * So, when enabled (`sqliteCheckpointThread`, off by default: the thread costs about 16 MB while
+ * it runs, and the embedded default favours a small footprint), once the WAL has grown past
+ * {@link CHECKPOINTER_DEFAULTS.startAtBytes} (an idle or lightly used server never gets there), a worker
  * thread with its own connection runs `PRAGMA wal_checkpoint(PASSIVE)` every
  * {@link CHECKPOINTER_DEFAULTS.intervalMs}. A passive checkpoint never waits for or blocks
  * readers and writers (SQLite docs, "wal_checkpoint"); the next write restarts the WAL from its
  * start once it is all copied. The connection's own automatic checkpoint stays as a backstop at
- * {@link BACKSTOP_PAGES} pages, and returns to its usual threshold if the thread fails.
+ * {@link BACKSTOP_PAGES} pages, and returns to its usual threshold if the thread fails, or when
+ * it ends itself after {@link CHECKPOINTER_DEFAULTS.idleMs} without writes (a server back at rest
+ * gives its memory back; the next time the WAL grows past the threshold, the thread starts again).
  *
  * @example
  * const checkpointer = new WalCheckpointer("/var/lib/deputy/deputy.db", raw);
@@ -32,9 +35,15 @@ export interface CheckpointerOptions {
   startAtBytes: number;
   /** How often the worker checkpoints, and the WAL's size is looked at until then (ms). */
   intervalMs: number;
+  /** The thread ends once nothing has been written for this long (ms); the WAL restarts it. */
+  idleMs: number;
 }
 
-export const CHECKPOINTER_DEFAULTS: CheckpointerOptions = { startAtBytes: 32 * 1024 * 1024, intervalMs: 250 };
+export const CHECKPOINTER_DEFAULTS: CheckpointerOptions = {
+  startAtBytes: 32 * 1024 * 1024,
+  intervalMs: 250,
+  idleMs: 1000,
+};
 
 /** The connection's automatic checkpoint while the thread runs: only if the thread falls behind. */
 export const BACKSTOP_PAGES = 100_000;
@@ -49,12 +58,31 @@ const { parentPort, workerData } = require("node:worker_threads");
 const Database = require(workerData.driver);
 const db = new Database(workerData.path, { fileMustExist: true });
 db.pragma("busy_timeout = 0");
-const timer = setInterval(() => db.pragma("wal_checkpoint(PASSIVE)"), workerData.intervalMs);
-parentPort.on("message", (message) => {
-  if (message !== "stop") return;
+db.pragma("cache_size = -256");
+let last = -1;
+let quietSince = Date.now();
+const timer = setInterval(() => {
+  const [result] = db.pragma("wal_checkpoint(PASSIVE)");
+  // No new frame since the last look (the WAL's frame count only changes when something is written).
+  if (result.log !== last) {
+    last = result.log;
+    quietSince = Date.now();
+  } else if (result.checkpointed === result.log && Date.now() - quietSince >= workerData.idleMs) {
+    // Everything is copied back and nothing is being written: empty the WAL file, so the thread
+    // starts again only once the WAL has grown past the threshold anew (a WAL file keeps its size
+    // when it is reused). Without waiting: a reader in the way only leaves the file as it is.
+    db.pragma("wal_checkpoint(TRUNCATE)");
+    stop("idle");
+  }
+}, workerData.intervalMs);
+function stop(reason) {
   clearInterval(timer);
   db.close();
+  parentPort.postMessage(reason);
   parentPort.close();
+}
+parentPort.on("message", (message) => {
+  if (message === "stop") stop("stopped");
 });
 `;
 
@@ -118,7 +146,12 @@ export class WalCheckpointer {
     const driver = createRequire(import.meta.url).resolve("better-sqlite3");
     const worker = new WorkerClass(WORKER_SOURCE, {
       eval: true,
-      workerData: { path: this.path, intervalMs: this.#options.intervalMs, driver },
+      workerData: {
+        path: this.path,
+        intervalMs: this.#options.intervalMs,
+        idleMs: this.#options.idleMs,
+        driver,
+      },
       resourceLimits: { maxOldGenerationSizeMb: 16, maxYoungGenerationSizeMb: 2 },
     });
     worker.unref();
@@ -133,7 +166,20 @@ export class WalCheckpointer {
       this.#failed = true;
       if (this.connection.open) this.connection.pragma(`wal_autocheckpoint = ${AUTOCHECKPOINT_PAGES}`);
     };
+    let idle = false;
+    worker.on("message", (message) => {
+      idle = message === "idle";
+    });
     worker.once("error", fail);
-    worker.once("exit", fail);
+    worker.once("exit", () => {
+      if (!idle) return fail();
+      // Nothing written for a while: the thread ended to give its memory back. The connection
+      // checkpoints on its own again until the WAL grows past the threshold once more.
+      if (this.#worker !== worker) return;
+      this.#worker = null;
+      if (this.connection.open && !this.#stopping) {
+        this.connection.pragma(`wal_autocheckpoint = ${AUTOCHECKPOINT_PAGES}`);
+      }
+    });
   }
 }

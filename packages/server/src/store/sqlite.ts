@@ -31,7 +31,7 @@ export interface SqliteStoreOptions {
   migrate?: boolean | undefined;
   /** How long a statement waits for another process's lock (default {@link SQLITE_BUSY_WAIT_MS}). */
   busyWaitMs?: number | undefined;
-  /** WAL checkpoints in a worker thread once the WAL grows (sqlite-checkpointer.ts); false: never. */
+  /** WAL checkpoints in a worker thread once the WAL grows (sqlite-checkpointer.ts); default off. */
   checkpointer?: Partial<CheckpointerOptions> | false | undefined;
 }
 
@@ -58,8 +58,8 @@ export async function openSqliteStore(options: SqliteStoreOptions): Promise<Stor
     // instead of copying every page into SQLite's own cache: fewer syscalls on the token path.
     raw.pragma("mmap_size = 1073741824");
     // Checkpoints fsync even with synchronous=NORMAL: checkpointing every ~40 MB of WAL instead of
-    // every 4 MB cuts that cost tenfold and copies hot pages back once instead of many times (and
-    // once the WAL grows, a worker thread takes the checkpoints off the event loop, below)…
+    // every 4 MB cuts that cost tenfold and copies hot pages back once instead of many times (with
+    // `checkpointer`, a worker thread takes them off the event loop once the WAL grows)…
     raw.pragma(`wal_autocheckpoint = ${AUTOCHECKPOINT_PAGES}`);
     // …and the WAL file is truncated after a checkpoint rather than staying at its peak size.
     raw.pragma("journal_size_limit = 67108864");
