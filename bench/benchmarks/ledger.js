@@ -23,6 +23,7 @@ import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { setTimeout as sleep } from "node:timers/promises";
 import { BENCH_ADMIN_TOKEN, fetchTokens, presign, setupThroughApi } from "../lib/agents.js";
+import { auditEvent, openAuditTarget } from "../lib/audit-load.js";
 import { CONNECTIONS, queue } from "../lib/load.js";
 import { protocolModule, REPO_ROOT, requireFromServer, serverModule } from "../lib/paths.js";
 import { figure, median } from "../lib/report.js";
@@ -61,45 +62,15 @@ export async function run({ quick, log }) {
 // 1. Appends, integration and lag (in-process: the integrator shares the event loop, as it does
 //    in `deputy serve`).
 
-function auditEvent(i) {
-  return {
-    action: "token.issued",
-    decision: "allowed",
-    actor: {
-      agent: "agt_benchbenchbenchbenchbenchbe",
-      chain: [],
-      principal: "prn_benchbenchbenchbenchbenchbe",
-      kind: "agent",
-    },
-    target: "agt_benchbenchbenchbenchbenchbe",
-    resource: "https://api.bench.test",
-    tokenId: `tok_${String(i).padStart(26, "0")}`,
-    grantId: "grt_benchbenchbenchbenchbenchbe",
-    details: { dpop: true, exp: 1767225900, grant_type: "client_credentials", scope: "read write" },
-  };
-}
-
 async function appendsAndLag({ quick, log, db }) {
   const pg = db.kind === "postgres";
   const schema = pg ? `bench_ledger_${randomBytes(6).toString("hex")}` : undefined;
-  const { openStore } = await import(serverModule("store/open.js"));
-  const { Audit } = await import(serverModule("audit/record.js"));
-  const { AuditLedger } = await import(serverModule("audit/ledger.js"));
-  const { createLogger } = await import(serverModule("serve.js"));
-  const { MasterKeyRing } = await import(serverModule("crypto/master-key-ring.js"));
   const seconds = quick ? 1.5 : 6;
   const dir = mkdtempSync(join(tmpdir(), "deputy-bench-ledger-"));
   try {
-    const store = await openStore(pg ? { url: db.url, schema } : { url: `sqlite:${join(dir, "deputy.db")}` });
-    const clock = { now: () => Date.now() };
-    const audit = new Audit(store, clock);
-    const ledger = await AuditLedger.open({
-      store,
-      clock,
-      log: createLogger("silent"),
-      masterKeys: MasterKeyRing.from([Buffer.alloc(32, 3)]),
-      issuer: "http://127.0.0.1:4747",
-    });
+    const { store, audit, ledger } = await openAuditTarget(
+      pg ? { url: db.url, schema } : { url: `sqlite:${join(dir, "deputy.db")}` },
+    );
     ledger.follow(audit);
     ledger.start();
 

@@ -18,7 +18,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { monitorEventLoopDelay, performance } from "node:perf_hooks";
 import { setTimeout as sleep } from "node:timers/promises";
-import { requireFromServer, serverModule } from "../lib/paths.js";
+import { auditEvent, openAuditTarget } from "../lib/audit-load.js";
+import { requireFromServer } from "../lib/paths.js";
 
 const seconds = Number(process.argv[2] ?? 6);
 const sqlite = process.env.DEPUTY_APPEND_LOOP_SQLITE === "1";
@@ -45,46 +46,15 @@ function postgresCpuMicros() {
   return ticks * 10_000;
 }
 
-const { openStore } = await import(serverModule("store/open.js"));
-const { Audit } = await import(serverModule("audit/record.js"));
-const { AuditLedger } = await import(serverModule("audit/ledger.js"));
-const { createLogger } = await import(serverModule("serve.js"));
-const { MasterKeyRing } = await import(serverModule("crypto/master-key-ring.js"));
-
 const schema = `append_loop_${randomBytes(6).toString("hex")}`;
 const dir = mkdtempSync(join(tmpdir(), "deputy-append-loop-"));
-const store = await openStore(sqlite ? { url: `sqlite:${join(dir, "deputy.db")}` } : { url, schema });
-const clock = { now: () => Date.now() };
-const audit = new Audit(store, clock);
-const ledger = await AuditLedger.open({
-  store,
-  clock,
-  log: createLogger("silent"),
-  masterKeys: MasterKeyRing.from([Buffer.alloc(32, 3)]),
-  issuer: "http://127.0.0.1:4747",
-});
+const { store, audit, ledger } = await openAuditTarget(
+  sqlite ? { url: `sqlite:${join(dir, "deputy.db")}` } : { url, schema },
+);
 if (process.env.DEPUTY_APPEND_LOOP_NO_LEDGER !== "1") {
   ledger.follow(audit);
   ledger.start();
 }
-
-// The ledger benchmark's entry.
-const event = (i) => ({
-  action: "token.issued",
-  decision: "allowed",
-  actor: {
-    agent: "agt_benchbenchbenchbenchbenchbe",
-    chain: [],
-    principal: "prn_benchbenchbenchbenchbenchbe",
-    kind: "agent",
-  },
-  target: "agt_benchbenchbenchbenchbenchbe",
-  resource: "https://api.bench.test",
-  tokenId: `tok_${String(i).padStart(26, "0")}`,
-  grantId: "grt_benchbenchbenchbenchbenchbe",
-  details: { dpop: true, exp: 1767225900, grant_type: "client_credentials", scope: "read write" },
-});
-
 // Batch sizes, counted where the store is called.
 let batches = 0;
 let batched = 0;
@@ -106,7 +76,7 @@ store.transaction = (fn) =>
     return fn(tx);
   });
 
-for (let i = 0; i < 2000; i++) await audit.record(event(i)); // warm-up, one at a time
+for (let i = 0; i < 2000; i++) await audit.record(auditEvent(i)); // warm-up, one at a time
 batches = 0;
 batched = 0;
 
@@ -119,7 +89,7 @@ const pg0 = sqlite ? 0 : postgresCpuMicros();
 const t0 = performance.now();
 const worker = async () => {
   while (!stop) {
-    await audit.record(event(appended));
+    await audit.record(auditEvent(appended));
     appended++;
     await new Promise((resolve) => setImmediate(resolve));
   }

@@ -8,6 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import BetterSqlite3 from "better-sqlite3";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { auditFields } from "./conformance/fixtures.js";
 import { openSqliteStore } from "./sqlite.js";
 import { AUTOCHECKPOINT_PAGES, BACKSTOP_PAGES, WalCheckpointer } from "./sqlite-checkpointer.js";
 
@@ -16,6 +17,14 @@ beforeEach(() => {
   dir = mkdtempSync(join(tmpdir(), "deputy-checkpointer-"));
 });
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+/** A WAL-mode connection with the store's automatic checkpoint threshold. */
+function openWal(path: string): BetterSqlite3.Database {
+  const db = new BetterSqlite3(path);
+  db.pragma("journal_mode = WAL");
+  db.pragma(`wal_autocheckpoint = ${AUTOCHECKPOINT_PAGES}`);
+  return db;
+}
 
 /** About 4 MB of WAL in 1,000 rows. */
 function fill(db: BetterSqlite3.Database): void {
@@ -27,9 +36,7 @@ function fill(db: BetterSqlite3.Database): void {
 describe("WAL checkpointer", () => {
   it("starts past its threshold, checkpoints from its thread, and stops", async () => {
     const path = join(dir, "db.sqlite");
-    const db = new BetterSqlite3(path);
-    db.pragma("journal_mode = WAL");
-    db.pragma(`wal_autocheckpoint = ${AUTOCHECKPOINT_PAGES}`);
+    const db = openWal(path);
     const checkpointer = new WalCheckpointer(path, db, {
       startAtBytes: 1024 * 1024,
       intervalMs: 10,
@@ -58,9 +65,7 @@ describe("WAL checkpointer", () => {
 
   it("ends its thread when nothing is written for idleMs, and starts again when the WAL grows", async () => {
     const path = join(dir, "idle.sqlite");
-    const db = new BetterSqlite3(path);
-    db.pragma("journal_mode = WAL");
-    db.pragma(`wal_autocheckpoint = ${AUTOCHECKPOINT_PAGES}`);
+    const db = openWal(path);
     const checkpointer = new WalCheckpointer(path, db, {
       startAtBytes: 1024 * 1024,
       intervalMs: 10,
@@ -87,18 +92,7 @@ describe("WAL checkpointer", () => {
   it("a store closes promptly while its checkpointer runs, and reopens with every row", async () => {
     const path = join(dir, "deputy.db");
     const store = await openSqliteStore({ path, checkpointer: { startAtBytes: 1, intervalMs: 10 } });
-    const fields = {
-      at: 0,
-      action: "x",
-      decision: "allowed" as const,
-      actorAgent: null,
-      actorChain: [],
-      actorPrincipal: null,
-      target: null,
-      resource: null,
-      tokenId: null,
-      grantId: null,
-    };
+    const fields = auditFields({ action: "x" });
     for (let i = 0; i < 20; i++) {
       await store.audit.appendMany(
         Array.from({ length: 200 }, () => ({

@@ -241,9 +241,10 @@ function insertEntriesSql(rows: number): string {
  * dense; each entry's index is spliced between its head and tail by the database. A
  * data-modifying CTE always runs to completion (PostgreSQL docs, "WITH Queries", §7.8.4).
  *
- * The columns travel as arrays (`unnest … WITH ORDINALITY`), except the entries' heads and tails,
- * the bulk of the bytes: canonical JSON never holds a raw line feed (RFC 8785 §3.2.2.2 escapes
- * control characters), so they travel joined by "\n", split by `string_to_array`. Measured
+ * The rows travel column by column (`unnest … WITH ORDINALITY`), each column as one text joined
+ * by "\n" and split by `string_to_array`: the entries' heads and tails, the bulk of the bytes,
+ * always (canonical JSON never holds a raw line feed, RFC 8785 §3.2.2.2), the query columns when
+ * none of their values holds one (else as a text array, see `joinColumn`). Measured
  * against a JSON array of records (`json_to_recordset`, which PostgreSQL parses twice: once to
  * check the `json` parameter, once to read it) and against text arrays, whose every quote the
  * driver and the server escape and unescape: about a quarter less database CPU per entry. A
