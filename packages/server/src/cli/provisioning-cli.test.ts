@@ -267,6 +267,23 @@ describe("deputy provisioning commands", { timeout: 90_000 }, () => {
     expect(refused.code).toBe(1);
     expect(refused.stderr).toContain("ERR_KEY_FILE");
     expect(refused.stderr).toContain("deputy agent keygen --out");
+    // A damaged key file: the error names the file, never the text around the parse error (a
+    // JSON parser quotes it, and here it is private key material).
+    const damaged = join(work, "damaged.json");
+    await writeFile(damaged, '{"private_jwk":{"kty":"OKP","d":SECRETPRIVATEKEYMATERIAL}}');
+    const broken = await deputy([
+      "agent",
+      "enroll",
+      "--code",
+      e.enrollment_code,
+      "--name",
+      "x",
+      "--key",
+      damaged,
+    ]);
+    expect(broken.code).toBe(1);
+    expect(broken.stderr).toContain(`the key file ${damaged} is not JSON`);
+    expect(broken.stderr).not.toContain("SECRETPRIVATE");
   });
 
   it("--help shows examples for every provisioning command", async () => {

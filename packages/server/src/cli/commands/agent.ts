@@ -135,11 +135,21 @@ async function replaceKeyFile(path: string, content: KeyFile): Promise<void> {
  * statement to (`cnf.jkt` = the key's RFC 7638 thumbprint).
  */
 async function readGeneratedKey(path: string): Promise<AgentKey> {
-  let jwk: JWK | undefined;
+  let text: string;
   try {
-    jwk = (JSON.parse(await readFile(path, "utf8")) as { private_jwk?: JWK }).private_jwk;
+    text = await readFile(path, "utf8");
   } catch (e) {
     throw new CliError("ERR_KEY_FILE", `cannot read the key in ${path}: ${(e as Error).message}`);
+  }
+  let jwk: JWK | undefined;
+  try {
+    jwk = (JSON.parse(text) as { private_jwk?: JWK }).private_jwk;
+  } catch {
+    // Not the parser's message: it quotes the text around the error, which is private key material.
+    throw new CliError(
+      "ERR_KEY_FILE",
+      `the key file ${path} is not JSON (make one with deputy agent keygen)`,
+    );
   }
   const okp = jwk?.kty === "OKP" && jwk.crv === "Ed25519";
   const ec = jwk?.kty === "EC" && jwk.crv === "P-256";
