@@ -125,7 +125,7 @@ export class Audit {
    * {@link record}: every one of them is an entry.
    */
   async recordRefusal(event: AuditEvent, source: string): Promise<number | null> {
-    const { record, due } = this.refusals.admit(event.action, source);
+    const { record, due } = this.refusals.admit(event.action, source, event.actor.principal);
     const summaries = due.map((s) => this.record(suppressedEvent(s)));
     const index = record ? this.record(event) : null;
     await Promise.all(summaries);
@@ -245,7 +245,8 @@ function suppressedEvent(s: RefusalSummary): AuditEvent {
   return {
     action: "audit.refusals_suppressed",
     decision: "denied",
-    actor: { agent: null, chain: [], principal: null, kind: "anonymous" },
+    // Attributed when the source is a principal's own credential (a real enrollment's code).
+    actor: { agent: null, chain: [], principal: s.principal, kind: "anonymous" },
     details: {
       refused_action: s.action,
       source: s.source,

@@ -16,7 +16,9 @@ describe("RefusalThrottle", () => {
     const next = throttle.admit("a.refused", "ip1");
     expect(next).toEqual({
       record: true,
-      due: [{ action: "a.refused", source: "ip1", suppressed: 3, from: 1_000, until: 11_000 }],
+      due: [
+        { action: "a.refused", source: "ip1", principal: null, suppressed: 3, from: 1_000, until: 11_000 },
+      ],
     });
     // Each summary once; windows without suppressed refusals close silently.
     expect(throttle.due()).toEqual([]);
@@ -28,7 +30,7 @@ describe("RefusalThrottle", () => {
     for (const ip of ["a", "b", "c", "d", "e"]) throttle.admit("x", ip);
     clock.advance(1_000);
     expect(throttle.due()).toEqual([
-      { action: "x", source: OVERFLOW_SOURCE, suppressed: 2, from: 0, until: 1_000 },
+      { action: "x", source: OVERFLOW_SOURCE, principal: null, suppressed: 2, from: 0, until: 1_000 },
     ]);
   });
 
@@ -42,12 +44,29 @@ describe("RefusalThrottle", () => {
     expect(throttle.admit("x", "2001:db8:2:1::/64").record).toBe(true);
     clock.advance(1_000);
     expect(throttle.due()).toEqual([
-      { action: "x", source: "2001:db8:1::/48", suppressed: 47, from: 0, until: 1_000 },
+      { action: "x", source: "2001:db8:1::/48", principal: null, suppressed: 47, from: 0, until: 1_000 },
     ]);
     // Once those windows closed, the /48's /64s get windows of their own again.
     expect(throttle.admit("x", "2001:db8:1:99::/64").record).toBe(true);
     expect(throttle.admit("x", "2001:db8:1:98::/64").record).toBe(true);
     expect(throttle.admit("x", "2001:db8:1:97::/64").record).toBe(true);
     expect(throttle.admit("x", "2001:db8:1:96::/64").record).toBe(false);
+  });
+
+  it("carries the principal its refusals name into the summary (a window of one enrollment's refusals)", () => {
+    const clock = new FakeClock(0);
+    const throttle = new RefusalThrottle(clock, { limit: 1, windowMs: 1_000 });
+    for (let i = 0; i < 3; i++) throttle.admit("agent.enroll_refused", "enrollment:enr_1", "prn_1");
+    clock.advance(1_000);
+    expect(throttle.due()).toEqual([
+      {
+        action: "agent.enroll_refused",
+        source: "enrollment:enr_1",
+        principal: "prn_1",
+        suppressed: 2,
+        from: 0,
+        until: 1_000,
+      },
+    ]);
   });
 });

@@ -39,6 +39,8 @@ export interface RefusalThrottleOptions {
 export interface RefusalSummary {
   action: string;
   source: string;
+  /** The principal the window's refusals name (a real enrollment's), else null. */
+  principal: string | null;
   suppressed: number;
   /** Epoch ms: the window's first refusal. */
   from: number;
@@ -49,6 +51,7 @@ export interface RefusalSummary {
 interface Window {
   action: string;
   source: string;
+  principal: string | null;
   start: number;
   recorded: number;
   suppressed: number;
@@ -79,7 +82,11 @@ export class RefusalThrottle {
    * Counts one refusal: `record` says whether to audit it; `due` holds the summaries of windows
    * that closed before now (each returned once), to be audited first.
    */
-  admit(action: string, source: string): { record: boolean; due: RefusalSummary[] } {
+  admit(
+    action: string,
+    source: string,
+    principal: string | null = null,
+  ): { record: boolean; due: RefusalSummary[] } {
     const now = this.#clock.now();
     const due = this.due(now);
     let w = this.#windows.get(key(action, source));
@@ -90,7 +97,14 @@ export class RefusalThrottle {
       if (this.#windows.size >= this.#maxSources) src = OVERFLOW_SOURCE;
       w = this.#windows.get(key(action, src));
       if (!w) {
-        w = { action, source: src, start: now, recorded: 0, suppressed: 0 };
+        w = {
+          action,
+          source: src,
+          principal: src === source ? principal : null,
+          start: now,
+          recorded: 0,
+          suppressed: 0,
+        };
         this.#windows.set(key(action, src), w);
         if (src === source && wide !== null) this.#countPrefix(key(action, wide), 1);
       }
@@ -121,6 +135,7 @@ export class RefusalThrottle {
         out.push({
           action: w.action,
           source: w.source,
+          principal: w.principal,
           suppressed: w.suppressed,
           from: w.start,
           until: w.start + this.#windowMs,

@@ -99,7 +99,7 @@ describe("refusal-flood", () => {
     expect(await entries("agent.enroll_refused")).toHaveLength(5);
   });
 
-  it("refusals on a real enrollment are each audited for its principal, even after guesses used up the address's allowance", async () => {
+  it("refusals on a real enrollment are throttled per enrollment, in its principal's trail, whatever guesses used up the address's allowance", async () => {
     await deputy();
     const s = await setupStory(t);
     const e = await expectOk(
@@ -130,14 +130,29 @@ describe("refusal-flood", () => {
       expect(r.statusCode).toBe(409);
       expect(r.json().code).toBe("ERR_ENROLLMENT_EXHAUSTED");
     }
+    // The address's allowance went to the guesses; the enrollment has its own: the first LIMIT
+    // refusals are entries in the principal's trail, and a leaked code cannot grow the log further.
     const onEnrollment = (await entries("agent.enroll_refused")).filter((i) => i.entry.target === e.id);
-    expect(onEnrollment).toHaveLength(LIMIT + 2);
+    expect(onEnrollment).toHaveLength(LIMIT);
     for (const i of onEnrollment) {
       expect(i.entry).toMatchObject({
         actor: { principal: s.principal },
         details: { error: "ERR_ENROLLMENT_EXHAUSTED" },
       });
     }
+    t.clock.advance(WINDOW_S * 1000);
+    await t.deputy.audit.flushRefusals();
+    const summaries = (await entries("audit.refusals_suppressed")).filter(
+      (i) => i.entry.details.source === `enrollment:${e.id}`,
+    );
+    expect(summaries.map((i) => [i.entry.actor.principal, i.entry.details.suppressed])).toEqual([
+      [s.principal, 2],
+    ]);
+    // …and the principal finds it among their own entries.
+    const mine = await expectOk(
+      t.api("GET", `/v1/audit/events?principal=${s.principal}&action=audit.refusals_suppressed`),
+    );
+    expect(mine.items).toHaveLength(1);
   });
 
   it("a flood that stops is summarised by the periodic flush", async () => {

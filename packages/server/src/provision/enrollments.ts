@@ -307,8 +307,8 @@ async function slotRefusal(tx: Store, id: string, now: number): Promise<DeputyEr
 }
 
 /**
- * Refused registrations are audited too, attributed to the enrollment's principal; refusals of
- * unknown codes go through the refusal throttle, per client address.
+ * Refused registrations are audited too, attributed to the enrollment's principal, through the
+ * refusal throttle per enrollment; refusals of unknown codes go through it per client address.
  * Returns `error`, marked as audited (the HTTP error handler then adds no `request.denied`).
  */
 async function refuse(
@@ -325,10 +325,12 @@ async function refuse(
     details: { error: error.code, ...(remote ? { remote } : {}) },
   };
   // An unknown code is anyone's guess: throttled per address. A refusal on a real enrollment was
-  // made with its code, the credential the principal handed out: each is an entry in that
-  // principal's trail (through a shared address, guesses must not push them out of the log).
-  await (e
-    ? d.audit.record(event)
-    : d.audit.recordRefusal(event, remote ? clientAddressKey(remote) : "unknown"));
+  // made with its code, the credential the principal handed out: throttled per enrollment, so
+  // guesses from a shared address never push it out of the log, and its summary lands in that
+  // principal's trail; a leaked or withdrawn code still cannot grow the log without bound.
+  await d.audit.recordRefusal(
+    event,
+    e ? `enrollment:${e.id}` : remote ? clientAddressKey(remote) : "unknown",
+  );
   return markAudited(error);
 }
