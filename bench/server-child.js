@@ -144,6 +144,8 @@ async function deputy() {
     ...(options.broker ? { brokerAllowHttpLoopback: true, brokerRateLimit: 0 } : {}),
     // Replicas behind one load balancer share the issuer URL (revocation-propagation).
     ...(options.issuer ? { issuer: options.issuer } : {}),
+    // Any other configuration (A/B comparisons of a setting, e.g. { sqliteAuditThread: false }).
+    ...(options.config ?? {}),
   };
   const workers = options.workers ?? 1;
   if (workers > 1) {

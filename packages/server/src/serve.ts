@@ -92,6 +92,8 @@ export async function createDeputy(options: DeputyOptions = {}): Promise<Created
       ...(config.databaseSchema ? { schema: config.databaseSchema } : {}),
       durability: config.durability === "full" ? "full" : "normal",
       checkpointThread: config.sqliteCheckpointThread === true,
+      onCheckpointerError: (err) =>
+        log.error({ err }, "the SQLite checkpoint thread failed: checkpoints run on the event loop again"),
     }));
   const keys = await IssuerKeyring.open(store, masterKeys, clock);
   await ensureBuiltinResource(store, config.issuer, clock.now());

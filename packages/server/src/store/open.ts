@@ -23,6 +23,8 @@ export interface OpenStoreOptions {
   durability?: Durability | undefined;
   /** SQLite: WAL checkpoints from a worker thread once the WAL grows (sqlite-checkpointer.ts). */
   checkpointThread?: boolean | undefined;
+  /** SQLite: told when the checkpoint thread fails (the connection checkpoints on its own again). */
+  onCheckpointerError?: ((error: Error) => void) | undefined;
 }
 
 /** Where {@link openStore} will put the data for these options. */
@@ -55,5 +57,6 @@ export async function openStore(options: OpenStoreOptions = {}): Promise<Store> 
     path: location,
     durability: options.durability,
     checkpointer: options.checkpointThread === true ? {} : false,
+    onCheckpointerError: options.onCheckpointerError,
   });
 }

@@ -89,6 +89,31 @@ describe("WAL checkpointer", () => {
     }
   });
 
+  it("tells onError once when its thread fails, and leaves checkpoints to the connection again", async () => {
+    const path = join(dir, "gone.sqlite");
+    const db = openWal(path);
+    const errors: Error[] = [];
+    const checkpointer = new WalCheckpointer(
+      path,
+      db,
+      { startAtBytes: 1024 * 1024, intervalMs: 10, idleMs: 60_000 },
+      (error) => errors.push(error),
+    );
+    try {
+      fill(db);
+      // The connection keeps its open file; the thread, opening the path, finds nothing there.
+      rmSync(path);
+      await vi.waitFor(() => expect(errors).toHaveLength(1), { timeout: 5000 });
+      expect(checkpointer.running).toBe(false);
+      expect(db.pragma("wal_autocheckpoint", { simple: true })).toBe(AUTOCHECKPOINT_PAGES);
+      await new Promise((r) => setTimeout(r, 100));
+      expect(errors).toHaveLength(1); // not started again
+    } finally {
+      await checkpointer.stop();
+      db.close();
+    }
+  });
+
   it("a store closes promptly while its checkpointer runs, and reopens with every row", async () => {
     const path = join(dir, "deputy.db");
     const store = await openSqliteStore({ path, checkpointer: { startAtBytes: 1, intervalMs: 10 } });

@@ -99,6 +99,8 @@ export class WalCheckpointer {
     private readonly path: string,
     private readonly connection: BetterSqlite3.Database,
     options: Partial<CheckpointerOptions> = {},
+    /** Told when the thread fails (it is not started again; the connection checkpoints itself). */
+    private readonly onError: (error: Error) => void = () => {},
   ) {
     this.#options = { ...CHECKPOINTER_DEFAULTS, ...options };
     this.#watch = setInterval(() => this.#look(), this.#options.intervalMs);
@@ -135,9 +137,10 @@ export class WalCheckpointer {
         this.#starting = false;
         if (!this.#stopping) this.#start(Worker);
       },
-      () => {
+      (error: unknown) => {
         this.#starting = false;
         this.#failed = true;
+        this.onError(error instanceof Error ? error : new Error(String(error)));
       },
     );
   }
@@ -158,21 +161,22 @@ export class WalCheckpointer {
     this.#worker = worker;
     this.#exited = new Promise((resolve) => worker.once("exit", () => resolve()));
     this.connection.pragma(`wal_autocheckpoint = ${BACKSTOP_PAGES}`);
-    const fail = (): void => {
+    const fail = (error: Error): void => {
       if (this.#worker !== worker) return;
       this.#worker = null;
       if (this.#stopping) return;
       // The thread is gone: the connection checkpoints on its own again.
       this.#failed = true;
       if (this.connection.open) this.connection.pragma(`wal_autocheckpoint = ${AUTOCHECKPOINT_PAGES}`);
+      this.onError(error);
     };
     let idle = false;
     worker.on("message", (message) => {
       idle = message === "idle";
     });
     worker.once("error", fail);
-    worker.once("exit", () => {
-      if (!idle) return fail();
+    worker.once("exit", (code) => {
+      if (!idle) return fail(new Error(`the SQLite checkpoint thread exited (code ${code})`));
       // Nothing written for a while: the thread ended to give its memory back. The connection
       // checkpoints on its own again until the WAL grows past the threshold once more.
       if (this.#worker !== worker) return;

@@ -33,6 +33,8 @@ export interface SqliteStoreOptions {
   busyWaitMs?: number | undefined;
   /** WAL checkpoints in a worker thread once the WAL grows (sqlite-checkpointer.ts); default off. */
   checkpointer?: Partial<CheckpointerOptions> | false | undefined;
+  /** Told when the checkpoint thread fails; the connection then checkpoints on its own again. */
+  onCheckpointerError?: ((error: Error) => void) | undefined;
 }
 
 /** Opens (and by default migrates) a SQLite database; see the module docs for durability. */
@@ -70,7 +72,7 @@ export async function openSqliteStore(options: SqliteStoreOptions): Promise<Stor
   const file = path !== ":memory:" && path !== "";
   const checkpointer =
     file && options.checkpointer !== false
-      ? new WalCheckpointer(raw.name, raw, options.checkpointer || {})
+      ? new WalCheckpointer(raw.name, raw, options.checkpointer || {}, options.onCheckpointerError)
       : null;
   const db = new Kysely<Database>({
     dialect: new DeputySqliteDialect(raw, options.busyWaitMs ?? SQLITE_BUSY_WAIT_MS, () =>
