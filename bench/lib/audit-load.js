@@ -10,21 +10,50 @@
  */
 import { serverModule } from "./paths.js";
 
-/** The benchmark's entry: a token issued, numbered by `i`. */
+const ALPHABET = "abcdefghijklmnopqrstuvwxyz234567";
+
+/**
+ * A well-formed id (prefix and 26 lowercase base32 characters) derived from `n`: scattered like
+ * Deputy's random ids, so that appends land all over the indexes keyed by them, as in production.
+ */
+export function benchId(prefix, n) {
+  let h = (n + 0x9e3779b9) | 0;
+  let out = `${prefix}_`;
+  for (let k = 0; k < 26; k++) {
+    // A 32-bit integer mix (murmur3's finaliser) per character.
+    h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
+    h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
+    h ^= h >>> 16;
+    out += ALPHABET[h & 31];
+    h = (h + n + k) | 0;
+  }
+  return out;
+}
+
+const AGENTS = Array.from({ length: 100 }, (_, k) => benchId("agt", k));
+const GRANTS = Array.from({ length: 100 }, (_, k) => benchId("grt", k));
+const PRINCIPALS = Array.from({ length: 10 }, (_, k) => benchId("prn", k));
+
+/**
+ * The benchmark's entry: a token issued, numbered by `i`, to one of 100 agents (of 10 principals),
+ * each token id its own: the entries spread over the agent, principal and token indexes as a busy
+ * server's do, rather than all appending at one end of them.
+ */
 export function auditEvent(i) {
+  const a = i % 100;
   return {
     action: "token.issued",
     decision: "allowed",
     actor: {
-      agent: "agt_benchbenchbenchbenchbenchbe",
+      agent: AGENTS[a],
       chain: [],
-      principal: "prn_benchbenchbenchbenchbenchbe",
+      principal: PRINCIPALS[a % 10],
       kind: "agent",
     },
-    target: "agt_benchbenchbenchbenchbenchbe",
+    target: AGENTS[a],
     resource: "https://api.bench.test",
-    tokenId: `tok_${String(i).padStart(26, "0")}`,
-    grantId: "grt_benchbenchbenchbenchbenchbe",
+    tokenId: benchId("tok", i),
+    grantId: GRANTS[a],
     details: { dpop: true, exp: 1767225900, grant_type: "client_credentials", scope: "read write" },
   };
 }

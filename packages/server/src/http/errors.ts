@@ -47,11 +47,14 @@ export function toDeputyError(err: unknown): DeputyError | null {
     );
   }
   // SQLite: another process (a cluster worker, a CLI command on the same file) held the write lock
-  // for the whole wait (store/sqlite-dialect.ts). Nothing was written; the request can be retried.
+  // for the whole wait (store/sqlite-dialect.ts). The write that waited was not made, but a
+  // request that writes more than once may have made an earlier one (an API call's DPoP proof jti
+  // is spent before the call's own transaction, http/auth.ts), so the answer does not claim that
+  // nothing changed.
   if (fe && (fe.code === "SQLITE_BUSY" || fe.code === "SQLITE_BUSY_RECOVERY")) {
     return new DeputyError(
       "ERR_UNAVAILABLE",
-      "the database stayed locked by another process (another deputy worker or command writing to the same file); nothing was changed: retry in a few seconds",
+      "the database stayed locked by another process (another deputy worker or command writing to the same file) and the request did not complete: retry in a few seconds",
     );
   }
   return null;

@@ -130,7 +130,7 @@ describe("SQLite lock waits across connections", () => {
         title: "Temporarily unavailable",
         status: 503,
         detail:
-          "the database stayed locked by another process (another deputy worker or command writing to the same file); nothing was changed: retry in a few seconds",
+          "the database stayed locked by another process (another deputy worker or command writing to the same file) and the request did not complete: retry in a few seconds",
         code: "ERR_UNAVAILABLE",
       });
       expect((await api("GET", "/v1/principals")).json().items.length).toBe(before);
