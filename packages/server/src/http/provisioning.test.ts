@@ -775,6 +775,77 @@ describe("removing a provenance issuer", () => {
   });
 });
 
+describe("an issuer changed while an agent registers (the statement was verified before the transaction)", () => {
+  /** Runs `change` once, just before the next store transaction (the registering one) begins. */
+  function beforeNextTransaction(change: () => Promise<unknown>): void {
+    const store = t.deputy.store;
+    const original = store.transaction.bind(store);
+    store.transaction = (async (fn: Parameters<typeof original>[0]) => {
+      store.transaction = original;
+      await change();
+      return original(fn);
+    }) as typeof store.transaction;
+  }
+
+  async function race(
+    change: (issuerId: string) => Promise<unknown>,
+    issuerSettings?: Record<string, unknown>,
+  ) {
+    await deputy();
+    const s = await setupStory(t);
+    const key = testKey(90);
+    const issuer = await registerLauncher(key, issuerSettings);
+    const e = await enrollment(s.principal, { require_provenance: true });
+    beforeNextTransaction(() => change(issuer.id));
+    const res = await enroll(e.enrollment_code, testKey(70), {
+      provenance: { software_statement: statement(key, { jti: "launch-1" }) },
+    });
+    const enrolled = (await expectOk(t.api("GET", `/v1/enrollments/${e.id}`))).agents_enrolled;
+    return { res, enrolled };
+  }
+
+  it("removed: refused as from an unknown issuer, and no agent registers", async () => {
+    const { res, enrolled } = await race((id) => t.deputy.store.provenanceIssuers.remove(id));
+    expect(enrolled).toBe(0);
+    expect(res.statusCode).toBe(400);
+    expect(res.json()).toMatchObject({
+      code: "ERR_STATEMENT_UNKNOWN_ISSUER",
+      detail: "software_statement issuer was removed while this agent registered",
+    });
+  });
+
+  it("its signing key replaced: refused, and no agent registers", async () => {
+    const { res, enrolled } = await race((id) =>
+      t.deputy.store.provenanceIssuers.update(id, { jwks: { keys: [testKey(91).publicJwk] } }),
+    );
+    expect(enrolled).toBe(0);
+    expect(res.statusCode).toBe(400);
+    expect(res.json()).toMatchObject({
+      code: "ERR_STATEMENT_INVALID",
+      detail: "software_statement: the issuer's key that signed it was removed while this agent registered",
+    });
+  });
+
+  it("key binding required meanwhile: an unbound statement is refused, and no agent registers", async () => {
+    const { res, enrolled } = await race((id) =>
+      t.deputy.store.provenanceIssuers.update(id, { requireKeyBinding: true }),
+    );
+    expect(enrolled).toBe(0);
+    expect(res.statusCode).toBe(400);
+    expect(res.json()).toMatchObject({
+      code: "ERR_STATEMENT_INVALID",
+      detail: `software_statement is not bound to the agent's key: issuer ${LAUNCHER} requires cnf.jkt (the RFC 7638 thumbprint of the agent's public key)`,
+    });
+  });
+
+  it("unchanged: the registration goes through", async () => {
+    const { res, enrolled } = await race(async () => {});
+    expect(enrolled).toBe(1);
+    expect(res.statusCode).toBe(201);
+    expect(res.json().agent.provenance.status).toBe("verified");
+  });
+});
+
 describe("temporary agents", () => {
   it("a solved challenge yields a sandboxed agent with a claim code; sandbox-escape is refused", async () => {
     await deputy();

@@ -191,17 +191,30 @@ function publicIssuerKeys(jwks: { keys: unknown[] }): Array<Record<string, unkno
 }
 
 /** A statement's `jti`, to be consumed once: the nonce-store key and until when it is kept. */
+/**
+ * What the registering transaction checks again about a verified statement (consumeStatement):
+ * the issuer and the key that verified it, read before the transaction, may have been removed or
+ * changed since.
+ */
 export interface StatementUse {
-  key: string;
-  /** Epoch ms: the statement's `exp` plus the clock skew, after which it is refused anyway. */
-  expiresAt: number;
+  issuerId: string;
+  /** RFC 7638 thumbprint of the issuer's key that verified the statement. */
+  keyKid: string;
+  /** Whether the statement is bound to the agent's key (cnf.jkt). */
+  bound: boolean;
+  /** Set when the statement has a `jti`: it registers one agent. */
+  once: {
+    key: string;
+    /** Epoch ms: the statement's `exp` plus the clock skew, after which it is refused anyway. */
+    expiresAt: number;
+  } | null;
 }
 
 /** What an agent carries: self-asserted fields and, separately, verified statement claims. */
 export interface ResolvedProvenance {
   selfAsserted: Record<string, unknown> | null;
   verified: VerifiedProvenance | null;
-  /** Set when the statement has a `jti`: consume it with {@link consumeStatement}. */
+  /** Set with a verified statement: pass it to {@link consumeStatement} in the registering transaction. */
   use: StatementUse | null;
 }
 
@@ -242,16 +255,40 @@ export async function resolveProvenance(
 }
 
 /**
- * Consumes a statement's `jti` inside the transaction that creates the agent, so a refused
- * registration leaves it unused and of two racing registrations exactly one gets it
- * (NonceStore.consumeOnce).
+ * Checks a verified statement again inside the transaction that creates the agent (its issuer
+ * still registered, the key that signed it still the issuer's, binding still as the issuer
+ * requires), then consumes its `jti`, so a refused registration leaves it unused and of two
+ * racing registrations exactly one gets it (NonceStore.consumeOnce).
  *
  * @example
  * await d.store.transaction(async (tx) => { await consumeStatement(tx, prov.use, now); … });
  */
 export async function consumeStatement(tx: Store, use: StatementUse | null, now: number): Promise<void> {
   if (use === null) return;
-  if (!(await tx.nonces.consumeOnce(use.key, use.expiresAt, now))) {
+  // The statement was verified before this transaction, against the issuer as it was then. An
+  // admin who removed the issuer, or replaced its keys, in between has been told that its
+  // statements are refused from then on: read it again here, locked until this transaction ends,
+  // so that no agent registers on a statement the issuer no longer stands behind.
+  const issuer = await tx.provenanceIssuers.get(use.issuerId, { lock: true });
+  if (!issuer) {
+    throw new DeputyError(
+      "ERR_STATEMENT_UNKNOWN_ISSUER",
+      "software_statement issuer was removed while this agent registered",
+    );
+  }
+  if (!issuer.jwks.keys.some((k) => importAgentPublicJwk(k).kid === use.keyKid)) {
+    throw new DeputyError(
+      "ERR_STATEMENT_INVALID",
+      "software_statement: the issuer's key that signed it was removed while this agent registered",
+    );
+  }
+  if (issuer.requireKeyBinding && !use.bound) {
+    throw new DeputyError(
+      "ERR_STATEMENT_INVALID",
+      `software_statement is not bound to the agent's key: issuer ${issuer.issuer} requires cnf.jkt (the RFC 7638 thumbprint of the agent's public key)`,
+    );
+  }
+  if (use.once && !(await tx.nonces.consumeOnce(use.once.key, use.once.expiresAt, now))) {
     throw new DeputyError(
       "ERR_STATEMENT_INVALID",
       "software_statement was already used: a statement with a jti registers one agent",
@@ -295,6 +332,7 @@ export async function verifySoftwareStatement(
     );
   }
   let payload: Record<string, unknown>;
+  let keyKid = "";
   try {
     ({ payload } = await jwtVerify(
       jwt,
@@ -303,6 +341,7 @@ export async function verifySoftwareStatement(
         const key =
           header.kid === undefined && keys.length === 1 ? keys[0] : keys.find((k) => k.kid === header.kid);
         if (!key || key.alg !== header.alg) throw new joseErrors.JWKSNoMatchingKey();
+        keyKid = key.kid;
         return key.keyObject;
       },
       {
@@ -352,7 +391,12 @@ export async function verifySoftwareStatement(
     }
   }
   const bound = checkKeyBinding(payload.cnf, issuer, agentKeys);
-  const use = statementUse(payload.jti, payload.exp as number, issuer, d.config.clockSkew);
+  const use: StatementUse = {
+    issuerId: issuer.id,
+    keyKid,
+    bound,
+    once: singleUse(payload.jti, payload.exp as number, issuer, d.config.clockSkew),
+  };
   const verified: VerifiedProvenance = {
     iss,
     sub: payload.sub,
@@ -424,12 +468,12 @@ function checkKeyBinding(
 }
 
 /** A `jti` makes the statement single-use, keyed by the issuer's id (which holds no `:`). */
-function statementUse(
+function singleUse(
   jti: unknown,
   exp: number,
   issuer: ProvenanceIssuerRecord,
   clockSkew: number,
-): StatementUse | null {
+): StatementUse["once"] {
   if (jti === undefined) return null;
   if (typeof jti !== "string" || jti.length === 0 || jti.length > MAX_STATEMENT_JTI_CHARS) {
     throw new DeputyError(

@@ -157,7 +157,11 @@ export interface EnrollmentStore {
 export interface ProvenanceIssuerStore {
   /** Throws StoreConflictError if the id or the issuer exists. */
   create(i: ProvenanceIssuerRecord): Promise<void>;
-  get(id: string): Promise<ProvenanceIssuerRecord | null>;
+  /**
+   * With `lock` (inside a transaction), the row cannot be updated or deleted until the transaction
+   * ends (PostgreSQL `FOR SHARE`; SQLite transactions hold the database's one write lock already).
+   */
+  get(id: string, options?: { lock?: boolean }): Promise<ProvenanceIssuerRecord | null>;
   getByIssuer(issuer: string): Promise<ProvenanceIssuerRecord | null>;
   /**
    * Sets `requireKeyBinding` and/or replaces `jwks`; returns the updated record, or null if there is

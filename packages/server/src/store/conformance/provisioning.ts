@@ -107,6 +107,36 @@ export function provisioningTests(s: () => Store): void {
       expect(await s().provenanceIssuers.getByIssuer(i.issuer)).toEqual(again);
     });
 
+    it("a locked read holds an issuer: its removal waits until the reading transaction ends", async () => {
+      // What consumeStatement relies on (provision/provenance.ts). On SQLite the transaction holds
+      // the one connection, so the removal waits in any case; on PostgreSQL only `FOR SHARE` makes
+      // it wait (without the lock it runs at once, on another pooled connection).
+      const i = {
+        id: uid("pvi"),
+        name: "CI",
+        issuer: `https://${uid("ci")}.example`,
+        jwks: { keys: [{ kty: "OKP", crv: "Ed25519", x: "abc" }] },
+        requireKeyBinding: false,
+        createdAt: T0,
+      };
+      await s().provenanceIssuers.create(i);
+      const order: string[] = [];
+      let removal: Promise<unknown> = Promise.resolve();
+      await s().transaction(async (tx) => {
+        expect(await tx.provenanceIssuers.get(i.id, { lock: true })).toEqual(i);
+        removal = s()
+          .provenanceIssuers.remove(i.id)
+          .then((removed) => {
+            order.push("removed");
+            return removed;
+          });
+        await new Promise((r) => setTimeout(r, 100));
+        order.push("reader done");
+      });
+      expect(await removal).toEqual(i);
+      expect(order).toEqual(["reader done", "removed"]);
+    });
+
     it("setIfAbsent: exactly one of several concurrent writers wins, and every caller gets its value", async () => {
       const name = uid("setting");
       const values = Array.from({ length: 10 }, (_, i) => `v${i}`);

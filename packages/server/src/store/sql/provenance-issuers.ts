@@ -27,10 +27,11 @@ export class SqlProvenanceIssuerStore implements ProvenanceIssuerStore {
     );
   }
 
-  async get(id: string): Promise<ProvenanceIssuerRecord | null> {
+  async get(id: string, options: { lock?: boolean } = {}): Promise<ProvenanceIssuerRecord | null> {
+    const lock = options.lock === true && this.ctx.dialect === "postgres" ? sql` FOR SHARE` : sql``;
     const { rows } = await sql<
       Selectable<ProvenanceIssuersTable>
-    >`SELECT * FROM provenance_issuers WHERE id = ${id}`.execute(this.ctx.db);
+    >`SELECT * FROM provenance_issuers WHERE id = ${id}${lock}`.execute(this.ctx.db);
     return rows[0] ? toIssuer(rows[0]) : null;
   }
 
