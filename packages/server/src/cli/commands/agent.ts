@@ -5,16 +5,14 @@
  * @example
  * registerAgent(program);
  */
-import { randomBytes } from "node:crypto";
-import { open, readFile, rename } from "node:fs/promises";
+import { open, readFile } from "node:fs/promises";
 import { relative, resolve } from "node:path";
-import { type AgentKey, generateAgentKey, publicJwkOf } from "@deputy/sdk";
+import { generateAgentKey } from "@deputy/sdk";
 import { type Command, Option } from "commander";
-import { calculateJwkThumbprint, type JWK } from "jose";
 import { solveChallenge } from "../../provision/pow.js";
 import type { ApiClient } from "../client.js";
 import { CliError } from "../errors.js";
-import { type KeyFile, reserveKeyFile } from "../key-file.js";
+import { readGeneratedKey, replaceKeyFile, reserveKeyFile } from "../key-file.js";
 import { note, print, printFields, printJson, printPage } from "../output.js";
 import { printRevocation } from "./principal.js";
 import { apiFor, globals, printedAsRequested, withExample, withJson, withPaging } from "./shared.js";
@@ -117,54 +115,6 @@ export async function registerWithKey<R extends { agent: Agent }>(
 }
 
 /** Rewrites `path` with `content` atomically (0600 temp file, fsync, rename over it). */
-async function replaceKeyFile(path: string, content: KeyFile): Promise<void> {
-  const tmp = `${path}.${randomBytes(6).toString("hex")}.tmp`;
-  const handle = await open(tmp, "wx", 0o600);
-  try {
-    await handle.writeFile(`${JSON.stringify(content, null, 2)}\n`);
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-  await rename(tmp, path);
-}
-
-/**
- * Reads a key written by `deputy agent keygen` (or any JSON file whose `private_jwk` is an Ed25519
- * or P-256 private JWK), so an agent can register with a key its launcher already bound a software
- * statement to (`cnf.jkt` = the key's RFC 7638 thumbprint).
- */
-async function readGeneratedKey(path: string): Promise<AgentKey> {
-  let text: string;
-  try {
-    text = await readFile(path, "utf8");
-  } catch (e) {
-    throw new CliError("ERR_KEY_FILE", `cannot read the key in ${path}: ${(e as Error).message}`);
-  }
-  let jwk: JWK | undefined;
-  try {
-    jwk = (JSON.parse(text) as { private_jwk?: JWK }).private_jwk;
-  } catch {
-    // Not the parser's message: it quotes the text around the error, which is private key material.
-    throw new CliError(
-      "ERR_KEY_FILE",
-      `the key file ${path} is not JSON (make one with deputy agent keygen)`,
-    );
-  }
-  const okp = jwk?.kty === "OKP" && jwk.crv === "Ed25519";
-  const ec = jwk?.kty === "EC" && jwk.crv === "P-256";
-  if (!jwk || typeof jwk.d !== "string" || !(okp || ec)) {
-    throw new CliError(
-      "ERR_KEY_FILE",
-      `${path} holds no Ed25519 or P-256 private key (private_jwk)`,
-      "create one with: deputy agent keygen --out <file>",
-    );
-  }
-  const kid = await calculateJwkThumbprint(jwk, "sha256");
-  const privateJwk: JWK = { ...jwk, alg: okp ? "EdDSA" : "ES256", kid, use: "sig" };
-  return { privateJwk, publicJwk: publicJwkOf(privateJwk), kid };
-}
-
 /** Reads `--provenance-statement` (a file holding the launcher's JWT) into a provenance body. */
 async function provenanceOption(statementFile: string | undefined): Promise<Record<string, unknown>> {
   if (statementFile === undefined) return {};
