@@ -144,7 +144,7 @@ async function deputy() {
     ...(options.broker ? { brokerAllowHttpLoopback: true, brokerRateLimit: 0 } : {}),
     // Replicas behind one load balancer share the issuer URL (revocation-propagation).
     ...(options.issuer ? { issuer: options.issuer } : {}),
-    // Any other configuration (A/B comparisons of a setting, e.g. { sqliteAuditThread: false }).
+    // Any other setting (config/defaults.ts), e.g. { sqliteCheckpointThread: true } for an A/B.
     ...(options.config ?? {}),
   };
   const workers = options.workers ?? 1;

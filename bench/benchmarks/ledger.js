@@ -95,10 +95,12 @@ async function appendsAndLag({ quick, log, db }) {
     const drive = async (seconds) => {
       stop = false;
       appended = 0;
-      const base = await store.audit.size();
+      let next = await store.audit.size();
       const worker = async () => {
         while (!stop) {
-          const index = await audit.record(auditEvent(base + appended));
+          // Numbered when it is made: the callers one commit answers resume together, and a
+          // counter bumped after the append would give them all the same entry.
+          const index = await audit.record(auditEvent(next++));
           appendedAt[index] = performance.now();
           appended++;
           await new Promise((r) => setImmediate(r));
@@ -112,12 +114,17 @@ async function appendsAndLag({ quick, log, db }) {
     await drive(quick ? 0.5 : 2);
     // The warm-up's backlog is integrated before the window opens, so that it is not counted in it.
     const appendedSoFar = await store.audit.size();
-    while ((await store.auditTree.state()).size < appendedSoFar) await sleep(5);
+    const deadline = performance.now() + 60_000;
+    while ((await store.auditTree.state()).size < appendedSoFar) {
+      if (performance.now() > deadline)
+        throw new Error("the integrator did not catch up with the warm-up in 60 s");
+      await sleep(5);
+    }
     // And the page cache is written back first: the kernel writes dirty pages back once they are
     // 30 s old, so without this the window paid for whatever ran before it (measured: 121 MB left
     // dirty by the SQLite run halved the PostgreSQL run that followed, 11,467 against 21,233
     // appends/s after a `sync`, whose every COMMIT waits for its WAL fsync).
-    spawnSync("sync");
+    writeBack();
     appendedAt.fill(0);
     const startIntegrated = (await store.auditTree.state()).size;
     let maxLag = 0;
@@ -147,7 +154,7 @@ async function appendsAndLag({ quick, log, db }) {
     const appendRate = appended / elapsed;
     await ledger.stop();
     await store.close();
-    spawnSync("sync");
+    writeBack();
     const raw = pg ? await rawPostgresAppends(db.url, schema, quick) : rawSqliteAppends(dir, quick);
     log(
       `    ${db.kind}: ${appended} appends in ${elapsed.toFixed(1)} s (${Math.round(appendRate)}/s), ${integrated} integrated meanwhile; raw driver ${Math.round(raw)}/s`,
@@ -218,6 +225,12 @@ async function appendsAndLag({ quick, log, db }) {
     rmSync(dir, { recursive: true, force: true });
     if (pg) await dropSchema(db.url, schema);
   }
+}
+
+/** `sync`: the kernel writes every dirty page back now rather than during a measured window. */
+function writeBack() {
+  const r = spawnSync("sync");
+  if (r.error || r.status !== 0) throw new Error(`sync failed: ${r.error?.message ?? `exit ${r.status}`}`);
 }
 
 async function dropSchema(url, schema) {

@@ -14,10 +14,18 @@ import { join } from "node:path";
 import { BENCH_ADMIN_TOKEN, fetchTokens, presign, setupThroughApi } from "../lib/agents.js";
 import { startChild } from "../lib/children.js";
 import { cycle } from "../lib/load.js";
+import { serverModule } from "../lib/paths.js";
 import { interleave, medianRate, pairedRatio } from "../lib/rounds.js";
 
 const [a, b] = [JSON.parse(process.argv[2] ?? "{}"), JSON.parse(process.argv[3] ?? "{}")];
 const rounds = Number(process.argv[4] ?? 6);
+// A name that is not a setting would be ignored by the server, and two identical servers compared.
+const { SETTINGS } = await import(serverModule("config/defaults.js"));
+const unknown = [...Object.keys(a), ...Object.keys(b)].filter((k) => !Object.hasOwn(SETTINGS, k));
+if (unknown.length > 0) {
+  console.error(`not settings of Deputy (config/defaults.ts): ${unknown.join(", ")}`);
+  process.exit(2);
+}
 
 async function start(config) {
   const dataDir = mkdtempSync(join(tmpdir(), "deputy-config-ab-"));

@@ -112,8 +112,10 @@ export async function readKeyFile(path: string): Promise<KeyFile> {
         "pass the file `deputy agent create` wrote.",
       ),
     notJson: () => new CliError("ERR_KEY_FILE", `${path} is not JSON`),
-  })) as Partial<KeyFile>;
+  })) as Partial<KeyFile> | null;
   const ok =
+    typeof parsed === "object" &&
+    parsed !== null &&
     typeof parsed.agent_id === "string" &&
     typeof parsed.issuer === "string" &&
     typeof parsed.private_jwk === "object" &&

@@ -190,7 +190,6 @@ function publicIssuerKeys(jwks: { keys: unknown[] }): Array<Record<string, unkno
   return jwks.keys.map((k) => importAgentPublicJwk(k).jwk as unknown as Record<string, unknown>);
 }
 
-/** A statement's `jti`, to be consumed once: the nonce-store key and until when it is kept. */
 /**
  * What the registering transaction checks again about a verified statement (consumeStatement):
  * the issuer and the key that verified it, read before the transaction, may have been removed or

@@ -114,7 +114,6 @@ export async function registerWithKey<R extends { agent: Agent }>(
   return { ...result, kid: key.kid, key_file: keyFile };
 }
 
-/** Rewrites `path` with `content` atomically (0600 temp file, fsync, rename over it). */
 /** Reads `--provenance-statement` (a file holding the launcher's JWT) into a provenance body. */
 async function provenanceOption(statementFile: string | undefined): Promise<Record<string, unknown>> {
   if (statementFile === undefined) return {};
