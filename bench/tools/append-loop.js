@@ -8,6 +8,7 @@
  *   node bench/tools/append-loop.js [seconds]                       # PostgreSQL at DEPUTY_BENCH_DATABASE_URL
  *   DEPUTY_APPEND_LOOP_SQLITE=1 node bench/tools/append-loop.js     # SQLite in a temporary directory
  *   DEPUTY_APPEND_LOOP_NO_LEDGER=1 …                                # appends only, no integrator
+ *   DEPUTY_APPEND_LOOP_CHECKPOINTER=1 …                             # SQLite: the WAL checkpoint thread on
  *
  * Prints one JSON line: rate, pg_us_per_entry, node_us_per_entry, batches, entries_per_batch,
  * event_loop_delay_ms {mean, p99, max}.
@@ -49,7 +50,12 @@ function postgresCpuMicros() {
 const schema = `append_loop_${randomBytes(6).toString("hex")}`;
 const dir = mkdtempSync(join(tmpdir(), "deputy-append-loop-"));
 const { store, audit, ledger } = await openAuditTarget(
-  sqlite ? { url: `sqlite:${join(dir, "deputy.db")}` } : { url, schema },
+  sqlite
+    ? {
+        url: `sqlite:${join(dir, "deputy.db")}`,
+        checkpointThread: process.env.DEPUTY_APPEND_LOOP_CHECKPOINTER === "1",
+      }
+    : { url, schema },
 );
 if (process.env.DEPUTY_APPEND_LOOP_NO_LEDGER !== "1") {
   ledger.follow(audit);
