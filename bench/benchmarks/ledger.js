@@ -152,6 +152,7 @@ async function appendsAndLag({ quick, log, db }) {
     await sampler;
     const integrated = (await store.auditTree.state()).size - startIntegrated;
     const appendRate = appended / elapsed;
+    await expectDistinctEntries(store, appended);
     await ledger.stop();
     await store.close();
     writeBack();
@@ -224,6 +225,19 @@ async function appendsAndLag({ quick, log, db }) {
   } finally {
     rmSync(dir, { recursive: true, force: true });
     if (pg) await dropSchema(db.url, schema);
+  }
+}
+
+/**
+ * The last appends must be different entries (each its own token id): a benchmark whose batches
+ * repeated one entry measured appends at one end of every index (docs/benchmarks.md).
+ */
+async function expectDistinctEntries(store, appended) {
+  const end = await store.audit.size();
+  const entries = await store.audit.entries(Math.max(0, end - Math.min(appended, 2000)), end);
+  const tokens = new Set(entries.map((e) => JSON.parse(e).token_id));
+  if (tokens.size !== entries.length) {
+    throw new Error(`the last ${entries.length} appends carried only ${tokens.size} distinct token ids`);
   }
 }
 
