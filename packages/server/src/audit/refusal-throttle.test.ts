@@ -53,6 +53,24 @@ describe("RefusalThrottle", () => {
     expect(throttle.admit("x", "2001:db8:1:96::/64").record).toBe(false);
   });
 
+  it("names no principal in a summary whose refusals name different ones (or none)", () => {
+    const clock = new FakeClock(0);
+    const throttle = new RefusalThrottle(clock, { limit: 1, windowMs: 1_000 });
+    // One address claiming agents of two principals (unverified claims): whichever comes first
+    // must not put the count of the others into its principal's trail.
+    throttle.admit("token.refused", "203.0.113.9", "prn_a");
+    throttle.admit("token.refused", "203.0.113.9", "prn_a");
+    throttle.admit("token.refused", "203.0.113.9", "prn_b");
+    throttle.admit("token.refused", "198.51.100.1", "prn_a");
+    throttle.admit("token.refused", "198.51.100.1", "prn_a");
+    throttle.admit("token.refused", "198.51.100.1", null);
+    clock.advance(1_000);
+    expect(throttle.due().map((s) => [s.source, s.principal, s.suppressed])).toEqual([
+      ["203.0.113.9", null, 2],
+      ["198.51.100.1", null, 2],
+    ]);
+  });
+
   it("carries the principal its refusals name into the summary (a window of one enrollment's refusals)", () => {
     const clock = new FakeClock(0);
     const throttle = new RefusalThrottle(clock, { limit: 1, windowMs: 1_000 });

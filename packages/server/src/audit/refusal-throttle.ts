@@ -39,7 +39,7 @@ export interface RefusalThrottleOptions {
 export interface RefusalSummary {
   action: string;
   source: string;
-  /** The principal the window's refusals name (a real enrollment's), else null. */
+  /** The principal every refusal of the window names (a real enrollment's), else null. */
   principal: string | null;
   suppressed: number;
   /** Epoch ms: the window's first refusal. */
@@ -109,6 +109,10 @@ export class RefusalThrottle {
         if (src === source && wide !== null) this.#countPrefix(key(action, wide), 1);
       }
     }
+    // A summary lands in the trail of the principal its refusals name only if they all name it:
+    // refusals from one address may claim agents of different principals (unverified claims at
+    // the token endpoint), and the first must not decide whose trail the count of the rest is in.
+    if (w.principal !== principal) w.principal = null;
     if (w.recorded < this.#limit) {
       w.recorded++;
       return { record: true, due };

@@ -233,6 +233,47 @@ describe("refusal-flood", () => {
     ]);
   });
 
+  it("a summary of forged assertions claiming agents of two principals is in neither principal's trail", async () => {
+    await deputy();
+    const s = await setupStory(t);
+    const other = await expectOk(t.api("POST", "/v1/principals", { type: "human", name: "Bob" }));
+    const otherAgent = await expectOk(
+      t.api("POST", "/v1/agents", {
+        principal: other.id,
+        name: "b",
+        jwks: { keys: [testKey(43).publicJwk] },
+      }),
+    );
+    const stranger = testKey(42);
+    const forge = async (agent: string, n: number) => {
+      const r = await t.app.inject({
+        method: "POST",
+        url: "/oauth/token",
+        remoteAddress: FLOODER,
+        headers: { "content-type": "application/x-www-form-urlencoded" },
+        payload: new URLSearchParams({
+          grant_type: "client_credentials",
+          client_assertion_type: "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+          client_assertion: clientAssertion(stranger, agent, nowS(t), { jti: `f${n}` }),
+        }).toString(),
+      });
+      expect(r.statusCode).toBe(401);
+    };
+    // The first ones claim the story's agent; the suppressed ones claim both principals' agents.
+    for (let n = 0; n < LIMIT + 2; n++) await forge(s.agent, n);
+    for (let n = 0; n < 2; n++) await forge(otherAgent.id, 100 + n);
+    t.clock.advance(WINDOW_S * 1000);
+    await t.deputy.audit.flushRefusals();
+    const summaries = await entries("audit.refusals_suppressed");
+    expect(summaries.map((i) => [i.entry.actor.principal, i.entry.details.suppressed])).toEqual([[null, 4]]);
+    for (const principal of [s.principal, other.id]) {
+      const theirs = await expectOk(
+        t.api("GET", `/v1/audit/events?principal=${principal}&action=audit.refusals_suppressed`),
+      );
+      expect(theirs.items).toEqual([]);
+    }
+  });
+
   it("replayed-assertion: resending a captured client assertion is an unauthenticated refusal, throttled", async () => {
     await deputy();
     const s = await setupStory(t);
