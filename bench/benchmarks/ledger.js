@@ -23,7 +23,7 @@ import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { setTimeout as sleep } from "node:timers/promises";
 import { BENCH_ADMIN_TOKEN, fetchTokens, presign, setupThroughApi } from "../lib/agents.js";
-import { auditEvent, openAuditTarget } from "../lib/audit-load.js";
+import { appendLoad, auditEvent, openAuditTarget } from "../lib/audit-load.js";
 import { CONNECTIONS, queue } from "../lib/load.js";
 import { protocolModule, REPO_ROOT, requireFromServer, serverModule } from "../lib/paths.js";
 import { figure, median } from "../lib/report.js";
@@ -84,34 +84,13 @@ async function appendsAndLag({ quick, log, db }) {
       await sleep(300);
     }
 
-    // Full load: many concurrent appenders, each waiting for its COMMIT, yielding to I/O between
-    // appends as request handlers do. The same load runs first for a warm-up that is not counted
-    // ("sustained" appends: measured, the first seconds of a cold process and a new database ran
-    // 15–20% slower than the same load right after, on PostgreSQL). A sampler watches the
-    // published checkpoint during the measured window.
+    // Full load (appendLoad: 256 appenders, each waiting for its COMMIT). The same load runs first
+    // for a warm-up that is not counted ("sustained" appends: on PostgreSQL, the first seconds of
+    // a cold process and a new database ran 22,685 against 27,635 appends/s right after in one
+    // pair, 23,206 against 24,810 in another). A sampler watches the published checkpoint during
+    // the measured window.
     const appendedAt = new Float64Array(4_000_000);
-    let stop = false;
-    let appended = 0;
-    const drive = async (seconds) => {
-      stop = false;
-      appended = 0;
-      let next = await store.audit.size();
-      const worker = async () => {
-        while (!stop) {
-          // Numbered when it is made: the callers one commit answers resume together, and a
-          // counter bumped after the append would give them all the same entry.
-          const index = await audit.record(auditEvent(next++));
-          appendedAt[index] = performance.now();
-          appended++;
-          await new Promise((r) => setImmediate(r));
-        }
-      };
-      const workers = Array.from({ length: 256 }, worker);
-      await sleep(seconds * 1000);
-      stop = true;
-      await Promise.all(workers);
-    };
-    await drive(quick ? 0.5 : 2);
+    await appendLoad(audit, { seconds: quick ? 0.5 : 2, first: await store.audit.size() });
     // The warm-up's backlog is integrated before the window opens, so that it is not counted in it.
     const appendedSoFar = await store.audit.size();
     const deadline = performance.now() + 60_000;
@@ -125,15 +104,22 @@ async function appendsAndLag({ quick, log, db }) {
     // dirty by the SQLite run halved the PostgreSQL run that followed, 11,467 against 21,233
     // appends/s after a `sync`, whose every COMMIT waits for its WAL fsync).
     writeBack();
-    appendedAt.fill(0);
     const startIntegrated = (await store.auditTree.state()).size;
     let maxLag = 0;
     const lags = [];
     let covered = (await store.auditTree.latestCheckpoint()).size;
+    const first = await store.audit.size();
+    let sampling = true;
     const t0 = performance.now();
-    const measured = drive(seconds);
+    const measured = appendLoad(audit, {
+      seconds,
+      first,
+      onAppended: (index) => {
+        appendedAt[index] = performance.now();
+      },
+    });
     const sampler = (async () => {
-      while (!stop) {
+      while (sampling) {
         await sleep(10);
         const size = (await store.auditTree.latestCheckpoint()).size;
         const now = performance.now();
@@ -147,8 +133,9 @@ async function appendsAndLag({ quick, log, db }) {
         covered = Math.max(covered, size);
       }
     })();
-    await measured;
+    const appended = await measured;
     const elapsed = (performance.now() - t0) / 1000;
+    sampling = false;
     await sampler;
     const integrated = (await store.auditTree.state()).size - startIntegrated;
     const appendRate = appended / elapsed;

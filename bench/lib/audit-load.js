@@ -59,6 +59,34 @@ export function auditEvent(i) {
 }
 
 /**
+ * The benchmarks' append load: `appenders` concurrent callers, each awaiting its `Audit.record`
+ * (answered after its COMMIT) and yielding to I/O between appends as request handlers do, for
+ * `seconds`. Entries are numbered from `first` as each is made: the callers one commit answers
+ * resume together, and a counter bumped after the append would give them all the same entry.
+ * `onAppended(index)` sees each entry's index. Resolves to the number appended.
+ *
+ * @example
+ * const appended = await appendLoad(audit, { seconds: 6, first: await store.audit.size() });
+ */
+export async function appendLoad(audit, { seconds, first, onAppended = () => {}, appenders = 256 }) {
+  let stop = false;
+  let next = first;
+  let appended = 0;
+  const appender = async () => {
+    while (!stop) {
+      onAppended(await audit.record(auditEvent(next++)));
+      appended++;
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+  };
+  const running = Array.from({ length: appenders }, appender);
+  await new Promise((resolve) => setTimeout(resolve, seconds * 1000));
+  stop = true;
+  await Promise.all(running);
+  return appended;
+}
+
+/**
  * Opens the store (`openStore` options) with an `Audit` on the wall clock and an `AuditLedger`
  * (not started, not following: the caller decides).
  */

@@ -18,8 +18,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { monitorEventLoopDelay, performance } from "node:perf_hooks";
-import { setTimeout as sleep } from "node:timers/promises";
-import { auditEvent, openAuditTarget } from "../lib/audit-load.js";
+import { appendLoad, auditEvent, openAuditTarget } from "../lib/audit-load.js";
 import { requireFromServer } from "../lib/paths.js";
 
 const seconds = Number(process.argv[2] ?? 6);
@@ -88,24 +87,10 @@ batched = 0;
 
 const delay = monitorEventLoopDelay({ resolution: 1 });
 delay.enable();
-let stop = false;
-let appended = 0;
 const cpu0 = process.cpuUsage();
 const pg0 = sqlite ? 0 : postgresCpuMicros();
 const t0 = performance.now();
-let next = 2000;
-const worker = async () => {
-  while (!stop) {
-    // Numbered when made (callers answered by one commit resume together; see ledger.js).
-    await audit.record(auditEvent(next++));
-    appended++;
-    await new Promise((resolve) => setImmediate(resolve));
-  }
-};
-const workers = Array.from({ length: 256 }, worker);
-await sleep(seconds * 1000);
-stop = true;
-await Promise.all(workers);
+const appended = await appendLoad(audit, { seconds, first: 2000 });
 const elapsed = (performance.now() - t0) / 1000;
 const cpu = process.cpuUsage(cpu0);
 const pg = sqlite ? 0 : postgresCpuMicros() - pg0;
