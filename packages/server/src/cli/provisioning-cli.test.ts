@@ -240,30 +240,13 @@ describe("deputy provisioning commands", { timeout: 90_000 }, () => {
     // A file without a private key is refused before anything is registered.
     const bad = join(work, "public-only.json");
     await writeFile(bad, JSON.stringify({ private_jwk: generated.public_jwk }));
-    const both = await deputy([
-      "agent",
-      "enroll",
-      "--code",
-      e.enrollment_code,
-      "--name",
-      "x",
-      "--key",
-      keyPath,
-      "--key-file",
-      "./k.json",
-    ]);
+    // `agent enroll --key <file>` on this enrollment, with more arguments.
+    const enrollWithKey = (key: string, ...more: string[]) =>
+      deputy(["agent", "enroll", "--code", e.enrollment_code, "--name", "x", "--key", key, ...more]);
+    const both = await enrollWithKey(keyPath, "--key-file", "./k.json");
     expect(both.code).toBe(1);
     expect(both.stderr).toContain("--key and --key-file do not go together");
-    const refused = await deputy([
-      "agent",
-      "enroll",
-      "--code",
-      e.enrollment_code,
-      "--name",
-      "x",
-      "--key",
-      bad,
-    ]);
+    const refused = await enrollWithKey(bad);
     expect(refused.code).toBe(1);
     expect(refused.stderr).toContain("ERR_KEY_FILE");
     expect(refused.stderr).toContain("deputy agent keygen --out");
@@ -271,16 +254,7 @@ describe("deputy provisioning commands", { timeout: 90_000 }, () => {
     // JSON parser quotes it, and here it is private key material).
     const damaged = join(work, "damaged.json");
     await writeFile(damaged, '{"private_jwk":{"kty":"OKP","d":SECRETPRIVATEKEYMATERIAL}}');
-    const broken = await deputy([
-      "agent",
-      "enroll",
-      "--code",
-      e.enrollment_code,
-      "--name",
-      "x",
-      "--key",
-      damaged,
-    ]);
+    const broken = await enrollWithKey(damaged);
     expect(broken.code).toBe(1);
     expect(broken.stderr).toContain(`the key file ${damaged} is not JSON`);
     expect(broken.stderr).not.toContain("SECRETPRIVATE");

@@ -33,15 +33,21 @@ function fill(db: BetterSqlite3.Database): void {
   for (let i = 0; i < 1000; i++) insert.run();
 }
 
+/** A checkpointer that starts at 1 MB of WAL and looks every 10 ms (the tests' timescale). */
+function quickCheckpointer(
+  path: string,
+  db: BetterSqlite3.Database,
+  idleMs: number,
+  onError?: (error: Error) => void,
+): WalCheckpointer {
+  return new WalCheckpointer(path, db, { startAtBytes: 1024 * 1024, intervalMs: 10, idleMs }, onError);
+}
+
 describe("WAL checkpointer", () => {
   it("starts past its threshold, checkpoints from its thread, and stops", async () => {
     const path = join(dir, "db.sqlite");
     const db = openWal(path);
-    const checkpointer = new WalCheckpointer(path, db, {
-      startAtBytes: 1024 * 1024,
-      intervalMs: 10,
-      idleMs: 60_000,
-    });
+    const checkpointer = quickCheckpointer(path, db, 60_000);
     try {
       db.exec("CREATE TABLE t (id INTEGER PRIMARY KEY, v BLOB)");
       await new Promise((r) => setTimeout(r, 50));
@@ -66,11 +72,7 @@ describe("WAL checkpointer", () => {
   it("ends its thread when nothing is written for idleMs, and starts again when the WAL grows", async () => {
     const path = join(dir, "idle.sqlite");
     const db = openWal(path);
-    const checkpointer = new WalCheckpointer(path, db, {
-      startAtBytes: 1024 * 1024,
-      intervalMs: 10,
-      idleMs: 50,
-    });
+    const checkpointer = quickCheckpointer(path, db, 50);
     try {
       fill(db);
       await vi.waitFor(() => expect(checkpointer.running).toBe(true), { timeout: 5000 });
@@ -93,12 +95,7 @@ describe("WAL checkpointer", () => {
     const path = join(dir, "gone.sqlite");
     const db = openWal(path);
     const errors: Error[] = [];
-    const checkpointer = new WalCheckpointer(
-      path,
-      db,
-      { startAtBytes: 1024 * 1024, intervalMs: 10, idleMs: 60_000 },
-      (error) => errors.push(error),
-    );
+    const checkpointer = quickCheckpointer(path, db, 60_000, (error) => errors.push(error));
     try {
       fill(db);
       // The connection keeps its open file; the thread, opening the path, finds nothing there.

@@ -17,6 +17,7 @@ import type {
   IssuerKeyRecord,
   PrincipalRecord,
   PrincipalTokenRecord,
+  ProvenanceIssuerRecord,
   ResourceRecord,
   Store,
   TokenRecord,
@@ -132,6 +133,18 @@ export function resource(o: Partial<ResourceRecord> = {}): ResourceRecord {
     requireProvenance: false,
     codeDigests: null,
     acceptUnboundProvenance: false,
+    ...o,
+  };
+}
+
+export function provenanceIssuer(o: Partial<ProvenanceIssuerRecord> = {}): ProvenanceIssuerRecord {
+  return {
+    id: uid("pvi"),
+    name: "CI",
+    issuer: `https://${uid("ci")}.example`,
+    jwks: { keys: [{ kty: "OKP", crv: "Ed25519", x: "abc" }] },
+    requireKeyBinding: true,
+    createdAt: T0,
     ...o,
   };
 }

@@ -9,7 +9,7 @@
 import { randomBytes } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { type EnrollmentRecord, type Store, StoreConflictError } from "../index.js";
-import { agent, agentKey, grant, principal, T0, uid } from "./fixtures.js";
+import { agent, agentKey, grant, principal, provenanceIssuer, T0, uid } from "./fixtures.js";
 
 function enrollment(principalId: string, o: Partial<EnrollmentRecord> = {}): EnrollmentRecord {
   return {
@@ -75,23 +75,11 @@ export function provisioningTests(s: () => Store): void {
     });
 
     it("round-trips provenance issuers; a duplicate issuer conflicts", async () => {
-      const i = {
-        id: uid("pvi"),
-        name: "CI",
-        issuer: `https://${uid("ci")}.example`,
-        jwks: { keys: [{ kty: "OKP", crv: "Ed25519", x: "abc" }] },
-        requireKeyBinding: true,
-        createdAt: T0,
-      };
+      const i = provenanceIssuer();
       await s().provenanceIssuers.create(i);
       expect(await s().provenanceIssuers.get(i.id)).toEqual(i);
       expect(await s().provenanceIssuers.getByIssuer(i.issuer)).toEqual(i);
-      const legacy = {
-        ...i,
-        id: uid("pvi"),
-        issuer: `https://${uid("ci")}.example`,
-        requireKeyBinding: false,
-      };
+      const legacy = provenanceIssuer({ requireKeyBinding: false });
       await s().provenanceIssuers.create(legacy);
       expect(await s().provenanceIssuers.get(legacy.id)).toEqual(legacy);
       await expect(s().provenanceIssuers.create({ ...i, id: uid("pvi") })).rejects.toBeInstanceOf(
@@ -111,14 +99,7 @@ export function provisioningTests(s: () => Store): void {
       // What consumeStatement relies on (provision/provenance.ts). On SQLite the transaction holds
       // the one connection, so the removal waits in any case; on PostgreSQL only `FOR SHARE` makes
       // it wait (without the lock it runs at once, on another pooled connection).
-      const i = {
-        id: uid("pvi"),
-        name: "CI",
-        issuer: `https://${uid("ci")}.example`,
-        jwks: { keys: [{ kty: "OKP", crv: "Ed25519", x: "abc" }] },
-        requireKeyBinding: false,
-        createdAt: T0,
-      };
+      const i = provenanceIssuer({ requireKeyBinding: false });
       await s().provenanceIssuers.create(i);
       const order: string[] = [];
       let removal: Promise<unknown> = Promise.resolve();
