@@ -31,6 +31,7 @@ describe("readKeyFile", () => {
     await expect(readKeyFile(path)).rejects.toMatchObject({
       code: "ERR_KEY_FILE",
       message: `${path} is not an agent key file (agent_id, issuer, private_jwk)`,
+      hint: "pass the file `deputy agent create` wrote.",
     });
   });
 

@@ -104,14 +104,10 @@ export async function reserveKeyFile(path: string | null, dir: string): Promise<
  * const { agent_id, issuer, private_jwk } = await readKeyFile("./agt_x.key.json");
  */
 export async function readKeyFile(path: string): Promise<KeyFile> {
+  const hint = "pass the file `deputy agent create` wrote.";
   const parsed = (await readKeyJson(path, {
-    unreadable: (reason) =>
-      new CliError(
-        "ERR_KEY_FILE",
-        `cannot read ${path}: ${reason}`,
-        "pass the file `deputy agent create` wrote.",
-      ),
-    notJson: () => new CliError("ERR_KEY_FILE", `${path} is not JSON`),
+    unreadable: (reason) => new CliError("ERR_KEY_FILE", `cannot read ${path}: ${reason}`, hint),
+    notJson: () => new CliError("ERR_KEY_FILE", `${path} is not JSON`, hint),
   })) as Partial<KeyFile> | null;
   const ok =
     typeof parsed === "object" &&
@@ -122,7 +118,11 @@ export async function readKeyFile(path: string): Promise<KeyFile> {
     parsed.private_jwk !== null &&
     typeof parsed.private_jwk.d === "string";
   if (!ok)
-    throw new CliError("ERR_KEY_FILE", `${path} is not an agent key file (agent_id, issuer, private_jwk)`);
+    throw new CliError(
+      "ERR_KEY_FILE",
+      `${path} is not an agent key file (agent_id, issuer, private_jwk)`,
+      hint,
+    );
   return parsed as KeyFile;
 }
 
