@@ -8,7 +8,9 @@
  * ledger.start();
  * await audit.record(auditEvent(0));
  */
-import { serverModule } from "./paths.js";
+import { protocolModule, serverModule } from "./paths.js";
+
+const { newTokenId } = await import(protocolModule("ids.js"));
 
 const ALPHABET = "abcdefghijklmnopqrstuvwxyz234567";
 
@@ -36,8 +38,9 @@ const PRINCIPALS = Array.from({ length: 10 }, (_, k) => benchId("prn", k));
 
 /**
  * The benchmark's entry: a token issued, numbered by `i`, to one of 100 agents (of 10 principals),
- * each token id its own: the entries spread over the agent, principal and token indexes as a busy
- * server's do, rather than all appending at one end of them.
+ * each token id its own and minted as Deputy mints them (time first, then 128 random bits): the
+ * entries spread over the agent and principal indexes as a busy server's do, rather than all
+ * appending at one end of them, and meet the token index where a busy server's issuance does.
  */
 export function auditEvent(i) {
   const a = i % 100;
@@ -52,7 +55,7 @@ export function auditEvent(i) {
     },
     target: AGENTS[a],
     resource: "https://api.bench.test",
-    tokenId: benchId("tok", i),
+    tokenId: newTokenId(Date.now()),
     grantId: GRANTS[a],
     details: { dpop: true, exp: 1767225900, grant_type: "client_credentials", scope: "read write" },
   };

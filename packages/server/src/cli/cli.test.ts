@@ -273,7 +273,7 @@ describe("deputy CLI against a live server", () => {
         scope: "tickets:read",
         iat: expect.any(Number),
         exp: expect.any(Number),
-        jti: id("tok"),
+        jti: expect.stringMatching(/^tok_[a-z]{10}[a-z2-7]{26}$/),
         grant_id: s.grant,
         status: { status_list: { idx: expect.any(Number), uri: expect.any(String) } },
         cnf: { jkt: s.kid },

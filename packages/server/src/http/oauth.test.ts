@@ -4,7 +4,7 @@
  */
 import { createHmac, createPublicKey } from "node:crypto";
 import { inflateSync } from "node:zlib";
-import { CLIENT_ASSERTION_TYPE_JWT_BEARER } from "@deputy/protocol";
+import { CLIENT_ASSERTION_TYPE_JWT_BEARER, newTokenId } from "@deputy/protocol";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { clientAssertion, dpopProof, signJwt, testKey, testP256Key } from "../test-support/keys.js";
 import {
@@ -66,12 +66,14 @@ describe("client_credentials", () => {
       scope: "read",
       iat: T0 / 1000,
       exp: T0 / 1000 + 300,
-      jti: expect.stringMatching(/^tok_[a-z2-7]{26}$/),
+      jti: expect.stringMatching(/^tok_[a-z]{10}[a-z2-7]{26}$/),
       grant_id: s.grant,
       cnf: { jkt: s.agentKey.kid },
       status: { status_list: { idx: expect.any(Number), uri: `${TEST_ISSUER}/v1/status/lists/0` } },
       agent_prov: { verified: false },
     });
+    // The jti's time part is the server clock's minting time (the fake clock's T0).
+    expect(String(payload.jti).slice(0, 14)).toBe(newTokenId(T0).slice(0, 14));
   });
 
   it("verifies offline against the JWKS with an independent implementation (jose)", async () => {

@@ -6,7 +6,7 @@
  * @example
  * const response = await issueToken(deputy, { agent, grant, scopes, resource, jkt, replay: [...] });
  */
-import { DeputyError, newId } from "@deputy/protocol";
+import { DeputyError, newTokenId } from "@deputy/protocol";
 import type { AuditActor } from "../audit/record.js";
 import type { Deputy } from "../context.js";
 import type { AgentRecord, GrantRecord } from "../store/index.js";
@@ -44,7 +44,7 @@ export async function issueToken(d: Deputy, input: IssueInput): Promise<TokenRes
   const ceiling = Math.min(input.grant.expiresAt, input.notAfter ?? Number.POSITIVE_INFINITY);
   const exp = Math.min(iat + d.config.accessTokenTtl, Math.floor(ceiling / 1000));
   if (exp <= iat) throw new DeputyError("ERR_GRANT_EXPIRED", "the grant expires too soon to mint a token");
-  const jti = newId("tok");
+  const jti = newTokenId(nowMs);
   const maxTokens = input.grant.constraints.max_tokens ?? null;
   const statusIdx = await d.statusIndexes.next();
 
