@@ -1,7 +1,9 @@
 /**
  * One integration step of the audit ledger: sequence the entries appended since the integrated
  * tree size into the Merkle tree (RFC 9162 §2.1), store the perfect-subtree nodes they complete,
- * move the tree state and store a signed checkpoint (C2SP tlog-checkpoint in a C2SP signed note).
+ * index them by acting agent (the audit log's agent index is written here, in key order, rather
+ * than by every append), move the tree state and store a signed checkpoint (C2SP tlog-checkpoint
+ * in a C2SP signed note).
  *
  * The expensive part (reading the entries, hashing them, signing the checkpoint) runs before the
  * transaction; the transaction only locks the state row, checks that nobody moved the tree
@@ -115,6 +117,7 @@ export async function integrateStep(store: Store, options: StepOptions): Promise
     const locked = await tx.auditTree.lockState();
     if (!locked || locked.size !== state.size || !sameBytes(locked.rootHash, state.rootHash)) return false;
     await tx.auditTree.putNodes(nodes);
+    await tx.auditTree.indexEntries(state.size, size);
     await tx.auditTree.setState({ size, rootHash, updatedAt: now });
     await tx.auditTree.addCheckpoint({ size, rootHash, note, createdAt: now });
     return true;

@@ -355,7 +355,9 @@ export interface AuditStore {
    * Every filter is served by an index: each column filter by its `(column, idx)` index, and a
    * time range by first resolving it to an index range with a binary search over the log (entries
    * are appended in time order). So a page costs O(log n + page) however far the range is from
-   * either end of the log. If a clock stepped backwards while entries were written, entries at
+   * either end of the log. The agent filter's index is written by the integrator (see
+   * {@link AuditTreeStore.indexEntries}): it serves the integrated tree, and the entries past the
+   * tree size (about a second's worth while an integrator runs) are scanned. If a clock stepped backwards while entries were written, entries at
    * the edges of a time range whose `at` is out of order may be left out.
    */
   query(
@@ -412,6 +414,14 @@ export interface AuditTreeStore {
   lockState(): Promise<AuditTreeState | null>;
   /** Replaces the state; the caller holds {@link AuditTreeStore.lockState}. */
   setState(state: AuditTreeState): Promise<void>;
+  /**
+   * Indexes the entries `[start, end)` by acting agent, for the `agent` filter of
+   * {@link AuditStore.query}, which reads that index below the tree size and scans the entries
+   * past it. Called by the transaction that moves the tree state from `start` to `end` (holding
+   * {@link AuditTreeStore.lockState}), so the index covers exactly the integrated tree; an entry
+   * indexed twice is a primary-key violation.
+   */
+  indexEntries(start: number, end: number): Promise<void>;
   /**
    * Inserts tree nodes in bulk. Idempotent: a node already stored keeps its hash (a node's hash
    * never changes once its subtree is complete).

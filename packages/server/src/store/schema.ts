@@ -203,6 +203,15 @@ export interface AuditTreeStateTable {
   updated_at: number;
 }
 
+/**
+ * (agent, idx) for every entry of the integrated tree (`audit_log[0, tree size)`) that names an
+ * acting agent; written by the integrating transaction (migration 009).
+ */
+export interface AuditAgentEntriesTable {
+  agent: string;
+  idx: number;
+}
+
 /** Node (level, idx) = MTH of leaves [idx·2^level, (idx+1)·2^level); level 0 = leaf hashes. */
 export interface AuditTreeNodesTable {
   level: number;
@@ -321,6 +330,7 @@ export interface Database {
   audit_log: AuditLogTable;
   audit_head: AuditHeadTable;
   audit_tree_state: AuditTreeStateTable;
+  audit_agent_entries: AuditAgentEntriesTable;
   audit_tree_nodes: AuditTreeNodesTable;
   audit_checkpoints: AuditCheckpointsTable;
   audit_log_key: AuditLogKeyTable;

@@ -32,6 +32,40 @@ const MIGRATIONS = ALL_MIGRATIONS.sqlite.length;
  * issuer keeps accepting unbound statements; an issuer inserted afterwards without naming the
  * column requires binding (the column's default).
  */
+/**
+ * Migration 009 on a log of five entries whose first three are integrated: the backfill indexes
+ * those by agent, the entries past the tree are scanned, and each agent's query answers its own.
+ */
+async function checkAgentIndexMigration(
+  db: Kysely<Database>,
+  dialect: "sqlite" | "postgres",
+  reopen: () => Promise<Awaited<ReturnType<typeof openStore>>>,
+): Promise<void> {
+  await migrate(
+    db,
+    dialect,
+    ALL_MIGRATIONS[dialect].filter((m) => m.version <= 8),
+  );
+  const agents = ["agt_a", "agt_b", "agt_a", "agt_a", null];
+  for (const [idx, agent] of agents.entries()) {
+    await sql`INSERT INTO audit_log (idx, at, action, decision, actor_agent, actor_chain, entry)
+      VALUES (${idx}, ${idx}, 'token.issued', 'allowed', ${agent}, '[]', ${`{"index":${idx}}`})`.execute(db);
+  }
+  if (dialect === "postgres") await sql`UPDATE audit_head SET size = 5 WHERE id = 1`.execute(db);
+  await sql`UPDATE audit_tree_state SET size = 3 WHERE id = 1`.execute(db);
+  await db.destroy();
+  const store = await reopen();
+  try {
+    const ids = async (agent: string, order: "asc" | "desc") =>
+      (await store.audit.query({ agent }, { limit: 10, order })).items.map((r) => r.index);
+    expect(await ids("agt_a", "asc")).toEqual([0, 2, 3]);
+    expect(await ids("agt_a", "desc")).toEqual([3, 2, 0]);
+    expect(await ids("agt_b", "asc")).toEqual([1]);
+  } finally {
+    await store.close();
+  }
+}
+
 async function checkStatementBindingMigration(
   db: Kysely<Database>,
   dialect: "sqlite" | "postgres",
@@ -204,6 +238,24 @@ describe("SQLite store opening and migrations", () => {
     }
   });
 
+  it("009 indexes the integrated entries by agent and drops the index every append updated", async () => {
+    const dir = await tempDir();
+    const path = join(dir, "deputy.db");
+    const db = new Kysely<Database>({ dialect: new DeputySqliteDialect(new BetterSqlite3(path)) });
+    await checkAgentIndexMigration(db, "sqlite", () => openStore({ url: path }));
+    const raw = new BetterSqlite3(path);
+    try {
+      expect(raw.prepare("SELECT agent, idx FROM audit_agent_entries ORDER BY agent, idx").all()).toEqual([
+        { agent: "agt_a", idx: 0 },
+        { agent: "agt_a", idx: 2 },
+        { agent: "agt_b", idx: 1 },
+      ]);
+      expect(raw.prepare("SELECT name FROM sqlite_master WHERE name = 'audit_agent_idx'").all()).toEqual([]);
+    } finally {
+      raw.close();
+    }
+  });
+
   it("works in memory", async () => {
     const store = await openStore({ url: "sqlite::memory:" });
     expect(await store.tokens.nextStatusIndex()).toBe(0);
@@ -234,6 +286,25 @@ if (PG_REACHABLE || PG_REQUIRED) {
         expect(await second.principals.get(p.id)).toEqual(p);
         await second.close();
         expect(await pgScalar(schema, "SELECT count(*)::int AS v FROM schema_migrations")).toBe(MIGRATIONS);
+      } finally {
+        await dropSchema(PG_URL, schema);
+      }
+    });
+
+    it("009 indexes the integrated entries by agent and drops the index every append updated", async () => {
+      const schema = uniqueSchemaName();
+      try {
+        const pool = createPool(PG_URL, schema, 1);
+        await pool.query(`CREATE SCHEMA "${schema}"`);
+        const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+        await checkAgentIndexMigration(db, "postgres", () => openStore({ url: PG_URL, schema }));
+        expect(
+          await pgScalar(
+            schema,
+            "SELECT string_agg(agent || ':' || idx, ',' ORDER BY agent, idx) AS v FROM audit_agent_entries",
+          ),
+        ).toBe("agt_a:0,agt_a:2,agt_b:1");
+        expect(await pgScalar(schema, "SELECT to_regclass('audit_agent_idx') IS NULL AS v")).toBe(true);
       } finally {
         await dropSchema(PG_URL, schema);
       }

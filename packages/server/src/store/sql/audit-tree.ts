@@ -8,6 +8,7 @@
  * await store.transaction(async (tx) => {
  *   const state = await tx.auditTree.lockState();
  *   await tx.auditTree.putNodes(nodes);
+ *   await tx.auditTree.indexEntries(state.size, state.size + n);
  *   await tx.auditTree.setState({ size: state.size + n, rootHash, updatedAt: Date.now() });
  * });
  */
@@ -53,6 +54,16 @@ export class SqlAuditTreeStore implements AuditTreeStore {
   async setState(state: AuditTreeState): Promise<void> {
     await sql`UPDATE audit_tree_state SET size = ${state.size}, root = ${bytes(state.rootHash)},
       updated_at = ${state.updatedAt} WHERE id = 1`.execute(this.ctx.db);
+  }
+
+  async indexEntries(start: number, end: number): Promise<void> {
+    if (!(end > start)) return;
+    // In key order, so that the batch walks the index one agent at a time. Exactly once per
+    // entry: the caller holds the state row and moves it past `end` in the same transaction.
+    await sql`INSERT INTO audit_agent_entries (agent, idx)
+      SELECT actor_agent, idx FROM audit_log
+      WHERE idx >= ${start} AND idx < ${end} AND actor_agent IS NOT NULL
+      ORDER BY actor_agent, idx`.execute(this.ctx.db);
   }
 
   async putNodes(nodes: readonly AuditTreeNodeRecord[]): Promise<void> {

@@ -7,7 +7,7 @@
  * @example
  * const index = await new SqlAuditStore(ctx).append(fields, (i) => canonicalize({ ...fields, index: i }));
  */
-import { CompiledQuery, type Kysely, type Selectable, type SqlBool, sql } from "kysely";
+import { CompiledQuery, type Kysely, type RawBuilder, type Selectable, type SqlBool, sql } from "kysely";
 import { hashEntry } from "../../audit/hasher.js";
 import { storableText } from "../../crypto/text.js";
 import { type AuditStore, type EntryTemplate, type Page, renderEntry } from "../index.js";
@@ -79,50 +79,54 @@ export class SqlAuditStore implements AuditStore {
       high = Math.min(high, bounds.high);
       if (high - low <= 1) return { items: [], hasMore: false };
     }
-    let q = this.ctx.db.selectFrom("audit_log").selectAll();
-    if (filter.agent !== undefined) q = q.where("actor_agent", "=", filter.agent);
-    if (filter.principal !== undefined) {
-      const principal = filter.principal;
-      // Agents the principal claimed (temporary agents) acted for the sandbox principal before
-      // the claim; their entries are immutable, so the claim is joined in here instead. Checked
-      // first so the common case keeps its plain (actor_principal, idx) index scan.
-      const claimed = await this.ctx.db
-        .selectFrom("agent_claims")
-        .select("agent_id")
-        .where("principal_id", "=", principal)
-        .limit(1)
+    // The agent index covers the integrated tree exactly (AuditTreeStore.indexEntries), read once
+    // here: entries below it are found through the index, the rest by a scan of the log past it.
+    const needsIndexed = filter.agent !== undefined || filter.principal !== undefined;
+    const indexed = needsIndexed ? await this.indexedSize() : 0;
+    const conditions = await this.conditions(filter, indexed);
+    const order = desc ? "desc" : "asc";
+    let rows: Array<Selectable<AuditLogTable>>;
+    if (filter.agent === undefined) {
+      let q = this.ctx.db.selectFrom("audit_log").selectAll();
+      for (const c of conditions) q = q.where(c);
+      if (low >= 0) q = q.where("idx", ">", low);
+      if (Number.isFinite(high)) q = q.where("idx", "<", high);
+      rows = await q
+        .orderBy("idx", order)
+        .limit(limit + 1)
         .execute();
-      q =
-        claimed.length === 0
-          ? q.where("actor_principal", "=", principal)
-          : q.where((eb) =>
-              eb.or([
-                eb("actor_principal", "=", principal),
-                eb(
-                  "actor_agent",
-                  "in",
-                  eb.selectFrom("agent_claims").select("agent_id").where("principal_id", "=", principal),
-                ),
-              ]),
-            );
+    } else {
+      const agent = filter.agent;
+      // (lo, hi) exclusive, at most n rows, in `order`.
+      const throughIndex = async (lo: number, hi: number, n: number) => {
+        if (hi - lo <= 1 || n <= 0) return [];
+        let q = this.ctx.db
+          .selectFrom("audit_agent_entries as e")
+          .innerJoin("audit_log", "audit_log.idx", "e.idx")
+          .selectAll("audit_log")
+          .where("e.agent", "=", agent)
+          .where("e.idx", ">", lo)
+          .where("e.idx", "<", hi);
+        for (const c of conditions) q = q.where(c);
+        return q.orderBy("e.idx", order).limit(n).execute();
+      };
+      const pastIndex = async (lo: number, hi: number, n: number) => {
+        if (hi - lo <= 1 || n <= 0) return [];
+        let q = this.ctx.db
+          .selectFrom("audit_log")
+          .selectAll()
+          .where("actor_agent", "=", agent)
+          .where("idx", ">", lo);
+        if (Number.isFinite(hi)) q = q.where("idx", "<", hi);
+        for (const c of conditions) q = q.where(c);
+        return q.orderBy("idx", order).limit(n).execute();
+      };
+      const below = () => throughIndex(low, Math.min(high, indexed), limit + 1 - rows.length);
+      const above = () => pastIndex(Math.max(low, indexed - 1), high, limit + 1 - rows.length);
+      rows = [];
+      rows.push(...(await (desc ? above() : below())));
+      rows.push(...(await (desc ? below() : above())));
     }
-    if (filter.action !== undefined) q = q.where("action", "=", filter.action);
-    if (filter.tokenId !== undefined) q = q.where("token_id", "=", filter.tokenId);
-    if (filter.resource !== undefined) q = q.where("resource", "=", filter.resource);
-    if (filter.decision !== undefined) {
-      q = q.where("decision", "=", filter.decision);
-      // Matches the partial index's predicate word for word, so both planners can use it.
-      if (filter.decision !== "allowed") q = q.where(sql<SqlBool>`decision <> 'allowed'`);
-    }
-    // The time range stays as an exact filter on `at` within the index range found for it.
-    if (filter.since !== undefined) q = q.where("at", ">=", filter.since);
-    if (filter.until !== undefined) q = q.where("at", "<=", filter.until);
-    if (low >= 0) q = q.where("idx", ">", low);
-    if (Number.isFinite(high)) q = q.where("idx", "<", high);
-    const rows = await q
-      .orderBy("idx", desc ? "desc" : "asc")
-      .limit(limit + 1)
-      .execute();
     const hasMore = rows.length > limit;
     return { items: (hasMore ? rows.slice(0, limit) : rows).map(toAudit), hasMore };
   }
@@ -177,6 +181,59 @@ export class SqlAuditStore implements AuditStore {
       this.ctx.db,
     );
     return dense(start, rows, (row) => hashEntry(row.entry));
+  }
+
+  /** The size of the integrated tree, which the agent index covers exactly. */
+  private async indexedSize(): Promise<number> {
+    const { rows } = await sql<{ size: number }>`SELECT size FROM audit_tree_state WHERE id = 1`.execute(
+      this.ctx.db,
+    );
+    return Number(rows[0]?.size ?? 0);
+  }
+
+  /**
+   * The filters other than the agent and the index bounds, as conditions on `audit_log` columns
+   * (written so that they also hold when the log is joined to `audit_agent_entries`).
+   */
+  private async conditions(
+    filter: Parameters<AuditStore["query"]>[0],
+    indexed: number,
+  ): Promise<Array<RawBuilder<SqlBool>>> {
+    const out: Array<RawBuilder<SqlBool>> = [];
+    if (filter.principal !== undefined) {
+      const principal = filter.principal;
+      // Agents the principal claimed (temporary agents) acted for the sandbox principal before
+      // the claim; their entries are immutable, so the claim is joined in here instead: their
+      // entries through the agent index below `indexed`, by a scan past it. Checked first so the
+      // common case keeps its plain (actor_principal, idx) index scan.
+      const claimed = await this.ctx.db
+        .selectFrom("agent_claims")
+        .select("agent_id")
+        .where("principal_id", "=", principal)
+        .limit(1)
+        .execute();
+      out.push(
+        claimed.length === 0
+          ? sql<SqlBool>`actor_principal = ${principal}`
+          : sql<SqlBool>`(actor_principal = ${principal}
+              OR audit_log.idx IN (SELECT c_e.idx FROM audit_agent_entries c_e
+                JOIN agent_claims c ON c.agent_id = c_e.agent WHERE c.principal_id = ${principal})
+              OR (audit_log.idx >= ${indexed}
+                AND actor_agent IN (SELECT agent_id FROM agent_claims WHERE principal_id = ${principal})))`,
+      );
+    }
+    if (filter.action !== undefined) out.push(sql<SqlBool>`action = ${filter.action}`);
+    if (filter.tokenId !== undefined) out.push(sql<SqlBool>`token_id = ${filter.tokenId}`);
+    if (filter.resource !== undefined) out.push(sql<SqlBool>`resource = ${filter.resource}`);
+    if (filter.decision !== undefined) {
+      out.push(sql<SqlBool>`decision = ${filter.decision}`);
+      // Matches the partial index's predicate word for word, so both planners can use it.
+      if (filter.decision !== "allowed") out.push(sql<SqlBool>`decision <> 'allowed'`);
+    }
+    // The time range stays as an exact filter on `at` within the index range found for it.
+    if (filter.since !== undefined) out.push(sql<SqlBool>`at >= ${filter.since}`);
+    if (filter.until !== undefined) out.push(sql<SqlBool>`at <= ${filter.until}`);
+    return out;
   }
 
   /**
