@@ -113,7 +113,7 @@ export const SETTINGS = {
     env: "DEPUTY_AUDIT_REFUSAL_WINDOW",
   },
   auditLedger: {
-    doc: "Run the audit ledger's integrator here (Merkle tree and signed checkpoints, ≤ 1 s behind the log). `false` only appends entries; another process on the same database must integrate, or checkpoints stop advancing (and queries by agent scan every entry appended since).",
+    doc: "Run the audit ledger's integrator here (Merkle tree and signed checkpoints, ≤ 1 s behind the log). `false` only appends entries; another process on the same database must integrate, or checkpoints stop advancing (and queries by agent or token scan every entry appended since).",
     default: true,
     env: "DEPUTY_AUDIT_LEDGER",
   },

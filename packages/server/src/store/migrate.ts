@@ -15,7 +15,7 @@ import { migration as postgres005 } from "./migrations/postgres/005_provisioning
 import { migration as postgres006 } from "./migrations/postgres/006_statement_binding.js";
 import { migration as postgres007 } from "./migrations/postgres/007_unbound_provenance.js";
 import { migration as postgres008 } from "./migrations/postgres/008_audit_tree_format.js";
-import { migration as postgres009 } from "./migrations/postgres/009_audit_agent_entries.js";
+import { migration as postgres009 } from "./migrations/postgres/009_audit_entry_ids.js";
 import { migration as sqlite001 } from "./migrations/sqlite/001_init.js";
 import { migration as sqlite002 } from "./migrations/sqlite/002_audit_ledger.js";
 import { migration as sqlite003 } from "./migrations/sqlite/003_revocation_events.js";
@@ -24,7 +24,7 @@ import { migration as sqlite005 } from "./migrations/sqlite/005_provisioning.js"
 import { migration as sqlite006 } from "./migrations/sqlite/006_statement_binding.js";
 import { migration as sqlite007 } from "./migrations/sqlite/007_unbound_provenance.js";
 import { migration as sqlite008 } from "./migrations/sqlite/008_audit_tree_format.js";
-import { migration as sqlite009 } from "./migrations/sqlite/009_audit_agent_entries.js";
+import { migration as sqlite009 } from "./migrations/sqlite/009_audit_entry_ids.js";
 import type { Database } from "./schema.js";
 
 /** One schema step: statements run in order, in one transaction. */

@@ -204,11 +204,11 @@ export interface AuditTreeStateTable {
 }
 
 /**
- * (agent, idx) for every entry of the integrated tree (`audit_log[0, tree size)`) that names an
- * acting agent; written by the integrating transaction (migration 009).
+ * (id, idx) for the acting agent and the token of every entry of the integrated tree
+ * (`audit_log[0, tree size)`) that names them; written by the integrating transaction (migration 009).
  */
-export interface AuditAgentEntriesTable {
-  agent: string;
+export interface AuditEntryIdsTable {
+  id: string;
   idx: number;
 }
 
@@ -330,7 +330,7 @@ export interface Database {
   audit_log: AuditLogTable;
   audit_head: AuditHeadTable;
   audit_tree_state: AuditTreeStateTable;
-  audit_agent_entries: AuditAgentEntriesTable;
+  audit_entry_ids: AuditEntryIdsTable;
   audit_tree_nodes: AuditTreeNodesTable;
   audit_checkpoints: AuditCheckpointsTable;
   audit_log_key: AuditLogKeyTable;

@@ -34,7 +34,7 @@ const MIGRATIONS = ALL_MIGRATIONS.sqlite.length;
  */
 /**
  * Migration 009 on a log of five entries whose first three are integrated: the backfill indexes
- * those by agent, the entries past the tree are scanned, and each agent's query answers its own.
+ * those by agent and token, the entries past the tree are scanned, and each query answers its own.
  */
 async function checkAgentIndexMigration(
   db: Kysely<Database>,
@@ -46,21 +46,31 @@ async function checkAgentIndexMigration(
     dialect,
     ALL_MIGRATIONS[dialect].filter((m) => m.version <= 8),
   );
-  const agents = ["agt_a", "agt_b", "agt_a", "agt_a", null];
-  for (const [idx, agent] of agents.entries()) {
-    await sql`INSERT INTO audit_log (idx, at, action, decision, actor_agent, actor_chain, entry)
-      VALUES (${idx}, ${idx}, 'token.issued', 'allowed', ${agent}, '[]', ${`{"index":${idx}}`})`.execute(db);
+  const entries: Array<[string | null, string | null]> = [
+    ["agt_a", "tok_x"],
+    ["agt_b", null],
+    ["agt_a", "tok_y"],
+    ["agt_a", "tok_x"],
+    [null, "tok_x"],
+  ];
+  for (const [idx, [agent, token]] of entries.entries()) {
+    await sql`INSERT INTO audit_log (idx, at, action, decision, actor_agent, actor_chain, token_id, entry)
+      VALUES (${idx}, ${idx}, 'token.issued', 'allowed', ${agent}, '[]', ${token}, ${`{"index":${idx}}`})`.execute(
+      db,
+    );
   }
   if (dialect === "postgres") await sql`UPDATE audit_head SET size = 5 WHERE id = 1`.execute(db);
   await sql`UPDATE audit_tree_state SET size = 3 WHERE id = 1`.execute(db);
   await db.destroy();
   const store = await reopen();
   try {
-    const ids = async (agent: string, order: "asc" | "desc") =>
-      (await store.audit.query({ agent }, { limit: 10, order })).items.map((r) => r.index);
-    expect(await ids("agt_a", "asc")).toEqual([0, 2, 3]);
-    expect(await ids("agt_a", "desc")).toEqual([3, 2, 0]);
-    expect(await ids("agt_b", "asc")).toEqual([1]);
+    const ids = async (filter: { agent?: string; tokenId?: string }, order: "asc" | "desc") =>
+      (await store.audit.query(filter, { limit: 10, order })).items.map((r) => r.index);
+    expect(await ids({ agent: "agt_a" }, "asc")).toEqual([0, 2, 3]);
+    expect(await ids({ agent: "agt_a" }, "desc")).toEqual([3, 2, 0]);
+    expect(await ids({ agent: "agt_b" }, "asc")).toEqual([1]);
+    expect(await ids({ tokenId: "tok_x" }, "asc")).toEqual([0, 3, 4]);
+    expect(await ids({ tokenId: "tok_y" }, "desc")).toEqual([2]);
   } finally {
     await store.close();
   }
@@ -238,19 +248,25 @@ describe("SQLite store opening and migrations", () => {
     }
   });
 
-  it("009 indexes the integrated entries by agent and drops the index every append updated", async () => {
+  it("009 indexes the integrated entries by agent and token and drops the indexes every append updated", async () => {
     const dir = await tempDir();
     const path = join(dir, "deputy.db");
     const db = new Kysely<Database>({ dialect: new DeputySqliteDialect(new BetterSqlite3(path)) });
     await checkAgentIndexMigration(db, "sqlite", () => openStore({ url: path }));
     const raw = new BetterSqlite3(path);
     try {
-      expect(raw.prepare("SELECT agent, idx FROM audit_agent_entries ORDER BY agent, idx").all()).toEqual([
-        { agent: "agt_a", idx: 0 },
-        { agent: "agt_a", idx: 2 },
-        { agent: "agt_b", idx: 1 },
+      expect(raw.prepare("SELECT id, idx FROM audit_entry_ids ORDER BY id, idx").all()).toEqual([
+        { id: "agt_a", idx: 0 },
+        { id: "agt_a", idx: 2 },
+        { id: "agt_b", idx: 1 },
+        { id: "tok_x", idx: 0 },
+        { id: "tok_y", idx: 2 },
       ]);
-      expect(raw.prepare("SELECT name FROM sqlite_master WHERE name = 'audit_agent_idx'").all()).toEqual([]);
+      expect(
+        raw
+          .prepare("SELECT name FROM sqlite_master WHERE name IN ('audit_agent_idx', 'audit_token_idx')")
+          .all(),
+      ).toEqual([]);
     } finally {
       raw.close();
     }
@@ -291,7 +307,7 @@ if (PG_REACHABLE || PG_REQUIRED) {
       }
     });
 
-    it("009 indexes the integrated entries by agent and drops the index every append updated", async () => {
+    it("009 indexes the integrated entries by agent and token and drops the indexes every append updated", async () => {
       const schema = uniqueSchemaName();
       try {
         const pool = createPool(PG_URL, schema, 1);
@@ -301,10 +317,15 @@ if (PG_REACHABLE || PG_REQUIRED) {
         expect(
           await pgScalar(
             schema,
-            "SELECT string_agg(agent || ':' || idx, ',' ORDER BY agent, idx) AS v FROM audit_agent_entries",
+            "SELECT string_agg(id || ':' || idx, ',' ORDER BY id, idx) AS v FROM audit_entry_ids",
           ),
-        ).toBe("agt_a:0,agt_a:2,agt_b:1");
-        expect(await pgScalar(schema, "SELECT to_regclass('audit_agent_idx') IS NULL AS v")).toBe(true);
+        ).toBe("agt_a:0,agt_a:2,agt_b:1,tok_x:0,tok_y:2");
+        expect(
+          await pgScalar(
+            schema,
+            "SELECT to_regclass('audit_agent_idx') IS NULL AND to_regclass('audit_token_idx') IS NULL AS v",
+          ),
+        ).toBe(true);
       } finally {
         await dropSchema(PG_URL, schema);
       }

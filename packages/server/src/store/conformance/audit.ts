@@ -216,18 +216,26 @@ export function auditTests(s: () => Store): void {
       expect(second.hasMore).toBe(false);
     });
 
-    it("answers an agent's entries alike below and past the integrated tree, either order (property)", async () => {
-      // The agent index is written by the integrator (AuditTreeStore.indexEntries) and covers the
-      // tree; queries read it below the tree size and scan the log past it. Any split must page
-      // through the same entries exactly once, alone or with another filter.
+    it("answers an agent's or a token's entries alike below and past the integrated tree, either order (property)", async () => {
+      // The index of agent and token ids is written by the integrator (AuditTreeStore.indexEntries)
+      // and covers the tree; queries read it below the tree size and scan the log past it. Any
+      // split must page through the same entries exactly once, alone or with another filter.
       const agents = ["agt_p", "agt_q", "agt_r"];
+      const tokens = ["tok_1", "tok_2"];
       await fc.assert(
         fc.asyncProperty(
-          fc.array(fc.tuple(fc.constantFrom(...agents, null), fc.constantFrom("a.x", "a.y")), {
-            minLength: 1,
-            maxLength: 12,
-          }),
-          fc.constantFrom(...agents),
+          fc.array(
+            fc.tuple(
+              fc.constantFrom(...agents, null),
+              fc.constantFrom(...tokens, null),
+              fc.constantFrom("a.x", "a.y"),
+            ),
+            { minLength: 1, maxLength: 12 },
+          ),
+          fc.oneof(
+            fc.record({ agent: fc.constantFrom(...agents) }),
+            fc.record({ tokenId: fc.constantFrom(...tokens) }),
+          ),
           fc.option(fc.constantFrom("a.x", "a.y"), { nil: undefined }),
           fc.integer({ min: 1, max: 4 }),
           fc.nat(),
@@ -235,10 +243,11 @@ export function auditTests(s: () => Store): void {
           async (rows, wanted, action, limit, splitSeed, order) => {
             const first = await s().audit.size();
             const expected: number[] = [];
-            for (const [actor, act] of rows) {
-              const f = auditFields({ actorAgent: actor, action: act });
+            for (const [actor, token, act] of rows) {
+              const f = auditFields({ actorAgent: actor, tokenId: token, action: act });
               const i = await s().audit.append(f, entryFor(f));
-              if (actor === wanted && (action === undefined || act === action)) expected.push(i);
+              const named = "agent" in wanted ? actor === wanted.agent : token === wanted.tokenId;
+              if (named && (action === undefined || act === action)) expected.push(i);
             }
             const end = await s().audit.size();
             const state = await s().auditTree.state();
@@ -252,7 +261,7 @@ export function auditTests(s: () => Store): void {
             let bound = order === "asc" ? first - 1 : end;
             for (;;) {
               const page = await s().audit.query(
-                { agent: wanted, action },
+                { ...wanted, action },
                 order === "asc"
                   ? { limit, afterIndex: bound, order }
                   : { limit, beforeIndex: bound, afterIndex: first - 1, order },
@@ -265,7 +274,7 @@ export function auditTests(s: () => Store): void {
             expect(got).toEqual(order === "asc" ? expected : expected.reverse());
           },
         ),
-        { numRuns: 25, seed: 11 },
+        { numRuns: 30, seed: 11 },
       );
     });
 

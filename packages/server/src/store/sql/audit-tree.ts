@@ -58,12 +58,16 @@ export class SqlAuditTreeStore implements AuditTreeStore {
 
   async indexEntries(start: number, end: number): Promise<void> {
     if (!(end > start)) return;
-    // In key order, so that the batch walks the index one agent at a time. Exactly once per
-    // entry: the caller holds the state row and moves it past `end` in the same transaction.
-    await sql`INSERT INTO audit_agent_entries (agent, idx)
+    // In key order, so that the batch walks the index one id at a time. Exactly once per entry:
+    // the caller holds the state row and moves it past `end` in the same transaction. UNION, so
+    // an entry whose token id were the same text as its agent id gives one row, not a conflict.
+    await sql`INSERT INTO audit_entry_ids (id, idx)
       SELECT actor_agent, idx FROM audit_log
       WHERE idx >= ${start} AND idx < ${end} AND actor_agent IS NOT NULL
-      ORDER BY actor_agent, idx`.execute(this.ctx.db);
+      UNION
+      SELECT token_id, idx FROM audit_log
+      WHERE idx >= ${start} AND idx < ${end} AND token_id IS NOT NULL
+      ORDER BY 1, 2`.execute(this.ctx.db);
   }
 
   async putNodes(nodes: readonly AuditTreeNodeRecord[]): Promise<void> {

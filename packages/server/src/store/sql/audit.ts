@@ -79,14 +79,18 @@ export class SqlAuditStore implements AuditStore {
       high = Math.min(high, bounds.high);
       if (high - low <= 1) return { items: [], hasMore: false };
     }
-    // The agent index covers the integrated tree exactly (AuditTreeStore.indexEntries), read once
-    // here: entries below it are found through the index, the rest by a scan of the log past it.
-    const needsIndexed = filter.agent !== undefined || filter.principal !== undefined;
-    const indexed = needsIndexed ? await this.indexedSize() : 0;
-    const conditions = await this.conditions(filter, indexed);
+    // The index of agent and token ids covers the integrated tree exactly
+    // (AuditTreeStore.indexEntries), read once here: entries below it are found through it, the
+    // rest by a scan of the log past it.
+    let treeSize: number | undefined;
+    const indexedSize = async () => (treeSize ??= await this.indexedSize());
+    // Every filter is also a condition on the row, so the id index only accelerates: a row it
+    // names is answered only if the row itself matches.
+    const conditions = await this.conditions(filter, indexedSize);
     const order = desc ? "desc" : "asc";
+    const key = filter.agent ?? filter.tokenId;
     let rows: Array<Selectable<AuditLogTable>>;
-    if (filter.agent === undefined) {
+    if (key === undefined) {
       let q = this.ctx.db.selectFrom("audit_log").selectAll();
       for (const c of conditions) q = q.where(c);
       if (low >= 0) q = q.where("idx", ">", low);
@@ -96,27 +100,23 @@ export class SqlAuditStore implements AuditStore {
         .limit(limit + 1)
         .execute();
     } else {
-      const agent = filter.agent;
+      const indexed = await indexedSize();
       // (lo, hi) exclusive, at most n rows, in `order`.
       const throughIndex = async (lo: number, hi: number, n: number) => {
         if (hi - lo <= 1 || n <= 0) return [];
         let q = this.ctx.db
-          .selectFrom("audit_agent_entries as e")
-          .innerJoin("audit_log", "audit_log.idx", "e.idx")
+          .selectFrom("audit_entry_ids as k")
+          .innerJoin("audit_log", "audit_log.idx", "k.idx")
           .selectAll("audit_log")
-          .where("e.agent", "=", agent)
-          .where("e.idx", ">", lo)
-          .where("e.idx", "<", hi);
+          .where("k.id", "=", key)
+          .where("k.idx", ">", lo)
+          .where("k.idx", "<", hi);
         for (const c of conditions) q = q.where(c);
-        return q.orderBy("e.idx", order).limit(n).execute();
+        return q.orderBy("k.idx", order).limit(n).execute();
       };
       const pastIndex = async (lo: number, hi: number, n: number) => {
         if (hi - lo <= 1 || n <= 0) return [];
-        let q = this.ctx.db
-          .selectFrom("audit_log")
-          .selectAll()
-          .where("actor_agent", "=", agent)
-          .where("idx", ">", lo);
+        let q = this.ctx.db.selectFrom("audit_log").selectAll().where("idx", ">", lo);
         if (Number.isFinite(hi)) q = q.where("idx", "<", hi);
         for (const c of conditions) q = q.where(c);
         return q.orderBy("idx", order).limit(n).execute();
@@ -183,7 +183,7 @@ export class SqlAuditStore implements AuditStore {
     return dense(start, rows, (row) => hashEntry(row.entry));
   }
 
-  /** The size of the integrated tree, which the agent index covers exactly. */
+  /** The size of the integrated tree, which the id index covers exactly. */
   private async indexedSize(): Promise<number> {
     const { rows } = await sql<{ size: number }>`SELECT size FROM audit_tree_state WHERE id = 1`.execute(
       this.ctx.db,
@@ -192,36 +192,42 @@ export class SqlAuditStore implements AuditStore {
   }
 
   /**
-   * The filters other than the agent and the index bounds, as conditions on `audit_log` columns
-   * (written so that they also hold when the log is joined to `audit_agent_entries`).
+   * Every filter but the index bounds, as conditions on `audit_log` columns (written so that they
+   * also hold when the log is joined to `audit_entry_ids`).
    */
   private async conditions(
     filter: Parameters<AuditStore["query"]>[0],
-    indexed: number,
+    indexedSize: () => Promise<number>,
   ): Promise<Array<RawBuilder<SqlBool>>> {
     const out: Array<RawBuilder<SqlBool>> = [];
     if (filter.principal !== undefined) {
       const principal = filter.principal;
       // Agents the principal claimed (temporary agents) acted for the sandbox principal before
       // the claim; their entries are immutable, so the claim is joined in here instead: their
-      // entries through the agent index below `indexed`, by a scan past it. Checked first so the
-      // common case keeps its plain (actor_principal, idx) index scan.
+      // entries through the id index below `indexed` (an agent id is never a token id: the
+      // prefixes differ), by a scan past it. Checked first so the common case keeps its plain
+      // (actor_principal, idx) index scan.
       const claimed = await this.ctx.db
         .selectFrom("agent_claims")
         .select("agent_id")
         .where("principal_id", "=", principal)
         .limit(1)
         .execute();
+      const indexed = claimed.length === 0 ? 0 : await indexedSize();
       out.push(
         claimed.length === 0
           ? sql<SqlBool>`actor_principal = ${principal}`
-          : sql<SqlBool>`(actor_principal = ${principal}
-              OR audit_log.idx IN (SELECT c_e.idx FROM audit_agent_entries c_e
-                JOIN agent_claims c ON c.agent_id = c_e.agent WHERE c.principal_id = ${principal})
-              OR (audit_log.idx >= ${indexed}
-                AND actor_agent IN (SELECT agent_id FROM agent_claims WHERE principal_id = ${principal})))`,
+          : // The union of index scans (the principal's index, the id index, the log past the
+            // tree), as the plain OR was not: SQLite scanned the whole log in index order for it.
+            sql<SqlBool>`audit_log.idx IN (
+              SELECT idx FROM audit_log WHERE actor_principal = ${principal}
+              UNION SELECT k.idx FROM audit_entry_ids k
+                JOIN agent_claims c ON c.agent_id = k.id WHERE c.principal_id = ${principal}
+              UNION SELECT idx FROM audit_log WHERE idx >= ${indexed}
+                AND actor_agent IN (SELECT agent_id FROM agent_claims WHERE principal_id = ${principal}))`,
       );
     }
+    if (filter.agent !== undefined) out.push(sql<SqlBool>`actor_agent = ${filter.agent}`);
     if (filter.action !== undefined) out.push(sql<SqlBool>`action = ${filter.action}`);
     if (filter.tokenId !== undefined) out.push(sql<SqlBool>`token_id = ${filter.tokenId}`);
     if (filter.resource !== undefined) out.push(sql<SqlBool>`resource = ${filter.resource}`);
