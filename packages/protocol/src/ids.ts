@@ -71,7 +71,7 @@ export function newId(prefix: IdPrefix): string {
 }
 
 const TIME_CHARS = 10;
-/** 26^10 ms: ids stay fixed-width (and so sortable) until the year 6429. */
+/** 26^10 ms: ids stay fixed-width (and so sortable) until the year 6443. */
 const TIME_LIMIT = 26 ** TIME_CHARS;
 
 /**
