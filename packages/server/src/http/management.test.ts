@@ -399,6 +399,23 @@ describe("bad input never yields a 500", () => {
   it("malformed ids", async () => {
     problem(await t.api("GET", "/v1/agents/agt_nope"), 404, "ERR_NOT_FOUND");
     problem(await t.api("POST", "/v1/revocations", { target: "usr_123" }), 400, "ERR_INVALID_REQUEST");
+    // Token ids of both forms are well-formed targets (unknown here: 404); a time part holding
+    // base32 digits is neither form.
+    problem(
+      await t.api("POST", "/v1/revocations", { target: "tok_ds3g6yxy3xlt46ckoykp72qsfy" }),
+      404,
+      "ERR_NOT_FOUND",
+    );
+    problem(
+      await t.api("POST", "/v1/revocations", { target: "tok_aipmqufrumds3g6yxy3xlt46ckoykp72qsfy" }),
+      404,
+      "ERR_NOT_FOUND",
+    );
+    problem(
+      await t.api("POST", "/v1/revocations", { target: "tok_aipmqufru2ds3g6yxy3xlt46ckoykp72qsfy" }),
+      400,
+      "ERR_INVALID_REQUEST",
+    );
     problem(
       await t.api("POST", "/v1/grants", {
         agent: "nope",
