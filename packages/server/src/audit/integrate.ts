@@ -2,8 +2,8 @@
  * One integration step of the audit ledger: sequence the entries appended since the integrated
  * tree size into the Merkle tree (RFC 9162 §2.1), store the perfect-subtree nodes they complete,
  * index them by acting agent and token (the audit log's index of those ids is written here, in
- * key order, rather than by every append), move the tree state and store a signed checkpoint (C2SP tlog-checkpoint
- * in a C2SP signed note).
+ * key order, rather than by every append), move the tree state and store a signed checkpoint
+ * (C2SP tlog-checkpoint in a C2SP signed note).
  *
  * The expensive part (reading the entries, hashing them, signing the checkpoint) runs before the
  * transaction; the transaction only locks the state row, checks that nobody moved the tree

@@ -357,8 +357,9 @@ export interface AuditStore {
    * are appended in time order). So a page costs O(log n + page) however far the range is from
    * either end of the log. The agent and token filters' index is written by the integrator (see
    * {@link AuditTreeStore.indexEntries}): it serves the integrated tree, and the entries past the
-   * tree size (about a second's worth while an integrator runs) are scanned. If a clock stepped backwards while entries were written, entries at
-   * the edges of a time range whose `at` is out of order may be left out.
+   * tree size (about a second's worth while an integrator runs) are scanned. If a clock stepped
+   * backwards while entries were written, entries at the edges of a time range whose `at` is out
+   * of order may be left out.
    */
   query(
     filter: {
@@ -417,9 +418,9 @@ export interface AuditTreeStore {
   /**
    * Indexes the entries `[start, end)` by the acting agent and the token they name, for the
    * `agent` and `tokenId` filters of {@link AuditStore.query}, which read that index below the
-   * tree size and scan the entries past it. Called by the transaction that moves the tree state from `start` to `end` (holding
-   * {@link AuditTreeStore.lockState}), so the index covers exactly the integrated tree; an entry
-   * indexed twice is a primary-key violation.
+   * tree size and scan the entries past it. Called by the transaction that moves the tree state
+   * from `start` to `end` (holding {@link AuditTreeStore.lockState}), so the index covers exactly
+   * the integrated tree; an entry indexed twice is a primary-key violation.
    */
   indexEntries(start: number, end: number): Promise<void>;
   /**
