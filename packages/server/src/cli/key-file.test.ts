@@ -44,13 +44,29 @@ describe("readKeyFile", () => {
 });
 
 describe("readGeneratedKey", () => {
+  const hint = "create one with: deputy agent keygen --out <file>";
+
   it("refuses null and a key of another type", async () => {
     for (const text of ["null", '{"private_jwk":{"kty":"RSA","d":"x"}}']) {
       const path = file("g.json", text);
       await expect(readGeneratedKey(path)).rejects.toMatchObject({
         code: "ERR_KEY_FILE",
         message: `${path} holds no Ed25519 or P-256 private key (private_jwk)`,
+        hint,
       });
     }
+  });
+
+  it("says how to make a key when the file is missing or not JSON, without quoting it", async () => {
+    const missing = join(dir, "absent.json");
+    await expect(readGeneratedKey(missing)).rejects.toMatchObject({
+      code: "ERR_KEY_FILE",
+      message: expect.stringMatching(new RegExp(`^cannot read the key in ${missing}: ENOENT`)),
+      hint,
+    });
+    const path = file("g.json", '{"private_jwk":{"d":"SECRETSECRET"');
+    const error = await readGeneratedKey(path).catch((e: Error) => e);
+    expect(error).toMatchObject({ code: "ERR_KEY_FILE", message: `the key file ${path} is not JSON`, hint });
+    expect(String((error as Error).message)).not.toContain("SECRET");
   });
 });

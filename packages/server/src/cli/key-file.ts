@@ -135,21 +135,17 @@ export async function readKeyFile(path: string): Promise<KeyFile> {
  * const { privateJwk, publicJwk, kid } = await readGeneratedKey("./launch.key.json");
  */
 export async function readGeneratedKey(path: string): Promise<AgentKey> {
+  const hint = "create one with: deputy agent keygen --out <file>";
   const parsed = await readKeyJson(path, {
-    unreadable: (reason) => new CliError("ERR_KEY_FILE", `cannot read the key in ${path}: ${reason}`),
-    notJson: () =>
-      new CliError("ERR_KEY_FILE", `the key file ${path} is not JSON (make one with deputy agent keygen)`),
+    unreadable: (reason) => new CliError("ERR_KEY_FILE", `cannot read the key in ${path}: ${reason}`, hint),
+    notJson: () => new CliError("ERR_KEY_FILE", `the key file ${path} is not JSON`, hint),
   });
   const jwk =
     typeof parsed === "object" && parsed !== null ? (parsed as { private_jwk?: JWK }).private_jwk : undefined;
   const okp = jwk?.kty === "OKP" && jwk.crv === "Ed25519";
   const ec = jwk?.kty === "EC" && jwk.crv === "P-256";
   if (!jwk || typeof jwk.d !== "string" || !(okp || ec)) {
-    throw new CliError(
-      "ERR_KEY_FILE",
-      `${path} holds no Ed25519 or P-256 private key (private_jwk)`,
-      "create one with: deputy agent keygen --out <file>",
-    );
+    throw new CliError("ERR_KEY_FILE", `${path} holds no Ed25519 or P-256 private key (private_jwk)`, hint);
   }
   const kid = await calculateJwkThumbprint(jwk, "sha256");
   const privateJwk: JWK = { ...jwk, alg: okp ? "EdDSA" : "ES256", kid, use: "sig" };
