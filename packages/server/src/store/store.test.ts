@@ -24,23 +24,35 @@ const PG_URL = process.env.DEPUTY_TEST_DATABASE_URL ?? "postgres://root@127.0.0.
 /** In CI, or when a database is configured explicitly, PostgreSQL must be tested. */
 const PG_REQUIRED = Boolean(process.env.CI || process.env.DEPUTY_TEST_DATABASE_URL);
 const PG_REACHABLE = await reachable(PG_URL);
-/** Schema versions a fresh database ends up with (001 init, 002 audit ledger, 003 revocation events, 004 broker, 005 provisioning, 006 statement binding, 007 unbound provenance, 008 audit tree format). */
+/** Schema versions a fresh database ends up with (001 init, 002 audit ledger, 003 revocation events, 004 broker, 005 provisioning, 006 statement binding, 007 unbound provenance, 008 audit tree format, 009 audit entry ids). */
 const MIGRATIONS = ALL_MIGRATIONS.sqlite.length;
 
-/**
- * Migration 006 on a database that already has a provenance issuer (registered at 005): that
- * issuer keeps accepting unbound statements; an issuer inserted afterwards without naming the
- * column requires binding (the column's default).
- */
+/** Migrates a fresh database part of the way, writes rows as of then, and reopens it (all of it). */
+type MigrationCheck = (
+  db: Kysely<Database>,
+  dialect: "sqlite" | "postgres",
+  reopen: () => Promise<Awaited<ReturnType<typeof openStore>>>,
+) => Promise<void>;
+
+/** Runs `check` on a fresh PostgreSQL schema, then `inspect` reads it; the schema is dropped. */
+async function onPostgresSchema(check: MigrationCheck, inspect: (schema: string) => Promise<void>) {
+  const schema = uniqueSchemaName();
+  try {
+    const pool = createPool(PG_URL, schema, 1);
+    await pool.query(`CREATE SCHEMA "${schema}"`);
+    const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+    await check(db, "postgres", () => openStore({ url: PG_URL, schema }));
+    await inspect(schema);
+  } finally {
+    await dropSchema(PG_URL, schema);
+  }
+}
+
 /**
  * Migration 009 on a log of five entries whose first three are integrated: the backfill indexes
  * those by agent and token, the entries past the tree are scanned, and each query answers its own.
  */
-async function checkAgentIndexMigration(
-  db: Kysely<Database>,
-  dialect: "sqlite" | "postgres",
-  reopen: () => Promise<Awaited<ReturnType<typeof openStore>>>,
-): Promise<void> {
+const checkAgentIndexMigration: MigrationCheck = async (db, dialect, reopen) => {
   await migrate(
     db,
     dialect,
@@ -74,13 +86,14 @@ async function checkAgentIndexMigration(
   } finally {
     await store.close();
   }
-}
+};
 
-async function checkStatementBindingMigration(
-  db: Kysely<Database>,
-  dialect: "sqlite" | "postgres",
-  reopen: () => Promise<Awaited<ReturnType<typeof openStore>>>,
-): Promise<void> {
+/**
+ * Migration 006 on a database that already has a provenance issuer (registered at 005): that
+ * issuer keeps accepting unbound statements; an issuer inserted afterwards without naming the
+ * column requires binding (the column's default).
+ */
+const checkStatementBindingMigration: MigrationCheck = async (db, dialect, reopen) => {
   await migrate(
     db,
     dialect,
@@ -116,7 +129,7 @@ async function checkStatementBindingMigration(
   } finally {
     await store.close();
   }
-}
+};
 
 async function reachable(url: string): Promise<boolean> {
   const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 3_000 });
@@ -152,6 +165,18 @@ describe("SQLite store opening and migrations", () => {
     const d = await mkdtemp(join(tmpdir(), "deputy-open-"));
     dirs.push(d);
     return d;
+  }
+  /** Runs `check` on a fresh SQLite file, then `inspect` reads the file directly. */
+  async function onSqliteFile(check: MigrationCheck, inspect: (raw: BetterSqlite3.Database) => void) {
+    const path = join(await tempDir(), "deputy.db");
+    const db = new Kysely<Database>({ dialect: new DeputySqliteDialect(new BetterSqlite3(path)) });
+    await check(db, "sqlite", () => openStore({ url: path }));
+    const raw = new BetterSqlite3(path);
+    try {
+      inspect(raw);
+    } finally {
+      raw.close();
+    }
   }
 
   it("is idempotent: reopening keeps data and applies nothing twice", async () => {
@@ -226,12 +251,7 @@ describe("SQLite store opening and migrations", () => {
   }, 60_000);
 
   it("006 keeps issuers registered before it accepting unbound statements; new ones require binding", async () => {
-    const dir = await tempDir();
-    const path = join(dir, "deputy.db");
-    const db = new Kysely<Database>({ dialect: new DeputySqliteDialect(new BetterSqlite3(path)) });
-    await checkStatementBindingMigration(db, "sqlite", () => openStore({ url: path }));
-    const raw = new BetterSqlite3(path);
-    try {
+    await onSqliteFile(checkStatementBindingMigration, (raw) => {
       raw
         .prepare(
           `INSERT INTO provenance_issuers (id, name, issuer, jwks, created_at) VALUES ('pvi_after', 'CI', 'https://after.test', '{"keys":[]}', 2)`,
@@ -243,18 +263,11 @@ describe("SQLite store opening and migrations", () => {
         { id: "pvi_before", v: 0 },
         { id: "pvi_after", v: 1 },
       ]);
-    } finally {
-      raw.close();
-    }
+    });
   });
 
   it("009 indexes the integrated entries by agent and token and drops the indexes every append updated", async () => {
-    const dir = await tempDir();
-    const path = join(dir, "deputy.db");
-    const db = new Kysely<Database>({ dialect: new DeputySqliteDialect(new BetterSqlite3(path)) });
-    await checkAgentIndexMigration(db, "sqlite", () => openStore({ url: path }));
-    const raw = new BetterSqlite3(path);
-    try {
+    await onSqliteFile(checkAgentIndexMigration, (raw) => {
       expect(raw.prepare("SELECT id, idx FROM audit_entry_ids ORDER BY id, idx").all()).toEqual([
         { id: "agt_a", idx: 0 },
         { id: "agt_a", idx: 2 },
@@ -267,9 +280,7 @@ describe("SQLite store opening and migrations", () => {
           .prepare("SELECT name FROM sqlite_master WHERE name IN ('audit_agent_idx', 'audit_token_idx')")
           .all(),
       ).toEqual([]);
-    } finally {
-      raw.close();
-    }
+    });
   });
 
   it("works in memory", async () => {
@@ -308,12 +319,7 @@ if (PG_REACHABLE || PG_REQUIRED) {
     });
 
     it("009 indexes the integrated entries by agent and token and drops the indexes every append updated", async () => {
-      const schema = uniqueSchemaName();
-      try {
-        const pool = createPool(PG_URL, schema, 1);
-        await pool.query(`CREATE SCHEMA "${schema}"`);
-        const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
-        await checkAgentIndexMigration(db, "postgres", () => openStore({ url: PG_URL, schema }));
+      await onPostgresSchema(checkAgentIndexMigration, async (schema) => {
         expect(
           await pgScalar(
             schema,
@@ -326,23 +332,16 @@ if (PG_REACHABLE || PG_REQUIRED) {
             "SELECT to_regclass('audit_agent_idx') IS NULL AND to_regclass('audit_token_idx') IS NULL AS v",
           ),
         ).toBe(true);
-      } finally {
-        await dropSchema(PG_URL, schema);
-      }
+      });
     });
 
     it("006 keeps issuers registered before it accepting unbound statements; new ones require binding", async () => {
-      const schema = uniqueSchemaName();
-      try {
-        const pool = createPool(PG_URL, schema, 1);
-        await pool.query(`CREATE SCHEMA "${schema}"`);
-        const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
-        await checkStatementBindingMigration(db, "postgres", () => openStore({ url: PG_URL, schema }));
+      await onPostgresSchema(checkStatementBindingMigration, async (schema) => {
         expect(
           await pgScalar(
             schema,
             `INSERT INTO provenance_issuers (id, name, issuer, jwks, created_at)
-             VALUES ('pvi_after', 'CI', 'https://after.test', '{"keys":[]}', 2) RETURNING require_key_binding AS v`,
+           VALUES ('pvi_after', 'CI', 'https://after.test', '{"keys":[]}', 2) RETURNING require_key_binding AS v`,
           ),
         ).toBe(true);
         expect(
@@ -351,9 +350,7 @@ if (PG_REACHABLE || PG_REQUIRED) {
             "SELECT require_key_binding AS v FROM provenance_issuers WHERE id = 'pvi_before'",
           ),
         ).toBe(false);
-      } finally {
-        await dropSchema(PG_URL, schema);
-      }
+      });
     });
 
     it("lets two processes open the same fresh schema at once", async () => {
