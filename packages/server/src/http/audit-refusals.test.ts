@@ -50,6 +50,20 @@ const enrollUnknown = (remoteAddress: string, n: number) =>
     }),
   });
 
+/** A client assertion for `agent` signed by a key it never registered, from FLOODER. */
+const forgedAssertion = (agent: string, jti: string) =>
+  t.app.inject({
+    method: "POST",
+    url: "/oauth/token",
+    remoteAddress: FLOODER,
+    headers: { "content-type": "application/x-www-form-urlencoded" },
+    payload: new URLSearchParams({
+      grant_type: "client_credentials",
+      client_assertion_type: "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+      client_assertion: clientAssertion(testKey(42), agent, nowS(t), { jti }),
+    }).toString(),
+  });
+
 async function entries(action: string): Promise<Array<{ entry: Record<string, any> }>> {
   return (await expectOk(t.api("GET", `/v1/audit/events?action=${action}&limit=200`))).items;
 }
@@ -192,19 +206,8 @@ describe("refusal-flood", () => {
   it("failed client authentication at the token endpoint is throttled; an authenticated agent's refusals are each audited", async () => {
     await deputy();
     const s = await setupStory(t);
-    const stranger = testKey(42);
     for (let n = 0; n < 6; n++) {
-      const r = await t.app.inject({
-        method: "POST",
-        url: "/oauth/token",
-        remoteAddress: FLOODER,
-        headers: { "content-type": "application/x-www-form-urlencoded" },
-        payload: new URLSearchParams({
-          grant_type: "client_credentials",
-          client_assertion_type: "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
-          client_assertion: clientAssertion(stranger, s.agent, nowS(t), { jti: `j${n}` }),
-        }).toString(),
-      });
+      const r = await forgedAssertion(s.agent, `j${n}`);
       expect(r.statusCode).toBe(401);
       expect(r.json()).toEqual({
         error: "invalid_client",
@@ -244,21 +247,8 @@ describe("refusal-flood", () => {
         jwks: { keys: [testKey(43).publicJwk] },
       }),
     );
-    const stranger = testKey(42);
-    const forge = async (agent: string, n: number) => {
-      const r = await t.app.inject({
-        method: "POST",
-        url: "/oauth/token",
-        remoteAddress: FLOODER,
-        headers: { "content-type": "application/x-www-form-urlencoded" },
-        payload: new URLSearchParams({
-          grant_type: "client_credentials",
-          client_assertion_type: "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
-          client_assertion: clientAssertion(stranger, agent, nowS(t), { jti: `f${n}` }),
-        }).toString(),
-      });
-      expect(r.statusCode).toBe(401);
-    };
+    const forge = async (agent: string, n: number) =>
+      expect((await forgedAssertion(agent, `f${n}`)).statusCode).toBe(401);
     // The first ones claim the story's agent; the suppressed ones claim both principals' agents.
     for (let n = 0; n < LIMIT + 2; n++) await forge(s.agent, n);
     for (let n = 0; n < 2; n++) await forge(otherAgent.id, 100 + n);
