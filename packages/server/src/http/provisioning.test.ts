@@ -804,38 +804,37 @@ describe("an issuer changed while an agent registers (the statement was verified
     return { res, enrolled };
   }
 
+  /** The registration was refused with this problem, and the enrollment registered no agent. */
+  function expectRefused(r: Awaited<ReturnType<typeof race>>, code: string, detail: string) {
+    expect(r.enrolled).toBe(0);
+    expect(r.res.statusCode).toBe(400);
+    expect(r.res.json()).toMatchObject({ code, detail });
+  }
+
   it("removed: refused as from an unknown issuer, and no agent registers", async () => {
-    const { res, enrolled } = await race((id) => t.deputy.store.provenanceIssuers.remove(id));
-    expect(enrolled).toBe(0);
-    expect(res.statusCode).toBe(400);
-    expect(res.json()).toMatchObject({
-      code: "ERR_STATEMENT_UNKNOWN_ISSUER",
-      detail: "software_statement issuer was removed while this agent registered",
-    });
+    expectRefused(
+      await race((id) => t.deputy.store.provenanceIssuers.remove(id)),
+      "ERR_STATEMENT_UNKNOWN_ISSUER",
+      "software_statement issuer was removed while this agent registered",
+    );
   });
 
   it("its signing key replaced: refused, and no agent registers", async () => {
-    const { res, enrolled } = await race((id) =>
-      t.deputy.store.provenanceIssuers.update(id, { jwks: { keys: [testKey(91).publicJwk] } }),
+    expectRefused(
+      await race((id) =>
+        t.deputy.store.provenanceIssuers.update(id, { jwks: { keys: [testKey(91).publicJwk] } }),
+      ),
+      "ERR_STATEMENT_INVALID",
+      "software_statement: the issuer's key that signed it was removed while this agent registered",
     );
-    expect(enrolled).toBe(0);
-    expect(res.statusCode).toBe(400);
-    expect(res.json()).toMatchObject({
-      code: "ERR_STATEMENT_INVALID",
-      detail: "software_statement: the issuer's key that signed it was removed while this agent registered",
-    });
   });
 
   it("key binding required meanwhile: an unbound statement is refused, and no agent registers", async () => {
-    const { res, enrolled } = await race((id) =>
-      t.deputy.store.provenanceIssuers.update(id, { requireKeyBinding: true }),
+    expectRefused(
+      await race((id) => t.deputy.store.provenanceIssuers.update(id, { requireKeyBinding: true })),
+      "ERR_STATEMENT_INVALID",
+      `software_statement is not bound to the agent's key: issuer ${LAUNCHER} requires cnf.jkt (the RFC 7638 thumbprint of the agent's public key)`,
     );
-    expect(enrolled).toBe(0);
-    expect(res.statusCode).toBe(400);
-    expect(res.json()).toMatchObject({
-      code: "ERR_STATEMENT_INVALID",
-      detail: `software_statement is not bound to the agent's key: issuer ${LAUNCHER} requires cnf.jkt (the RFC 7638 thumbprint of the agent's public key)`,
-    });
   });
 
   it("unchanged: the registration goes through", async () => {
