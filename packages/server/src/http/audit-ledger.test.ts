@@ -220,6 +220,29 @@ describe("audit events", () => {
     expect(mine.items.length).toBeGreaterThan(0);
     expect(mine.items.every((i) => i.entry.actor.principal === s.principal)).toBe(true);
     expect((await events(`?principal=${s.principal}`, eve)).items).toEqual([]);
+    // By agent or token id (the integrator's id index below the tree, a scan past it): the admin
+    // and the owner see the entries, another principal sees none, on either side of the tree.
+    const agentQuery = `?agent=${s.agent}&limit=1000`;
+    const tokenQuery = `?token=${s.tokenIds[0]}&limit=1000`;
+    expect((await events(agentQuery)).items.length).toBeGreaterThan(0);
+    expect((await events(tokenQuery)).items.length).toBeGreaterThan(0);
+    // An entry about the same agent and token, past the integrated tree (unless the ledger's own
+    // nudge integrates it first: either way it must be answered alike).
+    const past = await t.deputy.audit.record({
+      action: "token.introspected",
+      decision: "allowed",
+      actor: { agent: s.agent, chain: [], principal: s.principal, kind: "resource" },
+      tokenId: s.tokenIds[0]!,
+      details: { active: true },
+    });
+    for (const q of [agentQuery, tokenQuery]) {
+      const theirs = (await events(q, s.principalToken)).items;
+      expect(theirs.at(-1)?.index).toBe(past);
+      expect(theirs).toEqual((await events(q)).items);
+    }
+    for (const q of [agentQuery, tokenQuery]) expect((await events(q, eve)).items).toEqual([]);
+    await t.deputy.ledger.integrate();
+    for (const q of [agentQuery, tokenQuery]) expect((await events(q, eve)).items).toEqual([]);
     const own = mine.items[0]!.index;
     expect((await get(`/v1/audit/entries/${own}`, s.principalToken)).statusCode).toBe(200);
     problem(await get(`/v1/audit/entries/${own}`, eve), 404, "ERR_NOT_FOUND");
