@@ -9,7 +9,14 @@
  * - `deputy`: Deputy itself (`startDeputy`), or `workers` > 1 processes with `serveCluster`.
  * - `upstream`: the bare server, plus `GET /big?mb=N` streaming N MiB (the broker's upstream).
  * - `proxy`: a bare node:http reverse proxy to `options.upstream` (keep-alive agent, bodies piped
- *   both ways): the baseline for the broker gateway's throughput.
+ *   both ways): the baseline for the broker gateway's throughput. With `verifyDpop`, it first
+ *   verifies each request's DPoP proof signature (RFC 9449 §4.3 step 7, the key in the proof's
+ *   header) and drops the Authorization and DPoP headers: the floor of any DPoP-checking proxy.
+ * - `signatures`: the floor of any issuer of DPoP-bound tokens for `private_key_jwt` clients on
+ *   this machine: a bare node:http server that verifies the client assertion's signature (RFC 7523,
+ *   the key of its `sub` from `options.keysFile`) and the DPoP proof's (RFC 9449, the key in its
+ *   header), both on the libuv pool as Deputy does, signs an access token, and answers it. Nothing
+ *   else: no claim checks, no replay cache, no database, no audit.
  * - `sse`: a bare node:http Server-Sent Events broadcaster: `GET /events` subscribes, `POST /revoke`
  *   writes its body as one event to every subscriber and then answers (the baseline for revocation
  *   propagation).
@@ -20,7 +27,8 @@
  * node bench/server-child.js '{"kind":"bare"}'
  */
 import cluster from "node:cluster";
-import { generateKeyPairSync } from "node:crypto";
+import { createPublicKey, generateKeyPairSync, randomUUID, sign, verify } from "node:crypto";
+import { readFileSync } from "node:fs";
 import http from "node:http";
 import { serverModule } from "./lib/paths.js";
 
@@ -102,16 +110,9 @@ async function upstream() {
 async function proxy() {
   const target = new URL(options.upstream);
   const agent = new http.Agent({ keepAlive: true, maxFreeSockets: 256 });
-  const server = http.createServer((req, res) => {
+  const forward = (req, res, headers) => {
     const up = http.request(
-      {
-        hostname: target.hostname,
-        port: target.port,
-        method: req.method,
-        path: req.url,
-        headers: { ...req.headers, host: target.host },
-        agent,
-      },
+      { hostname: target.hostname, port: target.port, method: req.method, path: req.url, headers, agent },
       (ures) => {
         res.writeHead(ures.statusCode ?? 502, ures.headers);
         ures.pipe(res);
@@ -122,6 +123,24 @@ async function proxy() {
       res.end();
     });
     req.pipe(up);
+  };
+  const refuse = (res) => {
+    res.writeHead(401, { "content-length": 0 });
+    res.end();
+  };
+  const keys = new KeyCache();
+  const server = http.createServer((req, res) => {
+    if (!options.verifyDpop) return forward(req, res, { ...req.headers, host: target.host });
+    const { authorization: _a, dpop, ...rest } = req.headers;
+    const jws = splitJws(dpop);
+    if (!jws) return refuse(res);
+    // The proof's own key (RFC 9449 §4.3): parsed once per distinct key, as any verifier would.
+    const key = keys.get(jws.header.jwk);
+    if (!key) return refuse(res);
+    req.pause();
+    verify(null, jws.signingInput, key, jws.signature, (err, ok) =>
+      err || !ok ? refuse(res) : forward(req, res, { ...rest, host: target.host }),
+    );
   });
   server.keepAliveTimeout = 30_000;
   await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
@@ -222,6 +241,111 @@ async function oidc() {
   ready({ url });
 }
 
+/** A compact JWS split into its parts, or null. */
+function splitJws(token) {
+  if (typeof token !== "string") return null;
+  const [h, p, sig, extra] = token.split(".");
+  if (!h || !p || !sig || extra !== undefined) return null;
+  try {
+    return {
+      header: JSON.parse(Buffer.from(h, "base64url").toString("utf8")),
+      payload: JSON.parse(Buffer.from(p, "base64url").toString("utf8")),
+      signingInput: Buffer.from(`${h}.${p}`),
+      signature: Buffer.from(sig, "base64url"),
+    };
+  } catch {
+    return null;
+  }
+}
+
+/** Public KeyObjects by JWK, each parsed once. */
+class KeyCache {
+  #keys = new Map();
+  get(jwk) {
+    if (!jwk || typeof jwk.x !== "string") return null;
+    let key = this.#keys.get(jwk.x);
+    if (!key) {
+      try {
+        key = createPublicKey({ key: jwk, format: "jwk" });
+      } catch {
+        return null;
+      }
+      this.#keys.set(jwk.x, key);
+    }
+    return key;
+  }
+}
+
+async function signatures() {
+  const clients = new Map(
+    Object.entries(JSON.parse(readFileSync(options.keysFile, "utf8"))).map(([id, jwk]) => [
+      id,
+      createPublicKey({ key: jwk, format: "jwk" }),
+    ]),
+  );
+  const dpopKeys = new KeyCache();
+  const { privateKey } = generateKeyPairSync("ed25519");
+  const header = Buffer.from(JSON.stringify({ alg: "EdDSA", typ: "at+jwt", kid: "floor" })).toString(
+    "base64url",
+  );
+  const refuse = (res) => {
+    res.writeHead(400, { "content-length": 0 });
+    res.end();
+  };
+  const server = http.createServer((req, res) => {
+    const chunks = [];
+    req.on("data", (d) => chunks.push(d));
+    req.on("end", () => {
+      const form = new URLSearchParams(Buffer.concat(chunks).toString("utf8"));
+      const assertion = splitJws(form.get("client_assertion"));
+      const proof = splitJws(req.headers.dpop);
+      const clientKey = assertion && clients.get(assertion.payload.sub);
+      const proofKey = proof && dpopKeys.get(proof.header.jwk);
+      if (!clientKey || !proofKey) return refuse(res);
+      let pending = 2;
+      let failed = false;
+      const checked = (err, ok) => {
+        if (err || !ok) failed = true;
+        if (--pending > 0) return;
+        if (failed) return refuse(res);
+        const now = Math.floor(Date.now() / 1000);
+        const payload = Buffer.from(
+          JSON.stringify({
+            iss: "floor",
+            sub: assertion.payload.sub,
+            aud: form.get("resource"),
+            scope: form.get("scope"),
+            iat: now,
+            exp: now + 300,
+            jti: randomUUID(),
+            cnf: { jkt: proof.header.jwk.x },
+          }),
+        ).toString("base64url");
+        sign(null, Buffer.from(`${header}.${payload}`), privateKey, (err, sig) => {
+          if (err) return refuse(res);
+          const body = JSON.stringify({
+            access_token: `${header}.${payload}.${sig.toString("base64url")}`,
+            token_type: "DPoP",
+            expires_in: 300,
+          });
+          res.writeHead(200, {
+            "content-type": "application/json",
+            "content-length": Buffer.byteLength(body),
+            "cache-control": "no-store",
+          });
+          res.end(body);
+        });
+      };
+      verify(null, assertion.signingInput, clientKey, assertion.signature, checked);
+      verify(null, proof.signingInput, proofKey, proof.signature, checked);
+    });
+  });
+  server.keepAliveTimeout = 30_000;
+  await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
+  onTerm(() => new Promise((resolve) => server.close(resolve)));
+  ready({ url: `http://127.0.0.1:${server.address().port}` });
+}
+
 async function sse() {
   const subscribers = new Set();
   const server = http.createServer((req, res) => {
@@ -263,7 +387,7 @@ async function sse() {
   ready({ url: `http://127.0.0.1:${server.address().port}` });
 }
 
-const kinds = { bare, deputy, oidc, upstream, proxy, sse };
+const kinds = { bare, deputy, oidc, upstream, proxy, signatures, sse };
 const start = kinds[options.kind];
 if (!start) {
   console.error(`unknown kind ${options.kind}`);

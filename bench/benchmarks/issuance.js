@@ -4,11 +4,16 @@
  * oidc-provider (JWT access tokens, `client_secret_basic`, no DPoP), in interleaved rounds with
  * the same load generator and concurrency. Also the server's RSS, idle and peak.
  *
+ * A third baseline, `signatures`, is the floor of any implementation on this machine: bare
+ * node:http doing only the three signature operations every such token needs (verify the client
+ * assertion, verify the DPoP proof, sign the token) on the same pre-signed requests. Its ratio to
+ * the bare server bounds what the issuance ratio can reach here.
+ *
  * Every Deputy request carries a fresh client assertion and DPoP proof (single-use jtis),
  * pre-signed before its round so that signing on the load side is never the bottleneck. Requests
  * are spread over 1,000 agents (50 with --quick) set up through the admin API.
  */
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -68,6 +73,12 @@ export async function run({ quick, log }) {
       body: `grant_type=client_credentials&scope=read&resource=${encodeURIComponent(BENCH_RESOURCE)}`,
     };
     await checkPeer(peer.url, peerRequest);
+    // The signatures floor knows each agent's public key, as Deputy does from its registry.
+    const keysFile = join(dataDir, "floor-keys.json");
+    writeFileSync(keysFile, JSON.stringify(Object.fromEntries(agents.map((a) => [a.id, a.key.publicJwk]))));
+    const floor = await startChild({ kind: "signatures", keysFile });
+    children.push(floor);
+    await checkFloor(floor.url, presign(deputy.url, 1, () => agents[0])[0]);
     await sleep(1000);
     const idle = { deputy: deputy.memory(), bare: bare.memory(), peer: peer.memory() };
     log(`    idle RSS: deputy ${idle.deputy.rss_mb.toFixed(1)} MB, bare ${idle.bare.rss_mb.toFixed(1)} MB`);
@@ -99,6 +110,13 @@ export async function run({ quick, log }) {
           prepare: (n) => queue(presign(deputy.url, n, pick)),
         },
         { name: "peer", url: peer.url, child: peer, path: "/token", prepare: () => cycle([peerRequest]) },
+        {
+          name: "signatures",
+          url: floor.url,
+          child: floor,
+          path: "/oauth/token",
+          prepare: (n) => queue(presign(deputy.url, n, pick)),
+        },
       ],
     });
     const peak = { deputy: deputy.memory(), bare: bare.memory(), peer: peer.memory() };
@@ -135,6 +153,24 @@ export async function run({ quick, log }) {
         ratio: pairedRatio(runs.deputy, runs.peer),
       }),
       figure({
+        id: "issuance.floor",
+        label:
+          "signatures alone: 2 Ed25519 verifies + 1 sign per token on bare node:http (any issuer's floor)",
+        value: medianRate(runs.signatures),
+        unit: "req/s",
+        baseline: bareFig,
+        ratio: pairedRatio(runs.signatures, runs.bare),
+        note: "the most any implementation of this request can reach on this machine; Deputy's ratio cannot exceed it",
+      }),
+      figure({
+        id: "issuance.vs-floor",
+        label: "Deputy issuance relative to the signatures floor",
+        value: medianRate(runs.deputy),
+        unit: "req/s",
+        baseline: { label: "signatures alone", value: medianRate(runs.signatures), unit: "req/s" },
+        ratio: pairedRatio(runs.deputy, runs.signatures),
+      }),
+      figure({
         id: "rss.idle",
         label: "Deputy server RSS, idle after start and setup",
         value: idle.deputy.rss_mb,
@@ -164,6 +200,7 @@ export async function run({ quick, log }) {
           bare: summarize(runs.bare),
           deputy: summarize(runs.deputy),
           peer: summarize(runs.peer),
+          signatures: summarize(runs.signatures),
         },
       },
     };
@@ -171,6 +208,27 @@ export async function run({ quick, log }) {
     for (const c of children.reverse()) await c.stop();
     rmSync(dataDir, { recursive: true, force: true });
   }
+}
+
+async function checkFloor(url, request) {
+  const res = await fetch(`${url}/oauth/token`, {
+    method: "POST",
+    headers: request.headers,
+    body: request.body,
+  });
+  const body = await res.json().catch(() => null);
+  if (res.status !== 200 || body?.token_type !== "DPoP") {
+    throw new Error(`the signatures floor did not answer a token: ${res.status}`);
+  }
+  // A tampered assertion must be refused, or the floor would not be verifying anything.
+  const tampered = request.body.replace(
+    /client_assertion=([^&]+)/,
+    (_, jws) => `client_assertion=${jws.slice(0, -4)}AAAA`,
+  );
+  const bad = await fetch(`${url}/oauth/token`, { method: "POST", headers: request.headers, body: tampered });
+  await bad.arrayBuffer();
+  if (bad.status !== 400)
+    throw new Error(`the signatures floor accepted a tampered assertion: ${bad.status}`);
 }
 
 async function checkPeer(url, request) {
