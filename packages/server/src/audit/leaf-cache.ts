@@ -13,6 +13,11 @@
  * The tree then commits to the bytes this process wrote. An edit made to the row in between is
  * still caught: `deputy audit verify` hashes the entries as they are read back.
  *
+ * Leaves are hashed when offered and kept in one fixed ring of 32-byte slots, slot `index mod
+ * capacity`, next to the index each slot holds. Keeping the entries' text until the integrator
+ * ran (100 ms or more) outlived the young generation's collections, so every entry was copied
+ * into the old generation and collected there; a ring allocates nothing per entry.
+ *
  * @example
  * const cache = new LeafCache(20_000);
  * cache.offer([41, 42], ['{"index":41,…}', '{"index":42,…}']);
@@ -21,45 +26,64 @@
 import { isStorableText } from "../crypto/text.js";
 import { hashEntry } from "./hasher.js";
 
+const LEAF = 32;
+
 export class LeafCache {
-  /** Entry text by index, hashed when asked for (see {@link prefix}). */
-  readonly #entries = new Map<number, string>();
+  /** Slot `s` holds the leaf of entry `#held[s]`, or nothing when that is -1. */
+  readonly #ring: Buffer;
+  readonly #held: Float64Array;
+  #size = 0;
 
-  /** @param capacity most leaves kept; beyond it the cache is emptied (the store still has them). */
-  constructor(private readonly capacity: number) {}
+  /** @param capacity most leaves kept; an offer overwrites the slot of the entry `capacity` before it. */
+  constructor(private readonly capacity: number) {
+    this.#ring = Buffer.alloc(capacity * LEAF);
+    this.#held = new Float64Array(capacity).fill(-1);
+  }
 
-  /**
-   * Records committed entries (`indexes[k]` holds `entries[k]`). Kept as text and hashed by
-   * {@link prefix}, in the integrator's run: the appender calls this between two batches, when
-   * every microsecond delays the next one.
-   */
+  /** Records committed entries (`indexes[k]` holds `entries[k]`), skipping unstorable text. */
   offer(indexes: readonly number[], entries: readonly string[]): void {
-    if (this.#entries.size + indexes.length > this.capacity) this.#entries.clear();
-    for (let k = 0; k < indexes.length; k++) this.#entries.set(indexes[k]!, entries[k]!);
+    for (let k = 0; k < indexes.length; k++) {
+      const index = indexes[k]!;
+      const entry = entries[k]!;
+      const slot = index % this.capacity;
+      const occupied = this.#held[slot] !== -1;
+      if (!isStorableText(entry)) {
+        if (occupied) this.#size--;
+        this.#held[slot] = -1;
+        continue;
+      }
+      if (!occupied) this.#size++;
+      this.#ring.set(hashEntry(entry), slot * LEAF);
+      this.#held[slot] = index;
+    }
   }
 
   /** The leaves at start, start + 1, … up to the first entry missing (or unstorable) or `end`. */
   prefix(start: number, end: number): Uint8Array[] {
     const out: Uint8Array[] = [];
     for (let i = start; i < end; i++) {
-      const entry = this.#entries.get(i);
-      if (entry === undefined || !isStorableText(entry)) break;
-      out.push(hashEntry(entry));
+      const slot = i % this.capacity;
+      if (this.#held[slot] !== i) break;
+      // A copy: the slot is overwritten once `capacity` more entries are offered.
+      out.push(Uint8Array.prototype.slice.call(this.#ring, slot * LEAF, slot * LEAF + LEAF));
     }
     return out;
   }
 
   /** Forgets every leaf below `size` (integrated). */
   forgetBelow(size: number): void {
-    // Insertion order is append order within a process, so the stale ones come first; a leaf
-    // offered out of order is dropped when the cache overflows.
-    for (const index of this.#entries.keys()) {
-      if (index >= size) break;
-      this.#entries.delete(index);
+    if (this.#size === 0) return;
+    for (let s = 0; s < this.capacity; s++) {
+      const held = this.#held[s]!;
+      if (held !== -1 && held < size) {
+        this.#held[s] = -1;
+        this.#size--;
+      }
     }
   }
 
+  /** How many leaves are held. */
   get size(): number {
-    return this.#entries.size;
+    return this.#size;
   }
 }

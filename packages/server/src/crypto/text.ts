@@ -11,8 +11,13 @@
 const UNSTORABLE = /\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
 export function isStorableText(s: string): boolean {
-  return !UNSTORABLE.test(s);
+  // Both native scans; the regular expression's lookbehind cost ten times as much on a 450-character
+  // audit entry. `isWellFormed` (ES2024, Node.js 20) is false for any unpaired surrogate.
+  return (s as WellFormedString).isWellFormed() && !s.includes("\u0000");
 }
+
+/** `String.prototype.isWellFormed` (ES2024), which the ES2023 lib this package builds with lacks. */
+type WellFormedString = string & { isWellFormed(): boolean };
 
 /**
  * `s` with U+0000 and unpaired surrogates replaced by U+FFFD: for index columns that only help
