@@ -16,6 +16,7 @@ import { migration as postgres006 } from "./migrations/postgres/006_statement_bi
 import { migration as postgres007 } from "./migrations/postgres/007_unbound_provenance.js";
 import { migration as postgres008 } from "./migrations/postgres/008_audit_tree_format.js";
 import { migration as postgres009 } from "./migrations/postgres/009_audit_entry_ids.js";
+import { migration as postgres010 } from "./migrations/postgres/010_token_state_version.js";
 import { migration as sqlite001 } from "./migrations/sqlite/001_init.js";
 import { migration as sqlite002 } from "./migrations/sqlite/002_audit_ledger.js";
 import { migration as sqlite003 } from "./migrations/sqlite/003_revocation_events.js";
@@ -25,6 +26,7 @@ import { migration as sqlite006 } from "./migrations/sqlite/006_statement_bindin
 import { migration as sqlite007 } from "./migrations/sqlite/007_unbound_provenance.js";
 import { migration as sqlite008 } from "./migrations/sqlite/008_audit_tree_format.js";
 import { migration as sqlite009 } from "./migrations/sqlite/009_audit_entry_ids.js";
+import { migration as sqlite010 } from "./migrations/sqlite/010_token_state_version.js";
 import type { Database } from "./schema.js";
 
 /** One schema step: statements run in order, in one transaction. */
@@ -36,7 +38,18 @@ export interface Migration {
 
 /** Every migration of each dialect, in version order. */
 export const MIGRATIONS: Record<"sqlite" | "postgres", readonly Migration[]> = {
-  sqlite: [sqlite001, sqlite002, sqlite003, sqlite004, sqlite005, sqlite006, sqlite007, sqlite008, sqlite009],
+  sqlite: [
+    sqlite001,
+    sqlite002,
+    sqlite003,
+    sqlite004,
+    sqlite005,
+    sqlite006,
+    sqlite007,
+    sqlite008,
+    sqlite009,
+    sqlite010,
+  ],
   postgres: [
     postgres001,
     postgres002,
@@ -47,6 +60,7 @@ export const MIGRATIONS: Record<"sqlite" | "postgres", readonly Migration[]> = {
     postgres007,
     postgres008,
     postgres009,
+    postgres010,
   ],
 };
 

@@ -24,6 +24,7 @@ import { SqlProvenanceIssuerStore } from "./sql/provenance-issuers.js";
 import { SqlResourceStore } from "./sql/resources.js";
 import { SqlRevocationEventStore } from "./sql/revocation-events.js";
 import { SqlSettingStore } from "./sql/settings.js";
+import type { TokenCache } from "./sql/token-cache.js";
 import { SqlTokenStore } from "./sql/tokens.js";
 
 /** A {@link Store} bound to a Kysely instance, or (inside {@link SqlStore.transaction}) a transaction. */
@@ -49,8 +50,10 @@ export class SqlStore implements Store {
     readonly dialect: "sqlite" | "postgres",
     /** PostgreSQL: where the revocation-event `LISTEN` connection goes. */
     private readonly listen?: PgListenTarget,
+    /** SQLite: token records held while current; transaction-bound stores never get it. */
+    tokenCache?: TokenCache,
   ) {
-    const ctx: SqlContext = { db, dialect, listen };
+    const ctx: SqlContext = { db, dialect, listen, tokenCache };
     this.principals = new SqlPrincipalStore(ctx);
     this.agents = new SqlAgentStore(ctx);
     this.grants = new SqlGrantStore(ctx);

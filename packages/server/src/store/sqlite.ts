@@ -16,6 +16,7 @@ import { Kysely } from "kysely";
 import type { Store } from "./index.js";
 import { migrate } from "./migrate.js";
 import type { Database } from "./schema.js";
+import { TokenCache } from "./sql/token-cache.js";
 import { SqlStore } from "./sql-store.js";
 import { AUTOCHECKPOINT_PAGES, type CheckpointerOptions, WalCheckpointer } from "./sqlite-checkpointer.js";
 import { DeputySqliteDialect, SQLITE_BUSY_WAIT_MS } from "./sqlite-dialect.js";
@@ -88,5 +89,23 @@ export async function openSqliteStore(options: SqliteStoreOptions): Promise<Stor
     await db.destroy();
     throw err;
   }
-  return new SqlStore(db, "sqlite");
+  return new SqlStore(db, "sqlite", undefined, tokenCache(raw));
+}
+
+/**
+ * Token records held in memory while current (store/sql/token-cache.ts), checked against the
+ * version that migration 010's triggers keep; none on a database migrated by an older Deputy.
+ */
+function tokenCache(raw: BetterSqlite3.Database): TokenCache | undefined {
+  let statement: BetterSqlite3.Statement;
+  try {
+    statement = raw.prepare("SELECT version FROM token_state_version WHERE id = 1").pluck();
+  } catch {
+    return undefined;
+  }
+  return new TokenCache(() => {
+    const version = statement.get();
+    if (typeof version !== "number") throw new Error("no token state version");
+    return version;
+  });
 }

@@ -12,7 +12,7 @@ import {
   dropSchema,
   uniqueSchemaName,
 } from "../test-support/store.js";
-import { principal } from "./conformance/fixtures.js";
+import { grant, principal, seedAgent, T0, token } from "./conformance/fixtures.js";
 import { runStoreConformance } from "./conformance.js";
 import { MIGRATIONS as ALL_MIGRATIONS, migrate } from "./migrate.js";
 import { openStore } from "./open.js";
@@ -24,7 +24,7 @@ const PG_URL = process.env.DEPUTY_TEST_DATABASE_URL ?? "postgres://root@127.0.0.
 /** In CI, or when a database is configured explicitly, PostgreSQL must be tested. */
 const PG_REQUIRED = Boolean(process.env.CI || process.env.DEPUTY_TEST_DATABASE_URL);
 const PG_REACHABLE = await reachable(PG_URL);
-/** Schema versions a fresh database ends up with (001 init, 002 audit ledger, 003 revocation events, 004 broker, 005 provisioning, 006 statement binding, 007 unbound provenance, 008 audit tree format, 009 audit entry ids). */
+/** Schema versions a fresh database ends up with (001 init, 002 audit ledger, 003 revocation events, 004 broker, 005 provisioning, 006 statement binding, 007 unbound provenance, 008 audit tree format, 009 audit entry ids, 010 token state version). */
 const MIGRATIONS = ALL_MIGRATIONS.sqlite.length;
 
 /** Migrates a fresh database part of the way, writes rows as of then, and reopens it (all of it). */
@@ -283,6 +283,41 @@ describe("SQLite store opening and migrations", () => {
     });
   });
 
+  it("010: a token read by one process reads revoked once another process, or a bare UPDATE, revokes it", async () => {
+    const path = join(await tempDir(), "deputy.db");
+    const a = await openStore({ url: path });
+    const b = await openStore({ url: path });
+    const raw = new BetterSqlite3(path);
+    try {
+      const { agent: agt, grant: g } = await seedAgent(a);
+      const g2 = grant(agt);
+      await a.grants.create(g2);
+      const [t1, t2] = [token(g), token(g2)];
+      for (const t of [t1, t2]) await a.tokens.create(t);
+      const state = async (t: { id: string }) => (await a.tokens.get(t.id))?.revokedAt;
+      for (let i = 0; i < 3; i++) expect([await state(t1), await state(t2)]).toEqual([null, null]);
+      await b.grants.revoke([g.id], T0 + 1);
+      expect(await state(t1)).toBe(T0 + 1);
+      // An operator's shell: the triggers are in the schema, not in this code.
+      raw.prepare("UPDATE tokens SET revoked_at = ? WHERE id = ?").run(T0 + 2, t2.id);
+      expect(await state(t2)).toBe(T0 + 2);
+      // Writes that cannot change a token's state leave the version as it is.
+      const version = () => raw.prepare("SELECT version FROM token_state_version").pluck().get();
+      const before = version();
+      raw
+        .prepare("UPDATE grants SET tokens_issued = tokens_issued + 1, calls_made = 3 WHERE id = ?")
+        .run(g2.id);
+      await b.tokens.create(token(g2));
+      expect(version()).toBe(before);
+      raw.prepare("UPDATE grants SET revoked_at = ? WHERE id = ?").run(T0 + 3, g2.id);
+      expect(version()).not.toBe(before);
+    } finally {
+      raw.close();
+      await a.close();
+      await b.close();
+    }
+  });
+
   it("works in memory", async () => {
     const store = await openStore({ url: "sqlite::memory:" });
     expect(await store.tokens.nextStatusIndex()).toBe(0);
@@ -351,6 +386,31 @@ if (PG_REACHABLE || PG_REQUIRED) {
           ),
         ).toBe(false);
       });
+    });
+
+    it("010: keeps a token state version that only a token's or a grant's revocation moves", async () => {
+      const schema = uniqueSchemaName();
+      const store = await openStore({ url: PG_URL, schema });
+      try {
+        const { grant: g } = await seedAgent(store);
+        const t = token(g);
+        await store.tokens.create(t);
+        const version = async () =>
+          Number(await pgScalar(schema, "SELECT version AS v FROM token_state_version"));
+        const v0 = await version();
+        expect(Number.isSafeInteger(v0)).toBe(true);
+        expect(await store.grants.consumeTokenBudget(g.id, 10)).toBe(true);
+        await store.tokens.create(token(g));
+        expect(await version()).toBe(v0);
+        await store.tokens.revoke(t.id, T0 + 1);
+        const v1 = await version();
+        expect(v1).not.toBe(v0);
+        await store.grants.revoke([g.id], T0 + 2);
+        expect(await version()).not.toBe(v1);
+      } finally {
+        await store.close();
+        await dropSchema(PG_URL, schema);
+      }
     });
 
     it("lets two processes open the same fresh schema at once", async () => {

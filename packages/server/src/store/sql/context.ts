@@ -15,6 +15,7 @@ import {
 } from "kysely";
 import { type Page, type PageRequest, StoreConflictError } from "../index.js";
 import type { Database } from "../schema.js";
+import type { TokenCache } from "./token-cache.js";
 
 /** What every domain store needs: the Kysely handle (root or transaction) and the dialect. */
 export interface SqlContext {
@@ -22,6 +23,8 @@ export interface SqlContext {
   readonly dialect: "sqlite" | "postgres";
   /** PostgreSQL: how to open a dedicated connection for `LISTEN` (revocation events). */
   readonly listen?: PgListenTarget | undefined;
+  /** SQLite, outside transactions: token records held while still current (sql/token-cache.ts). */
+  readonly tokenCache?: TokenCache | undefined;
 }
 
 /** Where a dedicated PostgreSQL `LISTEN` connection goes: the store's URL and schema. */

@@ -11,6 +11,11 @@ import type { TokensTable } from "../schema.js";
 import type { RevokedTokenRef, TokenRecord } from "../types.js";
 import { affected, assertInserted, chunks, guardConflict, type SqlContext } from "./context.js";
 
+/** A token's stored state; its grant's revocation is the token's too (the cascade never rewrites tokens). */
+const TOKEN_COLUMNS = sql.raw(`t.id, t.agent_id, t.principal_id, t.grant_id, t.audience, t.scope, t.jkt,
+  t.status_idx, t.parent_token_id, t.issued_at, t.expires_at, t.kid,
+  COALESCE(t.revoked_at, g.revoked_at) AS revoked_at`);
+
 export class SqlTokenStore implements TokenStore {
   constructor(private readonly ctx: SqlContext) {}
 
@@ -27,11 +32,25 @@ export class SqlTokenStore implements TokenStore {
   }
 
   async get(id: string): Promise<TokenRecord | null> {
-    // The grant's revocation is the token's too (TokenStore.get): the cascade never rewrites tokens.
-    const { rows } = await sql<Selectable<TokensTable>>`
-      SELECT t.id, t.agent_id, t.principal_id, t.grant_id, t.audience, t.scope, t.jkt, t.status_idx,
-        t.parent_token_id, t.issued_at, t.expires_at, t.kid, COALESCE(t.revoked_at, g.revoked_at) AS revoked_at
+    const cache = this.ctx.db.isTransaction ? undefined : this.ctx.tokenCache;
+    if (!cache) return this.#read(id);
+    const held = cache.get(id);
+    if (held) return held;
+    // The version in the same statement: the record and the version it is current at.
+    const { rows } = await sql<Selectable<TokensTable> & { state_version: number }>`
+      SELECT ${TOKEN_COLUMNS}, (SELECT version FROM token_state_version WHERE id = 1) AS state_version
       FROM tokens t JOIN grants g ON g.id = t.grant_id
+      WHERE t.id = ${id}`.execute(this.ctx.db);
+    const row = rows[0];
+    if (!row) return null;
+    const record = toToken(row);
+    cache.put(record, row.state_version);
+    return record;
+  }
+
+  async #read(id: string): Promise<TokenRecord | null> {
+    const { rows } = await sql<Selectable<TokensTable>>`
+      SELECT ${TOKEN_COLUMNS} FROM tokens t JOIN grants g ON g.id = t.grant_id
       WHERE t.id = ${id}`.execute(this.ctx.db);
     return rows[0] ? toToken(rows[0]) : null;
   }
