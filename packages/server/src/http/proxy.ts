@@ -164,14 +164,13 @@ async function run(d: Deputy, req: IncomingMessage, res: ServerResponse, call: C
     );
   }
 
-  // 6. The token's stored state (another replica's revocation) and the proof's single-use jti.
-  // One store transaction, so concurrent calls share a commit (the store's group commit).
-  const [record, fresh] = await d.store.transaction((tx) =>
-    Promise.all([
-      tx.tokens.get(claims.jti),
-      tx.nonces.consumeOnce(dpop.replayKey, dpop.replayUntil, d.clock.now()),
-    ]),
-  );
+  // 6. The token's stored state (another replica's revocation; on SQLite usually a record held in
+  // memory, store/sql/token-cache.ts) and the proof's single-use jti, recorded in a store
+  // transaction that concurrent calls share a commit with (the store's group commit).
+  const [record, fresh] = await Promise.all([
+    d.store.tokens.get(claims.jti),
+    d.store.transaction((tx) => tx.nonces.consumeOnce(dpop.replayKey, dpop.replayUntil, d.clock.now())),
+  ]);
   d.broker.recentProofs.add(dpop.replayKey, dpop.replayUntil);
   if (!record || record.revokedAt !== null) throw revoked();
   if (!fresh) throw replayedProof();
