@@ -132,6 +132,27 @@ describe("audit ledger", () => {
     expect((await ledger.latestCheckpoint()).size).toBe(10);
   });
 
+  it("writes the agent and token index once indexEvery entries wait or the log is idle; queries answer alike meanwhile", async () => {
+    const ledger = await AuditLedger.open({ store: ts.store, clock, log, masterKeys, issuer, indexEvery: 8 });
+    const agentEntries = async () =>
+      (await ts.store.audit.query({ agent: "agt_1" }, { limit: 50, order: "asc" })).items.map((r) => r.index);
+    await append(5); // agt_0 … agt_4
+    expect(await ledger.integrate()).toBe(5);
+    expect(await ts.store.auditTree.indexedSize()).toBe(0); // 5 < 8 waiting: scanned, not indexed
+    expect(await agentEntries()).toEqual([1]);
+    await append(5);
+    expect(await ledger.integrate()).toBe(10);
+    expect(await ts.store.auditTree.indexedSize()).toBe(10); // 10 ≥ 8: indexed up to the tree
+    expect(await agentEntries()).toEqual([1, 6]);
+    await append(2);
+    expect(await ledger.integrate()).toBe(12);
+    expect(await ts.store.auditTree.indexedSize()).toBe(10);
+    expect(await agentEntries()).toEqual([1, 6, 11]);
+    expect(await ledger.integrate()).toBe(12); // idle: the rest is indexed
+    expect(await ts.store.auditTree.indexedSize()).toBe(12);
+    expect(await agentEntries()).toEqual([1, 6, 11]);
+  });
+
   it("lets several integrators race: the tree moves once per size and stays right", async () => {
     const ledgers = await Promise.all(
       [0, 1, 2].map(() =>

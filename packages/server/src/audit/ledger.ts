@@ -24,7 +24,7 @@ import type { Logger } from "pino";
 import type { Clock } from "../clock.js";
 import type { MasterKeyRing } from "../crypto/master-key-ring.js";
 import type { AuditCheckpointRecord, Store } from "../store/index.js";
-import { integrateStep, TreeIntegrityError } from "./integrate.js";
+import { INDEX_EVERY, integrateStep, TreeIntegrityError } from "./integrate.js";
 import { LeafCache } from "./leaf-cache.js";
 import { type LogKey, openLogKey } from "./log-key.js";
 import type { Audit } from "./record.js";
@@ -38,6 +38,8 @@ export const LEDGER_DEFAULTS = {
   nudgeDelayMs: 20,
   /** Most entries one run integrates: one read of that many entries, one transaction. */
   batchSize: 10_000,
+  /** Integrated entries that wait for the agent and token index before a run writes it (integrate.ts). */
+  indexEvery: INDEX_EVERY,
 } as const;
 
 export interface LedgerOptions {
@@ -50,6 +52,7 @@ export interface LedgerOptions {
   minSpacingMs?: number;
   nudgeDelayMs?: number;
   batchSize?: number;
+  indexEvery?: number;
 }
 
 export class AuditLedger {
@@ -78,6 +81,7 @@ export class AuditLedger {
       minSpacingMs: options.minSpacingMs ?? LEDGER_DEFAULTS.minSpacingMs,
       nudgeDelayMs: options.nudgeDelayMs ?? LEDGER_DEFAULTS.nudgeDelayMs,
       batchSize: options.batchSize ?? LEDGER_DEFAULTS.batchSize,
+      indexEvery: options.indexEvery ?? LEDGER_DEFAULTS.indexEvery,
     } as typeof LEDGER_DEFAULTS;
     // Room for two full runs' worth of entries: a backlog beyond that is read from the store.
     this.#leaves = new LeafCache(2 * this.#settings.batchSize);
@@ -217,6 +221,7 @@ export class AuditLedger {
         key: this.key,
         clock: this.#clock,
         batchSize: this.#settings.batchSize,
+        indexEvery: this.#settings.indexEvery,
         leaves: this.#leaves,
       });
       if (step.kind !== "stalled") this.#leaves.forgetBelow(step.size);

@@ -416,11 +416,16 @@ export interface AuditTreeStore {
   /** Replaces the state; the caller holds {@link AuditTreeStore.lockState}. */
   setState(state: AuditTreeState): Promise<void>;
   /**
+   * How far the index of {@link indexEntries} reaches: it holds entries `[0, indexedSize)`, a
+   * prefix of the integrated tree.
+   */
+  indexedSize(): Promise<number>;
+  /**
    * Indexes the entries `[start, end)` by the acting agent and the token they name, for the
-   * `agent` and `tokenId` filters of {@link AuditStore.query}, which read that index below the
-   * tree size and scan the entries past it. Called by the transaction that moves the tree state
-   * from `start` to `end` (holding {@link AuditTreeStore.lockState}), so the index covers exactly
-   * the integrated tree; an entry indexed twice is a primary-key violation.
+   * `agent` and `tokenId` filters of {@link AuditStore.query}, which read that index below
+   * {@link indexedSize} and scan the entries past it, and moves the indexed size to `end`. The
+   * caller holds {@link AuditTreeStore.lockState}, `start` is the indexed size and `end` at most
+   * the tree size it leaves (entries below it are final); otherwise it throws and indexes nothing.
    */
   indexEntries(start: number, end: number): Promise<void>;
   /**

@@ -17,6 +17,7 @@ import { migration as postgres007 } from "./migrations/postgres/007_unbound_prov
 import { migration as postgres008 } from "./migrations/postgres/008_audit_tree_format.js";
 import { migration as postgres009 } from "./migrations/postgres/009_audit_entry_ids.js";
 import { migration as postgres010 } from "./migrations/postgres/010_token_state_version.js";
+import { migration as postgres011 } from "./migrations/postgres/011_audit_indexed_size.js";
 import { migration as sqlite001 } from "./migrations/sqlite/001_init.js";
 import { migration as sqlite002 } from "./migrations/sqlite/002_audit_ledger.js";
 import { migration as sqlite003 } from "./migrations/sqlite/003_revocation_events.js";
@@ -27,6 +28,7 @@ import { migration as sqlite007 } from "./migrations/sqlite/007_unbound_provenan
 import { migration as sqlite008 } from "./migrations/sqlite/008_audit_tree_format.js";
 import { migration as sqlite009 } from "./migrations/sqlite/009_audit_entry_ids.js";
 import { migration as sqlite010 } from "./migrations/sqlite/010_token_state_version.js";
+import { migration as sqlite011 } from "./migrations/sqlite/011_audit_indexed_size.js";
 import type { Database } from "./schema.js";
 
 /** One schema step: statements run in order, in one transaction. */
@@ -49,6 +51,7 @@ export const MIGRATIONS: Record<"sqlite" | "postgres", readonly Migration[]> = {
     sqlite008,
     sqlite009,
     sqlite010,
+    sqlite011,
   ],
   postgres: [
     postgres001,
@@ -61,6 +64,7 @@ export const MIGRATIONS: Record<"sqlite" | "postgres", readonly Migration[]> = {
     postgres008,
     postgres009,
     postgres010,
+    postgres011,
   ],
 };
 

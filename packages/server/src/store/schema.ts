@@ -201,6 +201,8 @@ export interface AuditTreeStateTable {
   /** 32-byte root hash (BLOB / BYTEA). */
   root: Uint8Array;
   updated_at: number;
+  /** How far `audit_entry_ids` reaches: entries [0, indexed_size), never past `size`. */
+  indexed_size: number;
 }
 
 /**

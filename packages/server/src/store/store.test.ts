@@ -24,7 +24,7 @@ const PG_URL = process.env.DEPUTY_TEST_DATABASE_URL ?? "postgres://root@127.0.0.
 /** In CI, or when a database is configured explicitly, PostgreSQL must be tested. */
 const PG_REQUIRED = Boolean(process.env.CI || process.env.DEPUTY_TEST_DATABASE_URL);
 const PG_REACHABLE = await reachable(PG_URL);
-/** Schema versions a fresh database ends up with (001 init, 002 audit ledger, 003 revocation events, 004 broker, 005 provisioning, 006 statement binding, 007 unbound provenance, 008 audit tree format, 009 audit entry ids, 010 token state version). */
+/** Schema versions a fresh database ends up with (001 init, 002 audit ledger, 003 revocation events, 004 broker, 005 provisioning, 006 statement binding, 007 unbound provenance, 008 audit tree format, 009 audit entry ids, 010 token state version, 011 audit indexed size). */
 const MIGRATIONS = ALL_MIGRATIONS.sqlite.length;
 
 /** Migrates a fresh database part of the way, writes rows as of then, and reopens it (all of it). */
@@ -266,8 +266,9 @@ describe("SQLite store opening and migrations", () => {
     });
   });
 
-  it("009 indexes the integrated entries by agent and token and drops the indexes every append updated", async () => {
+  it("009 indexes the integrated entries by agent and token and drops the indexes every append updated; 011 records how far", async () => {
     await onSqliteFile(checkAgentIndexMigration, (raw) => {
+      expect(raw.prepare("SELECT indexed_size FROM audit_tree_state").pluck().get()).toBe(3);
       expect(raw.prepare("SELECT id, idx FROM audit_entry_ids ORDER BY id, idx").all()).toEqual([
         { id: "agt_a", idx: 0 },
         { id: "agt_a", idx: 2 },
@@ -353,8 +354,9 @@ if (PG_REACHABLE || PG_REQUIRED) {
       }
     });
 
-    it("009 indexes the integrated entries by agent and token and drops the indexes every append updated", async () => {
+    it("009 indexes the integrated entries by agent and token and drops the indexes every append updated; 011 records how far", async () => {
       await onPostgresSchema(checkAgentIndexMigration, async (schema) => {
+        expect(Number(await pgScalar(schema, "SELECT indexed_size AS v FROM audit_tree_state"))).toBe(3);
         expect(
           await pgScalar(
             schema,

@@ -28,6 +28,38 @@ export function auditTreeTests(s: () => Store): void {
       expect(after).toEqual({ size: 3, rootHash: h("r3"), updatedAt: T0 });
     });
 
+    it("indexes entries by agent and token from where its index ends, within the tree only", async () => {
+      for (const agent of ["agt_i", "agt_j", "agt_i", "agt_i"]) {
+        const f = auditFields({ actorAgent: agent, tokenId: "tok_i" });
+        await s().audit.append(f, entryFor(f));
+      }
+      const byAgent = async () =>
+        (await s().audit.query({ agent: "agt_i" }, { limit: 10, order: "asc" })).items.map((r) => r.index);
+      expect(await s().auditTree.indexedSize()).toBe(0);
+      await s().transaction(async (tx) => {
+        const locked = (await tx.auditTree.lockState())!;
+        await tx.auditTree.setState({ ...locked, size: 3 });
+      });
+      const index = (start: number, end: number) =>
+        s().transaction(async (tx) => {
+          await tx.auditTree.lockState();
+          await tx.auditTree.indexEntries(start, end);
+        });
+      await expect(index(1, 2)).rejects.toThrow(/index does not end at 1/);
+      await expect(index(0, 4)).rejects.toThrow(/the tree not at 4/);
+      expect(await s().auditTree.indexedSize()).toBe(0);
+      await index(0, 2);
+      expect(await s().auditTree.indexedSize()).toBe(2);
+      expect(await byAgent()).toEqual([0, 2, 3]);
+      await expect(index(0, 3)).rejects.toThrow(/index does not end at 0/);
+      await index(2, 3);
+      expect(await s().auditTree.indexedSize()).toBe(3);
+      expect(await byAgent()).toEqual([0, 2, 3]);
+      expect(
+        (await s().audit.query({ tokenId: "tok_i" }, { limit: 10, order: "desc" })).items.map((r) => r.index),
+      ).toEqual([3, 2, 1, 0]);
+    });
+
     it("serialises concurrent read-modify-write of the state: no lost update, no waiting", async () => {
       const moved = await Promise.all(
         Array.from({ length: 8 }, () =>

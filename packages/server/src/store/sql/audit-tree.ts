@@ -8,7 +8,7 @@
  * await store.transaction(async (tx) => {
  *   const state = await tx.auditTree.lockState();
  *   await tx.auditTree.putNodes(nodes);
- *   await tx.auditTree.indexEntries(state.size, state.size + n);
+ *   await tx.auditTree.indexEntries(await tx.auditTree.indexedSize(), state.size + n);
  *   await tx.auditTree.setState({ size: state.size + n, rootHash, updatedAt: Date.now() });
  * });
  */
@@ -56,8 +56,24 @@ export class SqlAuditTreeStore implements AuditTreeStore {
       updated_at = ${state.updatedAt} WHERE id = 1`.execute(this.ctx.db);
   }
 
+  async indexedSize(): Promise<number> {
+    const { rows } = await sql<{ n: number }>`
+      SELECT indexed_size AS n FROM audit_tree_state WHERE id = 1`.execute(this.ctx.db);
+    return Number(rows[0]?.n ?? 0);
+  }
+
   async indexEntries(start: number, end: number): Promise<void> {
     if (!(end > start)) return;
+    // The caller holds the state row: this moves the indexed size only from where it is.
+    // The caller holds the state row: this moves the indexed size only from where it is, and
+    // only over integrated entries (final: no append can take their indexes any more).
+    const moved = await sql`UPDATE audit_tree_state SET indexed_size = ${end}
+      WHERE id = 1 AND indexed_size = ${start} AND size >= ${end}`.execute(this.ctx.db);
+    if (Number(moved.numAffectedRows ?? 0) !== 1) {
+      throw new Error(
+        `not indexing audit entries [${start}, ${end}): the index does not end at ${start}, or the tree not at ${end} or past it`,
+      );
+    }
     // In key order, so that the batch walks the index one id at a time. Exactly once per entry:
     // the caller holds the state row and moves it past `end` in the same transaction. UNION, so
     // an entry whose token id were the same text as its agent id gives one row, not a conflict.

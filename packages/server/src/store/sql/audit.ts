@@ -79,11 +79,11 @@ export class SqlAuditStore implements AuditStore {
       high = Math.min(high, bounds.high);
       if (high - low <= 1) return { items: [], hasMore: false };
     }
-    // The index of agent and token ids covers the integrated tree exactly
-    // (AuditTreeStore.indexEntries), read once here: entries below it are found through it, the
+    // The index of agent and token ids covers a prefix of the integrated tree
+    // (AuditTreeStore.indexedSize), read once here: entries below it are found through it, the
     // rest by a scan of the log past it.
-    let treeSize: number | undefined;
-    const indexedSize = async () => (treeSize ??= await this.indexedSize());
+    let reach: number | undefined;
+    const indexedSize = async () => (reach ??= await this.indexedSize());
     // Every filter is also a condition on the row, so the id index only accelerates: a row it
     // names is answered only if the row itself matches.
     const conditions = await this.conditions(filter, indexedSize);
@@ -183,12 +183,11 @@ export class SqlAuditStore implements AuditStore {
     return dense(start, rows, (row) => hashEntry(row.entry));
   }
 
-  /** The size of the integrated tree, which the id index covers exactly. */
+  /** How far the id index reaches (`AuditTreeStore.indexedSize`). */
   private async indexedSize(): Promise<number> {
-    const { rows } = await sql<{ size: number }>`SELECT size FROM audit_tree_state WHERE id = 1`.execute(
-      this.ctx.db,
-    );
-    return Number(rows[0]?.size ?? 0);
+    const { rows } = await sql<{ n: number }>`
+      SELECT indexed_size AS n FROM audit_tree_state WHERE id = 1`.execute(this.ctx.db);
+    return Number(rows[0]?.n ?? 0);
   }
 
   /**
