@@ -18,6 +18,7 @@ import { migration as postgres008 } from "./migrations/postgres/008_audit_tree_f
 import { migration as postgres009 } from "./migrations/postgres/009_audit_entry_ids.js";
 import { migration as postgres010 } from "./migrations/postgres/010_token_state_version.js";
 import { migration as postgres011 } from "./migrations/postgres/011_audit_indexed_size.js";
+import { migration as postgres012 } from "./migrations/postgres/012_audit_entry_keys.js";
 import { migration as sqlite001 } from "./migrations/sqlite/001_init.js";
 import { migration as sqlite002 } from "./migrations/sqlite/002_audit_ledger.js";
 import { migration as sqlite003 } from "./migrations/sqlite/003_revocation_events.js";
@@ -29,6 +30,7 @@ import { migration as sqlite008 } from "./migrations/sqlite/008_audit_tree_forma
 import { migration as sqlite009 } from "./migrations/sqlite/009_audit_entry_ids.js";
 import { migration as sqlite010 } from "./migrations/sqlite/010_token_state_version.js";
 import { migration as sqlite011 } from "./migrations/sqlite/011_audit_indexed_size.js";
+import { migration as sqlite012 } from "./migrations/sqlite/012_audit_entry_keys.js";
 import type { Database } from "./schema.js";
 
 /** One schema step: statements run in order, in one transaction. */
@@ -52,6 +54,7 @@ export const MIGRATIONS: Record<"sqlite" | "postgres", readonly Migration[]> = {
     sqlite009,
     sqlite010,
     sqlite011,
+    sqlite012,
   ],
   postgres: [
     postgres001,
@@ -65,6 +68,7 @@ export const MIGRATIONS: Record<"sqlite" | "postgres", readonly Migration[]> = {
     postgres009,
     postgres010,
     postgres011,
+    postgres012,
   ],
 };
 

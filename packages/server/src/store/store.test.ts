@@ -89,6 +89,59 @@ const checkAgentIndexMigration: MigrationCheck = async (db, dialect, reopen) => 
 };
 
 /**
+ * Migration 012 on a log of four entries, three of them indexed (011): the backfill adds their
+ * principal, resource, decision and action keys, the fourth is scanned, and each query answers.
+ */
+const checkEntryKeysMigration: MigrationCheck = async (db, dialect, reopen) => {
+  await migrate(
+    db,
+    dialect,
+    ALL_MIGRATIONS[dialect].filter((m) => m.version <= 11),
+  );
+  const entries: Array<[string | null, string | null, string]> = [
+    ["prn_a", "https://r.example", "allowed"],
+    ["prn_b", null, "denied"],
+    [null, "https://r.example", "denied"],
+    ["prn_a", null, "error"],
+  ];
+  for (const [idx, [principal, resource, decision]] of entries.entries()) {
+    await sql`INSERT INTO audit_log (idx, at, action, decision, actor_chain, actor_principal, resource, entry)
+      VALUES (${idx}, ${idx}, 'token.issued', ${decision}, '[]', ${principal}, ${resource}, ${`{"index":${idx}}`})`.execute(
+      db,
+    );
+  }
+  if (dialect === "postgres") await sql`UPDATE audit_head SET size = 4 WHERE id = 1`.execute(db);
+  await sql`UPDATE audit_tree_state SET size = 4, indexed_size = 3 WHERE id = 1`.execute(db);
+  await db.destroy();
+  const store = await reopen();
+  try {
+    const ids = async (filter: Parameters<typeof store.audit.query>[0]) =>
+      (await store.audit.query(filter, { limit: 10, order: "asc" })).items.map((r) => r.index);
+    expect(await ids({ principal: "prn_a" })).toEqual([0, 3]);
+    expect(await ids({ resource: "https://r.example" })).toEqual([0, 2]);
+    expect(await ids({ decision: "denied" })).toEqual([1, 2]);
+    expect(await ids({ decision: "error" })).toEqual([3]);
+    expect(await ids({ decision: "allowed" })).toEqual([0]);
+    expect(await ids({ action: "token.issued", principal: "prn_b" })).toEqual([1]);
+  } finally {
+    await store.close();
+  }
+};
+
+/** The keys 012 writes for entries 0–2 of {@link checkEntryKeysMigration}, sorted. */
+const ENTRY_KEYS_012 = [
+  "action:token.issued:0",
+  "action:token.issued:1",
+  "action:token.issued:2",
+  "decision:denied:1",
+  "decision:denied:2",
+  "prn_a:0",
+  "prn_b:1",
+  "resource:https://r.example:0",
+  "resource:https://r.example:2",
+];
+
+/**
  * Migration 006 on a database that already has a provenance issuer (registered at 005): that
  * issuer keeps accepting unbound statements; an issuer inserted afterwards without naming the
  * column requires binding (the column's default).
@@ -270,6 +323,10 @@ describe("SQLite store opening and migrations", () => {
     await onSqliteFile(checkAgentIndexMigration, (raw) => {
       expect(raw.prepare("SELECT indexed_size FROM audit_tree_state").pluck().get()).toBe(3);
       expect(raw.prepare("SELECT id, idx FROM audit_entry_ids ORDER BY id, idx").all()).toEqual([
+        // 012: the action (and principal, resource, decision) keys of the same entries.
+        { id: "action:token.issued", idx: 0 },
+        { id: "action:token.issued", idx: 1 },
+        { id: "action:token.issued", idx: 2 },
         { id: "agt_a", idx: 0 },
         { id: "agt_a", idx: 2 },
         { id: "agt_b", idx: 1 },
@@ -278,7 +335,10 @@ describe("SQLite store opening and migrations", () => {
       ]);
       expect(
         raw
-          .prepare("SELECT name FROM sqlite_master WHERE name IN ('audit_agent_idx', 'audit_token_idx')")
+          .prepare(
+            `SELECT name FROM sqlite_master WHERE name IN ('audit_agent_idx', 'audit_token_idx',
+              'audit_principal_idx', 'audit_action_idx', 'audit_decision_idx', 'audit_resource_idx')`,
+          )
           .all(),
       ).toEqual([]);
     });
@@ -317,6 +377,16 @@ describe("SQLite store opening and migrations", () => {
       await a.close();
       await b.close();
     }
+  });
+
+  it("012 indexes the principal, resource, decision and action of the entries the index reaches, and drops their indexes", async () => {
+    await onSqliteFile(checkEntryKeysMigration, (raw) => {
+      const rows = raw.prepare("SELECT id, idx FROM audit_entry_ids").all() as Array<{
+        id: string;
+        idx: number;
+      }>;
+      expect(rows.map((r) => `${r.id}:${r.idx}`).sort()).toEqual(ENTRY_KEYS_012);
+    });
   });
 
   it("works in memory", async () => {
@@ -362,13 +432,17 @@ if (PG_REACHABLE || PG_REQUIRED) {
             schema,
             "SELECT string_agg(id || ':' || idx, ',' ORDER BY id, idx) AS v FROM audit_entry_ids",
           ),
-        ).toBe("agt_a:0,agt_a:2,agt_b:1,tok_x:0,tok_y:2");
+        ).toBe(
+          "action:token.issued:0,action:token.issued:1,action:token.issued:2,agt_a:0,agt_a:2,agt_b:1,tok_x:0,tok_y:2",
+        );
         expect(
           await pgScalar(
             schema,
-            "SELECT to_regclass('audit_agent_idx') IS NULL AND to_regclass('audit_token_idx') IS NULL AS v",
+            `SELECT num_nulls(to_regclass('audit_agent_idx'), to_regclass('audit_token_idx'),
+              to_regclass('audit_principal_idx'), to_regclass('audit_action_idx'),
+              to_regclass('audit_decision_idx'), to_regclass('audit_resource_idx')) AS v`,
           ),
-        ).toBe(true);
+        ).toBe(6);
       });
     });
 
@@ -387,6 +461,16 @@ if (PG_REACHABLE || PG_REQUIRED) {
             "SELECT require_key_binding AS v FROM provenance_issuers WHERE id = 'pvi_before'",
           ),
         ).toBe(false);
+      });
+    });
+
+    it("012 indexes the principal, resource, decision and action of the entries the index reaches, and drops their indexes", async () => {
+      await onPostgresSchema(checkEntryKeysMigration, async (schema) => {
+        const keys = (await pgScalar(
+          schema,
+          "SELECT array_agg(id || ':' || idx) AS v FROM audit_entry_ids",
+        )) as string[];
+        expect([...keys].sort()).toEqual(ENTRY_KEYS_012);
       });
     });
 

@@ -14,6 +14,7 @@
  */
 import { CompiledQuery, sql } from "kysely";
 import type { AuditTreeStore } from "../index.js";
+import { auditEntryKeys } from "../migrations/shared/audit-entry-keys.js";
 import type {
   AuditCheckpointRecord,
   AuditLogKeyRecord,
@@ -22,6 +23,13 @@ import type {
 } from "../types.js";
 import type { SqlContext } from "./context.js";
 import { prepared } from "./prepared.js";
+
+/** The index rows of entries [start, end): `?` pairs, one per kind of key, on SQLite; `$1`, `$2` on PostgreSQL. */
+const INDEX_ENTRIES_SQLITE = `INSERT INTO audit_entry_ids (id, idx) ${auditEntryKeys("idx >= ? AND idx < ?")}`;
+const KEY_KINDS = (INDEX_ENTRIES_SQLITE.match(/\?/g) ?? []).length / 2;
+const INDEX_ENTRIES_POSTGRES = prepared(
+  `INSERT INTO audit_entry_ids (id, idx) ${auditEntryKeys("idx >= $1 AND idx < $2")}`,
+);
 
 /** Rows per multi-row INSERT on SQLite (3 parameters each, far below its bound-variable limit). */
 const SQLITE_INSERT_ROWS = 256;
@@ -74,16 +82,15 @@ export class SqlAuditTreeStore implements AuditTreeStore {
         `not indexing audit entries [${start}, ${end}): the index does not end at ${start}, or the tree not at ${end} or past it`,
       );
     }
-    // In key order, so that the batch walks the index one id at a time. Exactly once per entry:
-    // the caller holds the state row and moves it past `end` in the same transaction. UNION, so
-    // an entry whose token id were the same text as its agent id gives one row, not a conflict.
-    await sql`INSERT INTO audit_entry_ids (id, idx)
-      SELECT actor_agent, idx FROM audit_log
-      WHERE idx >= ${start} AND idx < ${end} AND actor_agent IS NOT NULL
-      UNION
-      SELECT token_id, idx FROM audit_log
-      WHERE idx >= ${start} AND idx < ${end} AND token_id IS NOT NULL
-      ORDER BY 1, 2`.execute(this.ctx.db);
+    // In key order (auditEntryKeys), exactly once per entry: the indexed size moved from `start`
+    // under the state row's lock, so no other transaction indexes these entries.
+    const sqlite = this.ctx.dialect === "sqlite";
+    await this.ctx.db.executeQuery(
+      CompiledQuery.raw(
+        sqlite ? INDEX_ENTRIES_SQLITE : INDEX_ENTRIES_POSTGRES,
+        sqlite ? Array.from({ length: KEY_KINDS }, () => [start, end]).flat() : [start, end],
+      ),
+    );
   }
 
   async putNodes(nodes: readonly AuditTreeNodeRecord[]): Promise<void> {

@@ -79,16 +79,16 @@ export class SqlAuditStore implements AuditStore {
       high = Math.min(high, bounds.high);
       if (high - low <= 1) return { items: [], hasMore: false };
     }
-    // The index of agent and token ids covers a prefix of the integrated tree
+    // The index of agent, token, principal, resource, decision and action keys covers a prefix of the integrated tree
     // (AuditTreeStore.indexedSize), read once here: entries below it are found through it, the
     // rest by a scan of the log past it.
     let reach: number | undefined;
     const indexedSize = async () => (reach ??= await this.indexedSize());
     // Every filter is also a condition on the row, so the id index only accelerates: a row it
     // names is answered only if the row itself matches.
-    const conditions = await this.conditions(filter, indexedSize);
+    const { conditions, claims } = await this.conditions(filter, indexedSize);
     const order = desc ? "desc" : "asc";
-    const key = filter.agent ?? filter.tokenId;
+    const key = auditKey(filter, claims);
     let rows: Array<Selectable<AuditLogTable>>;
     if (key === undefined) {
       let q = this.ctx.db.selectFrom("audit_log").selectAll();
@@ -197,48 +197,45 @@ export class SqlAuditStore implements AuditStore {
   private async conditions(
     filter: Parameters<AuditStore["query"]>[0],
     indexedSize: () => Promise<number>,
-  ): Promise<Array<RawBuilder<SqlBool>>> {
+  ): Promise<{ conditions: Array<RawBuilder<SqlBool>>; claims: boolean }> {
     const out: Array<RawBuilder<SqlBool>> = [];
+    let claims = false;
     if (filter.principal !== undefined) {
       const principal = filter.principal;
       // Agents the principal claimed (temporary agents) acted for the sandbox principal before
-      // the claim; their entries are immutable, so the claim is joined in here instead: their
-      // entries through the id index below `indexed` (an agent id is never a token id: the
-      // prefixes differ), by a scan past it. Checked first so the common case keeps its plain
-      // (actor_principal, idx) index scan.
+      // the claim; their entries are immutable, so the claim is joined in here instead. Checked
+      // first so the common case stays a plain condition (and the principal the index key).
       const claimed = await this.ctx.db
         .selectFrom("agent_claims")
         .select("agent_id")
         .where("principal_id", "=", principal)
         .limit(1)
         .execute();
-      const indexed = claimed.length === 0 ? 0 : await indexedSize();
+      claims = claimed.length > 0;
+      const indexed = claims ? await indexedSize() : 0;
       out.push(
-        claimed.length === 0
+        !claims
           ? sql<SqlBool>`actor_principal = ${principal}`
-          : // The union of index scans (the principal's index, the id index, the log past the
-            // tree), as the plain OR was not: SQLite scanned the whole log in index order for it.
+          : // The union of index scans (the principal's and its claimed agents' keys below the
+            // index's reach, the log past it), as a plain OR was not: SQLite scanned the whole
+            // log in index order for it.
             sql<SqlBool>`audit_log.idx IN (
-              SELECT idx FROM audit_log WHERE actor_principal = ${principal}
+              SELECT k.idx FROM audit_entry_ids k WHERE k.id = ${principal}
               UNION SELECT k.idx FROM audit_entry_ids k
                 JOIN agent_claims c ON c.agent_id = k.id WHERE c.principal_id = ${principal}
-              UNION SELECT idx FROM audit_log WHERE idx >= ${indexed}
-                AND actor_agent IN (SELECT agent_id FROM agent_claims WHERE principal_id = ${principal}))`,
+              UNION SELECT idx FROM audit_log WHERE idx >= ${indexed} AND (actor_principal = ${principal}
+                OR actor_agent IN (SELECT agent_id FROM agent_claims WHERE principal_id = ${principal})))`,
       );
     }
     if (filter.agent !== undefined) out.push(sql<SqlBool>`actor_agent = ${filter.agent}`);
     if (filter.action !== undefined) out.push(sql<SqlBool>`action = ${filter.action}`);
     if (filter.tokenId !== undefined) out.push(sql<SqlBool>`token_id = ${filter.tokenId}`);
     if (filter.resource !== undefined) out.push(sql<SqlBool>`resource = ${filter.resource}`);
-    if (filter.decision !== undefined) {
-      out.push(sql<SqlBool>`decision = ${filter.decision}`);
-      // Matches the partial index's predicate word for word, so both planners can use it.
-      if (filter.decision !== "allowed") out.push(sql<SqlBool>`decision <> 'allowed'`);
-    }
+    if (filter.decision !== undefined) out.push(sql<SqlBool>`decision = ${filter.decision}`);
     // The time range stays as an exact filter on `at` within the index range found for it.
     if (filter.since !== undefined) out.push(sql<SqlBool>`at >= ${filter.since}`);
     if (filter.until !== undefined) out.push(sql<SqlBool>`at <= ${filter.until}`);
-    return out;
+    return { conditions: out, claims };
   }
 
   /**
@@ -277,6 +274,22 @@ export class SqlAuditStore implements AuditStore {
 
 /** A query column's text as stored (see appendPostgres): U+0000 and unpaired surrogates → U+FFFD. */
 const col = (v: string | null): string | null => (v === null ? null : storableText(v));
+
+/**
+ * The `audit_entry_ids` key a query is driven by (migrations/shared/audit-entry-keys.ts), or
+ * undefined for a scan of the log: the most selective filter there is. A principal with claimed
+ * agents is not a key (its entries are a union, a condition of its own); "allowed" is not
+ * indexed, being most entries.
+ */
+function auditKey(filter: Parameters<AuditStore["query"]>[0], claims: boolean): string | undefined {
+  if (filter.agent !== undefined) return filter.agent;
+  if (filter.tokenId !== undefined) return filter.tokenId;
+  if (filter.principal !== undefined && !claims) return filter.principal;
+  if (filter.resource !== undefined) return `resource:${filter.resource}`;
+  if (filter.decision !== undefined && filter.decision !== "allowed") return `decision:${filter.decision}`;
+  if (filter.action !== undefined) return `action:${filter.action}`;
+  return undefined;
+}
 
 /** Rows per multi-row INSERT on SQLite (12 parameters each, far below its bound-variable limit). */
 const SQLITE_INSERT_ROWS = 200;
