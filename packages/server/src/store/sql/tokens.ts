@@ -34,7 +34,7 @@ export class SqlTokenStore implements TokenStore {
   async get(id: string): Promise<TokenRecord | null> {
     const cache = this.ctx.db.isTransaction ? undefined : this.ctx.tokenCache;
     if (!cache) return this.#read(id);
-    const held = cache.get(id);
+    const held = await cache.get(id);
     if (held) return held;
     // The version in the same statement: the record and the version it is current at.
     const { rows } = await sql<Selectable<TokensTable> & { state_version: number }>`
