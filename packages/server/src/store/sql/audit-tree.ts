@@ -14,7 +14,7 @@
  */
 import { CompiledQuery, sql } from "kysely";
 import type { AuditTreeStore } from "../index.js";
-import { auditEntryKeys } from "../migrations/shared/audit-entry-keys.js";
+import { AUDIT_KEY_KINDS, auditEntryKeys } from "../migrations/shared/audit-entry-keys.js";
 import type {
   AuditCheckpointRecord,
   AuditLogKeyRecord,
@@ -25,10 +25,10 @@ import type { SqlContext } from "./context.js";
 import { prepared } from "./prepared.js";
 
 /** The index rows of entries [start, end): `?` pairs, one per kind of key, on SQLite; `$1`, `$2` on PostgreSQL. */
-const INDEX_ENTRIES_SQLITE = `INSERT INTO audit_entry_ids (id, idx) ${auditEntryKeys("idx >= ? AND idx < ?")}`;
+const INDEX_ENTRIES_SQLITE = `INSERT INTO audit_entry_ids (id, idx) ${auditEntryKeys("idx >= ? AND idx < ?", AUDIT_KEY_KINDS.sqlite)}`;
 const KEY_KINDS = (INDEX_ENTRIES_SQLITE.match(/\?/g) ?? []).length / 2;
 const INDEX_ENTRIES_POSTGRES = prepared(
-  `INSERT INTO audit_entry_ids (id, idx) ${auditEntryKeys("idx >= $1 AND idx < $2")}`,
+  `INSERT INTO audit_entry_ids (id, idx) ${auditEntryKeys("idx >= $1 AND idx < $2", AUDIT_KEY_KINDS.postgres)}`,
 );
 
 /** Rows per multi-row INSERT on SQLite (3 parameters each, far below its bound-variable limit). */

@@ -79,7 +79,8 @@ export class SqlAuditStore implements AuditStore {
       high = Math.min(high, bounds.high);
       if (high - low <= 1) return { items: [], hasMore: false };
     }
-    // The index of agent, token, principal, resource, decision and action keys covers a prefix of the integrated tree
+    // The index of keys (agents and tokens; on SQLite principals, resources, decisions and actions
+    // too) covers a prefix of the integrated tree
     // (AuditTreeStore.indexedSize), read once here: entries below it are found through it, the
     // rest by a scan of the log past it.
     let reach: number | undefined;
@@ -88,7 +89,7 @@ export class SqlAuditStore implements AuditStore {
     // names is answered only if the row itself matches.
     const { conditions, claims } = await this.conditions(filter, indexedSize);
     const order = desc ? "desc" : "asc";
-    const key = auditKey(filter, claims);
+    const key = auditKey(filter, claims, this.ctx.dialect);
     let rows: Array<Selectable<AuditLogTable>>;
     if (key === undefined) {
       let q = this.ctx.db.selectFrom("audit_log").selectAll();
@@ -220,7 +221,11 @@ export class SqlAuditStore implements AuditStore {
             // index's reach, the log past it), as a plain OR was not: SQLite scanned the whole
             // log in index order for it.
             sql<SqlBool>`audit_log.idx IN (
-              SELECT k.idx FROM audit_entry_ids k WHERE k.id = ${principal}
+              ${
+                this.ctx.dialect === "postgres"
+                  ? sql`SELECT idx FROM audit_log WHERE actor_principal = ${principal}`
+                  : sql`SELECT k.idx FROM audit_entry_ids k WHERE k.id = ${principal}`
+              }
               UNION SELECT k.idx FROM audit_entry_ids k
                 JOIN agent_claims c ON c.agent_id = k.id WHERE c.principal_id = ${principal}
               UNION SELECT idx FROM audit_log WHERE idx >= ${indexed} AND (actor_principal = ${principal}
@@ -231,7 +236,11 @@ export class SqlAuditStore implements AuditStore {
     if (filter.action !== undefined) out.push(sql<SqlBool>`action = ${filter.action}`);
     if (filter.tokenId !== undefined) out.push(sql<SqlBool>`token_id = ${filter.tokenId}`);
     if (filter.resource !== undefined) out.push(sql<SqlBool>`resource = ${filter.resource}`);
-    if (filter.decision !== undefined) out.push(sql<SqlBool>`decision = ${filter.decision}`);
+    if (filter.decision !== undefined) {
+      out.push(sql<SqlBool>`decision = ${filter.decision}`);
+      // PostgreSQL's partial index (migration 12 keeps it) is used when its predicate is spelled out.
+      if (filter.decision !== "allowed") out.push(sql<SqlBool>`decision <> 'allowed'`);
+    }
     // The time range stays as an exact filter on `at` within the index range found for it.
     if (filter.since !== undefined) out.push(sql<SqlBool>`at >= ${filter.since}`);
     if (filter.until !== undefined) out.push(sql<SqlBool>`at <= ${filter.until}`);
@@ -277,13 +286,20 @@ const col = (v: string | null): string | null => (v === null ? null : storableTe
 
 /**
  * The `audit_entry_ids` key a query is driven by (migrations/shared/audit-entry-keys.ts), or
- * undefined for a scan of the log: the most selective filter there is. A principal with claimed
+ * undefined for a scan of the log (through the column indexes PostgreSQL keeps): the most
+ * selective filter the store indexes there. A principal with claimed
  * agents is not a key (its entries are a union, a condition of its own); "allowed" is not
  * indexed, being most entries.
  */
-function auditKey(filter: Parameters<AuditStore["query"]>[0], claims: boolean): string | undefined {
+function auditKey(
+  filter: Parameters<AuditStore["query"]>[0],
+  claims: boolean,
+  dialect: "sqlite" | "postgres",
+): string | undefined {
   if (filter.agent !== undefined) return filter.agent;
   if (filter.tokenId !== undefined) return filter.tokenId;
+  // PostgreSQL indexes the other filters as columns (migration 12): its planner picks them.
+  if (dialect === "postgres") return undefined;
   if (filter.principal !== undefined && !claims) return filter.principal;
   if (filter.resource !== undefined) return `resource:${filter.resource}`;
   if (filter.decision !== undefined && filter.decision !== "allowed") return `decision:${filter.decision}`;

@@ -1,10 +1,10 @@
 import { auditEntryKeysMigration } from "../shared/audit-entry-keys.js";
 
 /**
- * The audit log's principal, action, resource and decision indexes, written by the integrator
- * (migrations/shared/audit-entry-keys.ts).
+ * Nothing on PostgreSQL: its principal, action, resource and decision indexes stay, updated by
+ * each append (migrations/shared/audit-entry-keys.ts says why).
  *
  * @example
  * await migrate(db, "postgres"); // applies 001…011, then this
  */
-export const migration = auditEntryKeysMigration();
+export const migration = auditEntryKeysMigration("postgres");

@@ -7,4 +7,4 @@ import { auditEntryKeysMigration } from "../shared/audit-entry-keys.js";
  * @example
  * await migrate(db, "sqlite"); // applies 001…011, then this
  */
-export const migration = auditEntryKeysMigration();
+export const migration = auditEntryKeysMigration("sqlite");
