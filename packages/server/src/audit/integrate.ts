@@ -3,12 +3,13 @@
  * tree size into the Merkle tree (RFC 9162 §2.1), store the perfect-subtree nodes they complete,
  * move the tree state and store a signed checkpoint (C2SP tlog-checkpoint in a C2SP signed note).
  *
- * The audit log's index of acting agents and tokens is written here too, in key order, rather
- * than by every append; and only once {@link StepOptions.indexEvery} integrated entries wait for
- * it, or when the log is idle. Indexing dirties about one page per distinct agent and token it
- * covers, whether it covers a few hundred entries or thousands: done in every step (ten a second
- * under load) those pages were most of what the integrator wrote, and introspection served
- * 1.2–1.3 times as many requests without them. Queries scan the entries past the index.
+ * The audit log's index of keys (`audit_entry_ids`: acting agents and tokens, and on SQLite
+ * principals, actions, resources and decisions) is written here too, in key order, rather than
+ * by every append; and only once {@link StepOptions.indexEvery} integrated entries wait for it,
+ * or when the log is idle. Indexing dirties about one page per distinct key it covers, whether it
+ * covers a few hundred entries or thousands: done in every step (ten a second under load) those
+ * pages were most of what the integrator wrote, and introspection served 1.2–1.3 times as many
+ * requests without them. Queries scan the entries past the index.
  *
  * The expensive part (reading the entries, hashing them, signing the checkpoint) runs before the
  * transaction; the transaction only locks the state row, checks that nobody moved the tree
@@ -72,13 +73,13 @@ export interface StepOptions {
   /** Leaf hashes of committed entries known without reading them (audit/leaf-cache.ts). */
   leaves?: LeafCache;
   /**
-   * Integrated entries left out of the agent and token index until a step indexes them all
-   * (default {@link INDEX_EVERY}); an idle log is indexed up to its tree whatever the count.
+   * Integrated entries left out of the key index until a step indexes them all (default
+   * {@link INDEX_EVERY}); an idle log is indexed up to its tree whatever the count.
    */
   indexEvery?: number;
 }
 
-/** Default of {@link StepOptions.indexEvery}: the most entries a query by agent or token scans. */
+/** Default of {@link StepOptions.indexEvery}: about the most integrated entries a query by key scans. */
 export const INDEX_EVERY = 8192;
 
 /**
@@ -144,8 +145,7 @@ export async function integrateStep(store: Store, options: StepOptions): Promise
 }
 
 /**
- * An idle log's tree, indexed to its end: once appends stop, queries by agent or token scan
- * nothing. A no-op (one read) when the index is complete or another integrator holds the state.
+ * An idle log's tree, indexed to its end: once appends stop, queries by key scan nothing. A no-op (one read) when the index is complete or another integrator holds the state.
  */
 async function indexIdle(store: Store, treeSize: number): Promise<void> {
   if ((await store.auditTree.indexedSize()) >= treeSize) return;

@@ -38,7 +38,7 @@ export const LEDGER_DEFAULTS = {
   nudgeDelayMs: 20,
   /** Most entries one run integrates: one read of that many entries, one transaction. */
   batchSize: 10_000,
-  /** Integrated entries that wait for the agent and token index before a run writes it (integrate.ts). */
+  /** Integrated entries that wait for the key index (audit_entry_ids) before a run writes it (integrate.ts). */
   indexEvery: INDEX_EVERY,
 } as const;
 

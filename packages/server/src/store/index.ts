@@ -352,12 +352,14 @@ export interface AuditStore {
    * Entries filtered, in index order (ascending unless `page.order` is "desc"). `since`/`until`
    * are inclusive bounds on `at`; `afterIndex` and `beforeIndex` are exclusive bounds on the index.
    *
-   * Every filter is served by an index: each column filter by its `(column, idx)` index, and a
-   * time range by first resolving it to an index range with a binary search over the log (entries
-   * are appended in time order). So a page costs O(log n + page) however far the range is from
-   * either end of the log. The agent and token filters' index is written by the integrator (see
-   * {@link AuditTreeStore.indexEntries}): it serves the integrated tree, and the entries past the
-   * tree size (about a second's worth while an integrator runs) are scanned. If a clock stepped
+   * Every filter but `decision: "allowed"` is served by an index, and a time range by first
+   * resolving it to an index range with a binary search over the log (entries are appended in
+   * time order). So a page costs O(log n + page) however far the range is from either end of the
+   * log. The key index (agents and tokens, and on SQLite principals, actions, resources and
+   * decisions; PostgreSQL keeps `(column, idx)` indexes for those) is written by the integrator
+   * (see {@link AuditTreeStore.indexEntries}): it serves a prefix of the integrated tree, and the
+   * entries past it (at most a few thousand plus about a second's worth while an integrator runs)
+   * are scanned. If a clock stepped
    * backwards while entries were written, entries at the edges of a time range whose `at` is out
    * of order may be left out.
    */

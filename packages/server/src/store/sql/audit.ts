@@ -80,9 +80,8 @@ export class SqlAuditStore implements AuditStore {
       if (high - low <= 1) return { items: [], hasMore: false };
     }
     // The index of keys (agents and tokens; on SQLite principals, resources, decisions and actions
-    // too) covers a prefix of the integrated tree
-    // (AuditTreeStore.indexedSize), read once here: entries below it are found through it, the
-    // rest by a scan of the log past it.
+    // too) covers a prefix of the integrated tree (AuditTreeStore.indexedSize), read once here:
+    // entries below it are found through it, the rest by a scan of the log past it.
     let reach: number | undefined;
     const indexedSize = async () => (reach ??= await this.indexedSize());
     // Every filter is also a condition on the row, so the id index only accelerates: a row it
@@ -287,9 +286,8 @@ const col = (v: string | null): string | null => (v === null ? null : storableTe
 /**
  * The `audit_entry_ids` key a query is driven by (migrations/shared/audit-entry-keys.ts), or
  * undefined for a scan of the log (through the column indexes PostgreSQL keeps): the most
- * selective filter the store indexes there. A principal with claimed
- * agents is not a key (its entries are a union, a condition of its own); "allowed" is not
- * indexed, being most entries.
+ * selective filter the store indexes there. A principal with claimed agents is not a key (its
+ * entries are a union, a condition of its own); "allowed" is not indexed, being most entries.
  */
 function auditKey(
   filter: Parameters<AuditStore["query"]>[0],
