@@ -243,6 +243,57 @@ describe("audit events", () => {
     for (const q of [agentQuery, tokenQuery]) expect((await events(q, eve)).items).toEqual([]);
     await t.deputy.ledger.integrate();
     for (const q of [agentQuery, tokenQuery]) expect((await events(q, eve)).items).toEqual([]);
+    // By action, resource or decision (on SQLite the same key index, on PostgreSQL column
+    // indexes): an entry of Eve's that every one of these filters matches stays hers alone, on
+    // either side of the index's reach.
+    const hers = await t.deputy.audit.record({
+      action: "token.introspected",
+      decision: "denied",
+      actor: { agent: null, chain: [], principal: other.id, kind: "resource" },
+      resource: TEST_RESOURCE,
+      details: { active: false },
+    });
+    const ours = await t.deputy.audit.record({
+      action: "token.introspected",
+      decision: "denied",
+      actor: { agent: s.agent, chain: [], principal: s.principal, kind: "resource" },
+      resource: TEST_RESOURCE,
+      details: { active: false },
+    });
+    const byKey = [
+      "?action=token.introspected&limit=1000",
+      `?resource=${encodeURIComponent(TEST_RESOURCE)}&limit=1000`,
+      "?decision=denied&limit=1000",
+    ];
+    const indexed = async () =>
+      (await t.deputy.store.auditTree.indexedSize()) >= (await t.deputy.store.audit.size());
+    for (const round of ["past the index", "through the index"]) {
+      if (round === "through the index") {
+        // The second run finds the log idle and indexes it to its end.
+        await t.deputy.ledger.integrate();
+        await t.deputy.ledger.integrate();
+        expect(await indexed()).toBe(true);
+      }
+      for (const q of byKey) {
+        expect(
+          (await events(q, eve)).items.map((i) => i.index),
+          `${q} ${round}`,
+        ).toEqual([hers]);
+        const theirs = (await events(q, s.principalToken)).items;
+        expect(
+          theirs.map((i) => i.index),
+          `${q} ${round}`,
+        ).toContain(ours);
+        expect(
+          theirs.every((i) => i.entry.actor.principal === s.principal),
+          `${q} ${round}`,
+        ).toBe(true);
+        expect(
+          (await events(q)).items.map((i) => i.index),
+          `${q} ${round}`,
+        ).toEqual(expect.arrayContaining([hers, ours]));
+      }
+    }
     const own = mine.items[0]!.index;
     expect((await get(`/v1/audit/entries/${own}`, s.principalToken)).statusCode).toBe(200);
     problem(await get(`/v1/audit/entries/${own}`, eve), 404, "ERR_NOT_FOUND");

@@ -184,6 +184,8 @@ describe("token exchange (sub-agent delegation)", () => {
 
   it("a revoked parent token cannot be exchanged", async () => {
     const parentToken = await getToken(t, s.agent, s.agentKey);
+    // Read (and on SQLite held in memory) while active, then revoked.
+    expect((await introspectAs(t, s.resource, parentToken)).json().active).toBe(true);
     const jti = decodeJwt(parentToken).payload.jti;
     await expectOk(t.api("POST", "/v1/revocations", { target: jti }));
     const res = await exchange(parent(), parentToken, actorToken(sub.key, sub.id));
@@ -243,12 +245,20 @@ describe("token exchange (sub-agent delegation)", () => {
 });
 
 describe("cascading revocation", () => {
+  const active = async (token: string) => (await introspectAs(t, s.resource, token)).json().active;
+  /**
+   * A parent token and one delegated from it, both introspected as active first: on SQLite their
+   * state is then held in memory (store/sql/token-cache.ts), which every revocation below must
+   * reach.
+   */
   async function delegated() {
     const parentToken = await getToken(t, s.agent, s.agentKey);
     const res = await exchange(parent(), parentToken, actorToken(sub.key, sub.id));
-    return { parentToken, subToken: res.json().access_token as string };
+    const subToken = res.json().access_token as string;
+    for (let i = 0; i < 2; i++)
+      expect([await active(parentToken), await active(subToken)]).toEqual([true, true]);
+    return { parentToken, subToken };
   }
-  const active = async (token: string) => (await introspectAs(t, s.resource, token)).json().active;
 
   it("revoking the agent kills its tokens and every sub-agent's, and the token endpoint refuses both", async () => {
     const { parentToken, subToken } = await delegated();
