@@ -26,7 +26,8 @@ import { prepared } from "./prepared.js";
 
 /** The index rows of entries [start, end): `?` pairs, one per kind of key, on SQLite; `$1`, `$2` on PostgreSQL. */
 const INDEX_ENTRIES_SQLITE = `INSERT INTO audit_entry_ids (id, idx) ${auditEntryKeys("idx >= ? AND idx < ?", AUDIT_KEY_KINDS.sqlite)}`;
-const KEY_KINDS = (INDEX_ENTRIES_SQLITE.match(/\?/g) ?? []).length / 2;
+/** SQLite numbers no placeholders here: one `?` pair per kind of key. */
+const KEY_KINDS = AUDIT_KEY_KINDS.sqlite.length;
 const INDEX_ENTRIES_POSTGRES = prepared(
   `INSERT INTO audit_entry_ids (id, idx) ${auditEntryKeys("idx >= $1 AND idx < $2", AUDIT_KEY_KINDS.postgres)}`,
 );

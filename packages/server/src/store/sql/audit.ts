@@ -11,6 +11,7 @@ import { CompiledQuery, type Kysely, type RawBuilder, type Selectable, type SqlB
 import { hashEntry } from "../../audit/hasher.js";
 import { storableText } from "../../crypto/text.js";
 import { type AuditStore, type EntryTemplate, type Page, renderEntry } from "../index.js";
+import { AUDIT_KEY_KINDS, type AuditKeyKind } from "../migrations/shared/audit-entry-keys.js";
 import type { AuditLogTable, Database } from "../schema.js";
 import type { AuditRecord } from "../types.js";
 import { atomic, fromJson, type SqlContext, toJson } from "./context.js";
@@ -221,9 +222,9 @@ export class SqlAuditStore implements AuditStore {
             // log in index order for it.
             sql<SqlBool>`audit_log.idx IN (
               ${
-                this.ctx.dialect === "postgres"
-                  ? sql`SELECT idx FROM audit_log WHERE actor_principal = ${principal}`
-                  : sql`SELECT k.idx FROM audit_entry_ids k WHERE k.id = ${principal}`
+                AUDIT_KEY_KINDS[this.ctx.dialect].includes("principal")
+                  ? sql`SELECT k.idx FROM audit_entry_ids k WHERE k.id = ${principal}`
+                  : sql`SELECT idx FROM audit_log WHERE actor_principal = ${principal}`
               }
               UNION SELECT k.idx FROM audit_entry_ids k
                 JOIN agent_claims c ON c.agent_id = k.id WHERE c.principal_id = ${principal}
@@ -294,15 +295,22 @@ function auditKey(
   claims: boolean,
   dialect: "sqlite" | "postgres",
 ): string | undefined {
-  if (filter.agent !== undefined) return filter.agent;
-  if (filter.tokenId !== undefined) return filter.tokenId;
-  // PostgreSQL indexes the other filters as columns (migration 12): its planner picks them.
-  if (dialect === "postgres") return undefined;
-  if (filter.principal !== undefined && !claims) return filter.principal;
-  if (filter.resource !== undefined) return `resource:${filter.resource}`;
-  if (filter.decision !== undefined && filter.decision !== "allowed") return `decision:${filter.decision}`;
-  if (filter.action !== undefined) return `action:${filter.action}`;
-  return undefined;
+  // The kinds this store keeps in the table; the others are column indexes its planner picks.
+  const kinds = AUDIT_KEY_KINDS[dialect];
+  const candidates: Array<[AuditKeyKind, string | undefined]> = [
+    ["agent", filter.agent],
+    ["token", filter.tokenId],
+    ["principal", claims ? undefined : filter.principal],
+    ["resource", filter.resource === undefined ? undefined : `resource:${filter.resource}`],
+    [
+      "decision",
+      filter.decision === undefined || filter.decision === "allowed"
+        ? undefined
+        : `decision:${filter.decision}`,
+    ],
+    ["action", filter.action === undefined ? undefined : `action:${filter.action}`],
+  ];
+  return candidates.find(([kind, key]) => key !== undefined && kinds.includes(kind))?.[1];
 }
 
 /** Rows per multi-row INSERT on SQLite (12 parameters each, far below its bound-variable limit). */
